@@ -1,0 +1,152 @@
+"""The ``flightlog`` command: a thin face over the Python query API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from . import client
+from .errors import FlightlogError
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def _duration(stats: dict[str, Any]) -> str:
+    seconds = stats.get("duration")
+    if seconds is None:
+        start = stats.get("start_time")
+        return "-" if start is None else f"{time.time() - start:.1f}s+"
+    if seconds < 1:
+        return f"{seconds * 1000:.1f}ms"
+    return f"{seconds:.2f}s"
+
+
+def _table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            + "\n"
+        )
+
+
+def _dump(value: Any, out: TextIO) -> None:
+    json.dump(value, out, indent=2, default=str)
+    out.write("\n")
+
+
+def command_runs(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
+    runs = fl.list_runs(status=args.status, workflow=args.workflow, tag=args.tag, limit=args.limit)
+    if args.json:
+        return _dump(runs, out)
+    if not runs:
+        out.write(f"no runs in {fl.url}\n")
+        return None
+    rows = [["RUN ID", "WORKFLOW", "STATUS", "START", "DURATION", "STEPS"]]
+    for run in runs:
+        rows.append(
+            [
+                run["run_id"],
+                run["workflow"],
+                run["status"],
+                _when(run["stats"].get("start_time")),
+                _duration(run["stats"]),
+                str(run["step_count"]),
+            ]
+        )
+    _table(rows, out)
+    return None
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "".join(prefix + line + "\n" for line in text.rstrip("\n").splitlines())
+
+
+def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
+    run = fl.get_metadata(args.run_id)
+    steps = fl.steps(args.run_id)
+    if args.json:
+        return _dump({"run": run, "steps": steps}, out)
+    out.write(f"run {run['run_id']}  workflow {run['workflow']}  {run['status']}\n")
+    out.write(f"  started {_when(run['stats'].get('start_time'))}")
+    out.write(f"  duration {_duration(run['stats'])}  steps {len(steps)}\n")
+    if run["tag"]:
+        out.write(f"  tag {run['tag']}\n")
+    if run["user_metadata"]:
+        out.write(f"  metadata {json.dumps(run['user_metadata'])}\n")
+    if run["arguments"] is not None:
+        out.write(f"  arguments {json.dumps(run['arguments'], default=str)}\n")
+    code = run["environment"].get("git_commit")
+    if code:
+        dirty = " (dirty)" if run["environment"].get("git_dirty") else ""
+        out.write(f"  code {code}{dirty}\n")
+    if run["error"]:
+        out.write(_indent(run["error"]["traceback"], "  | "))
+    for step in steps:
+        depth = "  " if step["parent"] is None else "    "
+        origin = "" if step["origin"] == "executed" else f" ({step['origin']})"
+        out.write(
+            f"{depth}- {step['name']}  {step['status']}{origin}  {_duration(step['stats'])}\n"
+        )
+        if step["user_metadata"]:
+            out.write(f"{depth}    metadata {json.dumps(step['user_metadata'])}\n")
+        for attempt in step["attempts"]:
+            if len(step["attempts"]) > 1 or attempt["error"]:
+                out.write(
+                    f"{depth}    attempt {attempt['attempt_number']}: {attempt['status']}"
+                    f"  {_duration(attempt)}\n"
+                )
+            if attempt["error"]:
+                out.write(_indent(attempt["error"]["traceback"], f"{depth}    | "))
+        if step["log"]:
+            out.write(f"{depth}    log:\n")
+            out.write(_indent(step["log"], f"{depth}    > "))
+    return None
+
+
+COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], None]] = {
+    "runs": command_runs,
+    "show": command_show,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flightlog", description="See what your recorded workflows did."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="store URL (default: $FLIGHTLOG_URL, else the local file)")
+    common.add_argument("--json", action="store_true", help="print JSON for machines")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    runs = commands.add_parser("runs", parents=[common], help="list recent runs")
+    runs.add_argument("--status", help="only runs with this status")
+    runs.add_argument("--workflow", help="only runs of this workflow")
+    runs.add_argument("--tag", help="only runs with this tag")
+    runs.add_argument("--limit", type=int, default=20, help="at most this many runs (20)")
+    show = commands.add_parser("show", parents=[common], help="show a run with its steps")
+    show.add_argument("run_id", metavar="RUN_ID")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    stream = out or sys.stdout
+    try:
+        with client.open(args.url) as fl:
+            COMMANDS[args.command](fl, args, stream)
+    except FlightlogError as error:
+        print(f"flightlog: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

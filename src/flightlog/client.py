@@ -1,0 +1,175 @@
+"""``flightlog.open()`` and the object it returns: decorators and questions over one store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, overload
+
+from .errors import ConfigurationError
+from .model import Status
+from .query import Queries
+from .runtime.recorder import Recorder
+from .runtime.task import Task, TaskOptions
+from .runtime.workflow import Workflow
+from .stores import Store, open_store
+
+R = TypeVar("R")
+
+DEFAULT_URL = "sqlite:///.flightlog/flightlog.db"
+ENVIRONMENT_VARIABLE = "FLIGHTLOG_URL"
+
+
+def default_url() -> str:
+    """``$FLIGHTLOG_URL``, else an SQLite file under ``.flightlog/`` in the working directory."""
+    return os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_URL
+
+
+class Flightlog:
+    """A recorder bound to one store: make tasks and workflows, ask what happened."""
+
+    def __init__(self, store: Store, *, serializer: str = "json", allow_pickle: bool = False):
+        if serializer not in ("json", "pickle"):
+            raise ConfigurationError(f"unknown serializer {serializer!r}; use 'json' or 'pickle'")
+        self.store = store
+        self._recorder = Recorder(store, serializer=serializer, allow_pickle=allow_pickle)
+        self._queries = Queries(store, allow_pickle=self._recorder.allow_pickle)
+
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    # -- decorators ----------------------------------------------------------------------------
+    @overload
+    def task(self, function: Callable[..., R], /) -> Task[R]: ...
+
+    @overload
+    def task(
+        self,
+        function: None = None,
+        /,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        timeout: float | None = None,
+        metadata: dict[str, Any] | None = None,
+        cache: bool = False,
+        serializer: str | None = None,
+    ) -> Callable[[Callable[..., R]], Task[R]]: ...
+
+    def task(
+        self,
+        function: Callable[..., R] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        retries: int = 0,
+        retry_delay: float = 0.0,
+        timeout: float | None = None,
+        metadata: dict[str, Any] | None = None,
+        cache: bool = False,
+        serializer: str | None = None,
+    ) -> Task[R] | Callable[[Callable[..., R]], Task[R]]:
+        """Record every call of the function as a step (``@fl.task`` or ``@fl.task(...)``)."""
+        options = TaskOptions(
+            name=name,
+            version=version,
+            retries=retries,
+            retry_delay=retry_delay,
+            timeout=timeout,
+            metadata=metadata or {},
+            cache=cache,
+            serializer=serializer or self._recorder.serializer,
+        )
+
+        def decorate(target: Callable[..., R]) -> Task[R]:
+            return Task(self._recorder, target, options)
+
+        return decorate if function is None else decorate(function)
+
+    @overload
+    def workflow(self, function: Callable[..., R], /) -> Workflow[R]: ...
+
+    @overload
+    def workflow(
+        self,
+        function: None = None,
+        /,
+        *,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Callable[[Callable[..., R]], Workflow[R]]: ...
+
+    def workflow(
+        self,
+        function: Callable[..., R] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Workflow[R] | Callable[[Callable[..., R]], Workflow[R]]:
+        """Record every call of the function as a run (``@fl.workflow`` or with options)."""
+
+        def decorate(target: Callable[..., R]) -> Workflow[R]:
+            return Workflow(self._recorder, target, name=name, metadata=metadata)
+
+        return decorate if function is None else decorate(function)
+
+    # -- questions -----------------------------------------------------------------------------
+    def get_metadata(self, run_id: str, name: str | None = None) -> dict[str, Any]:
+        """A run's metadata, or one step's when ``name`` is given (Ray Workflows' shape)."""
+        return self._queries.get_metadata(run_id, name)
+
+    def get_status(self, run_id: str) -> str:
+        """PENDING, RUNNING, SUCCESSFUL, FAILED, RESUMABLE or CANCELED."""
+        return self._queries.get_status(run_id)
+
+    def get_output(self, run_id: str) -> Any:
+        """The value the run returned; NoOutputError unless it succeeded."""
+        return self._queries.get_output(run_id)
+
+    def list_runs(
+        self,
+        status: str | Status | Iterable[str | Status] | None = None,
+        workflow: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first, as metadata dicts."""
+        return self._queries.list_runs(status=status, workflow=workflow, tag=tag, limit=limit)
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's steps in call order, as metadata dicts."""
+        return self._queries.steps(run_id)
+
+    def get_step_result(self, run_id: str, name: str) -> Any:
+        """The value a successful step returned."""
+        return self._queries.step_result(run_id, name)
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Flightlog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Flightlog {self.url}>"
+
+
+def open(url: str | None = None, **options: Any) -> Flightlog:
+    """Open a store by URL (default: ``$FLIGHTLOG_URL``, else the local SQLite file).
+
+    Options: ``serializer`` ("json" or "pickle") and ``allow_pickle`` for the recorder; the
+    rest go to the store (e.g. ``synchronous="FULL"`` for SQLite).
+    """
+    serializer = options.pop("serializer", "json")
+    allow_pickle = options.pop("allow_pickle", False)
+    store = open_store(url or default_url(), **options)
+    return Flightlog(store, serializer=serializer, allow_pickle=allow_pickle)

@@ -1,0 +1,590 @@
+"""Identities: what a task is (its code) and what one call of it is (its arguments).
+
+A finished step is never recomputed: its result is found again under ``(task_id,
+execution_id)``. :func:`task_identity` hashes a task's code; :func:`execution_id` (from
+:mod:`flightlog.hashing`, re-exported here) hashes one call's bound arguments.
+
+What a task id covers
+---------------------
+The qualified name (``module.QualName``, or ``name=``) and the code of the task and of what
+it depends on inside the user's own project, followed transitively: helper functions it
+calls (by global name, through ``module.attribute`` chains such as ``helpers.scale(x)``, and
+through imports inside the function), functions and values in its closure cells, module-level
+constants it reads, default argument values, and user classes it uses (their methods'
+code and their immutable class attributes). Code inside the standard library, installed
+packages (site-packages) and flightlog itself is not followed: only its name counts.
+Decorated functions are followed to ``__wrapped__`` (flightlog tasks called from a task are
+covered this way too).
+
+Functions count by their bytecode, never by source text: comments, docstrings (never loaded
+by the code, so never hashed), blank lines, formatting and line numbers do not matter. Each
+instruction counts by opcode and argument, constants by value (nested code objects of
+lambdas, comprehensions and inner functions recursively), plus argument and local names,
+flags that change behaviour (generator, coroutine, ``*args``), and the exception table.
+
+Values count by value only when they are immutable data: ``None``, ``bool``, ``int``,
+``float``, ``complex``, ``str``, ``bytes``, ``Decimal``, ``datetime`` values, ``UUID``, paths,
+enum members, and tuples and frozensets of those. Mutable objects (a list the task appends
+to, a dict, a client) count by their type's name only, never by content.
+
+Bytecode differs between Python minor versions, so the task id also covers
+``sys.version_info[:2]``: upgrading Python from 3.11 to 3.12 starts new cache entries
+(correctness first). ``version=`` replaces the whole code part: the id is then made of the
+name and the version only (no Python version either), and ``components`` is empty.
+
+``components`` maps each followed function, class and module constant (by qualified name,
+e.g. ``"pipeline.helper"``, ``"pipeline.SCALE"``) to a digest of that item alone, so that
+diffing two maps names what changed. An identity is computed once per function per process.
+
+A script run as ``python pipeline.py`` and the same file imported as ``pipeline`` give the
+same names and ids: ``__main__`` is replaced by the module's real name (its ``-m`` name, or
+the script's stem dotted with the packages, folders holding an ``__init__.py``, around it).
+"""
+
+from __future__ import annotations
+
+import builtins
+import dis
+import enum
+import functools
+import importlib
+import importlib.util
+import inspect
+import os
+import site
+import sys
+import sysconfig
+import types
+import uuid
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any
+
+from flightlog.errors import InvalidInputError
+from flightlog.hashing import (
+    UnhashableArgumentError,
+    class_path,
+    execution_id,
+    module_name,
+    value_digest,
+)
+
+__all__ = [
+    "NotATaskError",
+    "TaskIdentity",
+    "UnhashableArgumentError",
+    "execution_id",
+    "qualified_name",
+    "task_identity",
+    "value_digest",
+]
+
+_SCHEME = "flightlog-task-1"
+_PYTHON = "{}.{}".format(*sys.version_info[:2])
+
+
+class NotATaskError(InvalidInputError, TypeError):
+    """Something that is not a callable was given where a task (a function) is needed."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskIdentity:
+    """A task's name, its code identity, and the parts that identity covers."""
+
+    name: str
+    task_id: str
+    components: dict[str, str] = field(hash=False)
+    version: str | None
+
+
+# ------------------------------------------------------------------------------ naming
+
+
+def _check_callable(func: object, what: str) -> None:
+    if not callable(func):
+        raise NotATaskError(
+            f"{what}() needs a function (or another callable), not {type(func).__name__}: "
+            f"{func!r:.80}"
+        )
+
+
+def _plain_name(obj: Any) -> str | None:
+    qualname = getattr(obj, "__qualname__", None)
+    if not isinstance(qualname, str):
+        return None
+    module = module_name(getattr(obj, "__module__", None))
+    return f"{module}.{qualname}" if module else qualname
+
+
+def qualified_name(func: Callable[..., object]) -> str:
+    """``module.QualName`` of a callable, the same whether its module runs as ``__main__``."""
+    _check_callable(func, "qualified_name")
+    obj: Any = func.__func__ if isinstance(func, types.MethodType) else func
+    name = _plain_name(obj) or _plain_name(_unwrap(obj))
+    return name or class_path(type(obj))
+
+
+# ---------------------------------------------------------------------- user's own code
+
+_user_modules: dict[tuple[str, str | None], bool] = {}
+_library_roots: list[tuple[str, ...]] = []
+
+
+def _library_paths() -> tuple[str, ...]:
+    if not _library_roots:
+        paths = set()
+        scheme = sysconfig.get_paths()
+        for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+            if scheme.get(key):
+                paths.add(scheme[key])
+        for getter in ("getsitepackages", "getusersitepackages"):
+            try:
+                found = getattr(site, getter)()
+            except (AttributeError, OSError):
+                continue
+            paths.update([found] if isinstance(found, str) else found)
+        libraries = ("site-packages", "dist-packages")
+        paths.update(p for p in sys.path if os.path.basename(p) in libraries)
+        _library_roots.append(tuple(os.path.join(os.path.realpath(p), "") for p in paths))
+    return _library_roots[0]
+
+
+def _is_library_file(path: str) -> bool:
+    return os.path.realpath(path).startswith(_library_paths())
+
+
+def _is_user_module(name: str | None, own: str | None = None) -> bool:
+    """True for the user's own modules: not stdlib, installed packages, builtins or flightlog.
+
+    ``own`` names one more top-level package to count as the user's (see task_identity).
+    """
+    if not name:
+        return True  # code made by exec() without a module: the user's own
+    if own is not None and name.partition(".")[0] == own:
+        return True
+    module = sys.modules.get(name)
+    file = getattr(module, "__file__", None)
+    if file is None and module is not None:
+        file = next(iter(getattr(module, "__path__", None) or ()), None)
+    key = (name, file if isinstance(file, str) else None)
+    known = _user_modules.get(key)
+    if known is None:
+        root = name.partition(".")[0]
+        if root == "flightlog" or name in sys.builtin_module_names:
+            known = False
+        elif key[1] is None:
+            known = module is None or root not in _STDLIB_NAMES
+        else:
+            known = not _is_library_file(key[1])
+        _user_modules[key] = known
+    return known
+
+
+_STDLIB_NAMES: frozenset[str] = frozenset(getattr(sys, "stdlib_module_names", ())) - {"__main__"}
+
+
+def _code_module(func: types.FunctionType) -> str | None:
+    """The module a function's code was written in (``functools.wraps`` copies ``__module__``)."""
+    name = func.__globals__.get("__name__")
+    return name if isinstance(name, str) else None
+
+
+def _is_user_function(obj: object, own: str | None = None) -> bool:
+    return isinstance(obj, types.FunctionType) and _is_user_module(_code_module(obj), own)
+
+
+def _unwrap(obj: Any, own: str | None = None) -> Any:
+    """Follow ``__wrapped__`` from wrappers that are not the user's own functions."""
+    for _ in range(100):
+        if not callable(obj) or isinstance(obj, type) or _is_user_function(obj, own):
+            break
+        try:
+            inner = obj.__wrapped__
+        except Exception:
+            break
+        if inner is obj:
+            break
+        obj = inner
+    return obj
+
+
+# ----------------------------------------------------------------------------- values
+
+_DATA_TYPES = (
+    type(None), bool, int, float, complex, str, bytes, type(Ellipsis), Decimal,
+    datetime, date, time, timedelta, uuid.UUID,
+)  # fmt: skip
+
+
+def _is_data(value: object, depth: int = 0) -> bool:
+    """True for immutable plain data, which counts by value."""
+    if type(value) in _DATA_TYPES or isinstance(value, (PurePath, enum.Enum)):
+        return not isinstance(value, enum.Enum) or _is_data(value.value, depth + 1)
+    if isinstance(value, (tuple, frozenset)) and depth < 50:
+        return all(_is_data(item, depth + 1) for item in value)
+    return False
+
+
+def _data_digest(value: object) -> str:
+    if isinstance(value, enum.Enum):  # the member's value counts as well as its name
+        return value_digest((value, value.value))
+    if isinstance(value, tuple) and any(isinstance(item, enum.Enum) for item in value):
+        return value_digest(tuple(_data_digest(item) for item in value))
+    return value_digest(value)
+
+
+# ---------------------------------------------------------------------------- bytecode
+
+_HASCONST = frozenset(dis.hasconst)
+_HASNAME = frozenset(dis.hasname)
+_FLAGS = (
+    inspect.CO_VARARGS | inspect.CO_VARKEYWORDS | inspect.CO_GENERATOR | inspect.CO_COROUTINE
+    | inspect.CO_ITERABLE_COROUTINE | inspect.CO_ASYNC_GENERATOR
+)  # fmt: skip
+_ATTRS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+_LOCAL_LOADS = frozenset({"LOAD_FAST", "LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_FAST_CHECK"})
+_LOCAL_STORES = frozenset({"STORE_FAST", "STORE_DEREF"})
+
+
+def _code_digest(code: types.CodeType) -> str:
+    """Digest of a code object: instructions, constants by value, names; no line numbers."""
+    parts: list[object] = [
+        code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount,
+        code.co_flags & _FLAGS, code.co_varnames, code.co_freevars, code.co_cellvars,
+        getattr(code, "co_exceptiontable", b""),
+    ]  # fmt: skip
+    for ins in dis.get_instructions(code):
+        if ins.opcode in _HASCONST:
+            const = ins.argval
+            if isinstance(const, types.CodeType):
+                parts.append(f"{ins.opname} code {_code_digest(const)}")
+            elif _is_data(const):
+                parts.append(f"{ins.opname} {value_digest(const)}")
+            else:
+                parts.append(f"{ins.opname} {type(const).__qualname__}")
+        elif ins.opcode in _HASNAME:
+            parts.append(f"{ins.opname} {ins.arg} {ins.argval}")
+        else:
+            parts.append(f"{ins.opname} {ins.arg}")
+    return value_digest(tuple(parts))
+
+
+def _uses(code: types.CodeType) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    """What a code object (and the code nested in it) loads by name.
+
+    Yields ``("global", name, attributes)`` for ``name.attr.attr`` chains that start at a
+    global, and ``("import", module, attributes)`` for modules imported inside the function
+    (``import helpers`` then ``helpers.f(…)``, or ``from helpers import f``).
+    """
+    local_modules: dict[str, str] = {}
+    chain: list[str] | None = None
+    kind = "global"
+    recent: deque[object] = deque([0, None], maxlen=2)  # level and fromlist of an import
+    importing: list[str] | None = None  # the module path an import statement is at
+    plain = False  # "import a.b [as c]": binds a module; "from a import b": binds attributes
+    for ins in dis.get_instructions(code):
+        op = ins.opname
+        if chain is not None and op in _ATTRS:
+            chain.append(str(ins.argval))
+            continue
+        if chain is not None:
+            yield kind, chain[0], tuple(chain[1:])
+            chain = None
+        if op in ("LOAD_GLOBAL", "LOAD_NAME"):
+            chain, kind = [str(ins.argval)], "global"
+        elif op in _LOCAL_LOADS and ins.argval in local_modules:
+            chain, kind = [local_modules[str(ins.argval)]], "import"
+        elif op == "IMPORT_NAME":
+            level, fromlist = recent
+            plain = fromlist is None
+            name = str(ins.argval)
+            level_dots = "." * level if isinstance(level, int) else ""
+            importing = [name.partition(".")[0]] if plain else [level_dots + name]
+        elif op == "IMPORT_FROM" and importing is not None:
+            if plain:
+                importing.append(str(ins.argval))
+            else:
+                yield "import", importing[0], (str(ins.argval),)
+        elif op in _LOCAL_STORES and importing is not None:
+            if plain:
+                local_modules[str(ins.argval)] = ".".join(importing)
+                importing = None
+        elif op not in ("SWAP", "POP_TOP"):
+            importing = None
+        recent.append(ins.argval)
+        if isinstance(ins.argval, types.CodeType):
+            yield from _uses(ins.argval)
+    if chain is not None:
+        yield kind, chain[0], tuple(chain[1:])
+
+
+# ----------------------------------------------------------------------------- walking
+
+_CLASS_SKIP = frozenset(
+    {"__dict__", "__weakref__", "__doc__", "__module__", "__qualname__", "__firstlineno__",
+     "__static_attributes__", "__annotate__", "__annotate_func__"}
+)  # fmt: skip
+
+
+def _external_name(obj: Any) -> str:
+    name = _plain_name(obj)
+    return name if name is not None else class_path(type(obj))
+
+
+class _Walker:
+    """Collects the components a task depends on, breadth first from the task."""
+
+    def __init__(self, own: str | None) -> None:
+        self.own = own  # the task's own top-level package, when it is an installed one
+        self.keys: dict[int, str] = {}  # id(followed object) -> its component key
+        self.alive: list[object] = []  # keeps followed objects alive so their ids stay unique
+        self.queue: deque[Any] = deque()
+        self.components: dict[str, str] = {}
+
+    def _key(self, base: str) -> str:
+        key, number = base, 1
+        while key in self.components:
+            number += 1
+            key = f"{base}#{number}"
+        self.components[key] = ""  # reserved; filled in by run()
+        return key
+
+    def follow(self, obj: Any) -> str:
+        """The component key of a function or class to hash, queued on first sight."""
+        key = self.keys.get(id(obj))
+        if key is None:
+            key = self.keys[id(obj)] = self._key(_external_name(obj))
+            self.alive.append(obj)
+            self.queue.append(obj)
+        return key
+
+    def constant(self, base: str, value: object) -> str:
+        digest = _data_digest(value)
+        key = base if self.components.get(base) == digest else self._key(base)
+        self.components[key] = digest
+        return key
+
+    def run(self, root: Any) -> dict[str, str]:
+        self.follow(root)
+        while self.queue:
+            obj = self.queue.popleft()
+            digest = self._class(obj) if isinstance(obj, type) else self._function(obj)
+            self.components[self.keys[id(obj)]] = digest
+        return self.components
+
+    def describe(self, obj: Any, where: str | None = None) -> str:
+        """How a referenced object counts; ``where`` names a module-level constant."""
+        if isinstance(obj, types.ModuleType):
+            return f"module {module_name(obj.__name__)}"
+        if _is_data(obj):
+            if where is not None:
+                return f"constant {self.constant(where, obj)}"
+            return f"value {_data_digest(obj)}"
+        obj = _unwrap(obj, self.own)
+        if _is_user_function(obj, self.own):
+            return f"function {self.follow(obj)}"
+        if isinstance(obj, type):
+            if _is_user_module(getattr(obj, "__module__", None), self.own):
+                return f"class {self.follow(obj)}"
+            return f"external {class_path(obj)}"
+        if isinstance(obj, types.MethodType):
+            return f"method {self.describe(obj.__func__)} of {class_path(type(obj.__self__))}"
+        if isinstance(obj, functools.partial):
+            arguments = (obj.args, tuple(sorted(obj.keywords.items())))
+            bound = value_digest(arguments) if _is_data(arguments) else "objects"
+            return f"partial {self.describe(obj.func)} {bound}"
+        if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
+            return f"external {_external_name(obj)}"
+        return f"object {class_path(type(obj))}"  # mutable or opaque: its type only
+
+    def _function(self, func: types.FunctionType) -> str:
+        code = func.__code__
+        namespace = func.__globals__
+        home = module_name(_code_module(func))
+        refs: dict[str, str] = {}
+        for kind, start, attributes in _uses(code):
+            if kind == "global":
+                if start in namespace:
+                    obj, where, label = namespace[start], f"{home}.{start}", start
+                elif hasattr(builtins, start):
+                    refs[start] = f"builtin {start}"
+                    continue
+                else:
+                    refs[start] = "missing"
+                    continue
+            else:
+                obj, where, label = self._import(start, namespace), None, f"import {start}"
+                if obj is None:
+                    refs[label] = "missing"
+                    continue
+            refs[label] = self.describe(obj, where)
+            for attribute in attributes:  # walk module.attribute chains into user modules
+                if not isinstance(obj, types.ModuleType):
+                    break
+                if not _is_user_module(obj.__name__, self.own):
+                    break
+                label = f"{label}.{attribute}"
+                where = f"{module_name(obj.__name__)}.{attribute}"
+                if hasattr(obj, attribute):
+                    obj = getattr(obj, attribute)
+                else:  # a submodule not imported yet ("import pkg.sub" inside the function)
+                    obj = self._import(f"{obj.__name__}.{attribute}", {})
+                    if obj is None:
+                        refs[label] = "missing"
+                        break
+                refs[label] = self.describe(obj, where)
+        for name, cell in zip(code.co_freevars, func.__closure__ or (), strict=False):
+            try:
+                refs[f"closure {name}"] = self.describe(cell.cell_contents)
+            except ValueError:
+                refs[f"closure {name}"] = "empty"
+        for index, default in enumerate(func.__defaults__ or ()):
+            refs[f"default {index}"] = self.describe(default)
+        for name, default in sorted((func.__kwdefaults__ or {}).items()):
+            refs[f"default {name}"] = self.describe(default)
+        wrapped = getattr(func, "__wrapped__", None)
+        if wrapped is not None:
+            refs["wrapped"] = self.describe(wrapped)
+        owner = _owner_class(func)
+        if owner is not None:
+            refs["owner"] = self.describe(owner)
+        return value_digest(("function", _code_digest(code), tuple(sorted(refs.items()))))
+
+    def _import(self, path: str, namespace: dict[str, Any]) -> Any:
+        """A module imported inside a function; the user's own are imported if need be."""
+        try:
+            if path.startswith("."):
+                path = importlib.util.resolve_name(path, namespace.get("__package__") or "")
+            module = sys.modules.get(path)
+            if module is None:  # the function has not run yet: import it as it would
+                spec = importlib.util.find_spec(path.partition(".")[0])
+                if spec is None:
+                    return None
+                places = [spec.origin] if spec.has_location else spec.submodule_search_locations
+                if not places or any(_is_library_file(str(place)) for place in places):
+                    return None
+                module = importlib.import_module(path)
+        except Exception:  # not importable: it counts as missing
+            return None
+        return module
+
+    def _class(self, cls: type) -> str:
+        refs: list[tuple[str, str]] = [
+            ("bases", " ".join(self.describe(base) for base in cls.__bases__)),
+            ("metaclass", self.describe(type(cls))),
+        ]
+        for name in sorted(cls.__dict__):
+            if name in _CLASS_SKIP:
+                continue
+            value = cls.__dict__[name]
+            if name == "__annotations__" and isinstance(value, dict):
+                refs.append((name, repr(sorted(_annotation(v) for v in value.items()))))
+            elif isinstance(value, (staticmethod, classmethod)):
+                refs.append((name, f"{type(value).__name__} {self.describe(value.__func__)}"))
+            elif isinstance(value, property):
+                parts = (value.fget, value.fset, value.fdel)
+                refs.append((name, "property " + " ".join(self.describe(p) for p in parts)))
+            else:
+                refs.append((name, self.describe(value)))
+        return value_digest(("class", tuple(refs)))
+
+
+def _annotation(item: tuple[str, Any]) -> tuple[str, str]:
+    name, value = item
+    if isinstance(value, str):
+        return name, value
+    if isinstance(value, type):
+        return name, class_path(value)
+    return name, repr(value).replace("__main__.", f"{module_name('__main__')}.")
+
+
+def _owner_class(func: types.FunctionType) -> type | None:
+    """The class a method is defined in (``Class.method``), found through its module."""
+    parts = func.__qualname__.split(".")
+    if len(parts) < 2 or "<locals>" in parts:
+        return None
+    obj: Any = sys.modules.get(_code_module(func) or "")
+    for part in parts[:-1]:
+        obj = getattr(obj, part, None)
+    return obj if isinstance(obj, type) else None
+
+
+# --------------------------------------------------------------------------- public API
+
+_cache: dict[int, tuple[Callable[[], object], dict[tuple[str | None, str | None], Any]]] = {}
+
+
+def _forget(key: int) -> Callable[[object], None]:
+    def forget(_ref: object) -> None:
+        _cache.pop(key, None)
+
+    return forget
+
+
+def task_identity(
+    func: Callable[..., object], *, name: str | None = None, version: str | None = None
+) -> TaskIdentity:
+    """The identity of a task: its name and a digest of its code (see the module's docs).
+
+    ``name`` replaces the qualified name; ``version`` replaces the code part. The result is
+    computed once per function and process, then returned from a cache.
+    """
+    entry = _cache.get(id(func))
+    if entry is not None and entry[0]() is func:
+        found: TaskIdentity | None = entry[1].get((name, version))
+        if found is not None:
+            return found
+    _check_callable(func, "task_identity")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise InvalidInputError(f"a task name must be a non-empty string, not {name!r}")
+    if version is not None and not isinstance(version, str):
+        raise InvalidInputError(f"a task version must be a string, not {version!r}")
+    task_name = qualified_name(func) if name is None else name
+    if version is not None:
+        identity = TaskIdentity(
+            task_name, value_digest((_SCHEME, "version", task_name, version)), {}, version
+        )
+    else:
+        root: Any = func.__func__ if isinstance(func, types.MethodType) else _unwrap(func)
+        if not isinstance(root, (types.FunctionType, type)) and _is_user_module(
+            getattr(type(root), "__module__", None)
+        ):
+            root = type(root)  # a callable instance of the user's class: the class's code
+        if isinstance(root, (types.FunctionType, type)):
+            home = _code_module(root) if isinstance(root, types.FunctionType) else root.__module__
+            # A task in an installed package (the user's own, installed without -e) counts
+            # that package as the user's own code too.
+            own = None if _is_user_module(home) else (home or "").partition(".")[0] or None
+            components = _Walker(None if own == "flightlog" else own).run(root)
+        else:  # built-in functions and other opaque callables: by name only
+            components = {_external_name(root): value_digest(("callable", _external_name(root)))}
+        digest = value_digest((_SCHEME, _PYTHON, task_name, tuple(sorted(components.items()))))
+        identity = TaskIdentity(task_name, digest, components, None)
+    if entry is None or entry[0]() is not func:
+        try:
+            ref: Callable[[], object] = weakref.ref(func, _forget(id(func)))
+        except TypeError:  # not weakly referable: keep it alive instead
+            ref = functools.partial(lambda obj: obj, func)
+        entry = _cache[id(func)] = (ref, {})
+    entry[1][(name, version)] = identity
+    return identity
+
+
+def callable_identity(value: object) -> tuple[str, str]:
+    """Name and code digest of a callable given as an argument (used by the value hashing).
+
+    The user's own functions and classes count by name and code (their task id); those of the
+    standard library and installed packages by name only ("" as digest).
+    """
+    root = _unwrap(value.__func__ if isinstance(value, types.MethodType) else value)
+    if _is_user_function(root) or (
+        isinstance(root, type) and _is_user_module(getattr(root, "__module__", None))
+    ):
+        identity = task_identity(root)  # type: ignore[arg-type]
+        return identity.name, identity.task_id
+    return qualified_name(value), ""  # type: ignore[arg-type]

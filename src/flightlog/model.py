@@ -1,0 +1,204 @@
+"""Plain record types: runs, steps, attempts, errors. No I/O happens here.
+
+Values that users produce (arguments, results, outputs) travel through these records in their
+encoded form (the text made by :mod:`flightlog.codec`), so that a store never has to know how
+a Python value is encoded.
+"""
+
+from __future__ import annotations
+
+import enum
+import traceback as traceback_module
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    """The status of a run or a step (Ray Workflows' names)."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCESSFUL = "SUCCESSFUL"
+    FAILED = "FAILED"
+    RESUMABLE = "RESUMABLE"
+    CANCELED = "CANCELED"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def finished(self) -> bool:
+        """True for a status after which nothing more happens unless the run is resumed."""
+        return self in _FINISHED
+
+
+_FINISHED = frozenset({Status.SUCCESSFUL, Status.FAILED, Status.CANCELED})
+
+
+class Origin(str, enum.Enum):
+    """Where a step's result came from."""
+
+    EXECUTED = "executed"
+    REPLAYED = "replayed"
+    CACHED = "cached"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(slots=True)
+class ErrorInfo:
+    """An exception as recorded: its type, message and full traceback text."""
+
+    type: str
+    message: str
+    traceback: str
+
+    @classmethod
+    def from_exception(cls, error: BaseException) -> ErrorInfo:
+        kind = type(error)
+        name = kind.__qualname__
+        if kind.__module__ not in ("builtins", "__main__"):
+            name = f"{kind.__module__}.{name}"
+        text = "".join(traceback_module.format_exception(kind, error, error.__traceback__))
+        return cls(type=name, message=str(error), traceback=text)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"type": self.type, "message": self.message, "traceback": self.traceback}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ErrorInfo:
+        return cls(type=data["type"], message=data["message"], traceback=data["traceback"])
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try of a step: retries make several."""
+
+    number: int
+    start_time: float
+    end_time: float | None = None
+    status: Status = Status.RUNNING
+    error: ErrorInfo | None = None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.end_time is None else self.end_time - self.start_time
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt_number": self.number,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "duration": self.duration,
+            "status": self.status.value,
+            "error": None if self.error is None else self.error.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Attempt:
+        error = data.get("error")
+        return cls(
+            number=data["attempt_number"],
+            start_time=data["start_time"],
+            end_time=data.get("end_time"),
+            status=Status(data["status"]),
+            error=None if error is None else ErrorInfo.from_dict(error),
+        )
+
+
+@dataclass(slots=True)
+class Owner:
+    """The process that drives a run; a pid alone is no identity, so it carries more."""
+
+    host: str
+    pid: int
+    process_start: int | None = None
+    boot_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "pid": self.pid,
+            "process_start": self.process_start,
+            "boot_id": self.boot_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Owner:
+        return cls(
+            host=data["host"],
+            pid=data["pid"],
+            process_start=data.get("process_start"),
+            boot_id=data.get("boot_id"),
+        )
+
+
+@dataclass(slots=True)
+class Run:
+    """One execution of a workflow, or of a lone task called outside any workflow."""
+
+    run_id: str
+    workflow: str
+    status: Status = Status.PENDING
+    tag: str | None = None
+    arguments: str | None = None
+    user_metadata: dict[str, Any] = field(default_factory=dict)
+    start_time: float | None = None
+    end_time: float | None = None
+    output: str | None = None
+    error: ErrorInfo | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    owner: Owner | None = None
+    lease_expires: float | None = None
+    created_time: float | None = None
+    resumes: int = 0
+    cancel_requested: bool = False
+    step_count: int = 0
+
+
+@dataclass(slots=True)
+class Step:
+    """One call of a task inside a run, with its attempts and outcome.
+
+    ``name`` is unique within the run: the task's name, then ``_1``, ``_2`` … for repeats in
+    call order. ``position`` orders the steps by call. ``arguments`` and ``result`` hold encoded
+    text (see :mod:`flightlog.codec`).
+    """
+
+    run_id: str
+    name: str
+    position: int
+    task_name: str
+    task_id: str
+    execution_id: str | None = None
+    parent: str | None = None
+    status: Status = Status.RUNNING
+    start_time: float | None = None
+    end_time: float | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    arguments: str | None = None
+    result: str | None = None
+    error: ErrorInfo | None = None
+    user_metadata: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    log: str = ""
+    origin: Origin = Origin.EXECUTED
+    source_run: str | None = None
+    cache: bool = False
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """A task version as recorded once per store: name, identity and options.
+
+    ``components`` maps each function or constant that the task's code identity covers to its
+    digest, so that a changed identity can be explained by naming what changed.
+    """
+
+    task_id: str
+    name: str
+    version: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    user_metadata: dict[str, Any] = field(default_factory=dict)
+    components: dict[str, str] = field(default_factory=dict)

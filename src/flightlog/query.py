@@ -1,0 +1,190 @@
+"""The Python query API: what happened, as plain dicts (Ray Workflows' metadata shape).
+
+Every face (command line, web page, exports) reads through these functions; none of them
+knows SQL or file layouts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from . import codec
+from .errors import FlightlogError, InvalidInputError, NotFoundError
+from .model import Run, Status, Step, TaskRecord
+from .runtime.environment import owner_alive
+from .stores import Store
+
+
+class NoOutputError(FlightlogError):
+    """The run has no output: it has not succeeded (yet)."""
+
+
+def effective_status(run: Run, at: float | None = None) -> Status:
+    """The stored status, except that a RUNNING run whose owner is gone reads as RESUMABLE."""
+    if run.status is not Status.RUNNING:
+        return run.status
+    if run.owner is not None:
+        alive = owner_alive(run.owner)
+        if alive is False:
+            return Status.RESUMABLE
+        if alive is True:
+            return Status.RUNNING
+    if run.lease_expires is not None and run.lease_expires < (at or time.time()):
+        return Status.RESUMABLE
+    return Status.RUNNING
+
+
+def parse_statuses(status: str | Status | Iterable[str | Status] | None) -> set[Status] | None:
+    if status is None:
+        return None
+    items = [status] if isinstance(status, (str, Status)) else list(status)
+    found = set()
+    for item in items:
+        try:
+            found.add(Status(str(item).upper()))
+        except ValueError:
+            known = ", ".join(member.value for member in Status)
+            raise InvalidInputError(f"unknown status {item!r}; known: {known}") from None
+    return found
+
+
+class Queries:
+    """Read-only questions about a store's records."""
+
+    def __init__(self, store: Store, *, allow_pickle: bool = False) -> None:
+        self.store = store
+        self.allow_pickle = allow_pickle
+
+    # -- runs ----------------------------------------------------------------------------------
+    def run(self, run_id: str) -> Run:
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise NotFoundError(f"no run with id {run_id!r} in {self.store.url}")
+        return run
+
+    def run_metadata(self, run: Run) -> dict[str, Any]:
+        stats: dict[str, Any] = {"start_time": run.start_time}
+        if run.end_time is not None:
+            stats["end_time"] = run.end_time
+            if run.start_time is not None:
+                stats["duration"] = run.end_time - run.start_time
+        return {
+            "run_id": run.run_id,
+            "workflow": run.workflow,
+            "status": effective_status(run).value,
+            "tag": run.tag,
+            "user_metadata": dict(run.user_metadata),
+            "stats": stats,
+            "arguments": self._arguments(run.arguments),
+            "environment": dict(run.environment),
+            "error": None if run.error is None else run.error.to_dict(),
+            "resumes": run.resumes,
+            "step_count": run.step_count,
+        }
+
+    def _arguments(self, text: str | None) -> Any:
+        if text is None:
+            return None
+        try:
+            return codec.decode(text, allow_pickle=self.allow_pickle)
+        except FlightlogError as error:
+            return {"unreadable": str(error)}
+
+    def get_metadata(self, run_id: str, name: str | None = None) -> dict[str, Any]:
+        run = self.run(run_id)
+        if name is None:
+            return self.run_metadata(run)
+        step = self.store.get_step(run_id, name)
+        if step is None:
+            raise NotFoundError(f"run {run_id!r} has no step named {name!r}")
+        return self.step_metadata(step, {})
+
+    def get_status(self, run_id: str) -> str:
+        return effective_status(self.run(run_id)).value
+
+    def get_output(self, run_id: str) -> Any:
+        run = self.run(run_id)
+        status = effective_status(run)
+        if status is not Status.SUCCESSFUL:
+            detail = f": {run.error.type}: {run.error.message}" if run.error else ""
+            raise NoOutputError(f"run {run_id!r} is {status.value}; it has no output{detail}")
+        return (
+            None if run.output is None else codec.decode(run.output, allow_pickle=self.allow_pickle)
+        )
+
+    def list_runs(
+        self,
+        status: str | Status | Iterable[str | Status] | None = None,
+        workflow: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise InvalidInputError(f"limit must be a non-negative integer, not {limit!r}")
+        wanted = parse_statuses(status)
+        stored = None
+        if wanted is not None:
+            stored = set(wanted)
+            if wanted & {Status.RUNNING, Status.RESUMABLE}:
+                stored |= {Status.RUNNING, Status.RESUMABLE}
+        derived = wanted is not None and bool(wanted & {Status.RUNNING, Status.RESUMABLE})
+        runs = self.store.list_runs(
+            statuses=stored, workflow=workflow, tag=tag, limit=None if derived else limit
+        )
+        found = []
+        for run in runs:
+            metadata = self.run_metadata(run)
+            if wanted is not None and Status(metadata["status"]) not in wanted:
+                continue
+            found.append(metadata)
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    # -- steps ---------------------------------------------------------------------------------
+    def step_metadata(self, step: Step, tasks: dict[str, TaskRecord | None]) -> dict[str, Any]:
+        if step.task_id not in tasks:
+            tasks[step.task_id] = self.store.get_task(step.task_id)
+        task = tasks[step.task_id]
+        options = dict(task.options) if task else {}
+        options.update(step.options)
+        metadata = dict(task.user_metadata) if task else {}
+        metadata.update(step.user_metadata)
+        stats: dict[str, Any] = {"start_time": step.start_time}
+        if step.end_time is not None:
+            stats["end_time"] = step.end_time
+            if step.start_time is not None:
+                stats["duration"] = step.end_time - step.start_time
+        return {
+            "name": step.name,
+            "run_id": step.run_id,
+            "position": step.position,
+            "task_name": step.task_name,
+            "task_id": step.task_id,
+            "execution_id": step.execution_id,
+            "parent": step.parent,
+            "status": step.status.value,
+            "step_options": options,
+            "user_metadata": metadata,
+            "stats": stats,
+            "attempts": [attempt.to_dict() for attempt in step.attempts],
+            "error": None if step.error is None else step.error.to_dict(),
+            "log": step.log,
+            "origin": step.origin.value,
+            "source_run": step.source_run,
+        }
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        self.run(run_id)
+        tasks: dict[str, TaskRecord | None] = {}
+        return [self.step_metadata(step, tasks) for step in self.store.list_steps(run_id)]
+
+    def step_result(self, run_id: str, name: str) -> Any:
+        step = self.store.get_step(run_id, name)
+        if step is None:
+            raise NotFoundError(f"run {run_id!r} has no step named {name!r}")
+        if step.status is not Status.SUCCESSFUL or step.result is None:
+            raise NoOutputError(f"step {name!r} of run {run_id!r} is {step.status.value}")
+        return codec.decode(step.result, allow_pickle=self.allow_pickle)

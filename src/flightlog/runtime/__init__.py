@@ -1,0 +1,1 @@
+"""The recording runtime: tasks, workflows, steps and runs."""

@@ -1,0 +1,119 @@
+"""One background thread per process that looks after live runs.
+
+It writes the start record of any step still running after ``LAZY_START_DELAY`` (short steps
+are written once, at their end), renews the leases of live runs, and notices cancel requests
+made from other processes. The store guards against a late start record: ``start_step`` never
+overwrites a finished step.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+from ..model import Status, Step
+from .state import LAZY_START_DELAY, LEASE_RENEWAL, LEASE_SECONDS, RunState
+
+TICK = 0.05
+CANCEL_POLL = 0.25
+
+
+class Monitor:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every run and thread (a forked child starts afresh)."""
+        self._lock = threading.Lock()
+        self._runs: dict[int, RunState] = {}
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_lease = 0.0
+        self._last_cancel = 0.0
+        self._reported: set[str] = set()
+
+    def register(self, state: RunState) -> None:
+        with self._lock:
+            self._runs[id(state)] = state
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="flightlog-monitor", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+
+    def unregister(self, state: RunState) -> None:
+        with self._lock:
+            self._runs.pop(id(state), None)
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                states = list(self._runs.values())
+            if not states:
+                self._wake.clear()
+                self._wake.wait(1.0)
+                continue
+            try:
+                self._tick(states)
+            except Exception as error:  # never let the monitor die silently
+                key = f"{type(error).__name__}: {error}"
+                if key not in self._reported:
+                    self._reported.add(key)
+                    print(f"flightlog: background monitor: {key}", file=sys.__stderr__)
+            time.sleep(TICK)
+
+    def _tick(self, states: list[RunState]) -> None:
+        current = time.time()
+        for state in states:
+            for position, step in list(state.in_flight.items()):
+                if position in state.started:
+                    continue
+                start = step.start_time or current
+                if current - start >= LAZY_START_DELAY:
+                    state.started.add(position)
+                    state.store.start_step(_snapshot(step))
+        if current - self._last_lease >= LEASE_RENEWAL:
+            self._last_lease = current
+            by_store: dict[int, list[RunState]] = {}
+            for state in states:
+                by_store.setdefault(id(state.store), []).append(state)
+            for group in by_store.values():
+                group[0].store.renew_leases(
+                    [state.run_id for state in group], current + LEASE_SECONDS
+                )
+        if current - self._last_cancel >= CANCEL_POLL:
+            self._last_cancel = current
+            for state in states:
+                if not state.cancel_requested:
+                    run = state.store.get_run(state.run_id)
+                    if run is not None and run.cancel_requested:
+                        state.cancel_requested = True
+
+
+def _snapshot(step: Step) -> Step:
+    """A RUNNING record of a step, made from the fields that do not change while it runs."""
+    return Step(
+        run_id=step.run_id,
+        name=step.name,
+        position=step.position,
+        task_name=step.task_name,
+        task_id=step.task_id,
+        execution_id=step.execution_id,
+        parent=step.parent,
+        status=Status.RUNNING,
+        start_time=step.start_time,
+        arguments=step.arguments,
+        user_metadata=step.user_metadata,
+        options=step.options,
+        cache=step.cache,
+    )
+
+
+MONITOR = Monitor()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=MONITOR.reset)

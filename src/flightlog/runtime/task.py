@@ -1,0 +1,279 @@
+"""Tasks: decorated functions whose calls become recorded steps."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+
+from .. import codec
+from ..errors import InvalidInputError, SerializationError
+from ..identity import TaskIdentity, UnhashableArgumentError, execution_id, task_identity
+from ..model import TaskRecord
+from .runs import RunRequest, begin_run, drive, drive_async
+from .state import CURRENT_RUN, MISSING, RunState
+from .steps import StepCall, call_step, call_step_async
+
+if TYPE_CHECKING:
+    from .recorder import Recorder
+
+R = TypeVar("R")
+
+_SERIALIZERS = ("json", "pickle")
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """The options a task was declared with."""
+
+    name: str | None = None
+    version: str | None = None
+    retries: int = 0
+    retry_delay: float = 0.0
+    timeout: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    cache: bool = False
+    serializer: str = "json"
+
+    def check(self, what: str) -> TaskOptions:
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise InvalidInputError(
+                f"{what}: retries must be an integer >= 0, not {self.retries!r}"
+            )
+        if not isinstance(self.retry_delay, (int, float)) or self.retry_delay < 0:
+            raise InvalidInputError(f"{what}: retry_delay must be >= 0, not {self.retry_delay!r}")
+        if self.timeout is not None and (
+            not isinstance(self.timeout, (int, float)) or self.timeout <= 0
+        ):
+            raise InvalidInputError(f"{what}: timeout must be a positive number of seconds")
+        if self.serializer not in _SERIALIZERS:
+            raise InvalidInputError(
+                f"{what}: unknown serializer {self.serializer!r}; use one of {_SERIALIZERS}"
+            )
+        check_metadata(self.metadata, f"{what}: metadata")
+        return self
+
+    def recorded(self) -> dict[str, Any]:
+        """The options as stored with the task (``step_options`` in metadata)."""
+        return {
+            "retries": self.retries,
+            "retry_delay": self.retry_delay,
+            "timeout": self.timeout,
+            "cache": self.cache,
+            "serializer": self.serializer,
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """What one call adds: its step name, metadata and per-call options."""
+
+    name: str
+    metadata: dict[str, Any]
+    options: dict[str, Any]
+    cache: bool
+    recompute: bool = False
+
+
+def check_metadata(metadata: Any, what: str) -> dict[str, Any]:
+    """Refuse metadata that is not a JSON-serialisable dict; the error names the key."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise InvalidInputError(f"{what} must be a dict, not {type(metadata).__name__}")
+    codec.encode_json(metadata, what=what)
+    return metadata
+
+
+class Task(Generic[R]):
+    """A function whose calls are recorded as steps (``@fl.task``)."""
+
+    def __init__(
+        self, recorder: Recorder, function: Callable[..., R], options: TaskOptions
+    ) -> None:
+        if not callable(function):
+            raise InvalidInputError(f"@task needs a function, not {type(function).__name__}")
+        self.function = function
+        self.config = options.check(f"task {getattr(function, '__qualname__', function)!r}")
+        self.name = options.name or function.__name__
+        self.is_async = inspect.iscoroutinefunction(function)
+        self._recorder = recorder
+        self._signature = inspect.signature(function)
+        parameters = list(self._signature.parameters.values())
+        self._names = tuple(parameter.name for parameter in parameters)
+        self._plain = all(
+            parameter.kind
+            in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            for parameter in parameters
+        )
+        self._identity: TaskIdentity | None = None
+        self._recorded_in: set[int] = set()
+        self._warned = False
+        self._call = CallOptions(
+            name=self.name, metadata={}, options={}, cache=options.cache, recompute=False
+        )
+        functools.update_wrapper(self, function)
+
+    # -- identity ------------------------------------------------------------------------------
+    @property
+    def identity(self) -> TaskIdentity:
+        """Computed once, at the first call (the module is complete by then)."""
+        identity = self._identity
+        if identity is None:
+            identity = self._identity = task_identity(
+                self.function, name=self.config.name, version=self.config.version
+            )
+        return identity
+
+    @property
+    def task_id(self) -> str:
+        return self.identity.task_id
+
+    def _record_task(self, state: RunState) -> None:
+        key = id(state.store)
+        if key in self._recorded_in:
+            return
+        identity = self.identity
+        state.store.record_task(
+            TaskRecord(
+                task_id=identity.task_id,
+                name=self.name,
+                version=self.config.version,
+                options=self.config.recorded(),
+                user_metadata=self.config.metadata,
+                components=dict(identity.components),
+            )
+        )
+        self._recorded_in.add(key)
+
+    # -- arguments -----------------------------------------------------------------------------
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Parameter name -> value, defaults applied, in parameter order."""
+        if not kwargs and self._plain and len(args) == len(self._names):
+            return dict(zip(self._names, args, strict=True))
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{self.name}(): {error}") from None
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    def _identify(self, bound: dict[str, Any]) -> tuple[str | None, str | None]:
+        """The encoded arguments and the execution id (None when they cannot be had)."""
+        try:
+            digest: str | None = execution_id(bound)
+        except UnhashableArgumentError as error:
+            if self._call.cache:
+                raise UnhashableArgumentError(
+                    f"task {self.name!r} has cache=True, but its argument "
+                    f"{error.parameter!r} cannot be hashed: {error}",
+                    parameter=error.parameter,
+                ) from None
+            if not self._warned:
+                self._warned = True
+                warnings.warn(
+                    f"task {self.name!r}: argument {error.parameter!r} cannot be hashed, so "
+                    f"its steps are recorded without an execution id ({error})",
+                    stacklevel=4,
+                )
+            digest = None
+        try:
+            text: str | None = codec.encode(bound, serializer=self.config.serializer)
+        except Exception:  # arguments that cannot be stored are not stored, only hashed
+            text = None
+        return text, digest
+
+    # -- calling -------------------------------------------------------------------------------
+    def options(
+        self,
+        *,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        recompute: bool | None = None,
+    ) -> BoundTask[R]:
+        """This task with options for the next call: step name, metadata, recompute."""
+        call = self._call
+        if name is not None:
+            if not isinstance(name, str) or not name:
+                raise InvalidInputError(f"step name must be a non-empty string, not {name!r}")
+            call = replace(call, name=name)
+        if metadata is not None:
+            call = replace(call, metadata=check_metadata(metadata, f"step {call.name!r} metadata"))
+        if recompute:
+            call = replace(call, recompute=True, options={**call.options, "recompute": True})
+        return BoundTask(self, call)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> R:
+        return cast(R, self._invoke(self._call, args, kwargs))
+
+    def _invoke(self, call: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        state = CURRENT_RUN.get()
+        if state is None:
+            return self._run_alone(call, args, kwargs)
+        return self._step(state, call, args, kwargs)
+
+    def _step(
+        self, state: RunState, call: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        if id(state.store) not in self._recorded_in:
+            self._record_task(state)
+        arguments, digest = self._identify(self.bind(args, kwargs))
+        step = StepCall(self, state, call, arguments, digest)
+        served = self._recorder.serve(self, step)
+        if self.is_async:
+            return self._async_step(step, served, args, kwargs)
+        if served is not MISSING:
+            return served
+        return call_step(step, self.function, args, kwargs)
+
+    async def _async_step(self, step: StepCall, served: Any, args: Any, kwargs: Any) -> Any:
+        if served is not MISSING:
+            return served
+        return await call_step_async(step, self.function, args, kwargs)  # type: ignore[arg-type]
+
+    def _run_alone(self, call: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A task called outside any workflow is a run of its own, with one step."""
+        self.bind(args, kwargs)  # a wrong call fails before a run is recorded
+        request = RunRequest(
+            workflow=self.name,
+            source_file=source_file(self.function),
+            arguments=encode_run_arguments(args, kwargs, self.config.serializer),
+            serializer=self.config.serializer,
+        )
+        state = begin_run(self._recorder.store, request)
+        if self.is_async:
+            return drive_async(
+                state, self.config.serializer, lambda: self._step(state, call, args, kwargs)
+            )
+        return drive(state, self.config.serializer, lambda: self._step(state, call, args, kwargs))
+
+    def __repr__(self) -> str:
+        return f"<flightlog task {self.name!r}>"
+
+
+class BoundTask(Generic[R]):
+    """A task with options for its next calls (``task.options(...)``)."""
+
+    def __init__(self, task: Task[R], call: CallOptions) -> None:
+        self.task = task
+        self._call = call
+
+    def __call__(self, *args: Any, **kwargs: Any) -> R:
+        return cast(R, self.task._invoke(self._call, args, kwargs))
+
+
+def encode_run_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], serializer: str) -> str:
+    """A run's arguments as recorded (and given back to the function on resume)."""
+    try:
+        return codec.encode({"args": list(args), "kwargs": kwargs}, serializer=serializer)
+    except SerializationError as error:
+        raise SerializationError(f"the run's arguments cannot be recorded: {error}") from error
+
+
+def source_file(function: Callable[..., Any]) -> str | None:
+    code = getattr(function, "__code__", None)
+    return None if code is None else str(code.co_filename)

@@ -1,0 +1,68 @@
+"""Stores, found by the scheme of their URL.
+
+Built in: ``memory://``, ``sqlite:///path.db``. Third-party stores register a factory
+``factory(url, **options) -> Store`` under the entry-point group ``flightlog.stores``, named by
+their scheme.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from ..errors import ConfigurationError
+from .base import SCHEMA_VERSION, Store
+from .memory import MemoryStore
+from .sqlite import SQLiteStore
+
+__all__ = ["SCHEMA_VERSION", "MemoryStore", "SQLiteStore", "Store", "known_schemes", "open_store"]
+
+ENTRY_POINT_GROUP = "flightlog.stores"
+
+
+def _memory(url: str, **options: Any) -> Store:
+    if url not in ("memory://", "memory:"):
+        raise ConfigurationError(f"malformed memory store URL {url!r}: use 'memory://'")
+    if options:
+        raise ConfigurationError(f"the memory store takes no options, got {sorted(options)}")
+    return MemoryStore(url)
+
+
+def _sqlite(url: str, **options: Any) -> Store:
+    return SQLiteStore(url, **options)
+
+
+_BUILT_IN: dict[str, Callable[..., Store]] = {"memory": _memory, "sqlite": _sqlite}
+
+
+def _plugins() -> dict[str, Any]:
+    return {point.name: point for point in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def known_schemes() -> list[str]:
+    """Every URL scheme that ``open_store`` understands, built in or from plugins."""
+    return sorted(set(_BUILT_IN) | set(_plugins()))
+
+
+def open_store(url: str, **options: Any) -> Store:
+    """Open the store that ``url`` names; errors name the URL and list the known schemes."""
+    if not isinstance(url, str) or ("://" not in url and not url.startswith("memory:")):
+        raise ConfigurationError(
+            f"malformed store URL {url!r}: expected scheme://..., "
+            f"one of the schemes {', '.join(known_schemes())}"
+        )
+    scheme = url.split(":", 1)[0].lower()
+    factory = _BUILT_IN.get(scheme)
+    if factory is None:
+        point = _plugins().get(scheme)
+        if point is None:
+            raise ConfigurationError(
+                f"unknown store URL scheme {scheme!r} in {url!r}; "
+                f"known schemes: {', '.join(known_schemes())}"
+            )
+        factory = point.load()
+    try:
+        return factory(url, **options)
+    except TypeError as error:
+        raise ConfigurationError(f"bad options for store {url!r}: {error}") from error

@@ -1,0 +1,169 @@
+"""The in-memory store: thread-safe, process-local, and the reference for every other store."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterable, Sequence
+
+from ..errors import ConflictError, NotFoundError
+from ..model import ErrorInfo, Owner, Run, Status, Step, TaskRecord
+from .base import SCHEMA_VERSION
+
+
+class MemoryStore:
+    """Keeps every record in dicts guarded by one lock. ``memory://`` opens one.
+
+    Records handed to ``finish_step`` belong to the store from then on (the runtime never
+    changes them afterwards); records handed out by reads are copies.
+    """
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._runs: dict[str, Run] = {}
+        self._order: dict[str, int] = {}
+        self._steps: dict[str, dict[int, Step]] = {}
+        self._tasks: dict[str, TaskRecord] = {}
+        self._cache: dict[tuple[str, str], Step] = {}
+
+    def schema_version(self) -> int:
+        return SCHEMA_VERSION
+
+    def create_run(self, run: Run) -> None:
+        with self._lock:
+            if run.run_id in self._runs:
+                raise ConflictError(f"run id {run.run_id!r} exists already")
+            self._runs[run.run_id] = copy.copy(run)
+            self._order[run.run_id] = len(self._order)
+            self._steps[run.run_id] = {}
+
+    def _run(self, run_id: str) -> Run:
+        run = self._runs.get(run_id)
+        if run is None:
+            raise NotFoundError(f"no run with id {run_id!r}")
+        return run
+
+    def restart_run(
+        self, run_id: str, *, owner: Owner, start_time: float, lease_expires: float | None
+    ) -> Run:
+        with self._lock:
+            run = self._run(run_id)
+            run.status = Status.RUNNING
+            run.owner = owner
+            run.start_time = start_time
+            run.end_time = None
+            run.output = None
+            run.error = None
+            run.lease_expires = lease_expires
+            run.cancel_requested = False
+            run.resumes += 1
+            return self._copy_run(run)
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: Status,
+        end_time: float | None,
+        output: str | None = None,
+        error: ErrorInfo | None = None,
+    ) -> None:
+        with self._lock:
+            run = self._run(run_id)
+            run.status = status
+            run.end_time = end_time
+            run.output = output
+            run.error = error
+
+    def renew_leases(self, run_ids: Sequence[str], lease_expires: float) -> None:
+        with self._lock:
+            for run_id in run_ids:
+                run = self._runs.get(run_id)
+                if run is not None and run.status is Status.RUNNING:
+                    run.lease_expires = lease_expires
+
+    def request_cancel(self, run_id: str) -> None:
+        with self._lock:
+            self._run(run_id).cancel_requested = True
+
+    def _copy_run(self, run: Run) -> Run:
+        result = copy.copy(run)
+        result.user_metadata = dict(run.user_metadata)
+        result.step_count = len(self._steps.get(run.run_id, ()))
+        return result
+
+    def get_run(self, run_id: str) -> Run | None:
+        with self._lock:
+            run = self._runs.get(run_id)
+            return None if run is None else self._copy_run(run)
+
+    def list_runs(
+        self,
+        *,
+        statuses: Iterable[Status] | None = None,
+        workflow: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        wanted = None if statuses is None else frozenset(statuses)
+        with self._lock:
+            found = []
+            for run_id in sorted(self._order, key=self._order.__getitem__, reverse=True):
+                run = self._runs[run_id]
+                if wanted is not None and run.status not in wanted:
+                    continue
+                if workflow is not None and run.workflow != workflow:
+                    continue
+                if tag is not None and run.tag != tag:
+                    continue
+                found.append(self._copy_run(run))
+                if limit is not None and len(found) >= limit:
+                    break
+            return found
+
+    def record_task(self, task: TaskRecord) -> None:
+        with self._lock:
+            self._tasks.setdefault(task.task_id, copy.deepcopy(task))
+
+    def get_task(self, task_id: str) -> TaskRecord | None:
+        with self._lock:
+            task = self._tasks.get(task_id)
+            return None if task is None else copy.deepcopy(task)
+
+    def start_step(self, step: Step) -> None:
+        with self._lock:
+            steps = self._steps.get(step.run_id)
+            if steps is None:
+                raise NotFoundError(f"no run with id {step.run_id!r}")
+            if step.position not in steps:
+                steps[step.position] = copy.copy(step)
+
+    def finish_step(self, step: Step) -> None:
+        with self._lock:
+            steps = self._steps.get(step.run_id)
+            if steps is None:
+                raise NotFoundError(f"no run with id {step.run_id!r}")
+            steps[step.position] = step
+            if step.cache and step.status is Status.SUCCESSFUL and step.execution_id:
+                self._cache[(step.task_id, step.execution_id)] = step
+
+    def get_step(self, run_id: str, name: str) -> Step | None:
+        with self._lock:
+            for step in self._steps.get(run_id, {}).values():
+                if step.name == name:
+                    return copy.deepcopy(step)
+            return None
+
+    def list_steps(self, run_id: str) -> list[Step]:
+        with self._lock:
+            steps = self._steps.get(run_id, {})
+            return [copy.deepcopy(steps[position]) for position in sorted(steps)]
+
+    def find_cached(self, task_id: str, execution_id: str) -> Step | None:
+        with self._lock:
+            step = self._cache.get((task_id, execution_id))
+            return None if step is None else copy.deepcopy(step)
+
+    def close(self) -> None:
+        pass

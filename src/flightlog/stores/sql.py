@@ -1,0 +1,417 @@
+"""The SQL shared by every relational store; SQLite and PostgreSQL are dialects of it.
+
+Schema (version 1). Users may query it with any SQL tool:
+
+``runs``
+    one row per run. ``seq`` is an integer key; ``run_id`` the public id. JSON text columns:
+    ``arguments`` and ``output`` (flightlog's codec), ``user_metadata``, ``error``
+    (``{"type", "message", "traceback"}``), ``environment``, ``owner``.
+``tasks``
+    one row per task version (``task_id``): name, version, options, metadata and the digests
+    of the code its identity covers (``components``).
+``steps``
+    one row per step. ``id`` is ``run seq * 2**32 + position`` so that a run's steps are one
+    key range and appending a step touches no secondary index (each index costs every commit).
+    ``attempts`` is JSON, or NULL when the step had exactly one attempt whose times, status and
+    error are the step's own. ``origin`` is NULL for executed steps, else "replayed"/"cached";
+    ``cache`` is 1 for calls of cache-enabled tasks (a partial index serves cache lookups).
+``step_view``
+    the steps with their ``run_id`` and ``position`` spelled out, for people.
+``flightlog_meta``
+    ``schema_version`` and other settings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..errors import NotFoundError, SchemaVersionError
+from ..model import Attempt, ErrorInfo, Origin, Owner, Run, Status, Step, TaskRecord
+from .base import SCHEMA_VERSION
+
+POSITION_BITS = 32
+POSITION_MASK = (1 << POSITION_BITS) - 1
+
+RUN_COLUMNS = (
+    "seq, run_id, workflow, status, tag, arguments, user_metadata, created_time, start_time, "
+    "end_time, output, error, environment, owner, lease_expires, resumes, cancel_requested"
+)
+STEP_COLUMNS = (
+    "steps.id, steps.name, steps.task_id, steps.execution_id, steps.parent, steps.status, "
+    "steps.start_time, steps.end_time, steps.attempts, steps.arguments, steps.result, "
+    "steps.error, steps.user_metadata, steps.options, steps.log, steps.origin, "
+    "steps.source_run, steps.cache, tasks.name"
+)
+STEP_INSERT = (
+    "INSERT INTO steps (id, name, task_id, execution_id, parent, status, start_time, end_time,"
+    " attempts, arguments, result, error, user_metadata, options, log, origin, source_run, cache)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+STEP_UPSERT = STEP_INSERT + (
+    " ON CONFLICT (id) DO UPDATE SET name = excluded.name, task_id = excluded.task_id,"
+    " execution_id = excluded.execution_id, parent = excluded.parent, status = excluded.status,"
+    " start_time = excluded.start_time, end_time = excluded.end_time,"
+    " attempts = excluded.attempts, arguments = excluded.arguments, result = excluded.result,"
+    " error = excluded.error, user_metadata = excluded.user_metadata,"
+    " options = excluded.options, log = excluded.log, origin = excluded.origin,"
+    " source_run = excluded.source_run, cache = excluded.cache"
+)
+STEP_START = STEP_INSERT + " ON CONFLICT (id) DO NOTHING"
+
+
+def dump_json(value: Any) -> str | None:
+    """Compact JSON text, or None for an empty or missing value."""
+    if not value:
+        return None
+    return json.dumps(value, separators=(",", ":"))
+
+
+def load_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _error_text(error: ErrorInfo | None) -> str | None:
+    return None if error is None else json.dumps(error.to_dict(), separators=(",", ":"))
+
+
+def _error(text: str | None) -> ErrorInfo | None:
+    return None if text is None else ErrorInfo.from_dict(json.loads(text))
+
+
+def attempts_text(step: Step) -> str | None:
+    """The attempts as JSON, or None when the step's own fields say it all."""
+    attempts = step.attempts
+    if len(attempts) == 1:
+        only = attempts[0]
+        if (
+            only.error is step.error
+            and only.status is step.status
+            and only.start_time == step.start_time
+            and only.end_time == step.end_time
+        ):
+            return None
+    if not attempts:
+        return "[]"
+    return json.dumps([attempt.to_dict() for attempt in attempts], separators=(",", ":"))
+
+
+def step_row(seq: int, step: Step) -> tuple[Any, ...]:
+    """The parameters of STEP_INSERT for one step."""
+    return (
+        (seq << POSITION_BITS) | step.position,
+        step.name,
+        step.task_id,
+        step.execution_id,
+        step.parent,
+        step.status.value,
+        step.start_time,
+        step.end_time,
+        attempts_text(step),
+        step.arguments,
+        step.result,
+        _error_text(step.error),
+        dump_json(step.user_metadata),
+        dump_json(step.options),
+        step.log or None,
+        None if step.origin is Origin.EXECUTED else step.origin.value,
+        step.source_run,
+        1 if step.cache else None,
+    )
+
+
+def step_from_row(run_id: str, row: Sequence[Any]) -> Step:
+    status = Status(row[5])
+    error = _error(row[11])
+    attempts_json = row[8]
+    if attempts_json is None:
+        attempts = [Attempt(1, row[6], row[7], status, error)] if row[6] is not None else []
+    else:
+        attempts = [Attempt.from_dict(item) for item in json.loads(attempts_json)]
+    return Step(
+        run_id=run_id,
+        name=row[1],
+        position=row[0] & POSITION_MASK,
+        task_name=row[18] if row[18] is not None else row[1],
+        task_id=row[2],
+        execution_id=row[3],
+        parent=row[4],
+        status=status,
+        start_time=row[6],
+        end_time=row[7],
+        attempts=attempts,
+        arguments=row[9],
+        result=row[10],
+        error=error,
+        user_metadata=load_json(row[12]) or {},
+        options=load_json(row[13]) or {},
+        log=row[14] or "",
+        origin=Origin.EXECUTED if row[15] is None else Origin(row[15]),
+        source_run=row[16],
+        cache=bool(row[17]),
+    )
+
+
+def run_from_row(row: Sequence[Any], step_count: int = 0) -> Run:
+    owner = load_json(row[13])
+    return Run(
+        run_id=row[1],
+        workflow=row[2],
+        status=Status(row[3]),
+        tag=row[4],
+        arguments=row[5],
+        user_metadata=load_json(row[6]) or {},
+        created_time=row[7],
+        start_time=row[8],
+        end_time=row[9],
+        output=row[10],
+        error=_error(row[11]),
+        environment=load_json(row[12]) or {},
+        owner=None if owner is None else Owner.from_dict(owner),
+        lease_expires=row[14],
+        resumes=row[15],
+        cancel_requested=bool(row[16]),
+        step_count=step_count,
+    )
+
+
+class SQLStore:
+    """Every store method, written once in SQL with ``?`` placeholders.
+
+    A dialect subclass supplies connections and transactions: ``_query`` (read rows),
+    ``_write`` (one statement, committed, retried when the database is busy),
+    ``_write_many`` (several statements in one transaction) and ``_insert_run`` (returns seq).
+    """
+
+    url: str
+
+    def __init__(self) -> None:
+        self._seqs: dict[str, int] = {}
+        self._read_only_reason: str | None = None
+
+    # -- dialect hooks -------------------------------------------------------------------------
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Execute and commit one statement; return the number of rows it changed."""
+        raise NotImplementedError
+
+    def _insert_run(self, params: Sequence[Any]) -> int:
+        raise NotImplementedError
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _check_version(self, found: int) -> None:
+        if found > SCHEMA_VERSION:
+            self._read_only_reason = (
+                f"the store at {self.url} has schema version {found}, newer than version "
+                f"{SCHEMA_VERSION} that this flightlog writes; upgrade flightlog to write to it"
+            )
+
+    def _writable(self) -> None:
+        if self._read_only_reason is not None:
+            raise SchemaVersionError(self._read_only_reason)
+
+    def _seq(self, run_id: str) -> int:
+        seq = self._seqs.get(run_id)
+        if seq is None:
+            rows = self._query("SELECT seq FROM runs WHERE run_id = ?", (run_id,))
+            if not rows:
+                raise NotFoundError(f"no run with id {run_id!r}")
+            seq = self._seqs[run_id] = int(rows[0][0])
+        return seq
+
+    # -- runs ----------------------------------------------------------------------------------
+    def create_run(self, run: Run) -> None:
+        self._writable()
+        seq = self._insert_run(
+            (
+                run.run_id,
+                run.workflow,
+                run.status.value,
+                run.tag,
+                run.arguments,
+                dump_json(run.user_metadata),
+                run.created_time,
+                run.start_time,
+                run.end_time,
+                run.output,
+                _error_text(run.error),
+                dump_json(run.environment),
+                None if run.owner is None else json.dumps(run.owner.to_dict()),
+                run.lease_expires,
+                run.resumes,
+                1 if run.cancel_requested else 0,
+            )
+        )
+        self._seqs[run.run_id] = seq
+
+    def restart_run(
+        self, run_id: str, *, owner: Owner, start_time: float, lease_expires: float | None
+    ) -> Run:
+        self._writable()
+        changed = self._write(
+            "UPDATE runs SET status = 'RUNNING', owner = ?, start_time = ?, end_time = NULL,"
+            " output = NULL, error = NULL, lease_expires = ?, cancel_requested = 0,"
+            " resumes = resumes + 1 WHERE run_id = ?",
+            (json.dumps(owner.to_dict()), start_time, lease_expires, run_id),
+        )
+        if not changed:
+            raise NotFoundError(f"no run with id {run_id!r}")
+        run = self.get_run(run_id)
+        assert run is not None
+        return run
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: Status,
+        end_time: float | None,
+        output: str | None = None,
+        error: ErrorInfo | None = None,
+    ) -> None:
+        self._writable()
+        changed = self._write(
+            "UPDATE runs SET status = ?, end_time = ?, output = ?, error = ? WHERE run_id = ?",
+            (status.value, end_time, output, _error_text(error), run_id),
+        )
+        if not changed:
+            raise NotFoundError(f"no run with id {run_id!r}")
+
+    def renew_leases(self, run_ids: Sequence[str], lease_expires: float) -> None:
+        self._writable()
+        for run_id in run_ids:
+            self._write(
+                "UPDATE runs SET lease_expires = ? WHERE run_id = ? AND status = 'RUNNING'",
+                (lease_expires, run_id),
+            )
+
+    def request_cancel(self, run_id: str) -> None:
+        self._writable()
+        if not self._write("UPDATE runs SET cancel_requested = 1 WHERE run_id = ?", (run_id,)):
+            raise NotFoundError(f"no run with id {run_id!r}")
+
+    def _count_sql(self) -> str:
+        return (
+            "(SELECT count(*) FROM steps WHERE steps.id BETWEEN runs.seq * 4294967296"
+            " AND runs.seq * 4294967296 + 4294967295)"
+        )
+
+    def get_run(self, run_id: str) -> Run | None:
+        rows = self._query(
+            f"SELECT {RUN_COLUMNS}, {self._count_sql()} FROM runs WHERE run_id = ?", (run_id,)
+        )
+        if not rows:
+            return None
+        self._seqs[run_id] = int(rows[0][0])
+        return run_from_row(rows[0], rows[0][17])
+
+    def list_runs(
+        self,
+        *,
+        statuses: Iterable[Status] | None = None,
+        workflow: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if statuses is not None:
+            wanted = [status.value for status in statuses]
+            if not wanted:
+                return []
+            clauses.append(f"status IN ({', '.join('?' * len(wanted))})")
+            params.extend(wanted)
+        if workflow is not None:
+            clauses.append("workflow = ?")
+            params.append(workflow)
+        if tag is not None:
+            clauses.append("tag = ?")
+            params.append(tag)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        tail = ""
+        if limit is not None:
+            tail = " LIMIT ?"
+            params.append(int(limit))
+        rows = self._query(
+            f"SELECT {RUN_COLUMNS}, {self._count_sql()} FROM runs{where} ORDER BY seq DESC{tail}",
+            params,
+        )
+        return [run_from_row(row, row[17]) for row in rows]
+
+    # -- tasks ---------------------------------------------------------------------------------
+    def record_task(self, task: TaskRecord) -> None:
+        self._writable()
+        self._write(
+            "INSERT INTO tasks (task_id, name, version, options, user_metadata, components)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_id) DO NOTHING",
+            (
+                task.task_id,
+                task.name,
+                task.version,
+                dump_json(task.options),
+                dump_json(task.user_metadata),
+                dump_json(task.components),
+            ),
+        )
+
+    def get_task(self, task_id: str) -> TaskRecord | None:
+        rows = self._query(
+            "SELECT task_id, name, version, options, user_metadata, components FROM tasks"
+            " WHERE task_id = ?",
+            (task_id,),
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return TaskRecord(
+            task_id=row[0],
+            name=row[1],
+            version=row[2],
+            options=load_json(row[3]) or {},
+            user_metadata=load_json(row[4]) or {},
+            components=load_json(row[5]) or {},
+        )
+
+    # -- steps ---------------------------------------------------------------------------------
+    def start_step(self, step: Step) -> None:
+        self._writable()
+        self._write(STEP_START, step_row(self._seq(step.run_id), step))
+
+    def finish_step(self, step: Step) -> None:
+        self._writable()
+        self._write(STEP_UPSERT, step_row(self._seq(step.run_id), step))
+
+    def _steps_where(self, run_id: str, extra: str, params: Sequence[Any]) -> list[Step]:
+        rows = self._query("SELECT seq FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            return []
+        low = int(rows[0][0]) << POSITION_BITS
+        rows = self._query(
+            f"SELECT {STEP_COLUMNS} FROM steps LEFT JOIN tasks ON tasks.task_id = steps.task_id"
+            f" WHERE steps.id BETWEEN ? AND ?{extra} ORDER BY steps.id",
+            (low, low | POSITION_MASK, *params),
+        )
+        return [step_from_row(run_id, row) for row in rows]
+
+    def get_step(self, run_id: str, name: str) -> Step | None:
+        found = self._steps_where(run_id, " AND steps.name = ?", (name,))
+        return found[0] if found else None
+
+    def list_steps(self, run_id: str) -> list[Step]:
+        return self._steps_where(run_id, "", ())
+
+    def find_cached(self, task_id: str, execution_id: str) -> Step | None:
+        rows = self._query(
+            f"SELECT {STEP_COLUMNS}, runs.run_id FROM steps"
+            " LEFT JOIN tasks ON tasks.task_id = steps.task_id"
+            " JOIN runs ON runs.seq = steps.id / 4294967296"
+            " WHERE steps.task_id = ? AND steps.execution_id = ? AND steps.cache = 1"
+            " AND steps.status = 'SUCCESSFUL' ORDER BY steps.end_time DESC LIMIT 1",
+            (task_id, execution_id),
+        )
+        if not rows:
+            return None
+        return step_from_row(rows[0][19], rows[0])

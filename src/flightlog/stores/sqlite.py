@@ -1,0 +1,235 @@
+"""The embedded default store: one SQLite file, many threads and processes at once.
+
+Settings: WAL journal, ``synchronous=NORMAL`` (a committed step survives a killed process;
+``synchronous=FULL`` in the URL query or as an option also survives power loss), a busy
+timeout, and retries with backoff whenever SQLite reports the database busy or locked.
+Each thread has its own connection; a forked child opens new ones.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import ConfigurationError, ConflictError, StoreError
+from .base import SCHEMA_VERSION
+from .sql import SQLStore
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS flightlog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL UNIQUE,
+    workflow TEXT NOT NULL,
+    status TEXT NOT NULL,
+    tag TEXT,
+    arguments TEXT,
+    user_metadata TEXT,
+    created_time REAL,
+    start_time REAL,
+    end_time REAL,
+    output TEXT,
+    error TEXT,
+    environment TEXT,
+    owner TEXT,
+    lease_expires REAL,
+    resumes INTEGER NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    version TEXT,
+    options TEXT,
+    user_metadata TEXT,
+    components TEXT
+);
+CREATE TABLE IF NOT EXISTS steps (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    execution_id TEXT,
+    parent TEXT,
+    status TEXT NOT NULL,
+    start_time REAL,
+    end_time REAL,
+    attempts TEXT,
+    arguments TEXT,
+    result TEXT,
+    error TEXT,
+    user_metadata TEXT,
+    options TEXT,
+    log TEXT,
+    origin TEXT,
+    source_run TEXT,
+    cache INTEGER
+);
+CREATE INDEX IF NOT EXISTS steps_cache ON steps (task_id, execution_id)
+    WHERE cache = 1 AND status = 'SUCCESSFUL';
+CREATE VIEW IF NOT EXISTS step_view AS
+    SELECT runs.run_id AS run_id, steps.id & 4294967295 AS position, steps.*
+    FROM steps JOIN runs ON runs.seq = steps.id >> 32;
+"""
+
+_BUSY_WORDS = ("locked", "busy")
+_MAX_WAIT = 120.0
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return any(word in text for word in _BUSY_WORDS)
+
+
+def path_from_url(url: str) -> Path:
+    """``sqlite:///relative.db`` and ``sqlite:////absolute.db``, as in SQLAlchemy."""
+    rest = url[len("sqlite://") :]
+    path = rest.split("?", 1)[0]
+    if not path.startswith("/") or path == "/":
+        raise ConfigurationError(
+            f"malformed SQLite URL {url!r}: expected sqlite:///relative/path.db "
+            "or sqlite:////absolute/path.db"
+        )
+    return Path(path[1:])
+
+
+class SQLiteStore(SQLStore):
+    """A store in one SQLite file (``sqlite:///path.db``)."""
+
+    def __init__(self, url: str, *, synchronous: str | None = None, timeout: float = 30.0):
+        super().__init__()
+        self.url = url
+        self.path = path_from_url(url).absolute()
+        query = url.split("?", 1)[1] if "?" in url else ""
+        settings = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+        unknown = set(settings) - {"synchronous"}
+        if unknown:
+            raise ConfigurationError(f"unknown SQLite URL option(s): {', '.join(sorted(unknown))}")
+        mode = (synchronous or settings.get("synchronous") or "NORMAL").upper()
+        if mode not in ("NORMAL", "FULL"):
+            raise ConfigurationError(f"synchronous must be NORMAL or FULL, not {mode!r}")
+        self.synchronous = mode
+        self._timeout = timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._pid = os.getpid()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._retry(self._set_up)
+
+    # -- connections ---------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+        )
+        connection.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+        connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+        return connection
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None or self._pid != os.getpid():
+            if self._pid != os.getpid():
+                # A forked child must never use its parent's connections.
+                self._local = threading.local()
+                self._all = []
+                self._pid = os.getpid()
+            connection = self._connect()
+            self._local.connection = connection
+            with self._all_lock:
+                self._all.append(connection)
+        return connection
+
+    def _retry(self, action: Callable[[], T]) -> T:
+        delay = 0.001
+        deadline = time.monotonic() + _MAX_WAIT
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or time.monotonic() > deadline:
+                    raise StoreError(f"SQLite store {self.path}: {error}") from error
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.1)
+
+    def _set_up(self) -> None:
+        connection = self._connection()
+        if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            row = connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'flightlog_meta'"
+            ).fetchone()
+            found = None
+            if row is not None:
+                value = connection.execute(
+                    "SELECT value FROM flightlog_meta WHERE key = 'schema_version'"
+                ).fetchone()
+                found = None if value is None else int(value[0])
+            if found is None:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(
+                    "INSERT OR REPLACE INTO flightlog_meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+                found = SCHEMA_VERSION
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        self._version = found
+        self._check_version(found)
+
+    # -- dialect hooks -------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        return self._version
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._retry(lambda: self._connection().execute(sql, params).fetchall())
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        connection = self._connection()
+        try:
+            return connection.execute(sql, params).rowcount
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise StoreError(f"SQLite store {self.path}: {error}") from error
+            return self._retry(lambda: connection.execute(sql, params).rowcount)
+
+    def _insert_run(self, params: Sequence[Any]) -> int:
+        def insert() -> int:
+            cursor = self._connection().execute(
+                "INSERT INTO runs (run_id, workflow, status, tag, arguments, user_metadata,"
+                " created_time, start_time, end_time, output, error, environment, owner,"
+                " lease_expires, resumes, cancel_requested)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params,
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+        try:
+            return self._retry(insert)
+        except sqlite3.IntegrityError as error:
+            raise ConflictError(f"run id {params[0]!r} exists already") from error
+
+    def close(self) -> None:
+        with self._all_lock:
+            connections, self._all = self._all, []
+        if self._pid == os.getpid():
+            for connection in connections:
+                try:
+                    connection.close()
+                except sqlite3.ProgrammingError:
+                    pass
+        self._local = threading.local()

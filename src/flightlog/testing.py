@@ -1,0 +1,278 @@
+"""The store conformance suite, for flightlog's own stores and for plugin authors.
+
+Subclass :class:`StoreContract` in a test module and give it a ``store`` fixture that yields a
+fresh, empty store; pytest then runs every behaviour that a flightlog store must have::
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        def store(self, tmp_path):
+            store = MyStore(...)
+            yield store
+            store.close()
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from .errors import ConflictError, NotFoundError
+from .model import Attempt, ErrorInfo, Origin, Owner, Run, Status, Step, TaskRecord
+from .stores import Store
+
+__all__ = ["StoreContract", "make_run", "make_step"]
+
+
+def make_run(run_id: str = "run-1", **fields: Any) -> Run:
+    start = time.time()
+    values: dict[str, Any] = {
+        "workflow": "pipeline",
+        "status": Status.RUNNING,
+        "start_time": start,
+        "created_time": start,
+        "owner": Owner(host="host-a", pid=4242, process_start=99, boot_id="boot"),
+        "lease_expires": start + 60,
+        "environment": {"host": "host-a", "python": "3.11"},
+    }
+    values.update(fields)
+    return Run(run_id=run_id, **values)
+
+
+def make_step(run_id: str = "run-1", position: int = 0, **fields: Any) -> Step:
+    start = time.time()
+    values: dict[str, Any] = {
+        "name": f"add_{position}" if position else "add",
+        "task_name": "add",
+        "task_id": "t" * 32,
+        "execution_id": f"{position:032x}",
+        "status": Status.SUCCESSFUL,
+        "start_time": start,
+        "end_time": start + 0.5,
+        "result": str(position * 2),
+        "arguments": f'{{"left":{position},"right":{position}}}',
+    }
+    values.update(fields)
+    step = Step(run_id=run_id, position=position, **values)
+    if not step.attempts and step.start_time is not None:
+        step.attempts = [Attempt(1, step.start_time, step.end_time, step.status, step.error)]
+    return step
+
+
+class StoreContract:
+    """Every storage behaviour that flightlog relies on. Needs a ``store`` fixture."""
+
+    # -- runs ----------------------------------------------------------------------------------
+    def test_create_and_get_run(self, store: Store) -> None:
+        run = make_run(tag="exp1", user_metadata={"k": "v"}, arguments='{"args":[3]}')
+        store.create_run(run)
+        found = store.get_run("run-1")
+        assert found is not None
+        assert found.run_id == "run-1"
+        assert found.workflow == "pipeline"
+        assert found.status is Status.RUNNING
+        assert found.tag == "exp1"
+        assert found.user_metadata == {"k": "v"}
+        assert found.arguments == '{"args":[3]}'
+        assert found.start_time == run.start_time
+        assert found.end_time is None
+        assert found.owner == run.owner
+        assert found.environment == run.environment
+        assert found.step_count == 0
+
+    def test_unknown_run_is_none(self, store: Store) -> None:
+        assert store.get_run("nope") is None
+        assert store.list_steps("nope") == []
+        assert store.get_step("nope", "add") is None
+
+    def test_duplicate_run_id_conflicts(self, store: Store) -> None:
+        store.create_run(make_run())
+        with pytest.raises(ConflictError, match="run-1"):
+            store.create_run(make_run())
+
+    def test_finish_run_records_outcome(self, store: Store) -> None:
+        store.create_run(make_run())
+        error = ErrorInfo("ValueError", "bad", "Traceback ...\nValueError: bad\n")
+        store.finish_run("run-1", status=Status.FAILED, end_time=123.5, error=error)
+        found = store.get_run("run-1")
+        assert found is not None
+        assert found.status is Status.FAILED
+        assert found.end_time == 123.5
+        assert found.error == error
+        store.finish_run("run-1", status=Status.SUCCESSFUL, end_time=124.0, output="6")
+        found = store.get_run("run-1")
+        assert found is not None and found.output == "6" and found.error is None
+
+    def test_finish_unknown_run_is_not_found(self, store: Store) -> None:
+        with pytest.raises(NotFoundError):
+            store.finish_run("nope", status=Status.FAILED, end_time=1.0)
+        with pytest.raises(NotFoundError):
+            store.request_cancel("nope")
+
+    def test_restart_run_hands_it_over(self, store: Store) -> None:
+        store.create_run(make_run())
+        store.finish_run("run-1", status=Status.FAILED, end_time=5.0, error=None)
+        owner = Owner(host="host-b", pid=7, process_start=1, boot_id="b")
+        run = store.restart_run("run-1", owner=owner, start_time=10.0, lease_expires=70.0)
+        assert run.status is Status.RUNNING
+        assert run.owner == owner
+        assert run.start_time == 10.0
+        assert run.end_time is None
+        assert run.resumes == 1
+        with pytest.raises(NotFoundError):
+            store.restart_run("nope", owner=owner, start_time=1.0, lease_expires=None)
+
+    def test_leases_renew_only_running_runs(self, store: Store) -> None:
+        store.create_run(make_run("a"))
+        store.create_run(make_run("b"))
+        store.finish_run("b", status=Status.SUCCESSFUL, end_time=1.0, output="1")
+        store.renew_leases(["a", "b", "missing"], 999.0)
+        a, b = store.get_run("a"), store.get_run("b")
+        assert a is not None and a.lease_expires == 999.0
+        assert b is not None and b.lease_expires != 999.0
+
+    def test_cancel_request_is_recorded(self, store: Store) -> None:
+        store.create_run(make_run())
+        store.request_cancel("run-1")
+        found = store.get_run("run-1")
+        assert found is not None and found.cancel_requested
+
+    def test_list_runs_filters_newest_first(self, store: Store) -> None:
+        for index in range(5):
+            store.create_run(
+                make_run(f"r{index}", workflow="even" if index % 2 == 0 else "odd", tag=f"t{index}")
+            )
+        store.finish_run("r1", status=Status.FAILED, end_time=1.0)
+        assert [run.run_id for run in store.list_runs()] == ["r4", "r3", "r2", "r1", "r0"]
+        assert [run.run_id for run in store.list_runs(limit=2)] == ["r4", "r3"]
+        assert [run.run_id for run in store.list_runs(workflow="even")] == ["r4", "r2", "r0"]
+        assert [run.run_id for run in store.list_runs(tag="t3")] == ["r3"]
+        assert [run.run_id for run in store.list_runs(statuses=[Status.FAILED])] == ["r1"]
+        assert store.list_runs(statuses=[]) == []
+
+    # -- tasks ---------------------------------------------------------------------------------
+    def test_record_task_is_idempotent(self, store: Store) -> None:
+        task = TaskRecord("t" * 32, "add", "2", {"retries": 1}, {"k": 1}, {"mod.add": "abc"})
+        store.record_task(task)
+        store.record_task(TaskRecord("t" * 32, "other"))
+        assert store.get_task("t" * 32) == task
+        assert store.get_task("x") is None
+
+    # -- steps ---------------------------------------------------------------------------------
+    def test_steps_round_trip_in_call_order(self, store: Store) -> None:
+        store.create_run(make_run())
+        store.record_task(TaskRecord("t" * 32, "add"))
+        for position in (0, 2, 1):
+            store.finish_step(make_step(position=position))
+        steps = store.list_steps("run-1")
+        assert [step.position for step in steps] == [0, 1, 2]
+        assert [step.name for step in steps] == ["add", "add_1", "add_2"]
+        assert steps[1] == make_step(
+            position=1, start_time=steps[1].start_time, end_time=steps[1].end_time
+        )
+        found = store.get_run("run-1")
+        assert found is not None and found.step_count == 3
+
+    def test_step_fields_round_trip(self, store: Store) -> None:
+        store.create_run(make_run())
+        store.record_task(TaskRecord("t" * 32, "add"))
+        error = ErrorInfo("KeyError", "'x'", "Traceback\nKeyError: 'x'\n")
+        step = make_step(
+            position=3,
+            name="fetch",
+            parent="outer",
+            status=Status.FAILED,
+            result=None,
+            error=error,
+            user_metadata={"a": [1, 2]},
+            options={"recompute": True},
+            log="INFO x: hello\nprinted\n",
+            attempts=[
+                Attempt(1, 10.0, 11.0, Status.FAILED, ErrorInfo("E", "first", "tb1")),
+                Attempt(2, 12.0, 13.0, Status.FAILED, error),
+            ],
+            start_time=10.0,
+            end_time=13.0,
+        )
+        store.finish_step(step)
+        found = store.get_step("run-1", "fetch")
+        assert found == step
+
+    def test_replayed_and_cached_origins_round_trip(self, store: Store) -> None:
+        store.create_run(make_run())
+        step = make_step(origin=Origin.CACHED, source_run="old-run", attempts=[])
+        store.finish_step(step)
+        found = store.get_step("run-1", "add")
+        assert found is not None
+        assert found.origin is Origin.CACHED and found.source_run == "old-run"
+
+    def test_late_start_never_overwrites_finished_step(self, store: Store) -> None:
+        store.create_run(make_run())
+        finished = make_step()
+        store.finish_step(finished)
+        store.start_step(make_step(status=Status.RUNNING, end_time=None, result=None))
+        found = store.get_step("run-1", "add")
+        assert found is not None and found.status is Status.SUCCESSFUL
+
+    def test_start_then_finish_replaces(self, store: Store) -> None:
+        store.create_run(make_run())
+        store.start_step(make_step(status=Status.RUNNING, end_time=None, result=None))
+        running = store.get_step("run-1", "add")
+        assert running is not None and running.status is Status.RUNNING
+        store.finish_step(make_step())
+        found = store.list_steps("run-1")
+        assert len(found) == 1 and found[0].status is Status.SUCCESSFUL
+
+    def test_step_of_unknown_run_is_not_found(self, store: Store) -> None:
+        with pytest.raises(NotFoundError):
+            store.finish_step(make_step(run_id="ghost"))
+
+    def test_steps_of_runs_stay_apart(self, store: Store) -> None:
+        store.create_run(make_run("a"))
+        store.create_run(make_run("b"))
+        store.finish_step(make_step("a", 0))
+        store.finish_step(make_step("b", 0, name="other"))
+        assert [step.name for step in store.list_steps("a")] == ["add"]
+        assert [step.name for step in store.list_steps("b")] == ["other"]
+
+    def test_find_cached_only_successful_cache_enabled(self, store: Store) -> None:
+        store.create_run(make_run())
+        store.finish_step(make_step(position=0, cache=False, execution_id="e0"))
+        store.finish_step(
+            make_step(position=1, cache=True, execution_id="e1", status=Status.FAILED)
+        )
+        assert store.find_cached("t" * 32, "e0") is None
+        assert store.find_cached("t" * 32, "e1") is None
+        store.finish_step(make_step(position=2, cache=True, execution_id="e1", result="42"))
+        hit = store.find_cached("t" * 32, "e1")
+        assert hit is not None and hit.result == "42" and hit.run_id == "run-1"
+        assert store.find_cached("other", "e1") is None
+
+    def test_concurrent_writers_lose_nothing(self, store: Store) -> None:
+        runs = [f"run-{index}" for index in range(4)]
+        for run_id in runs:
+            store.create_run(make_run(run_id))
+        errors: list[BaseException] = []
+
+        def write(run_id: str) -> None:
+            try:
+                for position in range(50):
+                    store.finish_step(make_step(run_id, position))
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=write, args=(run_id,)) for run_id in runs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        for run_id in runs:
+            assert len(store.list_steps(run_id)) == 50
+
+    def test_schema_version_is_current(self, store: Store) -> None:
+        from .stores.base import SCHEMA_VERSION
+
+        assert store.schema_version() == SCHEMA_VERSION

@@ -82,6 +82,8 @@ PIPELINE = textwrap.dedent("""
 
 
     def helper(x):
+        if x in {"a", "b", "c", "d"}:
+            return 0
         return x * SCALE
 
 
@@ -490,6 +492,44 @@ def test_recursion_and_mutual_recursion(project: Project) -> None:
     assert task_identity(recursive).components.keys() == {"ping.fact"}
 
 
+def test_tasks_in_an_installed_package(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task inside an installed package follows that package, not other installed ones."""
+    import flightlog.identity as identity_module
+
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    roots = (*identity_module._library_paths(), os.path.join(os.path.realpath(site), ""))
+    monkeypatch.setattr(identity_module, "_library_roots", [roots])
+    source = "import vendor.util\n\ndef job(x):\n    return vendor.util.helper(x)\n"
+    (site / "vendor").mkdir()
+    (site / "vendor" / "__init__.py").write_text("")
+    (site / "vendor" / "util.py").write_text("def helper(x):\n    return x + 1\n")
+    (site / "vendor" / "jobs.py").write_text(source)
+    project.names.add("vendor")
+    project.write("mine", "from vendor.util import helper\n\ndef task(x):\n    return helper(x)\n")
+    installed = project.identity("vendor.jobs", "job")
+    assert "vendor.util.helper" in installed.components
+    mine = project.identity("mine")
+    assert set(mine.components) == {"mine.task"}  # installed code is not followed
+    (site / "vendor" / "util.py").write_text("def helper(x):\n    return x + 2\n")
+    assert changed(installed, project.identity("vendor.jobs", "job")) == {"vendor.util.helper"}
+    assert project.identity("mine").task_id == mine.task_id
+
+
+def test_callables_as_argument_values(pipeline: Project) -> None:
+    helper = pipeline.load("pipeline").helper
+    before = value_digest(helper)
+    assert value_digest(helper) == before
+    pipeline.write("pipeline", PIPELINE.replace("return x * SCALE", "return x * SCALE + 1"))
+    assert value_digest(pipeline.load("pipeline").helper) != before
+    # library functions count by name only: stable, and distinct from each other
+    assert value_digest(json.dumps) == value_digest(json.dumps)
+    assert value_digest(json.dumps) != value_digest(json.loads)
+
+
 # ----------------------------------------------------------------------------- versions
 
 
@@ -515,8 +555,9 @@ print(json.dumps([identity.name, identity.task_id, identity.components]))
 """
 
 
-def _run(args: list[str], cwd: Path) -> list[Any]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([SRC, str(cwd)]))
+def _run(args: list[str], cwd: Path, seed: str = "0") -> list[Any]:
+    path = os.pathsep.join([SRC, str(cwd)])
+    env = dict(os.environ, PYTHONPATH=path, PYTHONHASHSEED=seed)
     done = subprocess.run(
         [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
     )
@@ -525,6 +566,7 @@ def _run(args: list[str], cwd: Path) -> list[Any]:
 
 
 def test_main_script_and_import_agree(tmp_path: Path) -> None:
+    # three processes with three hash seeds: names, ids and components must all agree
     (tmp_path / "helpers.py").write_text(textwrap.dedent(HELPERS))
     main_block = textwrap.dedent(PIPELINE) + (
         "\n\nif __name__ == '__main__':\n"
@@ -534,9 +576,9 @@ def test_main_script_and_import_agree(tmp_path: Path) -> None:
         "    print(json.dumps([identity.name, identity.task_id, identity.components]))\n"
     )
     (tmp_path / "pipeline.py").write_text(main_block)
-    as_script = _run(["pipeline.py"], tmp_path)
-    as_module = _run(["-m", "pipeline"], tmp_path)
-    imported = _run(["-c", _PRINT.format(source="from pipeline import task")], tmp_path)
+    as_script = _run(["pipeline.py"], tmp_path, seed="1")
+    as_module = _run(["-m", "pipeline"], tmp_path, seed="2")
+    imported = _run(["-c", _PRINT.format(source="from pipeline import task")], tmp_path, "3")
     assert as_script[0] == "pipeline.task"
     assert as_script == imported
     assert as_module == imported

@@ -25,9 +25,9 @@ from typing import Any
 
 from flightlog.errors import ConfigurationError, SerializationError
 
-__all__ = ["SERIALIZERS", "decode", "encode", "encode_json"]
+__all__ = ["decode", "encode", "encode_json"]
 
-SERIALIZERS = ("json", "pickle")
+_SERIALIZERS = ("json", "pickle")
 
 _TAG = "__flightlog__"
 _MARK = '"__flightlog__"'
@@ -91,7 +91,7 @@ def encode(value: object, *, serializer: str = "json") -> str:
     if serializer != "json":
         if serializer == "pickle":
             return _encode_pickle(value)
-        known = ", ".join(repr(name) for name in SERIALIZERS)
+        known = ", ".join(repr(name) for name in _SERIALIZERS)
         raise ConfigurationError(f"unknown serializer {serializer!r}; known: {known}")
     if value is None:
         return "null"

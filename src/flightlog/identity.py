@@ -327,7 +327,8 @@ def _uses(code: types.CodeType) -> Iterator[tuple[str, str, tuple[str, ...]]]:
 
 _CLASS_SKIP = frozenset(
     {"__dict__", "__weakref__", "__doc__", "__module__", "__qualname__", "__firstlineno__",
-     "__static_attributes__", "__annotate__", "__annotate_func__"}
+     "__static_attributes__", "__annotate__", "__annotate_func__", "__slotnames__",
+     "__pydantic_complete__"}
 )  # fmt: skip
 
 
@@ -500,7 +501,10 @@ def _annotation(item: tuple[str, Any]) -> tuple[str, str]:
         return name, value
     if isinstance(value, type):
         return name, class_path(value)
-    return name, repr(value).replace("__main__.", f"{module_name('__main__')}.")
+    text = repr(value)
+    if " at 0x" in text:  # an address differs from process to process
+        return name, class_path(type(value))
+    return name, text.replace("__main__.", f"{module_name('__main__')}.")
 
 
 def _owner_class(func: types.FunctionType) -> type | None:
@@ -585,6 +589,6 @@ def callable_identity(value: object) -> tuple[str, str]:
     if _is_user_function(root) or (
         isinstance(root, type) and _is_user_module(getattr(root, "__module__", None))
     ):
-        identity = task_identity(root)  # type: ignore[arg-type]
+        identity = task_identity(root)
         return identity.name, identity.task_id
     return qualified_name(value), ""  # type: ignore[arg-type]

@@ -228,6 +228,8 @@ def test_bool_is_not_taken_for_int() -> None:
             2024, 1, 1, 5, 6, 7, 8, tzinfo=dt.timezone(dt.timedelta(hours=-3, minutes=-30))
         ),
         dt.datetime(2024, 11, 3, 1, 30, fold=1),
+        dt.datetime(2000, 1, 1, tzinfo=dt.timezone(dt.timedelta(microseconds=1))),
+        dt.time(4, 5, tzinfo=dt.timezone(dt.timedelta(hours=-1, seconds=7, microseconds=9))),
         dt.date(1, 1, 1),
         dt.time(23, 59, 59, 999999),
         dt.time(1, 2, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=45))),

@@ -58,18 +58,21 @@ values = st.recursive(
 )
 
 
-def canon(value: Any) -> Any:
-    """A type-aware normal form: two values must hash alike exactly when these are equal."""
+def canon(value: Any) -> str:
+    """A type-aware normal form: two values must hash alike exactly when these are equal.
+
+    Python literal syntax with type names, sets and dicts sorted (as multisets, since a set
+    may hold several NaN objects): injective on the values drawn here.
+    """
     kind = type(value).__name__
-    if isinstance(value, float):
-        return (kind, repr(value))
     if isinstance(value, (list, tuple)):
-        return (kind, tuple(canon(item) for item in value))
+        return f"{kind}[{', '.join(canon(item) for item in value)}]"
     if isinstance(value, dict):
-        return (kind, frozenset((canon(k), canon(v)) for k, v in value.items()))
+        entries = sorted(f"{canon(k)}: {canon(v)}" for k, v in value.items())
+        return f"{kind}{{{', '.join(entries)}}}"
     if isinstance(value, (set, frozenset)):
-        return (kind, frozenset(canon(item) for item in value))
-    return (kind, value)
+        return f"{kind}{{{', '.join(sorted(canon(item) for item in value))}}}"
+    return f"{kind}({value!r})"
 
 
 # ------------------------------------------------------------------------------ properties
@@ -97,7 +100,7 @@ def test_dicts_ignore_insertion_order(mapping: dict[str, Any]) -> None:
     assert execution_id(reordered) == execution_id(mapping)
 
 
-@given(st.lists(hashable, max_size=8, unique_by=canon))
+@given(st.lists(hashable, max_size=8, unique=True))
 def test_sets_ignore_order(items: list[Any]) -> None:
     forward, backward = set(), set()
     for item in items:

@@ -397,6 +397,31 @@ def test_classes_count_by_their_methods(project: Project) -> None:
     assert changed(before, project.identity("models")) == {"models.Model"}
 
 
+def test_instances_count_by_their_class_code_not_their_state(project: Project) -> None:
+    source = """
+        class Scaler:
+            def __init__(self, factor):
+                self.factor = factor
+
+            def __call__(self, x):
+                return x * self.factor
+
+        scale = Scaler(2)
+
+        def task(x):
+            return scale(x)
+    """
+    project.write("instances", source)
+    module = project.load("instances")
+    before = task_identity(module.task)
+    assert "instances.Scaler" in before.components
+    module.scale.factor = 3
+    fresh = types.FunctionType(module.task.__code__, module.task.__globals__)
+    assert task_identity(fresh).task_id == before.task_id
+    project.write("instances", source.replace("x * self.factor", "x + self.factor"))
+    assert changed(before, project.identity("instances")) == {"instances.Scaler.__call__"}
+
+
 def test_methods_as_tasks_cover_their_class(project: Project) -> None:
     source = """
         class Job:

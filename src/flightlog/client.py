@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
-from .errors import ConfigurationError
-from .model import Status
+from .errors import ConfigurationError, NotFoundError
+from .model import Run, Status
 from .query import Queries
+from .runtime.control import cancel_run
 from .runtime.recorder import Recorder
 from .runtime.task import Task, TaskOptions
 from .runtime.workflow import Workflow
@@ -18,6 +20,19 @@ R = TypeVar("R")
 
 DEFAULT_URL = "sqlite:///.flightlog/flightlog.db"
 ENVIRONMENT_VARIABLE = "FLIGHTLOG_URL"
+
+
+def import_runnable(module: str | None, qualname: str | None) -> Workflow[Any] | Task[Any] | None:
+    """The workflow or task object at ``module``/``qualname``, or None."""
+    if not module or not qualname:
+        return None
+    try:
+        found: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return None
+    return found if isinstance(found, (Workflow, Task)) else None
 
 
 def default_url() -> str:
@@ -34,6 +49,7 @@ class Flightlog:
         self.store = store
         self._recorder = Recorder(store, serializer=serializer, allow_pickle=allow_pickle)
         self._queries = Queries(store, allow_pickle=self._recorder.allow_pickle)
+        self._runnables: dict[str, Workflow[Any] | Task[Any]] = {}
 
     @property
     def url(self) -> str:
@@ -86,7 +102,9 @@ class Flightlog:
         )
 
         def decorate(target: Callable[..., R]) -> Task[R]:
-            return Task(self._recorder, target, options)
+            task = Task(self._recorder, target, options)
+            self._runnables.setdefault(task.name, task)
+            return task
 
         return decorate if function is None else decorate(function)
 
@@ -114,7 +132,9 @@ class Flightlog:
         """Record every call of the function as a run (``@fl.workflow`` or with options)."""
 
         def decorate(target: Callable[..., R]) -> Workflow[R]:
-            return Workflow(self._recorder, target, name=name, metadata=metadata)
+            workflow = Workflow(self._recorder, target, name=name, metadata=metadata)
+            self._runnables[workflow.name] = workflow
+            return workflow
 
         return decorate if function is None else decorate(function)
 
@@ -148,6 +168,51 @@ class Flightlog:
     def get_step_result(self, run_id: str, name: str) -> Any:
         """The value a successful step returned."""
         return self._queries.step_result(run_id, name)
+
+    # -- resume and control --------------------------------------------------------------------
+    def resume(self, run_id: str, *, rerun_changed: bool = False) -> Any:
+        """Run a FAILED, CANCELED or RESUMABLE run again from where it stopped.
+
+        Every step that succeeded in the run returns its recorded result without executing;
+        the rest runs. A SUCCESSFUL run gives back its output; a live RUNNING run is refused.
+        ``rerun_changed=True`` re-executes from the first step whose code or arguments differ
+        from the record, instead of stopping with NondeterminismError.
+        """
+        run = self._queries.run(run_id)
+        runnable = self._runnable(run)
+        return runnable.resume_run(
+            self.store, run, rerun_changed=rerun_changed, allow_pickle=self._recorder.allow_pickle
+        )
+
+    def resume_all(self) -> dict[str, Any]:
+        """Resume every RESUMABLE run whose workflow can be found; run id -> output or error."""
+        outcomes: dict[str, Any] = {}
+        for metadata in self._queries.list_runs(status="RESUMABLE"):
+            run_id = metadata["run_id"]
+            try:
+                outcomes[run_id] = self.resume(run_id)
+            except Exception as error:
+                outcomes[run_id] = error
+        return outcomes
+
+    def cancel(self, run_id: str) -> None:
+        """Ask a run to stop, from any process: no new step starts; it reads CANCELED once its
+        owner reaches the next step boundary. It can be resumed later."""
+        self._queries.run(run_id)
+        cancel_run(self.store, run_id)
+
+    def _runnable(self, run: Run) -> Workflow[Any] | Task[Any]:
+        found = self._runnables.get(run.workflow)
+        if found is not None:
+            return found
+        entry = run.environment.get("entry") or {}
+        found = import_runnable(entry.get("module"), entry.get("qualname"))
+        if found is None:
+            raise NotFoundError(
+                f"cannot resume run {run.run_id!r}: its workflow {run.workflow!r} is not defined "
+                f"in this process and cannot be imported from {entry or 'its record'}"
+            )
+        return found
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:

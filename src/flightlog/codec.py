@@ -330,8 +330,19 @@ def _find_handler(v: object, kind: type) -> Callable[[Any], object]:
 
 
 def _enc_time(v: dt.datetime | dt.time) -> object:
-    out = {_TAG: type(v).__name__, "value": v.isoformat()}
+    out: dict[str, object] = {_TAG: type(v).__name__, "value": v.isoformat()}
+    offset = v.utcoffset()
+    if offset is not None and offset.microseconds:  # fromisoformat of 3.11 drops these
+        out["offset"] = [offset.days, offset.seconds, offset.microseconds]
     return {**out, "fold": 1} if v.fold else out
+
+
+def _dec_time(o: dict[str, Any]) -> object:
+    kind = dt.datetime if o[_TAG] == "datetime" else dt.time
+    value = kind.fromisoformat(o["value"]).replace(fold=o.get("fold", 0))
+    if "offset" in o:
+        value = value.replace(tzinfo=dt.timezone(dt.timedelta(*o["offset"])))
+    return value
 
 
 _BY_TYPE: dict[type, Callable[[Any], object]] = {
@@ -507,8 +518,8 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], object]] = {
     "complex": lambda o: complex(o["real"], o["imag"]),
     "decimal": lambda o: importlib.import_module("decimal").Decimal(o["value"]),
     "uuid": lambda o: importlib.import_module("uuid").UUID(o["value"]),
-    "datetime": lambda o: dt.datetime.fromisoformat(o["value"]).replace(fold=o.get("fold", 0)),
-    "time": lambda o: dt.time.fromisoformat(o["value"]).replace(fold=o.get("fold", 0)),
+    "datetime": _dec_time,
+    "time": _dec_time,
     "date": lambda o: dt.date.fromisoformat(o["value"]),
     "timedelta": lambda o: dt.timedelta(*o["value"]),
     "enum": lambda o: _cls(o)(o["value"]),

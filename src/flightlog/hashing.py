@@ -18,10 +18,11 @@ the built-in types (named tuples, ``str`` subclasses …) hash as the built-in v
 class's path. numpy, pandas and pydantic are never imported here: their values are recognised
 by their classes.
 
-Functions given as arguments hash by their qualified name and their task identity (their code
-and what it depends on, see :mod:`flightlog.identity`), so passing an edited helper changes the
-execution id. Classes hash the same way; built-in functions by name; bound methods by their
-object and function; ``functools.partial`` objects by function and arguments.
+Callables given as arguments: the user's own functions and classes hash by qualified name
+and code (their task identity, see :mod:`flightlog.identity`), so passing an edited helper
+changes the execution id; those of the standard library and installed packages by qualified
+name only. Bound methods hash by function and object, ``functools.partial`` objects by
+function and arguments.
 
 Anything else (locks, clients, arbitrary objects) raises :class:`UnhashableArgumentError`, as
 do cyclic containers and values nested too deeply.
@@ -100,11 +101,11 @@ def _main_module_name() -> str:
     return name
 
 
-def module_name(name: str | None) -> str:
+def module_name(name: object) -> str:
     """``name``, except that ``"__main__"`` becomes the real name of the main module."""
     if name == "__main__":
         return _main_module_name()
-    return name or ""
+    return name if isinstance(name, str) else ""
 
 
 def class_path(cls: type) -> str:
@@ -307,7 +308,8 @@ def _enc_other(value: Any, out: _Out, active: set[int]) -> None:
         _encode(form, out, active)
         return
     if isinstance(value, enum.Enum):
-        out.append(_text("e", class_path(cls)) + _text("", value.name or repr(value._value_)))
+        out.append(_text("e", class_path(cls)))
+        _encode(value.name if value.name is not None else value.value, out, active)
         return
     root = cls.__module__.partition(".")[0]
     if root == "numpy":

@@ -9,23 +9,26 @@ What a task id covers
 The qualified name (``module.QualName``, or ``name=``) and the code of the task and of what
 it depends on inside the user's own project, followed transitively: helper functions it
 calls (by global name, through ``module.attribute`` chains such as ``helpers.scale(x)``, and
-through imports inside the function), functions and values in its closure cells, module-level
-constants it reads, default argument values, and user classes it uses (their methods'
-code and their immutable class attributes). Code inside the standard library, installed
-packages (site-packages) and flightlog itself is not followed: only its name counts.
-Decorated functions are followed to ``__wrapped__`` (flightlog tasks called from a task are
-covered this way too).
+through imports inside the function, importing the user's module if it is not yet), values
+and functions in its closure cells, module-level constants it reads, default argument
+values, and the user's classes it uses (their methods' code and immutable class attributes;
+a method task covers its class). Code in the standard library, in installed packages
+(site-packages) and in flightlog is not followed: only its name counts. The exception: a
+task that itself lives in an installed package (the user's project installed without
+``-e``) counts that package as the user's own code. Wrapped functions are followed to
+``__wrapped__``, so decorated helpers and flightlog tasks called from a task are covered.
 
-Functions count by their bytecode, never by source text: comments, docstrings (never loaded
-by the code, so never hashed), blank lines, formatting and line numbers do not matter. Each
-instruction counts by opcode and argument, constants by value (nested code objects of
-lambdas, comprehensions and inner functions recursively), plus argument and local names,
-flags that change behaviour (generator, coroutine, ``*args``), and the exception table.
+Functions count by their bytecode, never by source text: ``co_code`` (no line numbers in
+it; comments and formatting do not change it), names, argument and local names, the flags
+that change behaviour (generator, coroutine, ``*args``), the exception table, and the
+constants that the code loads, by value (nested code objects of lambdas, comprehensions and
+inner functions recursively). A docstring is never loaded, so it does not count.
 
 Values count by value only when they are immutable data: ``None``, ``bool``, ``int``,
 ``float``, ``complex``, ``str``, ``bytes``, ``Decimal``, ``datetime`` values, ``UUID``, paths,
-enum members, and tuples and frozensets of those. Mutable objects (a list the task appends
-to, a dict, a client) count by their type's name only, never by content.
+enum members, and tuples and frozensets of those. Other objects (a list the task appends to,
+a dict, a client) never count by content: only by their class (the code of the class, when
+it is the user's own).
 
 Bytecode differs between Python minor versions, so the task id also covers
 ``sys.version_info[:2]``: upgrading Python from 3.11 to 3.12 starts new cache entries
@@ -34,7 +37,8 @@ name and the version only (no Python version either), and ``components`` is empt
 
 ``components`` maps each followed function, class and module constant (by qualified name,
 e.g. ``"pipeline.helper"``, ``"pipeline.SCALE"``) to a digest of that item alone, so that
-diffing two maps names what changed. An identity is computed once per function per process.
+diffing two maps names what changed. An identity is computed once per function and process
+(the digests of code objects are cached too).
 
 A script run as ``python pipeline.py`` and the same file imported as ``pipeline`` give the
 same names and ids: ``__main__`` is replaced by the module's real name (its ``-m`` name, or
@@ -158,13 +162,13 @@ def _is_library_file(path: str) -> bool:
     return os.path.realpath(path).startswith(_library_paths())
 
 
-def _is_user_module(name: str | None, own: str | None = None) -> bool:
+def _is_user_module(name: object, own: str | None = None) -> bool:
     """True for the user's own modules: not stdlib, installed packages, builtins or flightlog.
 
     ``own`` names one more top-level package to count as the user's (see task_identity).
     """
-    if not name:
-        return True  # code made by exec() without a module: the user's own
+    if not isinstance(name, str) or not name:
+        return name is None or name == ""  # code made by exec() without a module: the user's
     if own is not None and name.partition(".")[0] == own:
         return True
     module = sys.modules.get(name)
@@ -241,40 +245,68 @@ def _data_digest(value: object) -> str:
 # ---------------------------------------------------------------------------- bytecode
 
 _HASCONST = frozenset(dis.hasconst)
-_HASNAME = frozenset(dis.hasname)
 _FLAGS = (
     inspect.CO_VARARGS | inspect.CO_VARKEYWORDS | inspect.CO_GENERATOR | inspect.CO_COROUTINE
     | inspect.CO_ITERABLE_COROUTINE | inspect.CO_ASYNC_GENERATOR
 )  # fmt: skip
 _ATTRS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+_GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
 _LOCAL_LOADS = frozenset({"LOAD_FAST", "LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_FAST_CHECK"})
 _LOCAL_STORES = frozenset({"STORE_FAST", "STORE_DEREF"})
 
 
+_Use = tuple[str, str, tuple[str, ...]]  # ("global" | "import", start, attribute chain)
+_CACHE_OP = dis.opmap.get("CACHE", -1)  # inline cache entries (3.11+), zeroed in co_code
+_code_digests: weakref.WeakKeyDictionary[types.CodeType, str] = weakref.WeakKeyDictionary()
+_code_uses: weakref.WeakKeyDictionary[types.CodeType, list[_Use]] = weakref.WeakKeyDictionary()
+
+
+def _loaded_constants(code: types.CodeType) -> list[int]:
+    """Indices of the constants that instructions load (so never a docstring)."""
+    raw, extended, found = code.co_code, 0, set()
+    for offset in range(0, len(raw), 2):
+        op = raw[offset]
+        if op == _CACHE_OP:
+            continue
+        arg = raw[offset + 1] | extended
+        extended = arg << 8 if op == dis.EXTENDED_ARG else 0
+        if op in _HASCONST:
+            found.add(arg)
+    return sorted(found)
+
+
 def _code_digest(code: types.CodeType) -> str:
-    """Digest of a code object: instructions, constants by value, names; no line numbers."""
-    parts: list[object] = [
-        code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount,
-        code.co_flags & _FLAGS, code.co_varnames, code.co_freevars, code.co_cellvars,
-        getattr(code, "co_exceptiontable", b""),
-    ]  # fmt: skip
-    for ins in dis.get_instructions(code):
-        if ins.opcode in _HASCONST:
-            const = ins.argval
+    """Digest of a code object: bytecode, names, loaded constants by value; no line numbers.
+
+    ``co_code`` holds no line numbers, and comments and formatting do not change it.
+    """
+    digest = _code_digests.get(code)
+    if digest is None:
+        constants: list[object] = []
+        for index in _loaded_constants(code):
+            const = code.co_consts[index]
             if isinstance(const, types.CodeType):
-                parts.append(f"{ins.opname} code {_code_digest(const)}")
-            elif _is_data(const):
-                parts.append(f"{ins.opname} {value_digest(const)}")
-            else:
-                parts.append(f"{ins.opname} {type(const).__qualname__}")
-        elif ins.opcode in _HASNAME:
-            parts.append(f"{ins.opname} {ins.arg} {ins.argval}")
-        else:
-            parts.append(f"{ins.opname} {ins.arg}")
-    return value_digest(tuple(parts))
+                constants.append((index, "code", _code_digest(const)))
+            else:  # literals only: their repr is as good as their value when not plain data
+                constants.append((index, const if _is_data(const) else repr(const)))
+        parts = (
+            code.co_code, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars,
+            code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount,
+            code.co_flags & _FLAGS, getattr(code, "co_exceptiontable", b""), tuple(constants),
+        )  # fmt: skip
+        digest = _code_digests[code] = value_digest(parts)
+    return digest
 
 
-def _uses(code: types.CodeType) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+def _uses(code: types.CodeType) -> list[_Use]:
+    """What a code object loads by name (see :func:`_scan`), computed once per code object."""
+    found = _code_uses.get(code)
+    if found is None:
+        found = _code_uses[code] = list(_scan(code))
+    return found
+
+
+def _scan(code: types.CodeType) -> Iterator[_Use]:
     """What a code object (and the code nested in it) loads by name.
 
     Yields ``("global", name, attributes)`` for ``name.attr.attr`` chains that start at a
@@ -295,7 +327,7 @@ def _uses(code: types.CodeType) -> Iterator[tuple[str, str, tuple[str, ...]]]:
         if chain is not None:
             yield kind, chain[0], tuple(chain[1:])
             chain = None
-        if op in ("LOAD_GLOBAL", "LOAD_NAME"):
+        if op in _GLOBAL_LOADS:
             chain, kind = [str(ins.argval)], "global"
         elif op in _LOCAL_LOADS and ins.argval in local_modules:
             chain, kind = [local_modules[str(ins.argval)]], "import"
@@ -318,7 +350,7 @@ def _uses(code: types.CodeType) -> Iterator[tuple[str, str, tuple[str, ...]]]:
             importing = None
         recent.append(ins.argval)
         if isinstance(ins.argval, types.CodeType):
-            yield from _uses(ins.argval)
+            yield from _scan(ins.argval)
     if chain is not None:
         yield kind, chain[0], tuple(chain[1:])
 
@@ -401,7 +433,7 @@ class _Walker:
             return f"partial {self.describe(obj.func)} {bound}"
         if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
             return f"external {_external_name(obj)}"
-        return f"object {class_path(type(obj))}"  # mutable or opaque: its type only
+        return f"object {self.describe(type(obj))}"  # not by value: by its class (and code)
 
     def _function(self, func: types.FunctionType) -> str:
         code = func.__code__

@@ -163,7 +163,9 @@ class Step:
 
     ``name`` is unique within the run: the task's name, then ``_1``, ``_2`` … for repeats in
     call order. ``position`` orders the steps by call. ``arguments`` and ``result`` hold encoded
-    text (see :mod:`flightlog.codec`).
+    text (see :mod:`flightlog.codec`). An executed step whose ``attempts`` list is empty had
+    exactly one attempt, with the step's own times, status and error (the common case costs
+    no attempt record); :meth:`attempt_records` spells it out.
     """
 
     run_id: str
@@ -186,6 +188,12 @@ class Step:
     origin: Origin = Origin.EXECUTED
     source_run: str | None = None
     cache: bool = False
+
+    def attempt_records(self) -> list[Attempt]:
+        """Every attempt, including the implicit single one."""
+        if self.attempts or self.origin is not Origin.EXECUTED or self.start_time is None:
+            return list(self.attempts)
+        return [Attempt(1, self.start_time, self.end_time, self.status, self.error)]
 
 
 @dataclass(slots=True)

@@ -6,34 +6,18 @@ knows SQL or file layouts.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from . import codec
 from .errors import FlightlogError, InvalidInputError, NotFoundError
 from .model import Run, Status, Step, TaskRecord
-from .runtime.environment import owner_alive
+from .runtime.liveness import effective_status
 from .stores import Store
 
 
 class NoOutputError(FlightlogError):
     """The run has no output: it has not succeeded (yet)."""
-
-
-def effective_status(run: Run, at: float | None = None) -> Status:
-    """The stored status, except that a RUNNING run whose owner is gone reads as RESUMABLE."""
-    if run.status is not Status.RUNNING:
-        return run.status
-    if run.owner is not None:
-        alive = owner_alive(run.owner)
-        if alive is False:
-            return Status.RESUMABLE
-        if alive is True:
-            return Status.RUNNING
-    if run.lease_expires is not None and run.lease_expires < (at or time.time()):
-        return Status.RESUMABLE
-    return Status.RUNNING
 
 
 def parse_statuses(status: str | Status | Iterable[str | Status] | None) -> set[Status] | None:
@@ -169,7 +153,7 @@ class Queries:
             "step_options": options,
             "user_metadata": metadata,
             "stats": stats,
-            "attempts": [attempt.to_dict() for attempt in step.attempts],
+            "attempts": [attempt.to_dict() for attempt in step.attempt_records()],
             "error": None if step.error is None else step.error.to_dict(),
             "log": step.log,
             "origin": step.origin.value,

@@ -55,10 +55,7 @@ def make_step(run_id: str = "run-1", position: int = 0, **fields: Any) -> Step:
         "arguments": f'{{"left":{position},"right":{position}}}',
     }
     values.update(fields)
-    step = Step(run_id=run_id, position=position, **values)
-    if not step.attempts and step.start_time is not None:
-        step.attempts = [Attempt(1, step.start_time, step.end_time, step.status, step.error)]
-    return step
+    return Step(run_id=run_id, position=position, **values)
 
 
 class StoreContract:
@@ -115,14 +112,22 @@ class StoreContract:
         store.create_run(make_run())
         store.finish_run("run-1", status=Status.FAILED, end_time=5.0, error=None)
         owner = Owner(host="host-b", pid=7, process_start=1, boot_id="b")
-        run = store.restart_run("run-1", owner=owner, start_time=10.0, lease_expires=70.0)
+        run = store.restart_run(
+            "run-1", expected_resumes=0, owner=owner, start_time=10.0, lease_expires=70.0
+        )
         assert run.status is Status.RUNNING
         assert run.owner == owner
         assert run.start_time == 10.0
         assert run.end_time is None
         assert run.resumes == 1
+        with pytest.raises(ConflictError):  # a second claimer read resumes=0 too: too late
+            store.restart_run(
+                "run-1", expected_resumes=0, owner=owner, start_time=11.0, lease_expires=None
+            )
         with pytest.raises(NotFoundError):
-            store.restart_run("nope", owner=owner, start_time=1.0, lease_expires=None)
+            store.restart_run(
+                "nope", expected_resumes=0, owner=owner, start_time=1.0, lease_expires=None
+            )
 
     def test_leases_renew_only_running_runs(self, store: Store) -> None:
         store.create_run(make_run("a"))

@@ -8,16 +8,12 @@ by a handler on the root logger (which would silence ``logging.lastResort``).
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import sys
 import threading
 from typing import Any, TextIO
 
-# The list that the current step's captured text goes to, or None outside a step.
-CAPTURE: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
-    "flightlog_capture", default=None
-)
+from .state import CURRENT_STEP
 
 _install_lock = threading.Lock()
 _factory_installed = False
@@ -30,9 +26,9 @@ class _Tee:
         self._flightlog_stream = stream
 
     def write(self, text: str) -> int:
-        sink = CAPTURE.get()
-        if sink is not None:
-            sink.append(text)
+        frame = CURRENT_STEP.get()
+        if frame is not None:
+            frame.log.append(text)
         return self._flightlog_stream.write(text)
 
     def writelines(self, lines: Any) -> None:
@@ -49,8 +45,9 @@ def _install_factory() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        sink = CAPTURE.get()
-        if sink is not None:
+        frame = CURRENT_STEP.get()
+        if frame is not None:
+            sink = frame.log
             try:
                 message = record.getMessage()
             except Exception:  # a bad format string: logging reports it itself

@@ -1,4 +1,4 @@
-"""What a run records about where it ran: code identity, host, user, versions; its owner."""
+"""What a run records about where it ran: code identity, host, user, versions."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..model import Owner
 
 
 def _git(directory: Path, *args: str) -> str | None:
@@ -67,57 +66,3 @@ def run_environment(source_file: str | None) -> dict[str, Any]:
     directory = str(Path(source_file).parent) if source_file else os.getcwd()
     environment.update(code_identity(directory))
     return environment
-
-
-def _boot_id() -> str | None:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None
-
-
-def process_start(pid: int) -> int | None:
-    """The start time of a process in clock ticks since boot (Linux), or None."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name may hold spaces and parentheses: fields follow the last ')'.
-    fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[19])
-
-
-def current_owner() -> Owner:
-    pid = os.getpid()
-    return Owner(
-        host=socket.gethostname(), pid=pid, process_start=process_start(pid), boot_id=_boot_id()
-    )
-
-
-def owner_alive(owner: Owner) -> bool | None:
-    """Whether the owning process still runs: True, False, or None when it cannot be told
-    from here (another host): then the lease decides."""
-    if owner.host != socket.gethostname():
-        return None
-    if owner.boot_id is not None and owner.boot_id != _boot_id():
-        return False
-    try:
-        text = Path(f"/proc/{owner.pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return _kill_check(owner.pid)
-    fields = text[text.rindex(")") + 2 :].split()
-    if fields[0] in ("Z", "X"):
-        return False
-    return owner.process_start is None or int(fields[19]) == owner.process_start
-
-
-def _kill_check(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -44,6 +44,13 @@ class Monitor:
                 self._thread.start()
         self._wake.set()
 
+    def cancel_local(self, store: object, run_id: str) -> None:
+        """Tell a run driven by this process that it is canceled."""
+        with self._lock:
+            for state in self._runs.values():
+                if state.run_id == run_id and state.store is store:
+                    state.cancel_requested = True
+
     def unregister(self, state: RunState) -> None:
         with self._lock:
             self._runs.pop(id(state), None)

@@ -1,12 +1,13 @@
-"""What tasks and workflows share: the store, serialization choices, and the decision whether a
-step executes or is served from an earlier record."""
+"""What tasks and workflows share, and the decision whether a step executes or is served from
+an earlier record: replayed from this run's earlier attempt, or served from the cache."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from .. import codec
-from ..model import Origin
+from ..errors import NondeterminismError
+from ..model import Origin, Status, Step
 from .state import MISSING
 
 if TYPE_CHECKING:
@@ -21,18 +22,52 @@ class Recorder:
         self.serializer = serializer
         self.allow_pickle = allow_pickle or serializer == "pickle"
 
-    def decode(self, text: str | None, *, pickled_ok: bool = False) -> Any:
-        if text is None:
-            return None
-        return codec.decode(text, allow_pickle=self.allow_pickle or pickled_ok)
-
     def serve(self, task: Task[Any], call: StepCall) -> Any:
-        """The value of a step served from cache, or MISSING when it must execute."""
-        options = call.call
+        """The value of a step served from an earlier record, or MISSING when it must run."""
+        try:
+            return self._serve(task, call)
+        except BaseException:
+            call.state.in_flight.pop(call.step.position, None)
+            raise
+
+    def _serve(self, task: Task[Any], call: StepCall) -> Any:
+        state = call.state
         step = call.step
+        pickled_ok = state.allow_pickle or task.config.serializer == "pickle"
+        recorded = state.recorded.pop(step.position, None) if state.recorded else None
+        if recorded is not None:
+            if (recorded.name, recorded.task_id, recorded.execution_id) != (
+                step.name,
+                step.task_id,
+                step.execution_id,
+            ):
+                if not state.rerun_changed:
+                    raise NondeterminismError(_mismatch(recorded, step))
+                state.recorded.clear()  # from here on, everything runs again
+            elif recorded.status is Status.SUCCESSFUL:
+                value = codec.decode(recorded.result or "null", allow_pickle=pickled_ok)
+                state.skip_subtree(recorded)
+                return call.replay(recorded, value)
+        options = call.call
         if options.cache and not options.recompute and step.execution_id is not None:
-            hit = self.store.find_cached(step.task_id, step.execution_id)
+            hit = state.store.find_cached(step.task_id, step.execution_id)
             if hit is not None:
-                value = self.decode(hit.result, pickled_ok=task.config.serializer == "pickle")
+                value = codec.decode(hit.result or "null", allow_pickle=pickled_ok)
                 return call.finish_from(Origin.CACHED, hit, value)
         return MISSING
+
+
+def _mismatch(recorded: Step, step: Step) -> str:
+    parts = []
+    if recorded.name != step.name:
+        parts.append(f"the step there was {recorded.name!r}, now it is {step.name!r}")
+    if recorded.task_id != step.task_id:
+        parts.append(f"task_id was {recorded.task_id}, now {step.task_id}")
+    if recorded.execution_id != step.execution_id:
+        parts.append(f"execution_id was {recorded.execution_id}, now {step.execution_id}")
+    return (
+        f"run {step.run_id!r}: resumed code reached step {step.name!r} (position "
+        f"{step.position}) with other identities than recorded: {'; '.join(parts)}. The "
+        "workflow is not deterministic, or its code changed; resume with rerun_changed=True to "
+        "re-execute from this step on"
+    )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import codec
-from ..errors import CanceledError, ConflictError, SerializationError
+from ..errors import ArgumentMismatchError, CanceledError, ConflictError, SerializationError
 from ..model import ErrorInfo, Run, Status
-from .environment import current_owner, run_environment
+from .capture import ensure_capture
+from .environment import run_environment
+from .liveness import current_owner, effective_status
 from .monitor import MONITOR
 from .names import check_run_id, new_run_id
 from .state import CURRENT_RUN, LEASE_SECONDS, RunState
@@ -31,15 +34,32 @@ class RunRequest:
     tag: str | None = None
     serializer: str = "json"
     allow_pickle: bool = False
+    entry: dict[str, str] | None = None
+    signature: inspect.Signature | None = None
+    on_start: Callable[[str], None] | None = None
 
 
-def begin_run(store: Store, request: RunRequest) -> RunState:
-    """Create the run's record (RUNNING) and start looking after it."""
+@dataclass(frozen=True)
+class Finished:
+    """The run under the requested id has already succeeded: here is its encoded output."""
+
+    output: str | None
+
+
+def begin_run(store: Store, request: RunRequest) -> RunState | Finished:
+    """Create the run's record (RUNNING) and start looking after it.
+
+    With an explicit run id that exists already, the call is idempotent: a SUCCESSFUL run gives
+    back its output (Finished), a FAILED, CANCELED or RESUMABLE one is resumed, a live RUNNING
+    one is refused, and other arguments than recorded are refused.
+    """
     if request.run_id is not None:
         check_run_id(request.run_id)
     if request.tag is not None and not isinstance(request.tag, str):
         raise SerializationError(f"tag must be a string, not {type(request.tag).__name__}")
     environment = run_environment(request.source_file)
+    if request.entry is not None:
+        environment["entry"] = request.entry
     owner = current_owner()
     for _ in range(50):
         run_id = request.run_id or new_run_id()
@@ -60,15 +80,108 @@ def begin_run(store: Store, request: RunRequest) -> RunState:
         try:
             store.create_run(run)
         except ConflictError:
-            if request.run_id is not None:
+            if request.run_id is None:
+                continue
+            existing = store.get_run(request.run_id)
+            if existing is None:  # pragma: no cover - deleted in between
                 raise
-            continue
+            return claim_run(store, existing, request)
         break
     else:  # pragma: no cover - 25 million names and 50 tries
         raise ConflictError("could not find a free run id after 50 tries")
-    state = RunState(store=store, run_id=run_id, allow_pickle=request.allow_pickle)
+    return _start(RunState(store=store, run_id=run_id, allow_pickle=request.allow_pickle), request)
+
+
+def _start(state: RunState, request: RunRequest | None) -> RunState:
     MONITOR.register(state)
+    ensure_capture()
+    if request is not None and request.on_start is not None:
+        request.on_start(state.run_id)
     return state
+
+
+def claim_run(
+    store: Store,
+    run: Run,
+    request: RunRequest | None = None,
+    *,
+    rerun_changed: bool = False,
+    allow_pickle: bool = False,
+) -> RunState | Finished:
+    """Take over an existing run to resume it: replay what succeeded, run the rest."""
+    status = effective_status(run)
+    if status is Status.SUCCESSFUL:
+        return Finished(run.output)
+    if status is Status.RUNNING:
+        owner = run.owner
+        where = f" by process {owner.pid} on {owner.host}" if owner else ""
+        raise ConflictError(
+            f"run {run.run_id!r} is still RUNNING{where}; it cannot be started or resumed "
+            "twice at once (cancel it first, or wait for it)"
+        )
+    if request is not None:
+        if request.workflow != run.workflow:
+            raise ConflictError(
+                f"run id {run.run_id!r} belongs to a run of {run.workflow!r}, "
+                f"not of {request.workflow!r}"
+            )
+        if request.arguments != run.arguments:
+            difference = describe_difference(run.arguments, request.arguments, request.signature)
+            if difference:
+                raise ArgumentMismatchError(
+                    f"run {run.run_id!r} was recorded with other arguments: {difference}"
+                )
+        allow_pickle = request.allow_pickle
+    start = time.time()
+    store.restart_run(
+        run.run_id,
+        expected_resumes=run.resumes,
+        owner=current_owner(),
+        start_time=start,
+        lease_expires=start + LEASE_SECONDS,
+    )
+    recorded = {step.position: step for step in store.list_steps(run.run_id)}
+    state = RunState(
+        store=store,
+        run_id=run.run_id,
+        allow_pickle=allow_pickle,
+        recorded=recorded,
+        rerun_changed=rerun_changed,
+    )
+    return _start(state, request)
+
+
+def describe_difference(
+    recorded: str | None, given: str | None, signature: inspect.Signature | None
+) -> str:
+    """Name the parameters whose values differ ("" when the values are equal after all)."""
+    try:
+        old = codec.decode(recorded or "null", allow_pickle=False)
+        new = codec.decode(given or "null", allow_pickle=False)
+    except SerializationError:
+        return "the recorded arguments cannot be compared (they are pickled)"
+    if old == new:
+        return ""
+    if signature is not None and isinstance(old, dict) and isinstance(new, dict):
+        try:
+            before = signature.bind(*old["args"], **old["kwargs"])
+            after = signature.bind(*new["args"], **new["kwargs"])
+        except (TypeError, KeyError):
+            return f"recorded {old!r:.200}, given {new!r:.200}"
+        before.apply_defaults()
+        after.apply_defaults()
+        names = [
+            name
+            for name in signature.parameters
+            if before.arguments.get(name) != after.arguments.get(name)
+        ]
+        if names:
+            return "; ".join(
+                f"parameter {name!r}: recorded {before.arguments.get(name)!r:.100}, "
+                f"given {after.arguments.get(name)!r:.100}"
+                for name in names
+            )
+    return f"recorded {old!r:.200}, given {new!r:.200}"
 
 
 def end_run(state: RunState, value: Any, error: BaseException | None, serializer: str) -> None:

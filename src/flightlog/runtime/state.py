@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextvars
-import threading
+import itertools
+import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..model import Step
 
@@ -28,29 +29,58 @@ class RunState:
     allow_pickle: bool = False
     # Steps recorded in an earlier attempt of this run, by position (used by resume).
     recorded: dict[int, Step] = field(default_factory=dict)
+    # Re-execute from the first recorded step whose identity differs, instead of refusing.
+    rerun_changed: bool = False
     in_flight: dict[int, Step] = field(default_factory=dict)
     started: set[int] = field(default_factory=set)
     cancel_requested: bool = False
-    _names: dict[str, int] = field(default_factory=dict)
-    _position: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Counters are itertools.count objects: ``next`` on one is atomic, so threads calling tasks
+    # of one run at once never get the same name or position.
+    _names: dict[str, itertools.count[int]] = field(default_factory=dict)
+    _positions: itertools.count[int] = field(default_factory=itertools.count)
+    _children: dict[str, list[Step]] | None = None
 
     def next_step(self, base: str) -> tuple[str, int]:
         """The name and position of the next step called ``base`` (``add``, ``add_1`` …)."""
-        with self._lock:
-            count = self._names.get(base, 0)
-            self._names[base] = count + 1
-            position = self._position
-            self._position = position + 1
-        return (base if count == 0 else f"{base}_{count}"), position
+        counter = self._names.get(base)
+        if counter is None:
+            counter = self._names.setdefault(base, itertools.count())
+        count = next(counter)
+        return (f"{base}_{count}" if count else base), next(self._positions)
+
+    def skip_subtree(self, step: Step) -> None:
+        """A replayed step does not call its sub-steps again: account for their names and
+        positions as if it had, so that the steps after it meet their recorded records."""
+        children = self._children
+        if children is None:
+            children = self._children = {}
+            for recorded in self.recorded.values():
+                if recorded.parent is not None:
+                    children.setdefault(recorded.parent, []).append(recorded)
+        pending = list(children.get(step.name, ()))
+        last = step.position
+        while pending:
+            child = pending.pop()
+            self.recorded.pop(child.position, None)
+            last = max(last, child.position)
+            base = _BASE.sub("", child.name) if child.name != child.task_name else child.name
+            counter = self._names.get(base)
+            if counter is None:
+                counter = self._names.setdefault(base, itertools.count())
+            next(counter)
+            pending.extend(children.get(child.name, ()))
+        if last > step.position:
+            self._positions = itertools.count(last + 1)
 
 
-@dataclass(eq=False, slots=True)
-class StepFrame:
-    """The step that the current code runs inside."""
+class StepFrame(Protocol):
+    """The step that the current code runs inside, and the list its output is captured in."""
 
-    run: RunState
-    name: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def log(self) -> list[str]: ...
 
 
 CURRENT_RUN: contextvars.ContextVar[RunState | None] = contextvars.ContextVar(
@@ -60,6 +90,8 @@ CURRENT_STEP: contextvars.ContextVar[StepFrame | None] = contextvars.ContextVar(
     "flightlog_step", default=None
 )
 
+
+_BASE = re.compile(r"_[0-9]+$")
 
 MISSING: Any = object()
 """Stands for "no value served": the step must execute."""

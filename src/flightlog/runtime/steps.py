@@ -17,19 +17,16 @@ from typing import TYPE_CHECKING, Any
 from .. import codec
 from ..errors import CanceledError, SerializationError, StepTimeoutError
 from ..model import Attempt, ErrorInfo, Origin, Status, Step
-from .capture import CAPTURE, ensure_capture
 from .state import CURRENT_STEP, RunState, StepFrame
 
 if TYPE_CHECKING:
     from .task import CallOptions, Task
 
-_Token = tuple[contextvars.Token[Any], contextvars.Token[Any]]
-
 
 class StepCall:
     """One call of a task inside a run."""
 
-    __slots__ = ("attempt", "call", "done", "log", "state", "step", "task", "value")
+    __slots__ = ("attempt_start", "call", "log", "name", "state", "step", "task")
 
     def __init__(
         self,
@@ -44,58 +41,49 @@ class StepCall:
         self.task = task
         self.state = state
         self.call = call
-        self.done = False
-        self.value: Any = None
-        self.log: list[str] = []
-        self.attempt: Attempt | None = None
         name, position = state.next_step(call.name)
         parent = CURRENT_STEP.get()
-        self.step = Step(
-            run_id=state.run_id,
-            name=name,
-            position=position,
-            task_name=task.name,
-            task_id=task.identity.task_id,
-            execution_id=execution_id,
-            parent=None if parent is None else parent.name,
-            start_time=time.time(),
-            arguments=arguments,
-            user_metadata=call.metadata,
-            options=call.options,
-            cache=call.cache,
+        start = time.time()
+        self.attempt_start = start
+        self.step = step = Step(
+            state.run_id,
+            name,
+            position,
+            task.name,
+            task.identity.task_id,
+            execution_id,
+            None if parent is None else parent.name,
+            Status.RUNNING,
+            start,
+            None,
+            [],
+            arguments,
+            None,
+            None,
+            call.metadata,
+            call.options,
         )
-        state.in_flight[position] = self.step
+        if call.cache:
+            step.cache = True
+        self.name = name
+        self.log: list[str] = []
+        state.in_flight[position] = step
 
     # -- attempts ------------------------------------------------------------------------------
-    def begin_attempt(self) -> _Token:
-        number = len(self.step.attempts) + 1
-        start = self.step.start_time if number == 1 else time.time()
-        assert start is not None
-        self.attempt = Attempt(number=number, start_time=start)
-        self.step.attempts.append(self.attempt)
-        ensure_capture()
-        return (
-            CAPTURE.set(self.log),
-            CURRENT_STEP.set(StepFrame(self.state, self.step.name)),
-        )
+    def begin_attempt(self) -> contextvars.Token[StepFrame | None]:
+        if self.step.attempts:
+            self.attempt_start = time.time()
+        return CURRENT_STEP.set(self)
 
-    @staticmethod
-    def end_attempt(token: _Token) -> None:
-        CURRENT_STEP.reset(token[1])
-        CAPTURE.reset(token[0])
-
-    def failed(self, error: BaseException) -> float | None:
+    def failed(self, error: BaseException, *, final: bool = False) -> float | None:
         """Record a failed attempt. Returns the delay before the next attempt, or None when the
         step has failed for good (then its end is committed and the caller re-raises)."""
         end = time.time()
         info = ErrorInfo.from_exception(error)
-        attempt = self.attempt
-        assert attempt is not None
-        attempt.end_time = end
-        attempt.status = Status.FAILED
-        attempt.error = info
+        attempts = self.step.attempts
+        attempts.append(Attempt(len(attempts) + 1, self.attempt_start, end, Status.FAILED, info))
         retry = isinstance(error, Exception) and not isinstance(error, CanceledError)
-        if retry and attempt.number <= self.task.config.retries:
+        if retry and not final and len(attempts) <= self.task.config.retries:
             return self.task.config.retry_delay
         self._finish(Status.FAILED, end, None, info)
         return None
@@ -109,17 +97,13 @@ class StepCall:
                 f"step {self.step.name!r} of run {self.state.run_id!r}: its result of type "
                 f"{type(value).__name__!r} cannot be encoded: {error}"
             )
-            failure = ErrorInfo.from_exception(problem)
-            assert self.attempt is not None
-            self.attempt.end_time = end
-            self.attempt.status = Status.FAILED
-            self.attempt.error = failure
-            self._finish(Status.FAILED, end, None, failure)
+            self.failed(problem, final=True)  # the same code would give the same value
             raise problem from error
-        attempt = self.attempt
-        assert attempt is not None
-        attempt.end_time = end
-        attempt.status = Status.SUCCESSFUL
+        attempts = self.step.attempts
+        if attempts:
+            attempts.append(
+                Attempt(len(attempts) + 1, self.attempt_start, end, Status.SUCCESSFUL, None)
+            )
         self._finish(Status.SUCCESSFUL, end, text, None)
         return value
 
@@ -131,9 +115,18 @@ class StepCall:
         step.end_time = end
         step.result = result
         step.error = error
-        step.log = "".join(self.log)
+        if self.log:
+            step.log = "".join(self.log)
         self.state.store.finish_step(step)
-        self.state.in_flight.pop(step.position, None)
+        del self.state.in_flight[step.position]
+
+    def replay(self, recorded: Step, value: Any) -> Any:
+        """Record that this run's earlier attempt of the step is reused, as it was."""
+        recorded.origin = Origin.REPLAYED
+        recorded.source_run = recorded.run_id
+        self.state.store.finish_step(recorded)
+        del self.state.in_flight[recorded.position]
+        return value
 
     def finish_from(self, origin: Origin, source: Step, value: Any) -> Any:
         """Record the step as served from an earlier record (replayed or cached)."""
@@ -143,11 +136,8 @@ class StepCall:
         step.status = Status.SUCCESSFUL
         step.end_time = time.time()
         step.result = source.result
-        step.attempts = []
         self.state.store.finish_step(step)
-        self.state.in_flight.pop(step.position, None)
-        self.done = True
-        self.value = value
+        del self.state.in_flight[step.position]
         return value
 
 
@@ -171,7 +161,7 @@ def _run_with_timeout(
     worker.join(timeout)
     if worker.is_alive():
         raise StepTimeoutError(
-            f"step {call.step.name!r} (attempt {len(call.step.attempts)}) ran longer than its "
+            f"step {call.step.name!r} (attempt {len(call.step.attempts) + 1}) ran longer than its "
             f"timeout of {timeout} s"
         )
     if "error" in box:
@@ -181,19 +171,23 @@ def _run_with_timeout(
 
 def call_step(call: StepCall, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     """Drive a plain task's attempts."""
+    plain = call.task.config.timeout is None
     while True:
         token = call.begin_attempt()
         try:
-            value = _run_with_timeout(call, function, args, kwargs)
+            if plain:
+                value = function(*args, **kwargs)
+            else:
+                value = _run_with_timeout(call, function, args, kwargs)
         except BaseException as error:
-            call.end_attempt(token)
+            CURRENT_STEP.reset(token)
             delay = call.failed(error)
             if delay is None:
                 raise
             if delay:
                 time.sleep(delay)
             continue
-        call.end_attempt(token)
+        CURRENT_STEP.reset(token)
         return call.succeeded(value)
 
 
@@ -212,16 +206,16 @@ async def call_step_async(
                     value = await asyncio.wait_for(function(*args, **kwargs), timeout)
                 except asyncio.TimeoutError as error:
                     raise StepTimeoutError(
-                        f"step {call.step.name!r} (attempt {len(call.step.attempts)}) ran "
+                        f"step {call.step.name!r} (attempt {len(call.step.attempts) + 1}) ran "
                         f"longer than its timeout of {timeout} s"
                     ) from error
         except BaseException as error:
-            call.end_attempt(token)
+            CURRENT_STEP.reset(token)
             delay = call.failed(error)
             if delay is None:
                 raise
             if delay:
                 await asyncio.sleep(delay)
             continue
-        call.end_attempt(token)
+        CURRENT_STEP.reset(token)
         return call.succeeded(value)

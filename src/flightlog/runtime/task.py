@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import warnings
@@ -11,13 +12,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .. import codec
 from ..errors import InvalidInputError, SerializationError
+from ..hashing import module_name
 from ..identity import TaskIdentity, UnhashableArgumentError, execution_id, task_identity
-from ..model import TaskRecord
-from .runs import RunRequest, begin_run, drive, drive_async
+from ..model import Run, TaskRecord
+from .runs import Finished, RunRequest, begin_run, claim_run, drive, drive_async
 from .state import CURRENT_RUN, MISSING, RunState
 from .steps import StepCall, call_step, call_step_async
 
 if TYPE_CHECKING:
+    from ..stores import Store
     from .recorder import Recorder
 
 R = TypeVar("R")
@@ -208,7 +211,12 @@ class Task(Generic[R]):
         return BoundTask(self, call)
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
-        return cast(R, self._invoke(self._call, args, kwargs))
+        state = CURRENT_RUN.get()
+        if state is None:
+            alone: R = self._run_alone(self._call, args, kwargs)
+            return alone
+        value: R = self._step(state, self._call, args, kwargs)
+        return value
 
     def _invoke(self, call: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         state = CURRENT_RUN.get()
@@ -223,7 +231,9 @@ class Task(Generic[R]):
             self._record_task(state)
         arguments, digest = self._identify(self.bind(args, kwargs))
         step = StepCall(self, state, call, arguments, digest)
-        served = self._recorder.serve(self, step)
+        served = MISSING
+        if call.cache or state.recorded:
+            served = self._recorder.serve(self, step)
         if self.is_async:
             return self._async_step(step, served, args, kwargs)
         if served is not MISSING:
@@ -243,13 +253,30 @@ class Task(Generic[R]):
             source_file=source_file(self.function),
             arguments=encode_run_arguments(args, kwargs, self.config.serializer),
             serializer=self.config.serializer,
+            entry=entry_of(self.function),
         )
         state = begin_run(self._recorder.store, request)
+        assert isinstance(state, RunState)  # a new run id is never a finished run
         if self.is_async:
             return drive_async(
                 state, self.config.serializer, lambda: self._step(state, call, args, kwargs)
             )
         return drive(state, self.config.serializer, lambda: self._step(state, call, args, kwargs))
+
+    def resume_run(
+        self, store: Store, run: Run, *, rerun_changed: bool = False, allow_pickle: bool = False
+    ) -> Any:
+        """Resume a recorded lone run of this task (see ``Flightlog.resume``)."""
+        pickled_ok = allow_pickle or self.config.serializer == "pickle"
+        state = claim_run(store, run, rerun_changed=rerun_changed, allow_pickle=pickled_ok)
+        if isinstance(state, Finished):
+            return codec.decode(state.output or "null", allow_pickle=pickled_ok)
+        recorded: Any = codec.decode(run.arguments or "null", allow_pickle=pickled_ok)
+        args, kwargs = tuple(recorded["args"]), dict(recorded["kwargs"])
+        body = lambda: self._step(state, self._call, args, kwargs)  # noqa: E731
+        if self.is_async:
+            return asyncio.run(drive_async(state, self.config.serializer, body))
+        return drive(state, self.config.serializer, body)
 
     def __repr__(self) -> str:
         return f"<flightlog task {self.name!r}>"
@@ -272,6 +299,11 @@ def encode_run_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], serializ
         return codec.encode({"args": list(args), "kwargs": kwargs}, serializer=serializer)
     except SerializationError as error:
         raise SerializationError(f"the run's arguments cannot be recorded: {error}") from error
+
+
+def entry_of(function: Callable[..., Any]) -> dict[str, str]:
+    """Where the function can be imported from again (to resume its runs elsewhere)."""
+    return {"module": module_name(function.__module__), "qualname": function.__qualname__}
 
 
 def source_file(function: Callable[..., Any]) -> str | None:

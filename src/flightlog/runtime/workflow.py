@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
 import inspect
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from .. import codec
 from ..errors import InvalidInputError
-from .runs import RunRequest, begin_run, drive, drive_async
-from .state import CURRENT_RUN
-from .task import check_metadata, encode_run_arguments, source_file
+from ..model import Run
+from .control import cancel_run, run_status
+from .runs import Finished, RunRequest, begin_run, claim_run, drive, drive_async
+from .state import CURRENT_RUN, RunState
+from .task import check_metadata, encode_run_arguments, entry_of, source_file
 
 if TYPE_CHECKING:
+    from ..stores import Store
     from .recorder import Recorder
 
 R = TypeVar("R")
@@ -42,24 +49,22 @@ class Workflow(Generic[R]):
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return self.run(*args, **kwargs)
 
-    def run(
+    def _request(
         self,
-        *args: Any,
-        run_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        tag: str | None = None,
-        **kwargs: Any,
-    ) -> R:
-        """Run the workflow as a new run (or, inside a run, as plain code)."""
-        if CURRENT_RUN.get() is not None:
-            return self.function(*args, **kwargs)
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        run_id: str | None,
+        metadata: dict[str, Any] | None,
+        tag: str | None,
+        on_start: Callable[[str], None] | None = None,
+    ) -> RunRequest:
         try:
             self._signature.bind(*args, **kwargs)
         except TypeError as error:
             raise TypeError(f"{self.name}(): {error}") from None
         merged = dict(self.metadata)
         merged.update(check_metadata(metadata, "metadata"))
-        request = RunRequest(
+        return RunRequest(
             workflow=self.name,
             source_file=source_file(self.function),
             arguments=encode_run_arguments(args, kwargs, self._recorder.serializer),
@@ -68,19 +73,143 @@ class Workflow(Generic[R]):
             tag=tag,
             serializer=self._recorder.serializer,
             allow_pickle=self._recorder.allow_pickle,
+            entry=entry_of(self.function),
+            signature=self._signature,
+            on_start=on_start,
         )
+
+    def run(
+        self,
+        *args: Any,
+        run_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        tag: str | None = None,
+        **kwargs: Any,
+    ) -> R:
+        """Run the workflow as a new run (or, inside a run, as plain code).
+
+        With the ``run_id`` of an existing run: a SUCCESSFUL run gives back its output without
+        executing, a FAILED, CANCELED or RESUMABLE run is resumed, a live one is refused.
+        """
+        if CURRENT_RUN.get() is not None:
+            return self.function(*args, **kwargs)
+        request = self._request(args, kwargs, run_id, metadata, tag)
         if self.is_async:
             return self._run_async(request, args, kwargs)  # type: ignore[return-value]
-        state = begin_run(self._recorder.store, request)
-        return cast(R, drive(state, request.serializer, lambda: self.function(*args, **kwargs)))
+        return cast(R, self._go(begin_run(self._recorder.store, request), args, kwargs))
+
+    def _go(self, state: RunState | Finished, args: Any, kwargs: Any) -> Any:
+        if isinstance(state, Finished):
+            return self._output(state)
+        return drive(state, self._recorder.serializer, lambda: self.function(*args, **kwargs))
+
+    def _output(self, finished: Finished) -> Any:
+        if finished.output is None:
+            return None
+        return codec.decode(finished.output, allow_pickle=self._recorder.allow_pickle)
 
     async def _run_async(self, request: RunRequest, args: Any, kwargs: Any) -> Any:
         state = begin_run(self._recorder.store, request)
-        return await drive_async(
-            state,
-            request.serializer,
-            lambda: self.function(*args, **kwargs),
+        if isinstance(state, Finished):
+            return self._output(state)
+        return await drive_async(state, request.serializer, lambda: self.function(*args, **kwargs))
+
+    def resume_run(
+        self, store: Store, run: Run, *, rerun_changed: bool = False, allow_pickle: bool = False
+    ) -> Any:
+        """Resume a recorded run of this workflow in ``store`` (see ``Flightlog.resume``)."""
+        state = claim_run(
+            store,
+            run,
+            rerun_changed=rerun_changed,
+            allow_pickle=allow_pickle or self._recorder.allow_pickle,
         )
+        if isinstance(state, Finished):
+            return self._output(state)
+        recorded: Any = codec.decode(run.arguments or "null", allow_pickle=state.allow_pickle)
+        return self._drive(state, recorded["args"], recorded["kwargs"])
+
+    def _drive(self, state: RunState, args: Any, kwargs: Any) -> Any:
+        """Drive a claimed run to its end in this thread (an async one in its own loop)."""
+        serializer = self._recorder.serializer
+        if self.is_async:
+            return asyncio.run(
+                drive_async(state, serializer, lambda: self.function(*args, **kwargs))
+            )
+        return drive(state, serializer, lambda: self.function(*args, **kwargs))
+
+    def run_async(
+        self,
+        *args: Any,
+        run_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        tag: str | None = None,
+        **kwargs: Any,
+    ) -> RunHandle[R]:
+        """Start the run in a background thread and return a handle to it at once."""
+        handle: RunHandle[R] = RunHandle(self)
+        request = self._request(args, kwargs, run_id, metadata, tag, on_start=handle._started)
+
+        def target() -> None:
+            try:
+                state = begin_run(self._recorder.store, request)
+                if isinstance(state, Finished):
+                    handle._started(run_id)
+                    handle._value = self._output(state)
+                else:
+                    handle._value = self._drive(state, args, kwargs)
+            except BaseException as error:
+                handle._error = error
+            finally:
+                handle._started(None)
+
+        thread = threading.Thread(target=contextvars.Context().run, args=(target,), daemon=True)
+        handle._thread = thread
+        thread.start()
+        return handle
 
     def __repr__(self) -> str:
         return f"<flightlog workflow {self.name!r}>"
+
+
+class RunHandle(Generic[R]):
+    """A run started with ``run_async``: its id, outcome, status and a way to cancel it."""
+
+    def __init__(self, workflow: Workflow[R]) -> None:
+        self._workflow = workflow
+        self._run_id: str | None = None
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def _started(self, run_id: str | None) -> None:
+        if not self._ready.is_set():
+            self._run_id = run_id
+            self._ready.set()
+
+    @property
+    def run_id(self) -> str:
+        self._ready.wait()
+        if self._run_id is None:
+            assert self._error is not None
+            raise self._error
+        return self._run_id
+
+    def result(self, timeout: float | None = None) -> R:
+        """Wait for the run to end; return its value or raise its error."""
+        assert self._thread is not None
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"run {self._run_id!r} did not end within {timeout} s")
+        if self._error is not None:
+            raise self._error
+        return cast(R, self._value)
+
+    def status(self) -> str:
+        """The run's status now (RUNNING, SUCCESSFUL, CANCELED, …)."""
+        return run_status(self._workflow._recorder.store, self.run_id).value
+
+    def cancel(self) -> None:
+        """Ask the run to stop: no new step starts; the step in flight finishes."""
+        cancel_run(self._workflow._recorder.store, self.run_id)

@@ -35,12 +35,19 @@ class Store(Protocol):
         ...
 
     def restart_run(
-        self, run_id: str, *, owner: Owner, start_time: float, lease_expires: float | None
+        self,
+        run_id: str,
+        *,
+        expected_resumes: int,
+        owner: Owner,
+        start_time: float,
+        lease_expires: float | None,
     ) -> Run:
         """Claim an existing run for another attempt (resume): RUNNING, new owner and start.
 
-        Atomic: of many concurrent callers, the run is handed to one; the others get
-        ConflictError. The caller decides beforehand whether the run may be resumed.
+        Compare-and-set: succeeds only while the run's ``resumes`` still equals
+        ``expected_resumes`` (read by the caller when it decided the run may be resumed), so of
+        many concurrent callers exactly one gets the run; the others get ConflictError.
         Clears end_time, error, output and any cancel request; increments ``resumes``.
         Raises NotFoundError for an unknown run_id.
         """

@@ -45,10 +45,18 @@ class MemoryStore:
         return run
 
     def restart_run(
-        self, run_id: str, *, owner: Owner, start_time: float, lease_expires: float | None
+        self,
+        run_id: str,
+        *,
+        expected_resumes: int,
+        owner: Owner,
+        start_time: float,
+        lease_expires: float | None,
     ) -> Run:
         with self._lock:
             run = self._run(run_id)
+            if run.resumes != expected_resumes:
+                raise ConflictError(f"run {run_id!r} was claimed by another process meanwhile")
             run.status = Status.RUNNING
             run.owner = owner
             run.start_time = start_time

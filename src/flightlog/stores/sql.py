@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..errors import NotFoundError, SchemaVersionError
+from ..errors import ConflictError, NotFoundError, SchemaVersionError
 from ..model import Attempt, ErrorInfo, Origin, Owner, Run, Status, Step, TaskRecord
 from .base import SCHEMA_VERSION
 
@@ -81,20 +81,10 @@ def _error(text: str | None) -> ErrorInfo | None:
 
 
 def attempts_text(step: Step) -> str | None:
-    """The attempts as JSON, or None when the step's own fields say it all."""
-    attempts = step.attempts
-    if len(attempts) == 1:
-        only = attempts[0]
-        if (
-            only.error is step.error
-            and only.status is step.status
-            and only.start_time == step.start_time
-            and only.end_time == step.end_time
-        ):
-            return None
-    if not attempts:
-        return "[]"
-    return json.dumps([attempt.to_dict() for attempt in attempts], separators=(",", ":"))
+    """The attempts as JSON, or None for the implicit single attempt (see Step)."""
+    if not step.attempts:
+        return None
+    return json.dumps([attempt.to_dict() for attempt in step.attempts], separators=(",", ":"))
 
 
 def step_row(seq: int, step: Step) -> tuple[Any, ...]:
@@ -125,10 +115,11 @@ def step_from_row(run_id: str, row: Sequence[Any]) -> Step:
     status = Status(row[5])
     error = _error(row[11])
     attempts_json = row[8]
-    if attempts_json is None:
-        attempts = [Attempt(1, row[6], row[7], status, error)] if row[6] is not None else []
-    else:
-        attempts = [Attempt.from_dict(item) for item in json.loads(attempts_json)]
+    attempts = (
+        []
+        if attempts_json is None
+        else [Attempt.from_dict(item) for item in json.loads(attempts_json)]
+    )
     return Step(
         run_id=run_id,
         name=row[1],
@@ -248,17 +239,25 @@ class SQLStore:
         self._seqs[run.run_id] = seq
 
     def restart_run(
-        self, run_id: str, *, owner: Owner, start_time: float, lease_expires: float | None
+        self,
+        run_id: str,
+        *,
+        expected_resumes: int,
+        owner: Owner,
+        start_time: float,
+        lease_expires: float | None,
     ) -> Run:
         self._writable()
         changed = self._write(
             "UPDATE runs SET status = 'RUNNING', owner = ?, start_time = ?, end_time = NULL,"
             " output = NULL, error = NULL, lease_expires = ?, cancel_requested = 0,"
-            " resumes = resumes + 1 WHERE run_id = ?",
-            (json.dumps(owner.to_dict()), start_time, lease_expires, run_id),
+            " resumes = resumes + 1 WHERE run_id = ? AND resumes = ?",
+            (json.dumps(owner.to_dict()), start_time, lease_expires, run_id, expected_resumes),
         )
         if not changed:
-            raise NotFoundError(f"no run with id {run_id!r}")
+            if self.get_run(run_id) is None:
+                raise NotFoundError(f"no run with id {run_id!r}")
+            raise ConflictError(f"run {run_id!r} was claimed by another process meanwhile")
         run = self.get_run(run_id)
         assert run is not None
         return run

@@ -1,0 +1,84 @@
+"""Who owns a run, and whether that owner is still alive.
+
+A pid alone is no identity (pids are reused): an owner is the host, pid, the process's start
+time (from ``/proc/<pid>/stat``) and the boot id. On another host only the lease can tell.
+A RUNNING run whose owner is gone reads as RESUMABLE; that is derived when the run is read.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+from ..model import Owner, Run, Status
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def process_start(pid: int) -> int | None:
+    """The start time of a process in clock ticks since boot (Linux), or None."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may hold spaces and parentheses: fields follow the last ')'.
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[19])
+
+
+def current_owner() -> Owner:
+    pid = os.getpid()
+    return Owner(
+        host=socket.gethostname(), pid=pid, process_start=process_start(pid), boot_id=_boot_id()
+    )
+
+
+def owner_alive(owner: Owner) -> bool | None:
+    """Whether the owning process still runs: True, False, or None when it cannot be told
+    from here (another host): then the lease decides."""
+    if owner.host != socket.gethostname():
+        return None
+    if owner.boot_id is not None and owner.boot_id != _boot_id():
+        return False
+    try:
+        text = Path(f"/proc/{owner.pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return _kill_check(owner.pid)
+    fields = text[text.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return False
+    return owner.process_start is None or int(fields[19]) == owner.process_start
+
+
+def _kill_check(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def effective_status(run: Run, at: float | None = None) -> Status:
+    """The stored status, except that a RUNNING run whose owner is gone reads as RESUMABLE."""
+    if run.status is not Status.RUNNING:
+        return run.status
+    if run.owner is not None:
+        alive = owner_alive(run.owner)
+        if alive is False:
+            return Status.RESUMABLE
+        if alive is True:
+            return Status.RUNNING
+    if run.lease_expires is not None and run.lease_expires < (at or time.time()):
+        return Status.RESUMABLE
+    return Status.RUNNING

@@ -112,9 +112,40 @@ def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
     return None
 
 
+def command_plan(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
+    plan = fl.plan_resume(args.run_id)
+    if args.json:
+        return _dump(plan, out)
+    rows = [["STEP", "DECISION", "WHY"]]
+    rows.extend([item["step"], item["decision"], item["why"]] for item in plan)
+    _table(rows, out)
+    return None
+
+
+def command_explain(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
+    explained = fl.explain(args.run_id, args.step)
+    if args.json:
+        return _dump(explained, out)
+    source = f" (from run {explained['source_run']})" if explained["source_run"] else ""
+    out.write(f"{explained['step']}: {explained['decision']}{source}\n  {explained['why']}\n")
+    return None
+
+
+def command_cancel(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
+    fl.cancel(args.run_id)
+    status = fl.get_status(args.run_id)
+    if args.json:
+        return _dump({"run_id": args.run_id, "status": status}, out)
+    out.write(f"asked run {args.run_id} to cancel; it is {status}\n")
+    return None
+
+
 COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], None]] = {
     "runs": command_runs,
     "show": command_show,
+    "plan": command_plan,
+    "explain": command_explain,
+    "cancel": command_cancel,
 }
 
 
@@ -133,6 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=int, default=20, help="at most this many runs (20)")
     show = commands.add_parser("show", parents=[common], help="show a run with its steps")
     show.add_argument("run_id", metavar="RUN_ID")
+    plan = commands.add_parser(
+        "plan", parents=[common], help="what resuming a run would replay, serve or execute"
+    )
+    plan.add_argument("run_id", metavar="RUN_ID")
+    explain = commands.add_parser(
+        "explain", parents=[common], help="why a step ran, or where its result came from"
+    )
+    explain.add_argument("run_id", metavar="RUN_ID")
+    explain.add_argument("step", metavar="STEP")
+    cancel = commands.add_parser("cancel", parents=[common], help="ask a run to stop")
+    cancel.add_argument("run_id", metavar="RUN_ID")
     return parser
 
 

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
 from .errors import ConfigurationError, NotFoundError
-from .model import Run, Status
+from .explain import Explainer
+from .model import Run, Status, TaskRecord
 from .query import Queries
 from .runtime.control import cancel_run
 from .runtime.recorder import Recorder
@@ -50,6 +51,8 @@ class Flightlog:
         self._recorder = Recorder(store, serializer=serializer, allow_pickle=allow_pickle)
         self._queries = Queries(store, allow_pickle=self._recorder.allow_pickle)
         self._runnables: dict[str, Workflow[Any] | Task[Any]] = {}
+        self._tasks: dict[str, Task[Any]] = {}
+        self._explainer = Explainer(store, self._current_task)
 
     @property
     def url(self) -> str:
@@ -104,6 +107,7 @@ class Flightlog:
         def decorate(target: Callable[..., R]) -> Task[R]:
             task = Task(self._recorder, target, options)
             self._runnables.setdefault(task.name, task)
+            self._tasks[task.name] = task
             return task
 
         return decorate if function is None else decorate(function)
@@ -133,6 +137,7 @@ class Flightlog:
 
         def decorate(target: Callable[..., R]) -> Workflow[R]:
             workflow = Workflow(self._recorder, target, name=name, metadata=metadata)
+            workflow.planner = self._plan_run
             self._runnables[workflow.name] = workflow
             return workflow
 
@@ -168,6 +173,26 @@ class Flightlog:
     def get_step_result(self, run_id: str, name: str) -> Any:
         """The value a successful step returned."""
         return self._queries.step_result(run_id, name)
+
+    # -- explanations and plans ----------------------------------------------------------------
+    def explain(self, run_id: str, step: str) -> dict[str, Any]:
+        """``{"step", "decision", "why", "source_run"}``: why the step ran (naming the parameter
+        or the code that differs from the nearest earlier result), or where its result came
+        from (``decision``: "executed", "replayed" or "cached")."""
+        return self._explainer.explain(run_id, step)
+
+    def plan_resume(self, run_id: str) -> list[dict[str, Any]]:
+        """What ``resume(run_id)`` would do with each recorded step ("replay", "cache" or
+        "execute") and why, without executing anything."""
+        return self._explainer.plan_resume(run_id)
+
+    def _plan_run(self, workflow: Workflow[Any], arguments: str | None) -> list[dict[str, Any]]:
+        latest = self._queries.list_runs(workflow=workflow.name, limit=1)
+        return self._explainer.plan_run(workflow.name, arguments, latest)
+
+    def _current_task(self, name: str) -> TaskRecord | None:
+        task = self._tasks.get(name)
+        return None if task is None else task.record()
 
     # -- resume and control --------------------------------------------------------------------
     def resume(self, run_id: str, *, rerun_changed: bool = False) -> Any:

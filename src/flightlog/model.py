@@ -188,6 +188,7 @@ class Step:
     origin: Origin = Origin.EXECUTED
     source_run: str | None = None
     cache: bool = False
+    reason: str | None = None
 
     def attempt_records(self) -> list[Attempt]:
         """Every attempt, including the implicit single one."""

@@ -44,10 +44,19 @@ class Recorder:
                 if not state.rerun_changed:
                     raise NondeterminismError(_mismatch(recorded, step))
                 state.recorded.clear()  # from here on, everything runs again
+                step.reason = (
+                    "resumed with rerun_changed=True, and "
+                    + _mismatch_parts(recorded, step)
+                    + " since the earlier attempt of this run"
+                )
             elif recorded.status is Status.SUCCESSFUL:
                 value = codec.decode(recorded.result or "null", allow_pickle=pickled_ok)
                 state.skip_subtree(recorded)
                 return call.replay(recorded, value)
+            else:
+                step.reason = f"the earlier attempt of this run left it {recorded.status.value}" + (
+                    f" ({recorded.error.type}: {recorded.error.message})" if recorded.error else ""
+                )
         options = call.call
         if options.cache and not options.recompute and step.execution_id is not None:
             hit = state.store.find_cached(step.task_id, step.execution_id)
@@ -57,7 +66,7 @@ class Recorder:
         return MISSING
 
 
-def _mismatch(recorded: Step, step: Step) -> str:
+def _mismatch_parts(recorded: Step, step: Step) -> str:
     parts = []
     if recorded.name != step.name:
         parts.append(f"the step there was {recorded.name!r}, now it is {step.name!r}")
@@ -65,9 +74,14 @@ def _mismatch(recorded: Step, step: Step) -> str:
         parts.append(f"task_id was {recorded.task_id}, now {step.task_id}")
     if recorded.execution_id != step.execution_id:
         parts.append(f"execution_id was {recorded.execution_id}, now {step.execution_id}")
+    return "; ".join(parts)
+
+
+def _mismatch(recorded: Step, step: Step) -> str:
     return (
         f"run {step.run_id!r}: resumed code reached step {step.name!r} (position "
-        f"{step.position}) with other identities than recorded: {'; '.join(parts)}. The "
+        f"{step.position}) with other identities than recorded: "
+        f"{_mismatch_parts(recorded, step)}. The "
         "workflow is not deterministic, or its code changed; resume with rerun_changed=True to "
         "re-execute from this step on"
     )

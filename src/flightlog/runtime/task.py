@@ -136,21 +136,23 @@ class Task(Generic[R]):
     def task_id(self) -> str:
         return self.identity.task_id
 
+    def record(self) -> TaskRecord:
+        """This task version as the store records it."""
+        identity = self.identity
+        return TaskRecord(
+            task_id=identity.task_id,
+            name=self.name,
+            version=self.config.version,
+            options=self.config.recorded(),
+            user_metadata=self.config.metadata,
+            components=dict(identity.components),
+        )
+
     def _record_task(self, state: RunState) -> None:
         key = id(state.store)
         if key in self._recorded_in:
             return
-        identity = self.identity
-        state.store.record_task(
-            TaskRecord(
-                task_id=identity.task_id,
-                name=self.name,
-                version=self.config.version,
-                options=self.config.recorded(),
-                user_metadata=self.config.metadata,
-                components=dict(identity.components),
-            )
-        )
+        state.store.record_task(self.record())
         self._recorded_in.add(key)
 
     # -- arguments -----------------------------------------------------------------------------
@@ -232,6 +234,8 @@ class Task(Generic[R]):
         arguments, digest = self._identify(self.bind(args, kwargs))
         step = StepCall(self, state, call, arguments, digest)
         served = MISSING
+        if call.recompute:
+            step.step.reason = "recompute=True was asked"
         if call.cache or state.recorded:
             served = self._recorder.serve(self, step)
         if self.is_async:

@@ -44,7 +44,16 @@ class Workflow(Generic[R]):
         self.is_async = inspect.iscoroutinefunction(function)
         self._recorder = recorder
         self._signature = inspect.signature(function)
+        # Set by the Flightlog that made this workflow: judges a plan (see ``plan``).
+        self.planner: Callable[[Workflow[Any], str | None], list[dict[str, Any]]] | None = None
         functools.update_wrapper(self, function)
+
+    def plan(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        """Which steps a run with these arguments would replay, serve from cache or execute,
+        and why, without executing anything; judged on the latest recorded run's steps."""
+        request = self._request(args, kwargs, None, None, None)
+        assert self.planner is not None, "workflow made outside flightlog.open()"
+        return self.planner(self, request.arguments)
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return self.run(*args, **kwargs)

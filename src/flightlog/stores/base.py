@@ -121,6 +121,14 @@ class Store(Protocol):
         """The latest SUCCESSFUL step of a cache-enabled task with these identities, or None."""
         ...
 
+    def tasks_named(self, name: str) -> list[TaskRecord]:
+        """Every recorded version of the task called ``name``."""
+        ...
+
+    def cached_steps(self, task_id: str, limit: int) -> list[Step]:
+        """The latest SUCCESSFUL steps of a cache-enabled task version, newest first."""
+        ...
+
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
         ...

@@ -173,5 +173,19 @@ class MemoryStore:
             step = self._cache.get((task_id, execution_id))
             return None if step is None else copy.deepcopy(step)
 
+    def tasks_named(self, name: str) -> list[TaskRecord]:
+        with self._lock:
+            return [copy.deepcopy(t) for t in self._tasks.values() if t.name == name]
+
+    def cached_steps(self, task_id: str, limit: int) -> list[Step]:
+        with self._lock:
+            found = [
+                step
+                for step in self._cache.values()
+                if step.task_id == task_id and step.status is Status.SUCCESSFUL
+            ]
+            found.sort(key=lambda step: step.end_time or 0.0, reverse=True)
+            return [copy.deepcopy(step) for step in found[:limit]]
+
     def close(self) -> None:
         pass

@@ -14,7 +14,8 @@ Schema (version 1). Users may query it with any SQL tool:
     key range and appending a step touches no secondary index (each index costs every commit).
     ``attempts`` is JSON, or NULL when the step had exactly one attempt whose times, status and
     error are the step's own. ``origin`` is NULL for executed steps, else "replayed"/"cached";
-    ``cache`` is 1 for calls of cache-enabled tasks (a partial index serves cache lookups).
+    ``cache`` is 1 for calls of cache-enabled tasks (a partial index serves cache lookups);
+    ``reason`` says why the step executed when that was known at the time (resume, recompute).
 ``step_view``
     the steps with their ``run_id`` and ``position`` spelled out, for people.
 ``flightlog_meta``
@@ -42,12 +43,12 @@ STEP_COLUMNS = (
     "steps.id, steps.name, steps.task_id, steps.execution_id, steps.parent, steps.status, "
     "steps.start_time, steps.end_time, steps.attempts, steps.arguments, steps.result, "
     "steps.error, steps.user_metadata, steps.options, steps.log, steps.origin, "
-    "steps.source_run, steps.cache, tasks.name"
+    "steps.source_run, steps.cache, tasks.name, steps.reason"
 )
 STEP_INSERT = (
     "INSERT INTO steps (id, name, task_id, execution_id, parent, status, start_time, end_time,"
-    " attempts, arguments, result, error, user_metadata, options, log, origin, source_run, cache)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " attempts, arguments, result, error, user_metadata, options, log, origin, source_run, cache,"
+    " reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 STEP_UPSERT = STEP_INSERT + (
     " ON CONFLICT (id) DO UPDATE SET name = excluded.name, task_id = excluded.task_id,"
@@ -56,7 +57,7 @@ STEP_UPSERT = STEP_INSERT + (
     " attempts = excluded.attempts, arguments = excluded.arguments, result = excluded.result,"
     " error = excluded.error, user_metadata = excluded.user_metadata,"
     " options = excluded.options, log = excluded.log, origin = excluded.origin,"
-    " source_run = excluded.source_run, cache = excluded.cache"
+    " source_run = excluded.source_run, cache = excluded.cache, reason = excluded.reason"
 )
 STEP_START = STEP_INSERT + " ON CONFLICT (id) DO NOTHING"
 
@@ -108,6 +109,7 @@ def step_row(seq: int, step: Step) -> tuple[Any, ...]:
         None if step.origin is Origin.EXECUTED else step.origin.value,
         step.source_run,
         1 if step.cache else None,
+        step.reason,
     )
 
 
@@ -141,6 +143,7 @@ def step_from_row(run_id: str, row: Sequence[Any]) -> Step:
         origin=Origin.EXECUTED if row[15] is None else Origin(row[15]),
         source_run=row[16],
         cache=bool(row[17]),
+        reason=row[19],
     )
 
 
@@ -413,4 +416,20 @@ class SQLStore:
         )
         if not rows:
             return None
-        return step_from_row(rows[0][19], rows[0])
+        return step_from_row(rows[0][20], rows[0])
+
+    def tasks_named(self, name: str) -> list[TaskRecord]:
+        rows = self._query("SELECT task_id FROM tasks WHERE name = ?", (name,))
+        found = [self.get_task(row[0]) for row in rows]
+        return [task for task in found if task is not None]
+
+    def cached_steps(self, task_id: str, limit: int) -> list[Step]:
+        rows = self._query(
+            f"SELECT {STEP_COLUMNS}, runs.run_id FROM steps"
+            " LEFT JOIN tasks ON tasks.task_id = steps.task_id"
+            " JOIN runs ON runs.seq = steps.id / 4294967296"
+            " WHERE steps.task_id = ? AND steps.cache = 1 AND steps.status = 'SUCCESSFUL'"
+            " ORDER BY steps.end_time DESC LIMIT ?",
+            (task_id, limit),
+        )
+        return [step_from_row(row[20], row) for row in rows]

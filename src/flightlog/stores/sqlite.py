@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS steps (
     log TEXT,
     origin TEXT,
     source_run TEXT,
-    cache INTEGER
+    cache INTEGER,
+    reason TEXT
 );
 CREATE INDEX IF NOT EXISTS steps_cache ON steps (task_id, execution_id)
     WHERE cache = 1 AND status = 'SUCCESSFUL';

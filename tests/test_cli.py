@@ -1,0 +1,121 @@
+"""The command line: thin, documented, and machine-readable with --json."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import flightlog
+from flightlog import cli
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = cli.main(list(args), out=out)
+    return code, out.getvalue()
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    fl = flightlog.open(url)
+
+    @fl.task(retries=1, metadata={"team": "data"})
+    def flaky(x: int) -> int:
+        print(f"working on {x}")
+        if not flaky_state:
+            flaky_state.append(1)
+            raise ConnectionError("first try fails")
+        return x
+
+    flaky_state: list[int] = []
+
+    @fl.task
+    def boom() -> None:
+        raise ValueError("it broke")
+
+    @fl.workflow
+    def good(x: int) -> int:
+        return flaky(x)
+
+    @fl.workflow
+    def bad() -> None:
+        boom()
+
+    good.run(3, run_id="good-run", tag="t1")
+    with pytest.raises(ValueError):
+        bad.run(run_id="bad-run")
+    fl.close()
+    return url
+
+
+def test_runs_table_and_json(recorded: str) -> None:
+    code, text = run_cli("runs", "--url", recorded)
+    assert code == 0
+    header, *lines = text.splitlines()
+    assert header.split() == ["RUN", "ID", "WORKFLOW", "STATUS", "START", "DURATION", "STEPS"]
+    assert lines[0].split()[:3] == ["bad-run", "bad", "FAILED"]
+    assert lines[1].split()[:3] == ["good-run", "good", "SUCCESSFUL"]
+    code, text = run_cli("runs", "--url", recorded, "--json", "--status", "FAILED")
+    runs = json.loads(text)
+    assert [run["run_id"] for run in runs] == ["bad-run"]
+
+
+def test_show_has_steps_attempts_errors_logs_metadata(recorded: str) -> None:
+    code, text = run_cli("show", "good-run", "--url", recorded)
+    assert code == 0
+    assert "run good-run  workflow good  SUCCESSFUL" in text
+    assert "attempt 1: FAILED" in text and "ConnectionError: first try fails" in text
+    assert "attempt 2: SUCCESSFUL" in text
+    assert "> working on 3" in text
+    assert '"team": "data"' in text
+    code, text = run_cli("show", "bad-run", "--url", recorded)
+    assert "ValueError: it broke" in text and "Traceback" in text
+    code, text = run_cli("show", "good-run", "--url", recorded, "--json")
+    shown = json.loads(text)
+    assert shown["run"]["run_id"] == "good-run"
+    assert [a["status"] for a in shown["steps"][0]["attempts"]] == ["FAILED", "SUCCESSFUL"]
+
+
+def test_plan_and_explain(recorded: str) -> None:
+    code, text = run_cli("plan", "bad-run", "--url", recorded, "--json")
+    assert json.loads(text) == [
+        {"step": "boom", "decision": "execute", "why": "it is FAILED in this run"}
+    ]
+    code, text = run_cli("explain", "good-run", "flaky", "--url", recorded)
+    assert code == 0 and text.startswith("flaky: executed")
+    assert "attempt 1 failed (ConnectionError: first try fails)" in text
+
+
+def test_unknown_run_is_a_clear_error(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = run_cli("show", "nope", "--url", recorded)
+    assert code == 1
+    assert "no run with id 'nope'" in capsys.readouterr().err
+
+
+def test_flightlog_url_is_honoured(recorded: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "flightlog", "runs", "--json"],
+        env={**__import__("os").environ, "FLIGHTLOG_URL": recorded},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert {run["run_id"] for run in json.loads(done.stdout)} == {"good-run", "bad-run"}
+
+
+def test_every_command_has_help_and_is_documented() -> None:
+    readme = README.read_text()
+    for name in cli.COMMANDS:
+        with pytest.raises(SystemExit) as leaving:
+            cli.build_parser().parse_args([name, "--help"])
+        assert leaving.value.code == 0
+        assert f"flightlog {name}" in readme, f"README does not document 'flightlog {name}'"

@@ -745,3 +745,25 @@ def test_property_plain_json_is_stored_as_itself(value: object) -> None:
     assert same(json.loads(text), value)
     assert same(decode(text), value)
     assert encode_json(value) == text
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8)),
+        max_size=5,
+    )
+)
+def test_encode_arguments_is_canonical_json(arguments: dict[str, object]) -> None:
+    text = codec.encode_arguments(arguments)
+    assert text == codec.encode(dict(sorted(arguments.items())))
+    assert codec.decode(text) == arguments
+    reordered = dict(reversed(list(arguments.items())))
+    assert codec.encode_arguments(reordered) == text
+
+
+def test_encode_arguments_falls_back_for_other_values() -> None:
+    for arguments in ({"x": 1.5}, {"x": [1]}, {"x": 1 << 3000}, {"__flightlog__": 1}, {}):
+        assert codec.encode_scalar_arguments(arguments) is None
+        assert codec.encode_arguments(arguments) == codec.encode(arguments)
+    assert codec.encode_arguments({"x": (1, 2)}, serializer="pickle").startswith("{")

@@ -25,7 +25,7 @@ from typing import Any
 
 from flightlog.errors import ConfigurationError, SerializationError
 
-__all__ = ["decode", "encode", "encode_json"]
+__all__ = ["decode", "encode", "encode_arguments", "encode_json", "encode_scalar_arguments"]
 
 _SERIALIZERS = ("json", "pickle")
 
@@ -120,6 +120,66 @@ def encode(value: object, *, serializer: str = "json") -> str:
     except RecursionError:
         message = "cannot encode value: it is nested too deeply or contains itself"
     raise SerializationError(message)
+
+
+_argument_keys: dict[tuple[str, ...], tuple[tuple[int, str], ...]] = {}
+
+
+def _keys(names: tuple[str, ...]) -> tuple[tuple[int, str], ...] | None:
+    """For each parameter in name order: its index, and the JSON text before its value."""
+    if _TAG in names or not all(type(name) is str for name in names):
+        return None
+    if len(_argument_keys) >= 4096:
+        _argument_keys.clear()
+    order = sorted(range(len(names)), key=names.__getitem__)
+    keys = tuple(
+        (index, ("," if place else "{") + _encode_str(names[index]) + ":")
+        for place, index in enumerate(order)
+    )
+    _argument_keys[names] = keys
+    return keys
+
+
+def encode_scalar_arguments(arguments: dict[str, Any]) -> str | None:
+    """Bound arguments whose values are all str, int, bool or None, as a JSON object with its
+    keys in name order (canonical: the same values give the same text); None otherwise.
+
+    This is the common case of every step, so it is written directly.
+    """
+    if not arguments:
+        return None
+    names = tuple(arguments)
+    keys = _argument_keys.get(names) or _keys(names)
+    if keys is None:
+        return None
+    values = tuple(arguments.values())
+    parts = []
+    for index, key in keys:
+        value = values[index]
+        kind = type(value)
+        if kind is int and -_BIG < value < _BIG:
+            text = repr(value)
+        elif kind is str:
+            text = _encode_str(value)
+        elif value is None:
+            text = "null"
+        elif kind is bool:
+            text = "true" if value else "false"
+        else:
+            return None
+        parts.append(key)
+        parts.append(text)
+    parts.append("}")
+    return "".join(parts)
+
+
+def encode_arguments(arguments: dict[str, Any], *, serializer: str = "json") -> str:
+    """Encode bound arguments (parameter name -> value); ``decode`` gives them back."""
+    if serializer == "json":
+        text = encode_scalar_arguments(arguments)
+        if text is not None:
+            return text
+    return encode(arguments, serializer=serializer)
 
 
 def _plain(value: Any, tagfree: bool) -> bool:

@@ -44,7 +44,8 @@ from hashlib import blake2b
 from pathlib import PurePath
 from typing import Any
 
-from flightlog.errors import SerializationError
+from flightlog.codec import encode_arguments, encode_scalar_arguments
+from flightlog.errors import FlightlogError, SerializationError
 
 __all__ = ["UnhashableArgumentError", "class_path", "execution_id", "module_name", "value_digest"]
 
@@ -499,7 +500,32 @@ def execution_id(arguments: Mapping[str, object]) -> str:
 
     The order of the parameters does not matter (they are taken sorted by name). Raises
     :class:`UnhashableArgumentError` naming the parameter whose value cannot be hashed.
+    Arguments that are all str, int, bool or None hash their canonical JSON text (the text
+    the step records, see :func:`fingerprint`); others the general canonical encoding.
     """
+    if type(arguments) is dict:
+        text = encode_scalar_arguments(arguments)
+        if text is not None:
+            return _digest("J" + text)
+    return _execution_id(arguments)
+
+
+def fingerprint(arguments: dict[str, Any], serializer: str = "json") -> tuple[str | None, str]:
+    """The recorded text and the execution id of bound arguments, from one pass when they
+    are plain scalars. Raises UnhashableArgumentError as :func:`execution_id` does; the text
+    is None when the arguments cannot be encoded for the store."""
+    if serializer == "json":
+        text = encode_scalar_arguments(arguments)
+        if text is not None:
+            return text, _digest("J" + text)
+    digest = _execution_id(arguments)
+    try:
+        return encode_arguments(arguments, serializer=serializer), digest
+    except FlightlogError:
+        return None, digest
+
+
+def _execution_id(arguments: Mapping[str, object]) -> str:
     names = tuple(arguments)
     plan = _plans.get(names)
     if plan is None:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .. import codec
-from ..errors import InvalidInputError, SerializationError
-from ..hashing import module_name
-from ..identity import TaskIdentity, UnhashableArgumentError, execution_id, task_identity
+from ..errors import FlightlogError, InvalidInputError, SerializationError
+from ..hashing import fingerprint, module_name
+from ..identity import TaskIdentity, UnhashableArgumentError, task_identity
 from ..model import Run, TaskRecord
 from .runs import Finished, RunRequest, begin_run, claim_run, drive, drive_async
 from .state import CURRENT_RUN, MISSING, RunState
@@ -108,11 +108,13 @@ class Task(Generic[R]):
         self._signature = inspect.signature(function)
         parameters = list(self._signature.parameters.values())
         self._names = tuple(parameter.name for parameter in parameters)
-        self._plain = all(
+        plain = all(
             parameter.kind
             in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
             for parameter in parameters
         )
+        # Positional calls with every parameter given skip inspect's binding.
+        self._arity = len(self._names) if plain else -1
         self._identity: TaskIdentity | None = None
         self._recorded_in: set[int] = set()
         self._warned = False
@@ -158,8 +160,8 @@ class Task(Generic[R]):
     # -- arguments -----------------------------------------------------------------------------
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Parameter name -> value, defaults applied, in parameter order."""
-        if not kwargs and self._plain and len(args) == len(self._names):
-            return dict(zip(self._names, args, strict=True))
+        if not kwargs and len(args) == self._arity:
+            return dict(zip(self._names, args, strict=False))
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as error:
@@ -170,7 +172,7 @@ class Task(Generic[R]):
     def _identify(self, bound: dict[str, Any]) -> tuple[str | None, str | None]:
         """The encoded arguments and the execution id (None when they cannot be had)."""
         try:
-            digest: str | None = execution_id(bound)
+            return fingerprint(bound, self.config.serializer)
         except UnhashableArgumentError as error:
             if self._call.cache:
                 raise UnhashableArgumentError(
@@ -185,12 +187,10 @@ class Task(Generic[R]):
                     f"its steps are recorded without an execution id ({error})",
                     stacklevel=4,
                 )
-            digest = None
         try:
-            text: str | None = codec.encode(bound, serializer=self.config.serializer)
-        except Exception:  # arguments that cannot be stored are not stored, only hashed
-            text = None
-        return text, digest
+            return codec.encode_arguments(bound, serializer=self.config.serializer), None
+        except FlightlogError:  # arguments that cannot be stored are not stored
+            return None, None
 
     # -- calling -------------------------------------------------------------------------------
     def options(

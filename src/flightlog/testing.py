@@ -255,6 +255,31 @@ class StoreContract:
         assert hit is not None and hit.result == "42" and hit.run_id == "run-1"
         assert store.find_cached("other", "e1") is None
 
+    def test_find_cached_skips_steps_served_from_cache(self, store: Store) -> None:
+        store.create_run(make_run("a"))
+        store.create_run(make_run("b"))
+        store.finish_step(make_step("a", 0, cache=True, execution_id="e", result="1"))
+        store.finish_step(
+            make_step(
+                "b",
+                0,
+                cache=True,
+                execution_id="e",
+                result="1",
+                origin=Origin.CACHED,
+                source_run="a",
+                end_time=time.time() + 100,
+            )
+        )
+        hit = store.find_cached("t" * 32, "e")
+        assert hit is not None and hit.run_id == "a"
+        replayed = make_step("a", 0, cache=True, execution_id="e", result="1")
+        replayed.origin = Origin.REPLAYED
+        replayed.source_run = "a"
+        store.finish_step(replayed)
+        hit = store.find_cached("t" * 32, "e")
+        assert hit is not None and hit.run_id == "a"
+
     def test_concurrent_writers_lose_nothing(self, store: Store) -> None:
         runs = [f"run-{index}" for index in range(4)]
         for run_id in runs:

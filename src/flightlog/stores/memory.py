@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable, Sequence
 
 from ..errors import ConflictError, NotFoundError
-from ..model import ErrorInfo, Owner, Run, Status, Step, TaskRecord
+from ..model import ErrorInfo, Origin, Owner, Run, Status, Step, TaskRecord
 from .base import SCHEMA_VERSION
 
 
@@ -153,25 +153,30 @@ class MemoryStore:
             if steps is None:
                 raise NotFoundError(f"no run with id {step.run_id!r}")
             steps[step.position] = step
-            if step.cache and step.status is Status.SUCCESSFUL and step.execution_id:
+            if (
+                step.cache
+                and step.status is Status.SUCCESSFUL
+                and step.execution_id
+                and step.origin is not Origin.CACHED
+            ):
                 self._cache[(step.task_id, step.execution_id)] = step
 
     def get_step(self, run_id: str, name: str) -> Step | None:
         with self._lock:
             for step in self._steps.get(run_id, {}).values():
                 if step.name == name:
-                    return copy.deepcopy(step)
+                    return _copy_step(step)
             return None
 
     def list_steps(self, run_id: str) -> list[Step]:
         with self._lock:
             steps = self._steps.get(run_id, {})
-            return [copy.deepcopy(steps[position]) for position in sorted(steps)]
+            return [_copy_step(steps[position]) for position in sorted(steps)]
 
     def find_cached(self, task_id: str, execution_id: str) -> Step | None:
         with self._lock:
             step = self._cache.get((task_id, execution_id))
-            return None if step is None else copy.deepcopy(step)
+            return None if step is None else _copy_step(step)
 
     def tasks_named(self, name: str) -> list[TaskRecord]:
         with self._lock:
@@ -185,7 +190,16 @@ class MemoryStore:
                 if step.task_id == task_id and step.status is Status.SUCCESSFUL
             ]
             found.sort(key=lambda step: step.end_time or 0.0, reverse=True)
-            return [copy.deepcopy(step) for step in found[:limit]]
+            return [_copy_step(step) for step in found[:limit]]
 
     def close(self) -> None:
         pass
+
+
+def _copy_step(step: Step) -> Step:
+    """A copy whose mutable parts are the caller's own (records inside are never mutated)."""
+    copied = copy.copy(step)
+    copied.attempts = list(step.attempts)
+    copied.user_metadata = dict(step.user_metadata)
+    copied.options = dict(step.options)
+    return copied

@@ -14,7 +14,9 @@ Schema (version 1). Users may query it with any SQL tool:
     key range and appending a step touches no secondary index (each index costs every commit).
     ``attempts`` is JSON, or NULL when the step had exactly one attempt whose times, status and
     error are the step's own. ``origin`` is NULL for executed steps, else "replayed"/"cached";
-    ``cache`` is 1 for calls of cache-enabled tasks (a partial index serves cache lookups);
+    ``cache`` is 1 for calls of cache-enabled tasks (a partial index over the ones that
+    computed their result, executed or replayed, serves cache lookups; steps served from
+    cache add nothing to it);
     ``reason`` says why the step executed when that was known at the time (resume, recompute).
 ``step_view``
     the steps with their ``run_id`` and ``position`` spelled out, for people.
@@ -45,6 +47,7 @@ STEP_COLUMNS = (
     "steps.error, steps.user_metadata, steps.options, steps.log, steps.origin, "
     "steps.source_run, steps.cache, tasks.name, steps.reason"
 )
+STEP_COLUMNS_ALONE = STEP_COLUMNS.replace("tasks.name", "NULL").replace("steps.", "")
 STEP_INSERT = (
     "INSERT INTO steps (id, name, task_id, execution_id, parent, status, start_time, end_time,"
     " attempts, arguments, result, error, user_metadata, options, log, origin, source_run, cache,"
@@ -182,6 +185,7 @@ class SQLStore:
 
     def __init__(self) -> None:
         self._seqs: dict[str, int] = {}
+        self._run_ids: dict[int, str] = {}
         self._read_only_reason: str | None = None
 
     # -- dialect hooks -------------------------------------------------------------------------
@@ -406,17 +410,24 @@ class SQLStore:
         return self._steps_where(run_id, "", ())
 
     def find_cached(self, task_id: str, execution_id: str) -> Step | None:
+        # Only the partial index and the run's key: no joins on the hot path of a cache hit.
         rows = self._query(
-            f"SELECT {STEP_COLUMNS}, runs.run_id FROM steps"
-            " LEFT JOIN tasks ON tasks.task_id = steps.task_id"
-            " JOIN runs ON runs.seq = steps.id / 4294967296"
-            " WHERE steps.task_id = ? AND steps.execution_id = ? AND steps.cache = 1"
-            " AND steps.status = 'SUCCESSFUL' ORDER BY steps.end_time DESC LIMIT 1",
+            f"SELECT {STEP_COLUMNS_ALONE} FROM steps"
+            " WHERE task_id = ? AND execution_id = ? AND cache = 1"
+            " AND status = 'SUCCESSFUL' AND (origin IS NULL OR origin = 'replayed')"
+            " ORDER BY end_time DESC LIMIT 1",
             (task_id, execution_id),
         )
         if not rows:
             return None
-        return step_from_row(rows[0][20], rows[0])
+        return step_from_row(self._run_id(int(rows[0][0]) >> POSITION_BITS), rows[0])
+
+    def _run_id(self, seq: int) -> str:
+        run_id = self._run_ids.get(seq)
+        if run_id is None:
+            rows = self._query("SELECT run_id FROM runs WHERE seq = ?", (seq,))
+            run_id = self._run_ids[seq] = str(rows[0][0])
+        return run_id
 
     def tasks_named(self, name: str) -> list[TaskRecord]:
         rows = self._query("SELECT task_id FROM tasks WHERE name = ?", (name,))
@@ -429,6 +440,7 @@ class SQLStore:
             " LEFT JOIN tasks ON tasks.task_id = steps.task_id"
             " JOIN runs ON runs.seq = steps.id / 4294967296"
             " WHERE steps.task_id = ? AND steps.cache = 1 AND steps.status = 'SUCCESSFUL'"
+            " AND (steps.origin IS NULL OR steps.origin = 'replayed')"
             " ORDER BY steps.end_time DESC LIMIT ?",
             (task_id, limit),
         )

@@ -73,8 +73,8 @@ CREATE TABLE IF NOT EXISTS steps (
     cache INTEGER,
     reason TEXT
 );
-CREATE INDEX IF NOT EXISTS steps_cache ON steps (task_id, execution_id)
-    WHERE cache = 1 AND status = 'SUCCESSFUL';
+CREATE INDEX IF NOT EXISTS steps_cache ON steps (task_id, execution_id, end_time)
+    WHERE cache = 1 AND status = 'SUCCESSFUL' AND (origin IS NULL OR origin = 'replayed');
 CREATE VIEW IF NOT EXISTS step_view AS
     SELECT runs.run_id AS run_id, steps.id & 4294967295 AS position, steps.*
     FROM steps JOIN runs ON runs.seq = steps.id >> 32;
@@ -196,7 +196,12 @@ class SQLiteStore(SQLStore):
         return self._version
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._retry(lambda: self._connection().execute(sql, params).fetchall())
+        try:
+            return self._connection().execute(sql, params).fetchall()
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise StoreError(f"SQLite store {self.path}: {error}") from error
+            return self._retry(lambda: self._connection().execute(sql, params).fetchall())
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
         connection = self._connection()

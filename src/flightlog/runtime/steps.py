@@ -50,7 +50,7 @@ class StepCall:
             name,
             position,
             task.name,
-            task.identity.task_id,
+            task.task_id,
             execution_id,
             None if parent is None else parent.name,
             Status.RUNNING,
@@ -171,7 +171,18 @@ def _run_with_timeout(
 
 def call_step(call: StepCall, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     """Drive a plain task's attempts."""
-    plain = call.task.config.timeout is None
+    config = call.task.config
+    if not config.retries and config.timeout is None:  # the common case: one plain attempt
+        token = CURRENT_STEP.set(call)
+        try:
+            value = function(*args, **kwargs)
+        except BaseException as error:
+            CURRENT_STEP.reset(token)
+            call.failed(error)
+            raise
+        CURRENT_STEP.reset(token)
+        return call.succeeded(value)
+    plain = config.timeout is None
     while True:
         token = call.begin_attempt()
         try:

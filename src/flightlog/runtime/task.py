@@ -116,6 +116,7 @@ class Task(Generic[R]):
         # Positional calls with every parameter given skip inspect's binding.
         self._arity = len(self._names) if plain else -1
         self._identity: TaskIdentity | None = None
+        self._task_id: str | None = None
         self._recorded_in: set[int] = set()
         self._warned = False
         self._call = CallOptions(
@@ -136,7 +137,10 @@ class Task(Generic[R]):
 
     @property
     def task_id(self) -> str:
-        return self.identity.task_id
+        task_id = self._task_id
+        if task_id is None:
+            task_id = self._task_id = self.identity.task_id
+        return task_id
 
     def record(self) -> TaskRecord:
         """This task version as the store records it."""

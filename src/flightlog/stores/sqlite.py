@@ -13,6 +13,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -81,6 +82,14 @@ CREATE VIEW IF NOT EXISTS step_view AS
 """
 
 _BUSY_WORDS = ("locked", "busy")
+_OPEN_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for store in list(_OPEN_STORES):
+        store._forget_connections()
+
+
 _MAX_WAIT = 120.0
 
 
@@ -122,6 +131,7 @@ class SQLiteStore(SQLStore):
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._pid = os.getpid()
+        _OPEN_STORES.add(self)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._retry(self._set_up)
 
@@ -134,14 +144,15 @@ class SQLiteStore(SQLStore):
         connection.execute(f"PRAGMA synchronous = {self.synchronous}")
         return connection
 
+    def _forget_connections(self) -> None:
+        """In a forked child: never use the parent's connections (nor close them)."""
+        self._local = threading.local()
+        self._all = []
+        self._pid = os.getpid()
+
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None or self._pid != os.getpid():
-            if self._pid != os.getpid():
-                # A forked child must never use its parent's connections.
-                self._local = threading.local()
-                self._all = []
-                self._pid = os.getpid()
+        if connection is None:
             connection = self._connect()
             self._local.connection = connection
             with self._all_lock:
@@ -239,3 +250,7 @@ class SQLiteStore(SQLStore):
                 except sqlite3.ProgrammingError:
                     pass
         self._local = threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

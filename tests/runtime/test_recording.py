@@ -378,3 +378,52 @@ def test_end_time_absent_while_running(fl: Flightlog) -> None:
     assert isinstance(run, dict)
     assert run["status"] == "RUNNING" and "end_time" not in run["stats"]
     assert seen["status"] == "RUNNING"
+
+
+class Opaque:
+    """A class the JSON codec cannot encode; pickle can (it is importable by name)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Opaque) and other.n == self.n
+
+
+def test_pickle_when_asked_on_the_task(fl: Flightlog) -> None:
+    @fl.task(serializer="pickle")
+    def make(n: int) -> Opaque:
+        return Opaque(n)
+
+    @fl.task(cache=True, serializer="pickle")
+    def cached(n: int) -> Opaque:
+        return Opaque(n * 2)
+
+    @fl.workflow
+    def flow() -> int:
+        return make(3).n + cached(4).n
+
+    assert flow.run(run_id="pickled") == 11
+    assert flow.run(run_id="pickled-again") == 11
+    assert fl.get_metadata("pickled-again", name="cached")["origin"] == "cached"
+    # Reading a pickled result back needs the user's explicit consent.
+    with pytest.raises(flightlog.SerializationError, match="allow_pickle"):
+        fl.get_step_result("pickled", "make")
+    trusting = flightlog.open(fl.url, allow_pickle=True) if fl.url != "memory://" else None
+    if trusting is not None:
+        assert trusting.get_step_result("pickled", "make") == Opaque(3)
+        trusting.close()
+
+
+def test_pickle_when_asked_on_the_store(tmp_path: Path) -> None:
+    fl = flightlog.open(f"sqlite:///{tmp_path}/p.db", serializer="pickle")
+
+    @fl.workflow
+    def flow() -> Opaque:
+        return Opaque(5)
+
+    assert flow.run(run_id="p") == Opaque(5)
+    assert fl.get_output("p") == Opaque(5)
+    fl.close()
+    with pytest.raises(flightlog.SerializationError, match="allow_pickle"):
+        flightlog.open(f"sqlite:///{tmp_path}/p.db").get_output("p")

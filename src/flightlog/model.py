@@ -8,9 +8,17 @@ a Python value is encoded.
 from __future__ import annotations
 
 import enum
+import os
 import traceback as traceback_module
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _ours(trace: TracebackType) -> bool:
+    return trace.tb_frame.f_code.co_filename.startswith(_PACKAGE)
 
 
 class Status(str, enum.Enum):
@@ -60,7 +68,11 @@ class ErrorInfo:
         name = kind.__qualname__
         if kind.__module__ not in ("builtins", "__main__"):
             name = f"{kind.__module__}.{name}"
-        text = "".join(traceback_module.format_exception(kind, error, error.__traceback__))
+        trace = error.__traceback__
+        # Leading frames of flightlog's own runtime (the step machinery) are noise to users.
+        while trace is not None and trace.tb_next is not None and _ours(trace):
+            trace = trace.tb_next
+        text = "".join(traceback_module.format_exception(kind, error, trace))
         return cls(type=name, message=str(error), traceback=text)
 
     def to_dict(self) -> dict[str, str]:

@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 
 $(DEVSTAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps -e tests/plugin_store
+	$(BIN)/python tests/postgres_server.py install
 	touch $(DEVSTAMP)
 
 demo: $(STAMP)
@@ -27,8 +29,11 @@ check: $(DEVSTAMP)
 test: $(DEVSTAMP) check
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/stores.py
+	$(BIN)/python benchmarks/metrics.py
+	$(BIN)/python benchmarks/resources.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache examples/.flightlog

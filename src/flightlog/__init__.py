@@ -9,15 +9,22 @@ from .errors import (
     ConflictError,
     FlightlogError,
     InvalidInputError,
+    MissingDependencyError,
     NondeterminismError,
     NotFoundError,
+    OutsideRunError,
+    ResourceError,
     SchemaVersionError,
     SerializationError,
+    ShellError,
     StepTimeoutError,
     StoreError,
+    TrackerWarning,
 )
 from .model import Status
 from .query import NoOutputError
+from .resources.collection import Resource, ResourceCollection
+from .tracking.track import attach, track
 
 __all__ = [
     "ArgumentMismatchError",
@@ -27,15 +34,24 @@ __all__ = [
     "Flightlog",
     "FlightlogError",
     "InvalidInputError",
+    "MissingDependencyError",
     "NoOutputError",
     "NondeterminismError",
     "NotFoundError",
+    "OutsideRunError",
+    "Resource",
+    "ResourceCollection",
+    "ResourceError",
     "SchemaVersionError",
     "SerializationError",
+    "ShellError",
     "Status",
     "StepTimeoutError",
     "StoreError",
+    "TrackerWarning",
     "__version__",
+    "attach",
     "default_url",
     "open",
+    "track",
 ]

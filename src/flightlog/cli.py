@@ -10,6 +10,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from . import client
+from .cli_resources import add_parser as add_resources_parser
+from .cli_resources import command_resources
+from .cli_tracking import COMMANDS as TRACKING_COMMANDS
+from .cli_tracking import add_parsers as add_tracking_parsers
+from .cli_tracking import tracked_summary
 from .errors import FlightlogError
 
 
@@ -71,9 +76,11 @@ def _indent(text: str, prefix: str) -> str:
 
 
 def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
+    if args.format == "run-log":
+        return _dump(fl.run_log(args.run_id), out)
     run = fl.get_metadata(args.run_id)
     steps = fl.steps(args.run_id)
-    if args.json:
+    if args.json or args.format == "json":
         return _dump({"run": run, "steps": steps}, out)
     out.write(f"run {run['run_id']}  workflow {run['workflow']}  {run['status']}\n")
     out.write(f"  started {_when(run['stats'].get('start_time'))}")
@@ -90,6 +97,8 @@ def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
         out.write(f"  code {code}{dirty}\n")
     if run["error"]:
         out.write(_indent(run["error"]["traceback"], "  | "))
+    tracked = tracked_summary(fl, args.run_id)
+    out.writelines(f"  {line}\n" for line in tracked.get(None, []))
     for step in steps:
         depth = "  " if step["parent"] is None else "    "
         origin = "" if step["origin"] == "executed" else f" ({step['origin']})"
@@ -98,6 +107,7 @@ def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
         )
         if step["user_metadata"]:
             out.write(f"{depth}    metadata {json.dumps(step['user_metadata'])}\n")
+        out.writelines(f"{depth}    {line}\n" for line in tracked.get(step["name"], []))
         for attempt in step["attempts"]:
             if len(step["attempts"]) > 1 or attempt["error"]:
                 out.write(
@@ -146,6 +156,8 @@ COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], Non
     "plan": command_plan,
     "explain": command_explain,
     "cancel": command_cancel,
+    "resources": command_resources,
+    **TRACKING_COMMANDS,
 }
 
 
@@ -164,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=int, default=20, help="at most this many runs (20)")
     show = commands.add_parser("show", parents=[common], help="show a run with its steps")
     show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument(
+        "--format",
+        choices=("text", "json", "run-log"),
+        default="text",
+        help="text (default), json (as --json), or run-log: runnable's run-log JSON",
+    )
     plan = commands.add_parser(
         "plan", parents=[common], help="what resuming a run would replay, serve or execute"
     )
@@ -175,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("step", metavar="STEP")
     cancel = commands.add_parser("cancel", parents=[common], help="ask a run to stop")
     cancel.add_argument("run_id", metavar="RUN_ID")
+    add_resources_parser(commands, common)
+    add_tracking_parsers(commands, common)
     return parser
 
 
@@ -182,7 +202,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     stream = out or sys.stdout
     try:
-        with client.open(args.url) as fl:
+        data_dir = {"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}
+        with client.open(args.url, **data_dir) as fl:
             COMMANDS[args.command](fl, args, stream)
     except FlightlogError as error:
         print(f"flightlog: error: {error}", file=sys.stderr)

@@ -11,11 +11,16 @@ from .errors import ConfigurationError, NotFoundError
 from .explain import Explainer
 from .model import Run, Status, TaskRecord
 from .query import Queries
+from .resources.api import ResourceMethods, data_root
+from .resources.engine import ResourceEngine
 from .runtime.control import cancel_run
 from .runtime.recorder import Recorder
 from .runtime.task import Task, TaskOptions
 from .runtime.workflow import Workflow
 from .stores import Store, open_store
+from .tracked_query import TrackedQueries
+from .tracking.trackers import Tracker
+from .tracking_api import TrackingMethods, tracking_hooks
 
 R = TypeVar("R")
 
@@ -41,18 +46,35 @@ def default_url() -> str:
     return os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_URL
 
 
-class Flightlog:
-    """A recorder bound to one store: make tasks and workflows, ask what happened."""
+class Flightlog(ResourceMethods, TrackingMethods):
+    """A recorder bound to one store: make tasks, workflows and resource collections, ask
+    what happened."""
 
-    def __init__(self, store: Store, *, serializer: str = "json", allow_pickle: bool = False):
+    def __init__(
+        self,
+        store: Store,
+        *,
+        serializer: str = "json",
+        allow_pickle: bool = False,
+        data_dir: str | os.PathLike[str] | None = None,
+        trackers: Iterable[Tracker] | None = None,
+        track_prefix: str | None = None,
+    ):
         if serializer not in ("json", "pickle"):
             raise ConfigurationError(f"unknown serializer {serializer!r}; use 'json' or 'pickle'")
         self.store = store
-        self._recorder = Recorder(store, serializer=serializer, allow_pickle=allow_pickle)
+        self._tracking = tracking_hooks(trackers, track_prefix)
+        self._tracked = TrackedQueries(store)
+        self._recorder = Recorder(
+            store, serializer=serializer, allow_pickle=allow_pickle, hooks=self._tracking
+        )
         self._queries = Queries(store, allow_pickle=self._recorder.allow_pickle)
         self._runnables: dict[str, Workflow[Any] | Task[Any]] = {}
         self._tasks: dict[str, Task[Any]] = {}
         self._explainer = Explainer(store, self._current_task)
+        self._resources = ResourceEngine(
+            store, data_root(store, data_dir), serializer=serializer, allow_pickle=allow_pickle
+        )
 
     @property
     def url(self) -> str:
@@ -241,6 +263,7 @@ class Flightlog:
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
+        self._tracking.close()
         self.store.close()
 
     def __enter__(self) -> Flightlog:
@@ -256,10 +279,24 @@ class Flightlog:
 def open(url: str | None = None, **options: Any) -> Flightlog:
     """Open a store by URL (default: ``$FLIGHTLOG_URL``, else the local SQLite file).
 
-    Options: ``serializer`` ("json" or "pickle") and ``allow_pickle`` for the recorder; the
+    Options: ``serializer`` ("json" or "pickle") and ``allow_pickle`` for the recorder;
+    ``data_dir`` for resource files when the store has no folder of its own (default
+    ``.flightlog/`` here); ``trackers`` (``flightlog.trackers.Tracker`` objects told what runs
+    record) and ``track_prefix`` (of environment-variable metrics, ``FLIGHTLOG_TRACK_``); the
     rest go to the store (e.g. ``synchronous="FULL"`` for SQLite).
     """
     serializer = options.pop("serializer", "json")
     allow_pickle = options.pop("allow_pickle", False)
+    data_dir = options.pop("data_dir", None)
+    trackers = options.pop("trackers", None)
+    track_prefix = options.pop("track_prefix", None)
+    hooks = tracking_hooks(trackers, track_prefix)  # bad trackers fail before the store opens
     store = open_store(url or default_url(), **options)
-    return Flightlog(store, serializer=serializer, allow_pickle=allow_pickle)
+    return Flightlog(
+        store,
+        serializer=serializer,
+        allow_pickle=allow_pickle,
+        data_dir=data_dir,
+        trackers=hooks.trackers,
+        track_prefix=hooks.prefix,
+    )

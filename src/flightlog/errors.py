@@ -7,6 +7,7 @@ raised by users' own tasks pass through unchanged.
 
     FlightlogError
     ├── ConfigurationError        bad store URL, unknown scheme, bad option
+    │   └── MissingDependencyError (ImportError)  an optional package is not installed
     ├── InvalidInputError         bad run id, metadata that is not JSON, bad identifier
     │   └── ArgumentMismatchError     a run re-run with other arguments than recorded (issue 3)
     ├── SerializationError        a value that cannot be encoded or decoded safely
@@ -16,10 +17,15 @@ raised by users' own tasks pass through unchanged.
     │   └── SchemaVersionError        the store was written by a newer flightlog
     ├── NondeterminismError       a resumed run meets a recorded step with other identities
     ├── CanceledError             the run was canceled; no new step starts
+    ├── ResourceError             a resource's computation failed elsewhere, or its process died
+    ├── ShellError                a shell step's command exited with a non-zero status
+    ├── OutsideRunError (RuntimeError)  track() or attach() called where no run is recorded
     └── StepTimeoutError (TimeoutError)  an attempt ran longer than its ``timeout``
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class FlightlogError(Exception):
@@ -28,6 +34,10 @@ class FlightlogError(Exception):
 
 class ConfigurationError(FlightlogError):
     """A store URL, option or setting is malformed or names something unknown."""
+
+
+class MissingDependencyError(ConfigurationError, ImportError):
+    """A feature needs an optional package that is not installed (the message names it)."""
 
 
 class InvalidInputError(FlightlogError, ValueError):
@@ -70,5 +80,41 @@ class CanceledError(FlightlogError):
     """The run was canceled: no new step starts."""
 
 
+class ResourceError(FlightlogError):
+    """A resource computed by another thread or process failed, or that process died.
+
+    ``error`` holds the recorded error (type, message and traceback) when there is one.
+    """
+
+    def __init__(self, message: str, error: Any = None) -> None:
+        super().__init__(message)
+        self.error = error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.error))
+
+
+class ShellError(FlightlogError):
+    """A shell step's command exited with a non-zero status (``returncode``; negative: the
+    signal that ended it). ``stderr_tail`` holds the last lines it wrote to stderr."""
+
+    def __init__(self, message: str, returncode: int = 1, stderr_tail: str = "") -> None:
+        super().__init__(message)
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.returncode, self.stderr_tail))
+
+
+class OutsideRunError(FlightlogError, RuntimeError):
+    """``flightlog.track()`` or ``flightlog.attach()`` was called where no run is recorded."""
+
+
 class StepTimeoutError(FlightlogError, TimeoutError):
     """An attempt of a step ran longer than the task's ``timeout``."""
+
+
+class TrackerWarning(UserWarning):
+    """A tracker failed (reported once per tracker; the run goes on), or could not record a
+    value as asked (e.g. a second, different value for an MLflow parameter)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import traceback as traceback_module
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -223,3 +224,92 @@ class TaskRecord:
     options: dict[str, Any] = field(default_factory=dict)
     user_metadata: dict[str, Any] = field(default_factory=dict)
     components: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class MetricChunk:
+    """A piece of one metric's series, as recorded by one step (or by the run's own body).
+
+    ``steps``, ``values`` and ``times`` are parallel sequences, in the order the points were
+    recorded: the series step of each point, its value (a number, string, bool, None, or a
+    JSON-like dict or list) and when it was recorded (epoch seconds). ``position`` and
+    ``step_name`` name the step that recorded it; both are None for the run's own body.
+    Chunks are written with their step's end record and read back in the order written.
+    """
+
+    name: str
+    position: int | None
+    step_name: str | None
+    steps: Sequence[int]
+    values: Sequence[Any]
+    times: Sequence[float]
+
+
+@dataclass(slots=True)
+class AttachmentRecord:
+    """A file attached to a step (or to the run's own body): its content is a blob stored
+    once per store under its sha256 digest, however many steps attach it."""
+
+    name: str
+    position: int | None
+    step_name: str | None
+    size: int
+    sha256: str
+    time: float
+
+
+class ResourceStatus(str, enum.Enum):
+    """The stored status of a resource (hadrosaur's names).
+
+    A PENDING resource whose owner died is stored PENDING but reads as ERROR; that is derived
+    when it is read (see :mod:`flightlog.resources.claims`).
+    """
+
+    UNAVAILABLE = "unavailable"
+    PENDING = "pending"
+    COMPLETED = "completed"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(slots=True)
+class ResourceRecord:
+    """The current state of one resource: a cached computation keyed by ``(collection, ident)``.
+
+    ``attempt`` counts the computations claimed so far (0 for a declared resource) and is the
+    compare-and-set token of the claim protocol. ``arguments`` and ``result`` hold encoded text
+    (see :mod:`flightlog.codec`); ``task_id`` is the code identity of the function that
+    computed it. ``history`` holds the earlier computations, oldest first, as attempts.
+    """
+
+    collection: str
+    ident: str
+    status: ResourceStatus = ResourceStatus.UNAVAILABLE
+    attempt: int = 0
+    task_id: str | None = None
+    arguments: str | None = None
+    result: str | None = None
+    error: ErrorInfo | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    owner: Owner | None = None
+    lease_expires: float | None = None
+    created_time: float | None = None
+    history: list[Attempt] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ResourceCount:
+    """How many resources of a collection have a stored status (PENDING ones include those
+    whose owner died: a reader tells them apart). When asked for, the earliest creation and
+    start and the latest end of the counted resources are given.
+    """
+
+    collection: str
+    status: ResourceStatus
+    count: int
+    created_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None

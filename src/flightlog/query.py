@@ -12,6 +12,8 @@ from typing import Any
 from . import codec
 from .errors import FlightlogError, InvalidInputError, NotFoundError
 from .model import Run, Status, Step, TaskRecord
+from .resources.view import PREFIX as RESOURCE_PREFIX
+from .resources.view import ResourceView
 from .runtime.liveness import effective_status
 from .stores import Store
 
@@ -40,10 +42,12 @@ class Queries:
     def __init__(self, store: Store, *, allow_pickle: bool = False) -> None:
         self.store = store
         self.allow_pickle = allow_pickle
+        # Resource collections, seen as runs (``resource:<collection>``) of steps (resources).
+        self.resources = ResourceView(store)
 
     # -- runs ----------------------------------------------------------------------------------
     def run(self, run_id: str) -> Run:
-        run = self.store.get_run(run_id)
+        run = self.store.get_run(run_id) or self.resources.run(run_id)
         if run is None:
             raise NotFoundError(f"no run with id {run_id!r} in {self.store.url}")
         return run
@@ -80,10 +84,14 @@ class Queries:
         run = self.run(run_id)
         if name is None:
             return self.run_metadata(run)
-        step = self.store.get_step(run_id, name)
+        step = self._step(run_id, name)
+        return self.step_metadata(step, {})
+
+    def _step(self, run_id: str, name: str) -> Step:
+        step = self.store.get_step(run_id, name) or self.resources.step(run_id, name)
         if step is None:
             raise NotFoundError(f"run {run_id!r} has no step named {name!r}")
-        return self.step_metadata(step, {})
+        return step
 
     def get_status(self, run_id: str) -> str:
         return effective_status(self.run(run_id)).value
@@ -117,6 +125,12 @@ class Queries:
         runs = self.store.list_runs(
             statuses=stored, workflow=workflow, tag=tag, limit=None if derived else limit
         )
+        if tag is None and (workflow is None or workflow.startswith(RESOURCE_PREFIX)):
+            collections = self.resources.runs(
+                None if workflow is None else workflow[len(RESOURCE_PREFIX) :]
+            )
+            if collections:
+                runs = sorted([*runs, *collections], key=_created, reverse=True)
         found = []
         for run in runs:
             metadata = self.run_metadata(run)
@@ -148,6 +162,7 @@ class Queries:
             "task_name": step.task_name,
             "task_id": step.task_id,
             "execution_id": step.execution_id,
+            "arguments": self._arguments(step.arguments),
             "parent": step.parent,
             "status": step.status.value,
             "step_options": options,
@@ -163,12 +178,15 @@ class Queries:
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         self.run(run_id)
         tasks: dict[str, TaskRecord | None] = {}
-        return [self.step_metadata(step, tasks) for step in self.store.list_steps(run_id)]
+        steps = self.store.list_steps(run_id) or self.resources.steps(run_id)
+        return [self.step_metadata(step, tasks) for step in steps]
 
     def step_result(self, run_id: str, name: str) -> Any:
-        step = self.store.get_step(run_id, name)
-        if step is None:
-            raise NotFoundError(f"run {run_id!r} has no step named {name!r}")
+        step = self._step(run_id, name)
         if step.status is not Status.SUCCESSFUL or step.result is None:
             raise NoOutputError(f"step {name!r} of run {run_id!r} is {step.status.value}")
         return codec.decode(step.result, allow_pickle=self.allow_pickle)
+
+
+def _created(run: Run) -> float:
+    return run.created_time or 0.0

@@ -22,6 +22,8 @@ import pytest
 from .errors import ConflictError, NotFoundError
 from .model import Attempt, ErrorInfo, Origin, Owner, Run, Status, Step, TaskRecord
 from .stores import Store
+from .testing_resources import ResourceStoreContract
+from .testing_tracking import TrackingStoreContract
 
 __all__ = ["StoreContract", "make_run", "make_step"]
 
@@ -58,7 +60,7 @@ def make_step(run_id: str = "run-1", position: int = 0, **fields: Any) -> Step:
     return Step(run_id=run_id, position=position, **values)
 
 
-class StoreContract:
+class StoreContract(ResourceStoreContract, TrackingStoreContract):
     """Every storage behaviour that flightlog relies on. Needs a ``store`` fixture."""
 
     # -- runs ----------------------------------------------------------------------------------

@@ -10,12 +10,13 @@ import pytest
 from flightlog.stores import Store, open_store
 from flightlog.testing import StoreContract
 
+from ..store_urls import STORE_KINDS, store_url
+
 
 class TestStores(StoreContract):
-    @pytest.fixture(params=["memory", "sqlite"])
+    @pytest.fixture(params=STORE_KINDS)
     def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-        urls = {"memory": "memory://", "sqlite": f"sqlite:///{tmp_path}/store.db"}
-        store = open_store(urls[request.param])
+        store = open_store(store_url(request.param, request, tmp_path))
         yield store
         store.close()
 

@@ -147,4 +147,8 @@ def check_run_id(run_id: object) -> str:
         )
     if run_id != run_id.strip():
         raise InvalidInputError(f"run id {run_id!r} must not start or end with whitespace")
+    if run_id.startswith("resource:"):
+        raise InvalidInputError(
+            f"run id {run_id!r}: ids starting with 'resource:' name resource collections"
+        )
     return run_id

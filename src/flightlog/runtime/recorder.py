@@ -14,13 +14,23 @@ if TYPE_CHECKING:
     from ..stores import Store
     from .steps import StepCall
     from .task import Task
+    from .tracked import RunHooks
 
 
 class Recorder:
-    def __init__(self, store: Store, *, serializer: str = "json", allow_pickle: bool = False):
+    def __init__(
+        self,
+        store: Store,
+        *,
+        serializer: str = "json",
+        allow_pickle: bool = False,
+        hooks: RunHooks | None = None,
+    ):
         self.store = store
         self.serializer = serializer
         self.allow_pickle = allow_pickle or serializer == "pickle"
+        # The tracking layer's hooks, given to every run this recorder starts or resumes.
+        self.hooks = hooks
 
     def serve(self, task: Task[Any], call: StepCall) -> Any:
         """The value of a step served from an earlier record, or MISSING when it must run."""

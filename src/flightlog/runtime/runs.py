@@ -17,6 +17,7 @@ from .liveness import current_owner, effective_status
 from .monitor import MONITOR
 from .names import check_run_id, new_run_id
 from .state import CURRENT_RUN, LEASE_SECONDS, RunState
+from .tracked import RunHooks, collect, take_run_buffer
 
 if TYPE_CHECKING:
     from ..stores import Store
@@ -37,6 +38,7 @@ class RunRequest:
     entry: dict[str, str] | None = None
     signature: inspect.Signature | None = None
     on_start: Callable[[str], None] | None = None
+    hooks: RunHooks | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ def begin_run(store: Store, request: RunRequest) -> RunState | Finished:
     environment = run_environment(request.source_file)
     if request.entry is not None:
         environment["entry"] = request.entry
+    if request.hooks is not None:
+        environment.update(request.hooks.describe())
     owner = current_owner()
     for _ in range(50):
         run_id = request.run_id or new_run_id()
@@ -89,12 +93,17 @@ def begin_run(store: Store, request: RunRequest) -> RunState | Finished:
         break
     else:  # pragma: no cover - 25 million names and 50 tries
         raise ConflictError("could not find a free run id after 50 tries")
-    return _start(RunState(store=store, run_id=run_id, allow_pickle=request.allow_pickle), request)
+    state = RunState(
+        store=store, run_id=run_id, allow_pickle=request.allow_pickle, hooks=request.hooks
+    )
+    return _start(state, request)
 
 
 def _start(state: RunState, request: RunRequest | None) -> RunState:
     MONITOR.register(state)
     ensure_capture()
+    if state.hooks is not None:
+        state.hooks.run_started(state)
     if request is not None and request.on_start is not None:
         request.on_start(state.run_id)
     return state
@@ -107,6 +116,7 @@ def claim_run(
     *,
     rerun_changed: bool = False,
     allow_pickle: bool = False,
+    hooks: RunHooks | None = None,
 ) -> RunState | Finished:
     """Take over an existing run to resume it: replay what succeeded, run the rest."""
     status = effective_status(run)
@@ -132,6 +142,7 @@ def claim_run(
                     f"run {run.run_id!r} was recorded with other arguments: {difference}"
                 )
         allow_pickle = request.allow_pickle
+        hooks = request.hooks
     start = time.time()
     store.restart_run(
         run.run_id,
@@ -147,6 +158,7 @@ def claim_run(
         allow_pickle=allow_pickle,
         recorded=recorded,
         rerun_changed=rerun_changed,
+        hooks=hooks,
     )
     return _start(state, request)
 
@@ -185,9 +197,22 @@ def describe_difference(
 
 
 def end_run(state: RunState, value: Any, error: BaseException | None, serializer: str) -> None:
-    """Record the run's outcome. Raises SerializationError when the output cannot be encoded
-    (the run is then recorded FAILED with that error)."""
+    """Record what the run's body tracked and the run's outcome. Raises SerializationError
+    when the output cannot be encoded (the run is then recorded FAILED with that error)."""
     MONITOR.unregister(state)
+    metrics, attachments = collect(take_run_buffer(state))
+    if metrics or attachments:
+        state.store.record_tracked(state.run_id, metrics=metrics, attachments=attachments)
+    try:
+        _record_outcome(state, value, error, serializer)
+    finally:
+        if state.hooks is not None:
+            state.hooks.run_ended(state, metrics, attachments)
+
+
+def _record_outcome(
+    state: RunState, value: Any, error: BaseException | None, serializer: str
+) -> None:
     store = state.store
     end = time.time()
     if error is not None:

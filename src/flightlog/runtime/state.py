@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import itertools
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -12,6 +13,7 @@ from ..model import Step
 
 if TYPE_CHECKING:
     from ..stores import Store
+    from .tracked import RunHooks, Tracked
 
 # Seconds after which a step still running is written as RUNNING by the monitor thread.
 LAZY_START_DELAY = 0.1
@@ -39,6 +41,11 @@ class RunState:
     _names: dict[str, itertools.count[int]] = field(default_factory=dict)
     _positions: itertools.count[int] = field(default_factory=itertools.count)
     _children: dict[str, list[Step]] | None = None
+    # The tracking layer's hooks (None: nobody listens), and what the run's own body tracked
+    # outside any step that is not written yet (see flightlog.runtime.tracked).
+    hooks: RunHooks | None = None
+    tracked: Tracked | None = None
+    tracked_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_step(self, base: str) -> tuple[str, int]:
         """The name and position of the next step called ``base`` (``add``, ``add_1`` …)."""
@@ -81,6 +88,11 @@ class StepFrame(Protocol):
 
     @property
     def log(self) -> list[str]: ...
+
+    # What the step tracked so far (None until it tracks something), and the way to get it.
+    tracked: Tracked | None
+
+    def tracking(self) -> Tracked: ...
 
 
 CURRENT_RUN: contextvars.ContextVar[RunState | None] = contextvars.ContextVar(

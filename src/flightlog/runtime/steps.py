@@ -18,6 +18,7 @@ from .. import codec
 from ..errors import CanceledError, SerializationError, StepTimeoutError
 from ..model import Attempt, ErrorInfo, Origin, Status, Step
 from .state import CURRENT_STEP, RunState, StepFrame
+from .tracked import Tracked, collect, take_run_buffer
 
 if TYPE_CHECKING:
     from .task import CallOptions, Task
@@ -26,7 +27,17 @@ if TYPE_CHECKING:
 class StepCall:
     """One call of a task inside a run."""
 
-    __slots__ = ("attempt_start", "call", "log", "name", "state", "step", "task")
+    __slots__ = (
+        "attempt_start",
+        "call",
+        "env_mark",
+        "log",
+        "name",
+        "state",
+        "step",
+        "task",
+        "tracked",
+    )
 
     def __init__(
         self,
@@ -67,7 +78,17 @@ class StepCall:
             step.cache = True
         self.name = name
         self.log: list[str] = []
+        self.tracked: Tracked | None = None
+        hooks = state.hooks
+        self.env_mark: Any = None if hooks is None else hooks.step_started()
         state.in_flight[position] = step
+
+    def tracking(self) -> Tracked:
+        """The buffer of what this step tracks (see flightlog.runtime.tracked)."""
+        tracked = self.tracked
+        if tracked is None:
+            tracked = self.tracked = Tracked(self.step.position, self.name)
+        return tracked
 
     # -- attempts ------------------------------------------------------------------------------
     def begin_attempt(self) -> contextvars.Token[StepFrame | None]:
@@ -117,15 +138,33 @@ class StepCall:
         step.error = error
         if self.log:
             step.log = "".join(self.log)
-        self.state.store.finish_step(step)
-        del self.state.in_flight[step.position]
+        state = self.state
+        hooks = state.hooks
+        if hooks is not None:
+            hooks.step_ending(self)
+        if self.tracked is None and state.tracked is None:
+            state.store.finish_step(step)
+            del state.in_flight[step.position]
+            if hooks is not None and hooks.observing:
+                hooks.step_ended(state, step, (), ())
+            return
+        # What the run's own body tracked meanwhile, and what the step tracked, go with the
+        # step's end record.
+        metrics, attachments = collect(take_run_buffer(state), self.tracked)
+        state.store.finish_step(step, metrics=metrics, attachments=attachments)
+        del state.in_flight[step.position]
+        if hooks is not None:
+            hooks.step_ended(state, step, metrics, attachments)
 
     def replay(self, recorded: Step, value: Any) -> Any:
         """Record that this run's earlier attempt of the step is reused, as it was."""
         recorded.origin = Origin.REPLAYED
         recorded.source_run = recorded.run_id
-        self.state.store.finish_step(recorded)
-        del self.state.in_flight[recorded.position]
+        state = self.state
+        state.store.finish_step(recorded)
+        del state.in_flight[recorded.position]
+        if state.hooks is not None:
+            state.hooks.step_ended(state, recorded, (), ())
         return value
 
     def finish_from(self, origin: Origin, source: Step, value: Any) -> Any:
@@ -136,8 +175,11 @@ class StepCall:
         step.status = Status.SUCCESSFUL
         step.end_time = time.time()
         step.result = source.result
-        self.state.store.finish_step(step)
-        del self.state.in_flight[step.position]
+        state = self.state
+        state.store.finish_step(step)
+        del state.in_flight[step.position]
+        if state.hooks is not None:
+            state.hooks.step_ended(state, step, (), ())
         return value
 
 

@@ -262,6 +262,7 @@ class Task(Generic[R]):
             arguments=encode_run_arguments(args, kwargs, self.config.serializer),
             serializer=self.config.serializer,
             entry=entry_of(self.function),
+            hooks=self._recorder.hooks,
         )
         state = begin_run(self._recorder.store, request)
         assert isinstance(state, RunState)  # a new run id is never a finished run
@@ -276,7 +277,13 @@ class Task(Generic[R]):
     ) -> Any:
         """Resume a recorded lone run of this task (see ``Flightlog.resume``)."""
         pickled_ok = allow_pickle or self.config.serializer == "pickle"
-        state = claim_run(store, run, rerun_changed=rerun_changed, allow_pickle=pickled_ok)
+        state = claim_run(
+            store,
+            run,
+            rerun_changed=rerun_changed,
+            allow_pickle=pickled_ok,
+            hooks=self._recorder.hooks,
+        )
         if isinstance(state, Finished):
             return codec.decode(state.output or "null", allow_pickle=pickled_ok)
         recorded: Any = codec.decode(run.arguments or "null", allow_pickle=pickled_ok)

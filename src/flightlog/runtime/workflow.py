@@ -85,6 +85,7 @@ class Workflow(Generic[R]):
             entry=entry_of(self.function),
             signature=self._signature,
             on_start=on_start,
+            hooks=self._recorder.hooks,
         )
 
     def run(
@@ -132,6 +133,7 @@ class Workflow(Generic[R]):
             run,
             rerun_changed=rerun_changed,
             allow_pickle=allow_pickle or self._recorder.allow_pickle,
+            hooks=self._recorder.hooks,
         )
         if isinstance(state, Finished):
             return self._output(state)

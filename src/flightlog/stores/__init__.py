@@ -1,6 +1,7 @@
 """Stores, found by the scheme of their URL.
 
-Built in: ``memory://``, ``sqlite:///path.db``. Third-party stores register a factory
+Built in: ``memory://``, ``sqlite:///path.db``, ``postgresql://user:password@host/db`` (also
+``postgres://``; needs the ``flightlog[postgres]`` extra). Third-party stores register a factory
 ``factory(url, **options) -> Store`` under the entry-point group ``flightlog.stores``, named by
 their scheme.
 """
@@ -14,9 +15,18 @@ from typing import Any
 from ..errors import ConfigurationError
 from .base import SCHEMA_VERSION, Store
 from .memory import MemoryStore
+from .postgres import PostgresStore  # psycopg itself is imported when one is opened
 from .sqlite import SQLiteStore
 
-__all__ = ["SCHEMA_VERSION", "MemoryStore", "SQLiteStore", "Store", "known_schemes", "open_store"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "MemoryStore",
+    "PostgresStore",
+    "SQLiteStore",
+    "Store",
+    "known_schemes",
+    "open_store",
+]
 
 ENTRY_POINT_GROUP = "flightlog.stores"
 
@@ -33,7 +43,16 @@ def _sqlite(url: str, **options: Any) -> Store:
     return SQLiteStore(url, **options)
 
 
-_BUILT_IN: dict[str, Callable[..., Store]] = {"memory": _memory, "sqlite": _sqlite}
+def _postgres(url: str, **options: Any) -> Store:
+    return PostgresStore(url, **options)
+
+
+_BUILT_IN: dict[str, Callable[..., Store]] = {
+    "memory": _memory,
+    "postgres": _postgres,
+    "postgresql": _postgres,
+    "sqlite": _sqlite,
+}
 
 
 def _plugins() -> dict[str, Any]:

@@ -10,7 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
-from ..model import ErrorInfo, Owner, Run, Status, Step, TaskRecord
+from ..model import (
+    AttachmentRecord,
+    ErrorInfo,
+    MetricChunk,
+    Owner,
+    ResourceCount,
+    ResourceRecord,
+    ResourceStatus,
+    Run,
+    Status,
+    Step,
+    TaskRecord,
+)
 
 SCHEMA_VERSION = 1
 """The schema version this flightlog writes; stores refuse to write a newer one."""
@@ -104,9 +116,21 @@ class Store(Protocol):
         same run and position (a late start record loses to the finished one)."""
         ...
 
-    def finish_step(self, step: Step) -> None:
+    def finish_step(
+        self,
+        step: Step,
+        *,
+        metrics: Sequence[MetricChunk] = (),
+        attachments: Sequence[AttachmentRecord] = (),
+    ) -> None:
         """Record a step in its final (or latest) state, durably, replacing any record of the
-        same run and position. The run must exist (else NotFoundError)."""
+        same run and position. The run must exist (else NotFoundError).
+
+        ``metrics`` and ``attachments`` (what the step tracked, and possibly what the run's
+        own body tracked meanwhile) are appended to the run's, never replacing earlier ones,
+        with the step's end record: once the end record is visible, so are they (one
+        transaction where the database has them; otherwise they are written first).
+        """
         ...
 
     def get_step(self, run_id: str, name: str) -> Step | None:
@@ -127,6 +151,100 @@ class Store(Protocol):
 
     def cached_steps(self, task_id: str, limit: int) -> list[Step]:
         """The latest SUCCESSFUL steps of a cache-enabled task version, newest first."""
+        ...
+
+    # -- tracked values (see flightlog.tracking) ----------------------------------------------
+    def record_tracked(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[MetricChunk] = (),
+        attachments: Sequence[AttachmentRecord] = (),
+    ) -> None:
+        """Append metric chunks and attachment references to a run outside any step's end
+        record (what the run's own body tracked, at its end). Atomic where the database has
+        transactions; durable on return. Unknown run_id: NotFoundError."""
+        ...
+
+    def list_metrics(self, run_id: str, name: str | None = None) -> list[MetricChunk]:
+        """The run's metric chunks (only those of metric ``name``, if given) in the order they
+        were written; empty for an unknown run. Callers must not change them."""
+        ...
+
+    def list_attachments(self, run_id: str) -> list[AttachmentRecord]:
+        """The run's attachment references in the order they were written (a name attached
+        twice by one step appears twice; the later one wins); empty for an unknown run."""
+        ...
+
+    def put_blob(self, data: bytes) -> str:
+        """Store bytes under their sha256 hex digest and return it, durably. Idempotent: the
+        same bytes are stored once, however often they are put."""
+        ...
+
+    def get_blob(self, sha256: str) -> bytes | None:
+        """The bytes stored under that digest, or None."""
+        ...
+
+    # -- resources (see flightlog.resources) -------------------------------------------------
+    def data_directory(self) -> str | None:
+        """The local directory that holds files belonging with this store's records (resource
+        folders go under its ``resources/``), or None when the store has no local file; then
+        the caller chooses one (``flightlog.open(url, data_dir=...)``)."""
+        ...
+
+    def get_resource(self, collection: str, ident: str) -> ResourceRecord | None:
+        """The resource's current record, or None if it was never declared nor computed."""
+        ...
+
+    def claim_resource(self, record: ResourceRecord, *, expected_attempt: int) -> bool:
+        """Make the resource PENDING for the claimer described by ``record`` (its owner, lease,
+        start time, arguments, task_id and history), inserting it when absent.
+
+        Compare-and-set: succeeds only while the stored ``attempt`` still equals
+        ``expected_attempt`` (0 for a resource absent or only declared), so of many concurrent
+        claimers exactly one wins; it returns True and the stored attempt becomes
+        ``expected_attempt + 1`` (``record.attempt`` must say so). Clears result, error and
+        end time. Losers get False and nothing changes. One atomic write, durable on return.
+        """
+        ...
+
+    def finish_resource(self, record: ResourceRecord) -> bool:
+        """Record the outcome of a claimed computation (status COMPLETED or ERROR, result,
+        error, end time), clearing owner and lease, only while the stored ``attempt`` equals
+        ``record.attempt`` (the claim still holds). Returns whether it did. One atomic write,
+        durable on return."""
+        ...
+
+    def declare_resources(self, collection: str, idents: Sequence[str], created_time: float) -> int:
+        """Record the identifiers not recorded yet as UNAVAILABLE (attempt 0); resources that
+        exist are left alone. Returns how many were added. Atomic as a whole."""
+        ...
+
+    def list_resources(
+        self, collection: str, *, status: ResourceStatus | None = None
+    ) -> list[ResourceRecord]:
+        """The collection's resources (with that stored status, if given), by identifier."""
+        ...
+
+    def resource_identifiers(self, collection: str, status: ResourceStatus) -> list[str]:
+        """The identifiers of the collection's resources with that stored status, sorted;
+        served from an index, without reading the records."""
+        ...
+
+    def count_resources(
+        self, collection: str | None = None, *, times: bool = False
+    ) -> list[ResourceCount]:
+        """How many resources each collection (or the one given) has per stored status, one
+        entry per non-zero status. Without ``times`` this is served from an index alone; with
+        it, each entry also gives the earliest ``created_time`` and ``start_time`` and the
+        latest ``end_time``."""
+        ...
+
+    def renew_resource_leases(
+        self, claims: Sequence[tuple[str, str, int]], lease_expires: float
+    ) -> None:
+        """Extend the lease of each ``(collection, ident, attempt)`` that is still PENDING
+        under that attempt; others are left alone."""
         ...
 
     def close(self) -> None:

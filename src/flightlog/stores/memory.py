@@ -7,11 +7,23 @@ import threading
 from collections.abc import Iterable, Sequence
 
 from ..errors import ConflictError, NotFoundError
-from ..model import ErrorInfo, Origin, Owner, Run, Status, Step, TaskRecord
+from ..model import (
+    AttachmentRecord,
+    ErrorInfo,
+    MetricChunk,
+    Origin,
+    Owner,
+    Run,
+    Status,
+    Step,
+    TaskRecord,
+)
 from .base import SCHEMA_VERSION
+from .memory_resources import MemoryResources
+from .memory_tracking import MemoryTracking
 
 
-class MemoryStore:
+class MemoryStore(MemoryResources, MemoryTracking):
     """Keeps every record in dicts guarded by one lock. ``memory://`` opens one.
 
     Records handed to ``finish_step`` belong to the store from then on (the runtime never
@@ -26,6 +38,8 @@ class MemoryStore:
         self._steps: dict[str, dict[int, Step]] = {}
         self._tasks: dict[str, TaskRecord] = {}
         self._cache: dict[tuple[str, str], Step] = {}
+        self._init_resources()
+        self._init_tracking()
 
     def schema_version(self) -> int:
         return SCHEMA_VERSION
@@ -147,12 +161,20 @@ class MemoryStore:
             if step.position not in steps:
                 steps[step.position] = copy.copy(step)
 
-    def finish_step(self, step: Step) -> None:
+    def finish_step(
+        self,
+        step: Step,
+        *,
+        metrics: Sequence[MetricChunk] = (),
+        attachments: Sequence[AttachmentRecord] = (),
+    ) -> None:
         with self._lock:
             steps = self._steps.get(step.run_id)
             if steps is None:
                 raise NotFoundError(f"no run with id {step.run_id!r}")
             steps[step.position] = step
+            if metrics or attachments:
+                self._append_tracked(step.run_id, metrics, attachments)
             if (
                 step.cache
                 and step.status is Status.SUCCESSFUL

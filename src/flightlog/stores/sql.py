@@ -20,6 +20,11 @@ Schema (version 1). Users may query it with any SQL tool:
     ``reason`` says why the step executed when that was known at the time (resume, recompute).
 ``step_view``
     the steps with their ``run_id`` and ``position`` spelled out, for people.
+``resources``
+    one row per resource (collection, identifier): see :mod:`flightlog.stores.sql_resources`.
+``metrics``, ``attachments``, ``blobs``
+    metric series in chunks, attached files and their bytes by sha256: see
+    :mod:`flightlog.stores.sql_tracking`.
 ``flightlog_meta``
     ``schema_version`` and other settings.
 """
@@ -31,8 +36,21 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import ConflictError, NotFoundError, SchemaVersionError
-from ..model import Attempt, ErrorInfo, Origin, Owner, Run, Status, Step, TaskRecord
+from ..model import (
+    AttachmentRecord,
+    Attempt,
+    ErrorInfo,
+    MetricChunk,
+    Origin,
+    Owner,
+    Run,
+    Status,
+    Step,
+    TaskRecord,
+)
 from .base import SCHEMA_VERSION
+from .sql_resources import SQLResources
+from .sql_tracking import SQLTracking
 
 POSITION_BITS = 32
 POSITION_MASK = (1 << POSITION_BITS) - 1
@@ -63,6 +81,14 @@ STEP_UPSERT = STEP_INSERT + (
     " source_run = excluded.source_run, cache = excluded.cache, reason = excluded.reason"
 )
 STEP_START = STEP_INSERT + " ON CONFLICT (id) DO NOTHING"
+# Appended to a compare-and-set statement that recognises its own earlier run, so that a
+# dialect may run it again after a dropped connection (see PostgresStore) with the same outcome.
+REPEATABLE = " /* repeatable */"
+RUN_INSERT = (
+    "INSERT INTO runs (run_id, workflow, status, tag, arguments, user_metadata, created_time,"
+    " start_time, end_time, output, error, environment, owner, lease_expires, resumes,"
+    " cancel_requested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def dump_json(value: Any) -> str | None:
@@ -173,12 +199,13 @@ def run_from_row(row: Sequence[Any], step_count: int = 0) -> Run:
     )
 
 
-class SQLStore:
+class SQLStore(SQLResources, SQLTracking):
     """Every store method, written once in SQL with ``?`` placeholders.
 
     A dialect subclass supplies connections and transactions: ``_query`` (read rows),
     ``_write`` (one statement, committed, retried when the database is busy),
-    ``_write_many`` (several statements in one transaction) and ``_insert_run`` (returns seq).
+    ``_write_many`` (one statement over many parameter rows, in one transaction) and
+    ``_insert_run`` (returns seq).
     """
 
     url: str
@@ -255,11 +282,25 @@ class SQLStore:
         lease_expires: float | None,
     ) -> Run:
         self._writable()
+        owner_text = json.dumps(owner.to_dict())
         changed = self._write(
             "UPDATE runs SET status = 'RUNNING', owner = ?, start_time = ?, end_time = NULL,"
             " output = NULL, error = NULL, lease_expires = ?, cancel_requested = 0,"
-            " resumes = resumes + 1 WHERE run_id = ? AND resumes = ?",
-            (json.dumps(owner.to_dict()), start_time, lease_expires, run_id, expected_resumes),
+            " resumes = ? WHERE run_id = ? AND (resumes = ?"
+            # Repeatable after a dropped connection: a second run of it matches its own claim
+            # (same owner and start) and writes the same values again.
+            " OR (resumes = ? AND owner = ? AND start_time = ?))" + REPEATABLE,
+            (
+                owner_text,
+                start_time,
+                lease_expires,
+                expected_resumes + 1,
+                run_id,
+                expected_resumes,
+                expected_resumes + 1,
+                owner_text,
+                start_time,
+            ),
         )
         if not changed:
             if self.get_run(run_id) is None:
@@ -386,9 +427,21 @@ class SQLStore:
         self._writable()
         self._write(STEP_START, step_row(self._seq(step.run_id), step))
 
-    def finish_step(self, step: Step) -> None:
+    def finish_step(
+        self,
+        step: Step,
+        *,
+        metrics: Sequence[MetricChunk] = (),
+        attachments: Sequence[AttachmentRecord] = (),
+    ) -> None:
         self._writable()
-        self._write(STEP_UPSERT, step_row(self._seq(step.run_id), step))
+        seq = self._seq(step.run_id)
+        if not metrics and not attachments:
+            self._write(STEP_UPSERT, step_row(seq, step))
+            return
+        statements = self._tracked_statements(seq, metrics, attachments)
+        statements.append((STEP_UPSERT, [step_row(seq, step)]))  # last: see _write_batch
+        self._write_batch(statements)
 
     def _steps_where(self, run_id: str, extra: str, params: Sequence[Any]) -> list[Step]:
         rows = self._query("SELECT seq FROM runs WHERE run_id = ?", (run_id,))

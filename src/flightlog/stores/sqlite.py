@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 
 from ..errors import ConfigurationError, ConflictError, StoreError
 from .base import SCHEMA_VERSION
-from .sql import SQLStore
+from .sql import RUN_INSERT, SQLStore
+from .sql_tracking import Statements
 
 T = TypeVar("T")
 
@@ -76,6 +77,51 @@ CREATE TABLE IF NOT EXISTS steps (
 );
 CREATE INDEX IF NOT EXISTS steps_cache ON steps (task_id, execution_id, end_time)
     WHERE cache = 1 AND status = 'SUCCESSFUL' AND (origin IS NULL OR origin = 'replayed');
+CREATE TABLE IF NOT EXISTS resources (
+    collection TEXT NOT NULL,
+    ident TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    task_id TEXT,
+    arguments TEXT,
+    result TEXT,
+    error TEXT,
+    start_time REAL,
+    end_time REAL,
+    owner TEXT,
+    lease_expires REAL,
+    created_time REAL,
+    history TEXT,
+    PRIMARY KEY (collection, ident)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resources_status ON resources (collection, status);
+CREATE TABLE IF NOT EXISTS metrics (
+    id INTEGER PRIMARY KEY,
+    run_seq INTEGER NOT NULL,
+    position INTEGER,
+    step_name TEXT,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    encoding TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_run ON metrics (run_seq, name);
+CREATE TABLE IF NOT EXISTS attachments (
+    id INTEGER PRIMARY KEY,
+    run_seq INTEGER NOT NULL,
+    position INTEGER,
+    step_name TEXT,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_time REAL
+);
+CREATE INDEX IF NOT EXISTS attachments_run ON attachments (run_seq);
+CREATE TABLE IF NOT EXISTS blobs (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
 CREATE VIEW IF NOT EXISTS step_view AS
     SELECT runs.run_id AS run_id, steps.id & 4294967295 AS position, steps.*
     FROM steps JOIN runs ON runs.seq = steps.id >> 32;
@@ -128,7 +174,9 @@ class SQLiteStore(SQLStore):
         self.synchronous = mode
         self._timeout = timeout
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        # Every connection with the thread that owns it (each thread has its own).
+        self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._closed = False
         self._all_lock = threading.Lock()
         self._pid = os.getpid()
         _OPEN_STORES.add(self)
@@ -153,10 +201,12 @@ class SQLiteStore(SQLStore):
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
+            if self._closed:
+                raise StoreError(f"the SQLite store {self.path} is closed")
             connection = self._connect()
             self._local.connection = connection
             with self._all_lock:
-                self._all.append(connection)
+                self._all.append((threading.current_thread(), connection))
         return connection
 
     def _retry(self, action: Callable[[], T]) -> T:
@@ -225,13 +275,7 @@ class SQLiteStore(SQLStore):
 
     def _insert_run(self, params: Sequence[Any]) -> int:
         def insert() -> int:
-            cursor = self._connection().execute(
-                "INSERT INTO runs (run_id, workflow, status, tag, arguments, user_metadata,"
-                " created_time, start_time, end_time, output, error, environment, owner,"
-                " lease_expires, resumes, cancel_requested)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                params,
-            )
+            cursor = self._connection().execute(RUN_INSERT, params)
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
@@ -240,15 +284,54 @@ class SQLiteStore(SQLStore):
         except sqlite3.IntegrityError as error:
             raise ConflictError(f"run id {params[0]!r} exists already") from error
 
+    def _write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        def write() -> int:
+            connection = self._connection()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                changed = connection.executemany(sql, rows).rowcount
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+            return changed
+
+        return self._retry(write)
+
+    def _write_batch(self, statements: Statements) -> None:
+        def write() -> None:
+            connection = self._connection()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, rows in statements:
+                    connection.executemany(sql, rows)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+        self._retry(write)
+
+    def data_directory(self) -> str | None:
+        """The folder of the database file: resources go under its ``resources/``."""
+        return str(self.path.parent)
+
     def close(self) -> None:
+        """Close this thread's connection and those of threads that have ended. A connection
+        of a live thread (the monitor, a worker) may be in the middle of a query: closing it
+        under that query can crash, so it is only dropped, and closed when its thread lets go.
+        Using the store afterwards raises StoreError."""
+        self._closed = True
         with self._all_lock:
             connections, self._all = self._all, []
+        me = threading.current_thread()
         if self._pid == os.getpid():
-            for connection in connections:
-                try:
-                    connection.close()
-                except sqlite3.ProgrammingError:
-                    pass
+            for thread, connection in connections:
+                if thread is me or not thread.is_alive():
+                    try:
+                        connection.close()
+                    except sqlite3.ProgrammingError:
+                        pass
         self._local = threading.local()
 
 

@@ -1,0 +1,157 @@
+"""The resource methods of the in-memory store (the reference for every other store)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from ..model import ResourceCount, ResourceRecord, ResourceStatus
+
+
+class MemoryResources:
+    """Resources in a dict per collection, with a set of identifiers per stored status so that
+    counts and status listings never walk the whole collection. Shares the store's lock."""
+
+    _lock: threading.Lock
+
+    def _init_resources(self) -> None:
+        self._resources: dict[str, dict[str, ResourceRecord]] = {}
+        self._by_status: dict[str, dict[ResourceStatus, set[str]]] = {}
+
+    def data_directory(self) -> str | None:
+        return None
+
+    def _place(self, record: ResourceRecord, previous: ResourceStatus | None) -> None:
+        collection = record.collection
+        statuses = self._by_status.get(collection)
+        if statuses is None:
+            statuses = self._by_status[collection] = {status: set() for status in ResourceStatus}
+            self._resources[collection] = {}
+        if previous is not None:
+            statuses[previous].discard(record.ident)
+        statuses[record.status].add(record.ident)
+        self._resources[collection][record.ident] = record
+
+    def _stored(self, collection: str, ident: str) -> ResourceRecord | None:
+        return self._resources.get(collection, {}).get(ident)
+
+    def get_resource(self, collection: str, ident: str) -> ResourceRecord | None:
+        with self._lock:
+            found = self._stored(collection, ident)
+            return None if found is None else _copy(found)
+
+    def claim_resource(self, record: ResourceRecord, *, expected_attempt: int) -> bool:
+        with self._lock:
+            found = self._stored(record.collection, record.ident)
+            if (0 if found is None else found.attempt) != expected_attempt:
+                return False
+            claimed = _copy(record)
+            claimed.status = ResourceStatus.PENDING
+            claimed.attempt = expected_attempt + 1
+            claimed.result = None
+            claimed.error = None
+            claimed.end_time = None
+            if found is not None and found.created_time is not None:
+                claimed.created_time = found.created_time
+            self._place(claimed, None if found is None else found.status)
+            return True
+
+    def finish_resource(self, record: ResourceRecord) -> bool:
+        with self._lock:
+            found = self._stored(record.collection, record.ident)
+            if found is None or found.attempt != record.attempt:
+                return False
+            finished = _copy(found)
+            finished.status = record.status
+            finished.result = record.result
+            finished.error = record.error
+            finished.end_time = record.end_time
+            finished.owner = None
+            finished.lease_expires = None
+            self._place(finished, found.status)
+            return True
+
+    def declare_resources(self, collection: str, idents: Sequence[str], created_time: float) -> int:
+        added = 0
+        with self._lock:
+            for ident in idents:
+                if self._stored(collection, ident) is None:
+                    self._place(ResourceRecord(collection, ident, created_time=created_time), None)
+                    added += 1
+        return added
+
+    def list_resources(
+        self, collection: str, *, status: ResourceStatus | None = None
+    ) -> list[ResourceRecord]:
+        with self._lock:
+            records = self._resources.get(collection, {})
+            if status is None:
+                idents: Sequence[str] = sorted(records)
+            else:
+                idents = sorted(self._by_status.get(collection, {}).get(status, ()))
+            return [_copy(records[ident]) for ident in idents]
+
+    def resource_identifiers(self, collection: str, status: ResourceStatus) -> list[str]:
+        with self._lock:
+            return sorted(self._by_status.get(collection, {}).get(status, ()))
+
+    def count_resources(
+        self, collection: str | None = None, *, times: bool = False
+    ) -> list[ResourceCount]:
+        with self._lock:
+            names = sorted(self._by_status) if collection is None else [collection]
+            found: list[ResourceCount] = []
+            for name in names:
+                records = self._resources.get(name, {})
+                for status, idents in self._by_status.get(name, {}).items():
+                    if not idents:
+                        continue
+                    count = ResourceCount(name, status, len(idents))
+                    for ident in idents if times else ():
+                        record = records[ident]
+                        count.created_time = _earliest(count.created_time, record.created_time)
+                        count.start_time = _earliest(count.start_time, record.start_time)
+                        count.end_time = _latest(count.end_time, record.end_time)
+                    found.append(count)
+            return found
+
+    def renew_resource_leases(
+        self, claims: Sequence[tuple[str, str, int]], lease_expires: float
+    ) -> None:
+        with self._lock:
+            for collection, ident, attempt in claims:
+                found = self._stored(collection, ident)
+                if (
+                    found is not None
+                    and found.attempt == attempt
+                    and found.status is ResourceStatus.PENDING
+                ):
+                    found.lease_expires = lease_expires
+
+
+def _earliest(first: float | None, second: float | None) -> float | None:
+    return second if first is None else first if second is None else min(first, second)
+
+
+def _latest(first: float | None, second: float | None) -> float | None:
+    return second if first is None else first if second is None else max(first, second)
+
+
+def _copy(record: ResourceRecord) -> ResourceRecord:
+    """A copy whose history list is the caller's own (owners and errors are never mutated)."""
+    return ResourceRecord(
+        record.collection,
+        record.ident,
+        record.status,
+        record.attempt,
+        record.task_id,
+        record.arguments,
+        record.result,
+        record.error,
+        record.start_time,
+        record.end_time,
+        record.owner,
+        record.lease_expires,
+        record.created_time,
+        list(record.history),
+    )

@@ -1,0 +1,13 @@
+"""Trackers: write-only observers told what runs record (bandsaw's tracker interface).
+
+``flightlog.open(url, trackers=[...])`` attaches them. :class:`Tracker` is the base class;
+:class:`MLflowTracker` sends runs to MLflow (the ``flightlog[mlflow]`` extra). See
+:mod:`flightlog.tracking.trackers` for when each method is called and what it receives.
+"""
+
+from __future__ import annotations
+
+from .tracking.mlflow import MLflowTracker
+from .tracking.trackers import Attachments, Ids, Tracker
+
+__all__ = ["Attachments", "Ids", "MLflowTracker", "Tracker"]

@@ -1,0 +1,133 @@
+"""Trackers: write-only observers of what runs record (bandsaw's tracker interface).
+
+A tracker receives, after the store has recorded it, what a run records, through the methods
+of bandsaw's tracking backends plus ``track_metrics``. Each takes ``(ids, info)``: ``ids``
+names the run, task, execution and session (bandsaw's ``Ids``), ``info`` is the dict that
+bandsaw's info files hold (see :mod:`flightlog.tracking.infos`). When they are called:
+
+- ``track_run`` and ``track_distribution_archive`` when a run starts (or resumes): the run's
+  status is RUNNING; ``track_run`` again when it ends, with its final status and outcome;
+- at the end of each step: ``track_task`` (the first time this tracker sees the task),
+  ``track_execution`` (the first time it sees the execution), ``track_session``, then
+  ``track_metrics`` and ``track_attachments`` when the step tracked any, and ``track_result``;
+- ``track_metrics`` with run ``ids`` (no task) for what the run's own body tracked.
+
+Calls come from the thread that drives the run or step. A tracker that raises is reported
+once, as a :class:`~flightlog.errors.TrackerWarning`, and never fails the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import AttachmentRecord
+
+
+@dataclass(frozen=True)
+class Ids:
+    """The identifiers of what a tracker call is about (bandsaw's ``Ids``).
+
+    ``task_id`` and ``execution_id`` are None for calls about the run as a whole. The session
+    id is ``<task_id>_<execution_id>_<run_id>``: task and execution ids never contain ``_``, so
+    split it at its first two underscores only (run ids may contain ``_``).
+    """
+
+    run_id: str
+    task_id: str | None = None
+    execution_id: str | None = None
+
+    @property
+    def session_id(self) -> str | None:
+        if self.task_id is None or self.execution_id is None:
+            return None
+        return f"{self.task_id}_{self.execution_id}_{self.run_id}"
+
+    def __str__(self) -> str:
+        return self.session_id or self.run_id
+
+
+def anonymous_execution_id(run_id: str, position: int) -> str:
+    """The execution id given to a step whose arguments could not be hashed (unique per
+    step of a run, free of ``_``)."""
+    return hashlib.sha256(f"{run_id}\0{position}".encode()).hexdigest()[:32]
+
+
+class Attachments(Mapping[str, bytes]):
+    """The files a step attached, by name; reading one loads its bytes from the store.
+
+    ``records`` holds their name, size, sha256 digest and time (``AttachmentRecord``).
+    """
+
+    def __init__(
+        self, records: Sequence[AttachmentRecord], read: Callable[[str], bytes | None]
+    ) -> None:
+        latest: dict[str, AttachmentRecord] = {}
+        for record in records:
+            latest[record.name] = record
+        self.records = list(latest.values())
+        self._by_name = latest
+        self._read = read
+
+    def __getitem__(self, name: str) -> bytes:
+        record = self._by_name[name]
+        data = self._read(record.sha256)
+        if data is None:
+            raise KeyError(f"the bytes of attachment {name!r} ({record.sha256}) are missing")
+        return data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_name)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def info(self) -> list[dict[str, Any]]:
+        """The attachments as JSON-ready dicts: name, size, sha256."""
+        return [
+            {"name": record.name, "size": record.size, "sha256": record.sha256}
+            for record in self.records
+        ]
+
+
+class Tracker:
+    """Base class of trackers: every method does nothing; override those you need.
+
+    See :mod:`flightlog.tracking.trackers` for when each is called and what it receives.
+    """
+
+    def track_run(self, ids: Ids, info: dict[str, Any]) -> None:
+        """A run started (status RUNNING) or ended (its final status and outcome)."""
+
+    def track_distribution_archive(self, ids: Ids, info: dict[str, Any]) -> None:
+        """The code a run runs: ``info["distribution_archive"]`` (git commit, modules)."""
+
+    def track_task(self, ids: Ids, info: dict[str, Any]) -> None:
+        """A task version, the first time this tracker meets it."""
+
+    def track_execution(self, ids: Ids, info: dict[str, Any]) -> None:
+        """A task applied to arguments, the first time this tracker meets it."""
+
+    def track_session(self, ids: Ids, info: dict[str, Any]) -> None:
+        """A step (bandsaw: session) was recorded."""
+
+    def track_result(self, ids: Ids, info: dict[str, Any]) -> None:
+        """A step's result (``info["result"]["value"]``) or error (``exception``,
+        ``message``)."""
+
+    def track_attachments(self, ids: Ids, attachments: Attachments) -> None:
+        """The files a step attached: a mapping of name to bytes (bandsaw's ``Attachments``)."""
+
+    def track_metrics(self, ids: Ids, info: dict[str, Any]) -> None:
+        """Metric points a step (or, with run ids, the run's own body) tracked:
+        ``info["metrics"]`` is a list of ``{"name", "step", "value", "time"}``."""
+
+    def describe(self) -> dict[str, Any]:
+        """How the tracker is set up, as recorded with each run (no secrets)."""
+        kind = type(self)
+        return {"type": f"{kind.__module__}.{kind.__qualname__}"}
+
+    def close(self) -> None:
+        """Release what the tracker holds (called by ``Flightlog.close``)."""

@@ -1,0 +1,20 @@
+"""The stores that the conformance suite and the runtime tests run over, by kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+STORE_KINDS = ("memory", "sqlite", "postgres")
+
+
+def store_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh, empty store of this kind for the requesting test."""
+    if kind == "memory":
+        return "memory://"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    if kind == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    raise ValueError(f"unknown store kind {kind!r}")

@@ -22,6 +22,16 @@ class NoOutputError(FlightlogError):
     """The run has no output: it has not succeeded (yet)."""
 
 
+def _stats(start: float | None, end: float | None) -> dict[str, Any]:
+    """Ray's ``stats``: ``end_time`` (and the duration) only once it has ended."""
+    stats: dict[str, Any] = {"start_time": start}
+    if end is not None:
+        stats["end_time"] = end
+        if start is not None:
+            stats["duration"] = end - start
+    return stats
+
+
 def parse_statuses(status: str | Status | Iterable[str | Status] | None) -> set[Status] | None:
     if status is None:
         return None
@@ -53,11 +63,7 @@ class Queries:
         return run
 
     def run_metadata(self, run: Run) -> dict[str, Any]:
-        stats: dict[str, Any] = {"start_time": run.start_time}
-        if run.end_time is not None:
-            stats["end_time"] = run.end_time
-            if run.start_time is not None:
-                stats["duration"] = run.end_time - run.start_time
+        stats = _stats(run.start_time, run.end_time)
         return {
             "run_id": run.run_id,
             "workflow": run.workflow,
@@ -150,11 +156,7 @@ class Queries:
         options.update(step.options)
         metadata = dict(task.user_metadata) if task else {}
         metadata.update(step.user_metadata)
-        stats: dict[str, Any] = {"start_time": step.start_time}
-        if step.end_time is not None:
-            stats["end_time"] = step.end_time
-            if step.start_time is not None:
-                stats["duration"] = step.end_time - step.start_time
+        stats = _stats(step.start_time, step.end_time)
         return {
             "name": step.name,
             "run_id": step.run_id,

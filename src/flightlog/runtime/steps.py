@@ -183,6 +183,13 @@ class StepCall:
         return value
 
 
+def _timed_out(call: StepCall, timeout: float) -> StepTimeoutError:
+    return StepTimeoutError(
+        f"step {call.step.name!r} (attempt {len(call.step.attempts) + 1}) ran longer than its "
+        f"timeout of {timeout} s"
+    )
+
+
 def _run_with_timeout(
     call: StepCall, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
@@ -202,10 +209,7 @@ def _run_with_timeout(
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise StepTimeoutError(
-            f"step {call.step.name!r} (attempt {len(call.step.attempts) + 1}) ran longer than its "
-            f"timeout of {timeout} s"
-        )
+        raise _timed_out(call, timeout)
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -258,10 +262,7 @@ async def call_step_async(
                 try:
                     value = await asyncio.wait_for(function(*args, **kwargs), timeout)
                 except asyncio.TimeoutError as error:
-                    raise StepTimeoutError(
-                        f"step {call.step.name!r} (attempt {len(call.step.attempts) + 1}) ran "
-                        f"longer than its timeout of {timeout} s"
-                    ) from error
+                    raise _timed_out(call, timeout) from error
         except BaseException as error:
             CURRENT_STEP.reset(token)
             delay = call.failed(error)

@@ -25,7 +25,14 @@ from typing import Any
 
 from flightlog.errors import ConfigurationError, SerializationError
 
-__all__ = ["decode", "encode", "encode_arguments", "encode_json", "encode_scalar_arguments"]
+__all__ = [
+    "decode",
+    "encode",
+    "encode_arguments",
+    "encode_json",
+    "encode_scalar_arguments",
+    "encode_scalar_values",
+]
 
 _SERIALIZERS = ("json", "pickle")
 
@@ -148,11 +155,14 @@ def encode_scalar_arguments(arguments: dict[str, Any]) -> str | None:
     """
     if not arguments:
         return None
-    names = tuple(arguments)
+    return encode_scalar_values(tuple(arguments), tuple(arguments.values()))
+
+
+def encode_scalar_values(names: tuple[str, ...], values: tuple[Any, ...]) -> str | None:
+    """:func:`encode_scalar_arguments` of ``dict(zip(names, values))``, without the dict."""
     keys = _argument_keys.get(names) or _keys(names)
     if keys is None:
         return None
-    values = tuple(arguments.values())
     parts = []
     for index, key in keys:
         value = values[index]

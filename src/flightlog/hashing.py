@@ -44,7 +44,7 @@ from hashlib import blake2b
 from pathlib import PurePath
 from typing import Any
 
-from flightlog.codec import encode_arguments, encode_scalar_arguments
+from flightlog.codec import encode_arguments, encode_scalar_arguments, encode_scalar_values
 from flightlog.errors import FlightlogError, SerializationError
 
 __all__ = ["UnhashableArgumentError", "class_path", "execution_id", "module_name", "value_digest"]
@@ -523,6 +523,15 @@ def fingerprint(arguments: dict[str, Any], serializer: str = "json") -> tuple[st
         return encode_arguments(arguments, serializer=serializer), digest
     except FlightlogError:
         return None, digest
+
+
+def scalar_fingerprint(names: tuple[str, ...], values: tuple[Any, ...]) -> tuple[str, str] | None:
+    """:func:`fingerprint` of plain scalar arguments given as names and values (the common
+    case of a positional call), or None when they are not all plain scalars."""
+    if not names:
+        return None
+    text = encode_scalar_values(names, values)
+    return None if text is None else (text, _digest("J" + text))
 
 
 def _execution_id(arguments: Mapping[str, object]) -> str:

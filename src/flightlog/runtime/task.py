@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .. import codec
 from ..errors import FlightlogError, InvalidInputError, SerializationError
-from ..hashing import fingerprint, module_name
+from ..hashing import fingerprint, module_name, scalar_fingerprint
 from ..identity import TaskIdentity, UnhashableArgumentError, task_identity
 from ..model import Run, TaskRecord
 from .runs import Finished, RunRequest, begin_run, claim_run, drive, drive_async
@@ -115,6 +115,7 @@ class Task(Generic[R]):
         )
         # Positional calls with every parameter given skip inspect's binding.
         self._arity = len(self._names) if plain else -1
+        self._json = self.config.serializer == "json"
         self._identity: TaskIdentity | None = None
         self._task_id: str | None = None
         self._recorded_in: set[int] = set()
@@ -235,8 +236,12 @@ class Task(Generic[R]):
     ) -> Any:
         if id(state.store) not in self._recorded_in:
             self._record_task(state)
-        arguments, digest = self._identify(self.bind(args, kwargs))
-        step = StepCall(self, state, call, arguments, digest)
+        found: tuple[str | None, str | None] | None = None
+        if not kwargs and len(args) == self._arity and self._json:
+            found = scalar_fingerprint(self._names, args)
+        if found is None:
+            found = self._identify(self.bind(args, kwargs))
+        step = StepCall(self, state, call, found[0], found[1])
         served = MISSING
         if call.recompute:
             step.step.reason = "recompute=True was asked"

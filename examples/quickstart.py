@@ -29,6 +29,7 @@ TEXTS = {
 def tokenize(name: str, text: str) -> list[str]:
     words = text.lower().split()
     log.info("%s: %d words", name, len(words))
+    flightlog.track(words=len(words))  # a metric, recorded with the step
     return words
 
 

@@ -3,17 +3,20 @@
 Per-step overhead: a workflow of N trivial steps, less N plain calls, divided by N (as in
 ``overhead.py``). Its floor is a bare driver loop that commits one small row per step: sqlite3
 with the store's settings (WAL, ``synchronous=NORMAL``), and psycopg in autocommit on the
-same PostgreSQL server.
+same PostgreSQL server. The JSON-files store's floor writes a step's session-info.json,
+result-info.json and session marker atomically in plain Python (``files_floor.py``).
 
 Status queries over one run of 100,000 steps (loaded in bulk): the run's status with its step
 count (``fl.get_metadata(run_id)``) and the status of every step (``fl.steps(run_id)``). Their
 floor is the bare driver running the same SQL over the same tables and fetching the rows.
+The files store is loaded through its own methods without fsync, with fewer steps (its
+``list_steps`` reads one session file per step). Then ``list_runs`` over 2,000 runs of 3 steps.
 
 PostgreSQL is a throwaway server on loopback, started with the tests' helper
 (``tests/postgres_server.py``) with ``fsync`` off: commits cost no disk flush, which makes
 flightlog's own share of each step as large as it can be.
 
-    python benchmarks/stores.py [STEPS] [QUERY_STEPS]
+    python benchmarks/stores.py [STEPS] [QUERY_STEPS] [RUNS]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from files_floor import bare_files, load_files
 from overhead import bare_sqlite, best, plain_loop, recorded
 
 import flightlog
@@ -56,6 +60,9 @@ class Subject:
     fresh_url: Callable[[], str]
     step_floor: Callable[[int], float] | None = None
     bare_reader: Callable[[str], Reader] | None = None
+    # Writes runs of steps in bulk: (url, runs, steps per run, run id or None).
+    loader: Callable[[str, int, int, str | None], None] | None = None
+    query_steps: int | None = None
 
 
 def bare_postgres(url: str, count: int) -> float:
@@ -120,9 +127,13 @@ def median_seconds(action: Callable[[], Any], repeats: int = 5) -> float:
 
 def measure_queries(subject: Subject, steps: int) -> dict[str, float | None]:
     url = subject.fresh_url()
+    steps = subject.query_steps or steps
     results: dict[str, float | None] = {"status floor": None, "listing floor": None}
+    if subject.loader is not None:
+        subject.loader(url, 1, steps, RUN_ID)
     with flightlog.open(url) as fl:
-        load_run(fl, steps)
+        if subject.loader is None:
+            load_run(fl, steps)
         assert fl.get_metadata(RUN_ID)["step_count"] == steps
         results["status"] = median_seconds(lambda: fl.get_metadata(RUN_ID), 21)
         results["listing"] = median_seconds(lambda: fl.steps(RUN_ID), 3)
@@ -140,6 +151,34 @@ def measure_queries(subject: Subject, steps: int) -> dict[str, float | None]:
             bounds = (low, low | POSITION_MASK)
             results["listing floor"] = median_seconds(lambda: read(listing, bounds), 3)
     return results
+
+
+def load_runs(store: Any, runs: int, steps: int) -> None:
+    """``runs`` finished runs of ``steps`` steps each, through the store's methods."""
+    now = time.time()
+    for number in range(runs):
+        name = f"run-{number:05d}"
+        store.create_run(Run(name, "bulk", Status.RUNNING, created_time=now, start_time=now))
+        for position in range(steps):
+            step = Step(name, f"s{position}", position, "add", "t" * 32, f"{position:032x}")
+            step.status, step.start_time, step.end_time = Status.SUCCESSFUL, now, now
+            store.finish_step(step)
+        store.finish_run(name, status=Status.SUCCESSFUL, end_time=now + 1, output="1")
+
+
+def measure_runs(subject: Subject, runs: int) -> dict[str, float]:
+    """list_runs over ``runs`` runs of 3 steps: the newest 20, and all of them."""
+    url = subject.fresh_url()
+    if subject.loader is not None:
+        subject.loader(url, runs, 3, None)
+    with flightlog.open(url) as fl:
+        if subject.loader is None:
+            load_runs(fl.store, runs, 3)
+        assert len(fl.list_runs()) == runs
+        return {
+            "newest": median_seconds(lambda: fl.list_runs(limit=20), 11),
+            "all": median_seconds(lambda: fl.list_runs(), 3),
+        }
 
 
 def measure_steps(
@@ -182,6 +221,7 @@ def number(value: float | None, scale: float, digits: int = 1) -> str:
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 5_000
     query_steps = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+    list_runs = int(sys.argv[3]) if len(sys.argv) > 3 else 2_000
     repeats = 5
     with tempfile.TemporaryDirectory() as name, PostgresServer() as server:
         directory = Path(name)
@@ -194,6 +234,12 @@ def main() -> None:
         def sqlite_floor(steps: int) -> float:
             return bare_sqlite(Path(tempfile.mkdtemp(dir=directory)), steps)
 
+        def files_url() -> str:
+            return f"file://{directory}/files-{next(numbers)}"
+
+        def files_floor(steps: int) -> float:
+            return bare_files(Path(tempfile.mkdtemp(dir=directory)), steps)
+
         subjects = [
             Subject("memory://", lambda: "memory://"),
             Subject("sqlite:// (durable)", sqlite_url, sqlite_floor, sqlite_reader),
@@ -203,12 +249,20 @@ def main() -> None:
                 lambda steps: bare_postgres(schemas.fresh_url(), steps),
                 postgres_reader,
             ),
+            Subject(
+                "file:// (JSON files)",
+                files_url,
+                files_floor,
+                loader=load_files,
+                query_steps=min(query_steps, 20_000),
+            ),
         ]
         call = best(lambda: plain_loop(count), repeats)
         step_rows = [measure_steps(subject, count, repeats, call) for subject in subjects]
         query_rows = [
             (subject.label, measure_queries(subject, query_steps)) for subject in subjects
         ]
+        run_rows = [(subject.label, measure_runs(subject, list_runs)) for subject in subjects]
         schemas.close()
 
     print(f"flightlog {flightlog.__version__}; median of {repeats} runs of {count} steps")
@@ -232,7 +286,12 @@ def main() -> None:
             f"{number(found['listing'], 1e3):>11}{number(found['listing floor'], 1e3):>8}"
             f"{ratio(found['listing'], found['listing floor']):>7}"
         )
-    print("target: postgresql per-step overhead <= 2.5x its floor")
+    print("(file://: over one run of", min(query_steps, 20_000), "steps)")
+    print(f"\nlist_runs over {list_runs} runs of 3 steps (ms)")
+    print(f"{'store':<26}{'newest 20':>10}{'all':>10}")
+    for label, timed in run_rows:
+        print(f"{label:<26}{timed['newest'] * 1e3:>10.2f}{timed['all'] * 1e3:>10.1f}")
+    print("targets: postgresql per-step overhead <= 2.5x its floor; file:// <= 3x its floor")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-STORE_KINDS = ("memory", "sqlite", "postgres")
+STORE_KINDS = ("memory", "sqlite", "postgres", "files")
 
 
 def store_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -17,4 +17,6 @@ def store_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/store.db"
     if kind == "postgres":
         return str(request.getfixturevalue("postgres_url"))
+    if kind == "files":
+        return f"file://{tmp_path}/files"
     raise ValueError(f"unknown store kind {kind!r}")

@@ -15,6 +15,7 @@ LAYERS = {
     "_version": 0,
     "model": 1,
     "codec": 2,
+    "bandsaw": 2,
     "hashing": 2,
     "identity": 2,
     "stores": 3,

@@ -1,7 +1,8 @@
 """Stores, found by the scheme of their URL.
 
 Built in: ``memory://``, ``sqlite:///path.db``, ``postgresql://user:password@host/db`` (also
-``postgres://``; needs the ``flightlog[postgres]`` extra). Third-party stores register a factory
+``postgres://``; needs the ``flightlog[postgres]`` extra), ``file:///path/to/dir`` (JSON files in
+bandsaw's layout). Third-party stores register a factory
 ``factory(url, **options) -> Store`` under the entry-point group ``flightlog.stores``, named by
 their scheme.
 """
@@ -14,12 +15,14 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from .base import SCHEMA_VERSION, Store
+from .files import FileStore
 from .memory import MemoryStore
 from .postgres import PostgresStore  # psycopg itself is imported when one is opened
 from .sqlite import SQLiteStore
 
 __all__ = [
     "SCHEMA_VERSION",
+    "FileStore",
     "MemoryStore",
     "PostgresStore",
     "SQLiteStore",
@@ -47,7 +50,12 @@ def _postgres(url: str, **options: Any) -> Store:
     return PostgresStore(url, **options)
 
 
+def _files(url: str, **options: Any) -> Store:
+    return FileStore(url, **options)
+
+
 _BUILT_IN: dict[str, Callable[..., Store]] = {
+    "file": _files,
     "memory": _memory,
     "postgres": _postgres,
     "postgresql": _postgres,

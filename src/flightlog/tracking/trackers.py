@@ -18,41 +18,13 @@ once, as a :class:`~flightlog.errors.TrackerWarning`, and never fails the run.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from ..bandsaw import Ids, anonymous_execution_id
 from ..model import AttachmentRecord
 
-
-@dataclass(frozen=True)
-class Ids:
-    """The identifiers of what a tracker call is about (bandsaw's ``Ids``).
-
-    ``task_id`` and ``execution_id`` are None for calls about the run as a whole. The session
-    id is ``<task_id>_<execution_id>_<run_id>``: task and execution ids never contain ``_``, so
-    split it at its first two underscores only (run ids may contain ``_``).
-    """
-
-    run_id: str
-    task_id: str | None = None
-    execution_id: str | None = None
-
-    @property
-    def session_id(self) -> str | None:
-        if self.task_id is None or self.execution_id is None:
-            return None
-        return f"{self.task_id}_{self.execution_id}_{self.run_id}"
-
-    def __str__(self) -> str:
-        return self.session_id or self.run_id
-
-
-def anonymous_execution_id(run_id: str, position: int) -> str:
-    """The execution id given to a step whose arguments could not be hashed (unique per
-    step of a run, free of ``_``)."""
-    return hashlib.sha256(f"{run_id}\0{position}".encode()).hexdigest()[:32]
+__all__ = ["Attachments", "Ids", "Tracker", "anonymous_execution_id"]
 
 
 class Attachments(Mapping[str, bytes]):

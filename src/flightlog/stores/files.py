@@ -1,0 +1,406 @@
+"""The JSON-files store (``file:///path/to/dir``): bandsaw's tracking directory, read back.
+
+The directory holds bandsaw's layout (see :mod:`flightlog.stores.files_layout`), with
+flightlog's own records beside bandsaw's keys under a ``flightlog`` key of each info file:
+the run under ``run-info.json``'s ``flightlog.record``, the task under ``task-info.json``'s
+``flightlog.task``, and each step of a session under ``session-info.json``'s
+``flightlog.steps[<position>]`` (``result-info.json`` likewise keeps each step's result).
+What bandsaw has no place for lives beside its layout::
+
+    flightlog/store.json                     {"schema_version": 1, "layout": "bandsaw"}
+    flightlog/order/<n>                      symlink to ../../runs/<run_id>: runs by creation
+    flightlog/runs/<run_id>/steps/<position>   symlink to the step's session directory
+    flightlog/runs/<run_id>/tracked/<n>.json   metric chunks and attachment references
+    flightlog/runs/<run_id>/attachments/<name> files the run's own body attached
+    flightlog/cache/<task_id>/<execution_id>   {"run_id", "position", "end_time"}: the
+                                               latest successful cache-enabled step
+    flightlog/collections/<collection>/...   resource records and their status index
+    flightlog/locks/...                      lock files (fcntl.flock)
+    blobs/<ab>/<sha256>                      attached bytes, once per digest (read-only)
+
+A step whose arguments could not be hashed has no execution id: its session directory uses
+``anonymous_execution_id(run_id, position)`` (a hash, as trackers see it), and its record
+keeps ``execution_id`` null. Every write is atomic (:mod:`flightlog.stores.files_io`); a
+step's files, its marker and its index entry are synced before ``finish_step`` returns.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import unquote
+
+from .._version import __version__
+from ..bandsaw import (
+    distribution_info,
+    run_info,
+    started_run_info,
+    task_record_info,
+)
+from ..errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    SchemaVersionError,
+)
+from ..model import (
+    ErrorInfo,
+    Owner,
+    Run,
+    Status,
+    TaskRecord,
+)
+from .base import SCHEMA_VERSION
+from .files_io import (
+    Writes,
+    check_identity,
+    check_run_id,
+    dump,
+    list_names,
+    locked,
+    members,
+    read_json,
+)
+from .files_layout import OWN, Layout
+from .files_records import run_from, run_record, task_from, task_record
+from .files_resources import FileResources
+from .files_steps import FileSteps, steps_dir
+from .files_tracking import FileTracking
+
+_OPEN_STORES: weakref.WeakSet[FileStore] = weakref.WeakSet()
+
+
+def path_from_url(url: str) -> tuple[str, dict[str, str]]:
+    """``file:///absolute/dir`` (or ``file://relative/dir``) and its query settings."""
+    rest = url[len("file://") :] if url.startswith("file://") else ""
+    path, _, query = rest.partition("?")
+    if not path:
+        raise ConfigurationError(
+            f"malformed files store URL {url!r}: expected file:///absolute/path/to/dir"
+        )
+    settings = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
+    return os.path.abspath(unquote(path)), settings
+
+
+def _flag(value: object, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{what} must be true or false, not {value!r}")
+
+
+class FileStore(FileSteps, FileResources, FileTracking):
+    """A store in a directory of JSON files, in bandsaw's layout (``file:///path/to/dir``).
+
+    ``fsync`` (default true; ``?fsync=false`` in the URL) syncs every write to disk before
+    returning; without it writes are still atomic, and survive a killed process but not a
+    power loss. Several processes on one machine may write one directory at once.
+    """
+
+    def __init__(self, url: str, *, fsync: bool | str | None = None) -> None:
+        root, settings = path_from_url(url)
+        unknown = set(settings) - {"fsync"}
+        if unknown:
+            raise ConfigurationError(
+                f"unknown files store URL option(s): {', '.join(sorted(unknown))}"
+            )
+        self.url = url
+        self.root = root
+        self.fsync = _flag(settings.get("fsync", True) if fsync is None else fsync, "fsync")
+        self.layout = Layout(root, sync=self.fsync)
+        self._read_only_reason: str | None = None
+        self._reset()
+        _OPEN_STORES.add(self)
+        self._set_up()
+
+    def _reset(self) -> None:
+        """Caches of this process (a forked child starts afresh)."""
+        self._lock = threading.Lock()
+        self._started: dict[str, bytes] = {}  # run_id -> session infos' run part, encoded
+        self._tasks: dict[str, TaskRecord] = {}
+        self._recorded_tasks: set[str] = set()
+        self._executions: set[tuple[str, str]] = set()
+        self._order_hint: int | None = None
+        self.layout._reset_locks()
+        self._init_tracking()
+
+    def _set_up(self) -> None:
+        writes = self.layout.writes()
+        for folder in ("runs", "tasks", f"{OWN}/order", f"{OWN}/locks", f"{OWN}/cache"):
+            writes.folder(f"{self.root}/{folder}")
+        meta = {"schema_version": SCHEMA_VERSION, "layout": "bandsaw", "flightlog": __version__}
+        writes.file(self._path("store.json"), dump(meta), replace=False)
+        writes.commit()
+        found = read_json(self._path("store.json")) or {}
+        self._version = int(found.get("schema_version", SCHEMA_VERSION))
+        if self._version > SCHEMA_VERSION:
+            self._read_only_reason = (
+                f"the store at {self.url} has schema version {self._version}, newer than "
+                f"version {SCHEMA_VERSION} that this flightlog writes; upgrade flightlog to "
+                "write to it"
+            )
+
+    def _path(self, *parts: str) -> str:
+        return "/".join((self.root, OWN, *parts))
+
+    def _writable(self) -> None:
+        if self._read_only_reason is not None:
+            raise SchemaVersionError(self._read_only_reason)
+
+    def schema_version(self) -> int:
+        return self._version
+
+    def data_directory(self) -> str | None:
+        """The store's root: resource folders go under its ``resources/``."""
+        return self.root
+
+    def close(self) -> None:
+        pass
+
+    # -- runs ----------------------------------------------------------------------------------
+    def _run_lock(self, run_id: str) -> str:
+        return self._path("locks", f"run.{run_id}")
+
+    def _write_run(self, run: Run, order: int | None, writes: Writes) -> None:
+        info = run_info(run, self.url)
+        info.update(distribution_info(run))
+        info[OWN] = {"record": run_record(run), "order": order}
+        self.layout.write_run_info(run.run_id, info, writes)
+
+    def _read_run(self, run_id: str) -> tuple[Run, int | None] | None:
+        """The run and its place in the creation order, or None."""
+        info = read_json(self.layout.run_info_path(run_id))
+        if not isinstance(info, dict):
+            return None
+        own = info.get(OWN) or {}
+        record = own.get("record")
+        environment = info.get("environment") or {}
+        if not isinstance(record, dict):  # bandsaw's own file, or a tracker's mirror
+            bandsaw = info.get("run") or {}
+            record = {
+                "run_id": run_id,
+                "workflow": bandsaw.get("workflow") or "",
+                "status": bandsaw.get("status") or Status.SUCCESSFUL.value,
+                "start_time": bandsaw.get("start_time"),
+                "end_time": bandsaw.get("end_time"),
+                "tag": bandsaw.get("tag"),
+            }
+        return run_from(record, environment), own.get("order")
+
+    def _step_count(self, run_id: str) -> int:
+        return len(list_names(steps_dir(self.layout, run_id)))
+
+    def _next_order(self, run_id: str) -> int:
+        """A place in the creation order: a symlink ``flightlog/order/<n>`` created only if
+        free, so concurrent creators never share one."""
+        folder = self._path("order")
+        while True:
+            with self._lock:
+                number = self._order_hint
+                if number is None:
+                    numbers = [int(name) for name in list_names(folder) if name.isdigit()]
+                    number = max(numbers, default=0)
+                number += 1
+                self._order_hint = number
+            try:
+                os.symlink(f"../../runs/{run_id}", f"{folder}/{number:012d}")
+                return number
+            except FileExistsError:
+                with self._lock:
+                    self._order_hint = None
+
+    def create_run(self, run: Run) -> None:
+        self._writable()
+        run_id = check_run_id(run.run_id)
+        with locked(self._run_lock(run_id)):
+            if os.path.exists(self.layout.run_info_path(run_id)):
+                raise ConflictError(f"run id {run_id!r} exists already")
+            order = self._next_order(run_id)
+            writes = self.layout.writes()
+            writes.directories.add(self._path("order"))
+            self._write_run(run, order, writes)
+            writes.commit()
+        with self._lock:
+            self._started[run_id] = members(started_run_info(run, self.url))
+
+    def _update_run(self, run_id: str, change: Any) -> Run:
+        """Read, change and write a run under its lock; NotFoundError when unknown."""
+        check_run_id(run_id)
+        with locked(self._run_lock(run_id)):
+            found = self._read_run(run_id)
+            if found is None:
+                raise NotFoundError(f"no run with id {run_id!r}")
+            run, order = found
+            if change(run) is False:
+                return run
+            writes = self.layout.writes()
+            self._write_run(run, order, writes)
+            writes.commit()
+            return run
+
+    def restart_run(
+        self,
+        run_id: str,
+        *,
+        expected_resumes: int,
+        owner: Owner,
+        start_time: float,
+        lease_expires: float | None,
+    ) -> Run:
+        self._writable()
+
+        def claim(run: Run) -> None:
+            if run.resumes != expected_resumes:
+                raise ConflictError(f"run {run_id!r} was claimed by another process meanwhile")
+            run.status = Status.RUNNING
+            run.owner = owner
+            run.start_time = start_time
+            run.end_time = None
+            run.output = None
+            run.error = None
+            run.lease_expires = lease_expires
+            run.cancel_requested = False
+            run.resumes += 1
+
+        run = self._update_run(run_id, claim)
+        with self._lock:
+            self._started[run_id] = members(started_run_info(run, self.url))
+        run.step_count = self._step_count(run_id)
+        return run
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: Status,
+        end_time: float | None,
+        output: str | None = None,
+        error: ErrorInfo | None = None,
+    ) -> None:
+        self._writable()
+
+        def finish(run: Run) -> None:
+            run.status = status
+            run.end_time = end_time
+            run.output = output
+            run.error = error
+
+        self._update_run(run_id, finish)
+        with self._lock:
+            self._started.pop(run_id, None)
+
+    def renew_leases(self, run_ids: Sequence[str], lease_expires: float) -> None:
+        self._writable()
+
+        def renew(run: Run) -> bool:
+            if run.status is not Status.RUNNING:
+                return False
+            run.lease_expires = lease_expires
+            return True
+
+        for run_id in run_ids:
+            try:
+                self._update_run(run_id, renew)
+            except NotFoundError:
+                continue
+
+    def request_cancel(self, run_id: str) -> None:
+        self._writable()
+
+        def cancel(run: Run) -> None:
+            run.cancel_requested = True
+
+        self._update_run(run_id, cancel)
+
+    def get_run(self, run_id: str) -> Run | None:
+        found = self._read_run(check_run_id(run_id))
+        if found is None:
+            return None
+        run = found[0]
+        run.step_count = self._step_count(run_id)
+        return run
+
+    def list_runs(
+        self,
+        *,
+        statuses: Iterable[Status] | None = None,
+        workflow: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+    ) -> list[Run]:
+        wanted = None if statuses is None else frozenset(statuses)
+        if wanted is not None and not wanted:
+            return []
+        folder = self._path("order")
+        found: list[Run] = []
+        for name in sorted((n for n in list_names(folder) if n.isdigit()), reverse=True):
+            if limit is not None and len(found) >= limit:
+                break
+            try:
+                run_id = check_run_id(os.readlink(f"{folder}/{name}").rsplit("/", 1)[-1])
+            except (OSError, InvalidInputError):
+                continue
+            read = self._read_run(run_id)
+            if read is None or read[1] != int(name):  # an abandoned creation
+                continue
+            run = read[0]
+            if wanted is not None and run.status not in wanted:
+                continue
+            if (workflow is not None and run.workflow != workflow) or (
+                tag is not None and run.tag != tag
+            ):
+                continue
+            run.step_count = self._step_count(run_id)
+            found.append(run)
+        return found
+
+    # -- tasks ---------------------------------------------------------------------------------
+    def record_task(self, task: TaskRecord) -> None:
+        self._writable()
+        task_id = check_identity("task id", task.task_id)
+        if task_id in self._recorded_tasks:
+            return
+        info = task_record_info(task)
+        info[OWN] = {"task": task_record(task)}
+        self.layout.write_task_info(task_id, info)
+        self._recorded_tasks.add(task_id)
+
+    def _task(self, task_id: str) -> TaskRecord | None:
+        task = self._tasks.get(task_id)
+        if task is None:
+            info = read_json(self.layout.task_info_path(task_id))
+            record = (info.get(OWN) or {}).get("task") if isinstance(info, dict) else None
+            if not isinstance(record, dict):
+                return None
+            task = self._tasks[task_id] = task_from(record)
+        return task
+
+    def get_task(self, task_id: str) -> TaskRecord | None:
+        task = self._task(check_identity("task id", task_id))
+        return None if task is None else copy.deepcopy(task)
+
+    def tasks_named(self, name: str) -> list[TaskRecord]:
+        found = []
+        for task_id in sorted(list_names(f"{self.root}/tasks")):
+            task = self._task(task_id)
+            if task is not None and task.name == name:
+                found.append(copy.deepcopy(task))
+        return found
+
+
+def _after_fork() -> None:
+    for store in list(_OPEN_STORES):
+        store._reset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)

@@ -1,0 +1,261 @@
+"""The resource methods of the JSON-files store.
+
+Each collection has a folder ``flightlog/collections/<collection>/`` holding one record per
+resource, ``records/<ident>.json`` (every field of the ``ResourceRecord``), and a status index
+of empty files, ``status/<status>/<ident>``, so that counts and listings by status read
+directory entries instead of records. Every change of a collection happens under an exclusive
+``flock`` of ``flightlog/locks/collection.<collection>``, so a claim is a compare-and-set across
+threads and processes.
+
+A change writes the marker of the new status, then the record, then removes the marker of the
+old status: at every instant the record's own status has a marker, and a resource found under
+two statuses (a writer was killed in between) is settled by reading its record. (A brand-new
+resource's record is written before its marker; a writer killed between the two leaves it out
+of the index until it is written again.) ``declare_resources`` writes each identifier
+atomically; a crash part-way leaves the ones declared so far, and declaring again adds the
+rest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from ..model import ResourceCount, ResourceRecord, ResourceStatus
+from .files_io import Writes, check_component, dump, locked, read_json
+from .files_layout import OWN, Layout
+from .files_records import resource_from, resource_record
+
+_SUFFIX = ".json"
+
+
+def _entries(path: str) -> set[str]:
+    """Every entry of a status folder (markers are never temporary, so none is skipped)."""
+    try:
+        return set(os.listdir(path))
+    except FileNotFoundError:
+        return set()
+
+
+class FileResources:
+    """Resource records as files. Needs the store's ``layout``, ``root`` and ``_writable``."""
+
+    layout: Layout
+    root: str
+
+    def _writable(self) -> None:
+        raise NotImplementedError
+
+    def _collection_dir(self, collection: str) -> str:
+        return f"{self.root}/{OWN}/collections/{collection}"
+
+    def _record_path(self, collection: str, ident: str) -> str:
+        return f"{self._collection_dir(collection)}/records/{ident}{_SUFFIX}"
+
+    def _marker(self, collection: str, status: ResourceStatus, ident: str) -> str:
+        return f"{self._collection_dir(collection)}/status/{status.value}/{ident}"
+
+    @contextmanager
+    def _collection_lock(self, collection: str) -> Iterator[None]:
+        with locked(f"{self.root}/{OWN}/locks/collection.{collection}"):
+            yield
+
+    def _read(self, collection: str, ident: str) -> ResourceRecord | None:
+        found = read_json(self._record_path(collection, ident))
+        return resource_from(found) if isinstance(found, dict) else None
+
+    def _store(
+        self, record: ResourceRecord, previous: ResourceStatus | None, writes: Writes
+    ) -> None:
+        """Write a record and move its status marker (the caller holds the lock)."""
+        collection, ident = record.collection, record.ident
+        marker = self._marker(collection, record.status, ident)
+        moved = previous is not None and previous is not record.status
+        writes.folder(os.path.dirname(marker))
+        if moved:
+            writes.empty(marker)
+        path = self._record_path(collection, ident)
+        writes.folder(os.path.dirname(path))
+        writes.file(path, dump(resource_record(record)))
+        if moved:
+            assert previous is not None
+            writes.remove(self._marker(collection, previous, ident))
+        else:  # a new resource, or one whose marker a killed writer may have left out
+            writes.empty(marker)
+
+    def _checked(self, collection: str, ident: str) -> tuple[str, str]:
+        return (
+            check_component("resource collection name", collection),
+            check_component("resource identifier", ident),
+        )
+
+    def data_directory(self) -> str | None:
+        return self.root
+
+    def get_resource(self, collection: str, ident: str) -> ResourceRecord | None:
+        return self._read(*self._checked(collection, ident))
+
+    def claim_resource(self, record: ResourceRecord, *, expected_attempt: int) -> bool:
+        self._writable()
+        collection, ident = self._checked(record.collection, record.ident)
+        with self._collection_lock(collection):
+            found = self._read(collection, ident)
+            if (0 if found is None else found.attempt) != expected_attempt:
+                return False
+            claimed = ResourceRecord(
+                collection,
+                ident,
+                ResourceStatus.PENDING,
+                expected_attempt + 1,
+                record.task_id,
+                record.arguments,
+                None,
+                None,
+                record.start_time,
+                None,
+                record.owner,
+                record.lease_expires,
+                record.created_time,
+                list(record.history),
+            )
+            if found is not None and found.created_time is not None:
+                claimed.created_time = found.created_time
+            writes = self.layout.writes()
+            self._store(claimed, None if found is None else found.status, writes)
+            writes.commit()
+            return True
+
+    def finish_resource(self, record: ResourceRecord) -> bool:
+        self._writable()
+        collection, ident = self._checked(record.collection, record.ident)
+        with self._collection_lock(collection):
+            found = self._read(collection, ident)
+            if found is None or found.attempt != record.attempt:
+                return False
+            previous = found.status
+            found.status = record.status
+            found.result = record.result
+            found.error = record.error
+            found.end_time = record.end_time
+            found.owner = None
+            found.lease_expires = None
+            writes = self.layout.writes()
+            self._store(found, previous, writes)
+            writes.commit()
+            return True
+
+    def declare_resources(self, collection: str, idents: Sequence[str], created_time: float) -> int:
+        self._writable()
+        check_component("resource collection name", collection)
+        for ident in idents:
+            check_component("resource identifier", ident)
+        if not idents:
+            return 0
+        added = 0
+        with self._collection_lock(collection):
+            writes = self.layout.writes()
+            for ident in idents:
+                if os.path.exists(self._record_path(collection, ident)):
+                    continue
+                record = ResourceRecord(collection, ident, created_time=created_time)
+                self._store(record, None, writes)
+                added += 1
+            writes.commit()
+        return added
+
+    def _status_idents(self, collection: str, status: ResourceStatus) -> list[str]:
+        """Identifiers under ``status`` in the index, those found under two statuses settled
+        by their records; sorted."""
+        folder = f"{self._collection_dir(collection)}/status"
+        mine = _entries(f"{folder}/{status.value}")
+        doubtful: set[str] = set()
+        for other in ResourceStatus:
+            if other is not status and mine:
+                doubtful |= mine & _entries(f"{folder}/{other.value}")
+        for ident in doubtful:
+            found = self._read(collection, ident)
+            if found is None or found.status is not status:
+                mine.discard(ident)
+        return sorted(mine)
+
+    def list_resources(
+        self, collection: str, *, status: ResourceStatus | None = None
+    ) -> list[ResourceRecord]:
+        check_component("resource collection name", collection)
+        if status is None:
+            try:
+                names = os.listdir(f"{self._collection_dir(collection)}/records")
+            except FileNotFoundError:
+                return []
+            idents = sorted(name[: -len(_SUFFIX)] for name in names if name.endswith(_SUFFIX))
+        else:
+            idents = self._status_idents(collection, status)
+        found = []
+        for ident in idents:
+            record = self._read(collection, ident)
+            if record is not None and (status is None or record.status is status):
+                found.append(record)
+        return found
+
+    def resource_identifiers(self, collection: str, status: ResourceStatus) -> list[str]:
+        check_component("resource collection name", collection)
+        return self._status_idents(collection, status)
+
+    def count_resources(
+        self, collection: str | None = None, *, times: bool = False
+    ) -> list[ResourceCount]:
+        if collection is None:
+            try:
+                names = sorted(os.listdir(f"{self.root}/{OWN}/collections"))
+            except FileNotFoundError:
+                names = []
+        else:
+            names = [check_component("resource collection name", collection)]
+        found: list[ResourceCount] = []
+        for name in names:
+            for status in ResourceStatus:
+                idents = self._status_idents(name, status)
+                if not idents:
+                    continue
+                count = ResourceCount(name, status, len(idents))
+                if times:
+                    for ident in idents:
+                        record = self._read(name, ident)
+                        if record is None:
+                            continue
+                        count.created_time = _earliest(count.created_time, record.created_time)
+                        count.start_time = _earliest(count.start_time, record.start_time)
+                        count.end_time = _latest(count.end_time, record.end_time)
+                found.append(count)
+        return found
+
+    def renew_resource_leases(
+        self, claims: Sequence[tuple[str, str, int]], lease_expires: float
+    ) -> None:
+        self._writable()
+        by_collection: dict[str, list[tuple[str, int]]] = {}
+        for collection, ident, attempt in claims:
+            self._checked(collection, ident)
+            by_collection.setdefault(collection, []).append((ident, attempt))
+        for collection, items in by_collection.items():
+            with self._collection_lock(collection):
+                writes = self.layout.writes()
+                for ident, attempt in items:
+                    found = self._read(collection, ident)
+                    if (
+                        found is not None
+                        and found.attempt == attempt
+                        and found.status is ResourceStatus.PENDING
+                    ):
+                        found.lease_expires = lease_expires
+                        self._store(found, found.status, writes)
+                writes.commit()
+
+
+def _earliest(first: float | None, second: float | None) -> float | None:
+    return second if first is None else first if second is None else min(first, second)
+
+
+def _latest(first: float | None, second: float | None) -> float | None:
+    return second if first is None else first if second is None else max(first, second)

@@ -1,0 +1,157 @@
+"""The tracking methods of the JSON-files store: metric chunks, attachments and blobs.
+
+What a step (or the run's own body) tracked is appended to its run as one numbered JSON file,
+``flightlog/runs/<run_id>/tracked/<n>.json``: ``{"metrics": [{"name", "position",
+"step_name", "steps", "values", "times"}], "attachments": [{"name", "position",
+"step_name", "size", "sha256", "time"}]}``, never replacing an earlier one. Attached bytes are
+stored once per digest as ``blobs/<ab>/<sha256>`` (read-only), and shown under their names in
+the step's ``attachments/`` folder (a hard link to the blob where the file system allows it),
+or in ``flightlog/runs/<run_id>/attachments/`` for the run's own body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from ..bandsaw import Ids
+from ..errors import NotFoundError
+from ..model import AttachmentRecord, MetricChunk
+from .files_io import (
+    Writes,
+    check_component,
+    check_digest,
+    check_run_id,
+    dump,
+    read_bytes,
+    read_json,
+)
+from .files_layout import Layout, append_numbered, tracked_names
+from .files_records import attachment_from, attachment_record, chunk_from, chunk_record
+
+TRACKED = "tracked"
+
+
+def tracked_document(
+    metrics: Sequence[MetricChunk], attachments: Sequence[AttachmentRecord]
+) -> bytes:
+    return dump(
+        {
+            "metrics": [chunk_record(chunk) for chunk in metrics],
+            "attachments": [attachment_record(item) for item in attachments],
+        }
+    )
+
+
+class FileTracking:
+    """Tracked values as files. Needs the store's ``layout`` and ``_writable``."""
+
+    layout: Layout
+    root: str
+
+    def _writable(self) -> None:
+        raise NotImplementedError
+
+    def _init_tracking(self) -> None:
+        self._tracked_hint: dict[str, int] = {}
+        self._tracked_lock = threading.Lock()
+
+    def _tracked_dir(self, run_id: str) -> str:
+        return f"{self.layout.own_run_dir(run_id)}/{TRACKED}"
+
+    def _append_tracked(
+        self,
+        run_id: str,
+        metrics: Sequence[MetricChunk],
+        attachments: Sequence[AttachmentRecord],
+        ids: Ids | None = None,
+        position: int | None = None,
+    ) -> None:
+        """Append the values and show the attached files; durable on return."""
+        writes = self.layout.writes()
+        append_numbered(
+            writes,
+            self._tracked_dir(run_id),
+            tracked_document(metrics, attachments),
+            self._tracked_hint,
+            self._tracked_lock,
+        )
+        for item in attachments:
+            if item.position is None:
+                folder = self.layout.attachments_dir(Ids(run_id))
+            elif ids is not None and item.position == position:
+                folder = self.layout.attachments_dir(ids)
+            else:
+                continue
+            writes.folder(folder)
+            name = check_component("attachment name", item.name)
+            self._show(item, f"{folder}/{name}", writes)
+        writes.commit()
+
+    def _show(self, item: AttachmentRecord, path: str, writes: Writes) -> None:
+        """The attached file under its name: the blob itself (a hard link), else a copy."""
+        blob = self._blob_path(check_digest(item.sha256))
+        if writes.hard_link(blob, path):
+            return
+        data = read_bytes(blob)
+        if data is not None:
+            writes.file(path, data)
+
+    def record_tracked(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[MetricChunk] = (),
+        attachments: Sequence[AttachmentRecord] = (),
+    ) -> None:
+        self._writable()
+        if not os.path.exists(self.layout.run_info_path(check_run_id(run_id))):
+            raise NotFoundError(f"no run with id {run_id!r}")
+        if metrics or attachments:
+            self._append_tracked(run_id, metrics, attachments)
+
+    def _tracked(self, run_id: str) -> list[dict[str, Any]]:
+        folder = self._tracked_dir(check_run_id(run_id))
+        documents = []
+        for _, name in tracked_names(folder):
+            found = read_json(f"{folder}/{name}")
+            if isinstance(found, dict):
+                documents.append(found)
+        return documents
+
+    def list_metrics(self, run_id: str, name: str | None = None) -> list[MetricChunk]:
+        return [
+            chunk_from(item)
+            for document in self._tracked(run_id)
+            for item in document.get("metrics") or ()
+            if name is None or item.get("name") == name
+        ]
+
+    def list_attachments(self, run_id: str) -> list[AttachmentRecord]:
+        return [
+            attachment_from(item)
+            for document in self._tracked(run_id)
+            for item in document.get("attachments") or ()
+        ]
+
+    def _blob_path(self, digest: str) -> str:
+        return f"{self.root}/blobs/{digest[:2]}/{digest}"
+
+    def put_blob(self, data: bytes) -> str:
+        self._writable()
+        data = bytes(data)
+        digest = hashlib.sha256(data).hexdigest()
+        path = self._blob_path(digest)
+        if os.path.exists(path):
+            return digest
+        writes = self.layout.writes()
+        writes.folder(os.path.dirname(path))
+        writes.file(path, data, replace=False, mode=0o444)
+        writes.commit()
+        return digest
+
+    def get_blob(self, sha256: str) -> bytes | None:
+        return read_bytes(self._blob_path(check_digest(sha256)))

@@ -18,5 +18,8 @@ def store_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if kind == "postgres":
         return str(request.getfixturevalue("postgres_url"))
     if kind == "files":
-        return f"file://{tmp_path}/files"
+        # Without fsync, like the PostgreSQL test server: the same atomic files, minus the
+        # disk flushes. tests/stores/test_files_*.py run the store as configured by default
+        # (the conformance suite included).
+        return f"file://{tmp_path}/files?fsync=false"
     raise ValueError(f"unknown store kind {kind!r}")

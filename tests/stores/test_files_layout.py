@@ -21,8 +21,8 @@ from flightlog import Flightlog
 from flightlog.bandsaw import anonymous_execution_id, split_session_id
 from flightlog.errors import ConfigurationError, InvalidInputError, SchemaVersionError
 from flightlog.model import AttachmentRecord, ResourceRecord, Status, TaskRecord
-from flightlog.stores import FileStore, open_store
-from flightlog.testing import make_run, make_step
+from flightlog.stores import FileStore, Store, open_store
+from flightlog.testing import StoreContract, make_run, make_step
 from flightlog.trackers import FileSystemTracker
 
 BANDSAW_RUN_KEYS = {"run", "configuration", "environment", "distribution_archive"}
@@ -81,6 +81,18 @@ def tree(root: Path, *tops: str) -> set[str]:
         if (root / top).exists()
         for path in (root / top).rglob("*")
     }
+
+
+class TestDurableFileStore(StoreContract):
+    """The conformance suite over the files store as it is by default (fsync on); the
+    shared fixtures run it without fsync, to keep the runtime tests quick."""
+
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> Iterator[Store]:
+        store = open_store(f"file://{tmp_path}/durable")
+        assert isinstance(store, FileStore) and store.fsync
+        yield store
+        store.close()
 
 
 @pytest.fixture

@@ -154,6 +154,16 @@ def sync_directory(path: str) -> None:
         os.close(descriptor)
 
 
+def _replace(temporary: str, path: str) -> None:
+    """Rename ``temporary`` over ``path`` atomically; on failure leave no temporary behind."""
+    try:
+        os.rename(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 def _temporary(path: str) -> str:
     directory, _, name = path.rpartition("/")
     return f"{directory}/.{name[:32]}.{os.getpid()}.{next(_counter)}.tmp"
@@ -235,12 +245,7 @@ class Writes:
             os.link(source, temporary)
         except OSError:
             return False
-        try:
-            os.rename(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        _replace(temporary, path)
         self.directories.add(os.path.dirname(path))
         return True
 
@@ -264,12 +269,7 @@ class Writes:
                 return False
             temporary = _temporary(path)
             os.symlink(target, temporary)
-            try:
-                os.rename(temporary, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
+            _replace(temporary, path)
         self.directories.add(os.path.dirname(path))
         return True
 

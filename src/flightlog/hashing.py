@@ -44,7 +44,12 @@ from hashlib import blake2b
 from pathlib import PurePath
 from typing import Any
 
-from flightlog.codec import encode_arguments, encode_scalar_arguments, encode_scalar_values
+from flightlog.codec import (
+    ArgumentKeys,
+    encode_arguments,
+    encode_scalar_arguments,
+    encode_scalar_values,
+)
 from flightlog.errors import FlightlogError, SerializationError
 
 __all__ = ["UnhashableArgumentError", "class_path", "execution_id", "module_name", "value_digest"]
@@ -451,12 +456,24 @@ def _enc_pandas_values(values: Any, out: _Out, active: set[int]) -> None:
 # ------------------------------------------------------------------------------- public API
 
 
+# Copying a hash object that has been set up is cheaper than making a new one: every step pays
+# for one digest, so they start from these (never updated themselves, so sharing them is safe).
+_BLAKE = blake2b(digest_size=16)
+_SCALAR = blake2b(b"J", digest_size=16)
+
+
+def _digest_bytes(data: bytes) -> str:
+    hasher = _BLAKE.copy()
+    hasher.update(data)
+    return hasher.hexdigest()
+
+
 def _digest(text: str) -> str:
     try:
         data = text.encode()
     except UnicodeEncodeError:  # lone surrogates
         data = text.encode("utf-8", "surrogatepass")
-    return blake2b(data, digest_size=16).hexdigest()
+    return _digest_bytes(data)
 
 
 def _failure(error: _Unhashable, parameter: str | None) -> UnhashableArgumentError:
@@ -525,13 +542,18 @@ def fingerprint(arguments: dict[str, Any], serializer: str = "json") -> tuple[st
         return None, digest
 
 
-def scalar_fingerprint(names: tuple[str, ...], values: tuple[Any, ...]) -> tuple[str, str] | None:
-    """:func:`fingerprint` of plain scalar arguments given as names and values (the common
-    case of a positional call), or None when they are not all plain scalars."""
-    if not names:
+def scalar_fingerprint(keys: ArgumentKeys, values: tuple[Any, ...]) -> tuple[str, str] | None:
+    """:func:`fingerprint` of plain scalar arguments given as the values of a positional call
+    and the :func:`~flightlog.codec.argument_keys` of the parameters (the common case), or
+    None when they are not all plain scalars."""
+    text = encode_scalar_values(keys, values)
+    if text is None:
         return None
-    text = encode_scalar_values(names, values)
-    return None if text is None else (text, _digest("J" + text))
+    # _digest("J" + text), inline: this runs for every step. The text is ASCII (JSON escapes
+    # everything else), so it always encodes.
+    hasher = _SCALAR.copy()
+    hasher.update(text.encode())
+    return text, hasher.hexdigest()
 
 
 def _execution_id(arguments: Mapping[str, object]) -> str:
@@ -565,8 +587,4 @@ def _execution_id(arguments: Mapping[str, object]) -> str:
                     f"cannot hash argument {name!r}: it is nested too deeply", name
                 ) from None
             text = "".join(out)
-    try:
-        data = text.encode()
-    except UnicodeEncodeError:  # lone surrogates
-        data = text.encode("utf-8", "surrogatepass")
-    return blake2b(data, digest_size=16).hexdigest()
+    return _digest(text)

@@ -13,6 +13,7 @@ fresh, empty store; pytest then runs every behaviour that a flightlog store must
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any
@@ -303,6 +304,49 @@ class StoreContract(ResourceStoreContract, TrackingStoreContract):
         assert errors == []
         for run_id in runs:
             assert len(store.list_steps(run_id)) == 50
+
+    def test_readers_see_whole_steps_while_threads_write(self, store: Store) -> None:
+        store.create_run(make_run("shared"))
+        errors: list[BaseException] = []
+        writing = threading.Event()
+        writing.set()
+
+        def write(first: int) -> None:
+            try:
+                for position in range(first, 300, 2):
+                    store.start_step(make_step("shared", position, status=Status.RUNNING))
+                    store.finish_step(make_step("shared", position))
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        def read() -> None:
+            try:
+                while writing.is_set():
+                    for step in store.list_steps("shared"):
+                        assert step.status in (Status.RUNNING, Status.SUCCESSFUL)
+                        assert step.status is Status.RUNNING or step.result is not None
+                    store.get_step("shared", "add_299")
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        writers = [threading.Thread(target=write, args=(first,)) for first in (0, 1)]
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # threads take turns often: races show
+        try:
+            for thread in readers + writers:
+                thread.start()
+            for thread in writers:
+                thread.join()
+        finally:
+            writing.clear()
+            for thread in readers:
+                thread.join()
+            sys.setswitchinterval(interval)
+        assert errors == []
+        steps = store.list_steps("shared")
+        assert [step.position for step in steps] == list(range(300))
+        assert {step.status for step in steps} == {Status.SUCCESSFUL}
 
     def test_schema_version_is_current(self, store: Store) -> None:
         from .stores.base import SCHEMA_VERSION

@@ -38,8 +38,9 @@ class RunState:
     cancel_requested: bool = False
     # Counters are itertools.count objects: ``next`` on one is atomic, so threads calling tasks
     # of one run at once never get the same name or position.
-    _names: dict[str, itertools.count[int]] = field(default_factory=dict)
-    _positions: itertools.count[int] = field(default_factory=itertools.count)
+    # StepCall takes the next name and position of a step from them (``add``, ``add_1`` …).
+    names: dict[str, itertools.count[int]] = field(default_factory=dict)
+    positions: itertools.count[int] = field(default_factory=itertools.count)
     _children: dict[str, list[Step]] | None = None
     # The tracking layer's hooks (None: nobody listens), and what the run's own body tracked
     # outside any step that is not written yet (see flightlog.runtime.tracked).
@@ -47,13 +48,9 @@ class RunState:
     tracked: Tracked | None = None
     tracked_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def next_step(self, base: str) -> tuple[str, int]:
-        """The name and position of the next step called ``base`` (``add``, ``add_1`` …)."""
-        counter = self._names.get(base)
-        if counter is None:
-            counter = self._names.setdefault(base, itertools.count())
-        count = next(counter)
-        return (f"{base}_{count}" if count else base), next(self._positions)
+    def name_counter(self, base: str) -> itertools.count[int]:
+        """The counter of the steps called ``base``, made at its first step."""
+        return self.names.setdefault(base, itertools.count())
 
     def skip_subtree(self, step: Step) -> None:
         """A replayed step does not call its sub-steps again: account for their names and
@@ -71,13 +68,10 @@ class RunState:
             self.recorded.pop(child.position, None)
             last = max(last, child.position)
             base = _BASE.sub("", child.name) if child.name != child.task_name else child.name
-            counter = self._names.get(base)
-            if counter is None:
-                counter = self._names.setdefault(base, itertools.count())
-            next(counter)
+            next(self.names.get(base) or self.name_counter(base))
             pending.extend(children.get(child.name, ()))
         if last > step.position:
-            self._positions = itertools.count(last + 1)
+            self.positions = itertools.count(last + 1)
 
 
 class StepFrame(Protocol):

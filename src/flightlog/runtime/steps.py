@@ -23,6 +23,9 @@ from .tracked import Tracked, collect, take_run_buffer
 if TYPE_CHECKING:
     from .task import CallOptions, Task
 
+# Reading a member off an Enum class is slow (~90 ns); every step needs these.
+_RUNNING, _SUCCESSFUL, _FAILED = Status.RUNNING, Status.SUCCESSFUL, Status.FAILED
+
 
 class StepCall:
     """One call of a task inside a run."""
@@ -32,7 +35,6 @@ class StepCall:
         "call",
         "env_mark",
         "log",
-        "name",
         "state",
         "step",
         "task",
@@ -52,10 +54,14 @@ class StepCall:
         self.task = task
         self.state = state
         self.call = call
-        name, position = state.next_step(call.name)
+        # RunState.next_step, inline: the name and position of this step.
+        base = call.name
+        counter = state.names.get(base) or state.name_counter(base)
+        count = next(counter)
+        name = f"{base}_{count}" if count else base
+        position = next(state.positions)
         parent = CURRENT_STEP.get()
         start = time.time()
-        self.attempt_start = start
         self.step = step = Step(
             state.run_id,
             name,
@@ -64,7 +70,7 @@ class StepCall:
             task.task_id,
             execution_id,
             None if parent is None else parent.name,
-            Status.RUNNING,
+            _RUNNING,
             start,
             None,
             [],
@@ -76,12 +82,19 @@ class StepCall:
         )
         if call.cache:
             step.cache = True
-        self.name = name
         self.log: list[str] = []
         self.tracked: Tracked | None = None
         hooks = state.hooks
-        self.env_mark: Any = None if hooks is None else hooks.step_started()
+        if hooks is None:
+            self.env_mark: Any = None
+        else:
+            mark = hooks.mark
+            self.env_mark = mark if mark[0] == hooks.watch.version else hooks.step_started()
         state.in_flight[position] = step
+
+    @property
+    def name(self) -> str:
+        return self.step.name
 
     def tracking(self) -> Tracked:
         """The buffer of what this step tracks (see flightlog.runtime.tracked)."""
@@ -92,9 +105,14 @@ class StepCall:
 
     # -- attempts ------------------------------------------------------------------------------
     def begin_attempt(self) -> contextvars.Token[StepFrame | None]:
+        # The first attempt starts with the step (``attempt_start`` is set for later ones).
         if self.step.attempts:
             self.attempt_start = time.time()
         return CURRENT_STEP.set(self)
+
+    def _attempt_start(self) -> float:
+        step = self.step
+        return self.attempt_start if step.attempts else step.start_time  # type: ignore[return-value]
 
     def failed(self, error: BaseException, *, final: bool = False) -> float | None:
         """Record a failed attempt. Returns the delay before the next attempt, or None when the
@@ -102,17 +120,17 @@ class StepCall:
         end = time.time()
         info = ErrorInfo.from_exception(error)
         attempts = self.step.attempts
-        attempts.append(Attempt(len(attempts) + 1, self.attempt_start, end, Status.FAILED, info))
+        attempts.append(Attempt(len(attempts) + 1, self._attempt_start(), end, _FAILED, info))
         retry = isinstance(error, Exception) and not isinstance(error, CanceledError)
         if retry and not final and len(attempts) <= self.task.config.retries:
             return self.task.config.retry_delay
-        self._finish(Status.FAILED, end, None, info)
+        self._finish(_FAILED, end, None, info)
         return None
 
     def succeeded(self, value: Any) -> Any:
         end = time.time()
         try:
-            text = codec.encode(value, serializer=self.task.config.serializer)
+            text = codec.encode(value, self.task.config.serializer)
         except SerializationError as error:
             problem = SerializationError(
                 f"step {self.step.name!r} of run {self.state.run_id!r}: its result of type "
@@ -122,10 +140,8 @@ class StepCall:
             raise problem from error
         attempts = self.step.attempts
         if attempts:
-            attempts.append(
-                Attempt(len(attempts) + 1, self.attempt_start, end, Status.SUCCESSFUL, None)
-            )
-        self._finish(Status.SUCCESSFUL, end, text, None)
+            attempts.append(Attempt(len(attempts) + 1, self.attempt_start, end, _SUCCESSFUL, None))
+        self._finish(_SUCCESSFUL, end, text, None)
         return value
 
     def _finish(
@@ -140,7 +156,7 @@ class StepCall:
             step.log = "".join(self.log)
         state = self.state
         hooks = state.hooks
-        if hooks is not None:
+        if hooks is not None and hooks.watch.version != self.env_mark[0]:
             hooks.step_ending(self)
         if self.tracked is None and state.tracked is None:
             state.store.finish_step(step)
@@ -172,7 +188,7 @@ class StepCall:
         step = self.step
         step.origin = origin
         step.source_run = source.run_id
-        step.status = Status.SUCCESSFUL
+        step.status = _SUCCESSFUL
         step.end_time = time.time()
         step.result = source.result
         state = self.state
@@ -217,18 +233,18 @@ def _run_with_timeout(
 
 def call_step(call: StepCall, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     """Drive a plain task's attempts."""
-    config = call.task.config
-    if not config.retries and config.timeout is None:  # the common case: one plain attempt
+    task = call.task
+    if task.one_attempt:  # the common case: no retries, no timeout
         token = CURRENT_STEP.set(call)
         try:
-            value = function(*args, **kwargs)
+            value = function(*args, **kwargs) if kwargs else function(*args)
         except BaseException as error:
             CURRENT_STEP.reset(token)
             call.failed(error)
             raise
         CURRENT_STEP.reset(token)
         return call.succeeded(value)
-    plain = config.timeout is None
+    plain = task.config.timeout is None
     while True:
         token = call.begin_attempt()
         try:

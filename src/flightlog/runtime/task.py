@@ -115,10 +115,15 @@ class Task(Generic[R]):
         )
         # Positional calls with every parameter given skip inspect's binding.
         self._arity = len(self._names) if plain else -1
-        self._json = self.config.serializer == "json"
+        # The JSON keys of a positional call's plain scalar values: most steps take that path.
+        self._keys = (
+            codec.argument_keys(self._names)
+            if self._arity > 0 and self.config.serializer == "json"
+            else None
+        )
         self._identity: TaskIdentity | None = None
-        self._task_id: str | None = None
         self._recorded_in: set[int] = set()
+        self.one_attempt = not self.config.retries and self.config.timeout is None
         self._warned = False
         self._call = CallOptions(
             name=self.name, metadata={}, options={}, cache=options.cache, recompute=False
@@ -136,12 +141,10 @@ class Task(Generic[R]):
             )
         return identity
 
-    @property
+    @functools.cached_property
     def task_id(self) -> str:
-        task_id = self._task_id
-        if task_id is None:
-            task_id = self._task_id = self.identity.task_id
-        return task_id
+        """The task's code identity (then a plain attribute: every step reads it)."""
+        return self.identity.task_id
 
     def record(self) -> TaskRecord:
         """This task version as the store records it."""
@@ -237,20 +240,22 @@ class Task(Generic[R]):
         if id(state.store) not in self._recorded_in:
             self._record_task(state)
         found: tuple[str | None, str | None] | None = None
-        if not kwargs and len(args) == self._arity and self._json:
-            found = scalar_fingerprint(self._names, args)
+        keys = self._keys
+        if keys is not None and not kwargs and len(args) == self._arity:
+            found = scalar_fingerprint(keys, args)
         if found is None:
             found = self._identify(self.bind(args, kwargs))
         step = StepCall(self, state, call, found[0], found[1])
-        served = MISSING
         if call.recompute:
             step.step.reason = "recompute=True was asked"
         if call.cache or state.recorded:
             served = self._recorder.serve(self, step)
-        if self.is_async:
-            return self._async_step(step, served, args, kwargs)
-        if served is not MISSING:
-            return served
+            if self.is_async:
+                return self._async_step(step, served, args, kwargs)
+            if served is not MISSING:
+                return served
+        elif self.is_async:
+            return self._async_step(step, MISSING, args, kwargs)
         return call_step(step, self.function, args, kwargs)
 
     async def _async_step(self, step: StepCall, served: Any, args: Any, kwargs: Any) -> Any:

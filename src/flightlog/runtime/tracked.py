@@ -103,12 +103,22 @@ def take_run_buffer(state: RunState) -> Tracked | None:
     return buffer
 
 
+class Versioned(Protocol):
+    version: int
+
+
 class RunHooks(Protocol):
     """What the tracking layer hears from the runtime. Every method may be called from any
     thread that drives a run or a step; none may raise."""
 
     # Whether ``step_ended`` wants to hear of steps that tracked nothing (trackers listen).
     observing: bool
+    # What a step tracks implicitly (environment variables) needs a look at its start and end
+    # only when it may have changed: ``watch.version`` changes whenever it may have. A mark
+    # (what ``step_started`` returns) is a tuple whose first item is the version it was taken
+    # at; ``mark`` is the latest, which a step reuses while the version is still the same.
+    watch: Versioned
+    mark: tuple[int, Any]
 
     def describe(self) -> dict[str, Any]:
         """What a new run records about its tracking in its environment ({} for nothing)."""
@@ -118,12 +128,13 @@ class RunHooks(Protocol):
         """A run was created or claimed for a resume and is about to run."""
         ...
 
-    def step_started(self) -> object:
-        """A step starts: return a mark that ``step_ending`` gets back (``call.env_mark``)."""
+    def step_started(self) -> tuple[int, Any]:
+        """A step starts and ``mark`` is out of date: return a new mark (``call.env_mark``)."""
         ...
 
     def step_ending(self, call: StepCall) -> None:
-        """A step is about to be recorded as finished: add what it tracked implicitly."""
+        """A step whose mark's version is no longer ``watch.version`` is about to be recorded
+        as finished: add what it tracked implicitly."""
         ...
 
     def step_ended(

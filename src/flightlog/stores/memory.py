@@ -154,12 +154,11 @@ class MemoryStore(MemoryResources, MemoryTracking):
             return None if task is None else copy.deepcopy(task)
 
     def start_step(self, step: Step) -> None:
-        with self._lock:
-            steps = self._steps.get(step.run_id)
-            if steps is None:
-                raise NotFoundError(f"no run with id {step.run_id!r}")
-            if step.position not in steps:
-                steps[step.position] = copy.copy(step)
+        steps = self._steps.get(step.run_id)
+        if steps is None:
+            raise NotFoundError(f"no run with id {step.run_id!r}")
+        # One atomic operation, so that it never replaces the step's end written meanwhile.
+        steps.setdefault(step.position, copy.copy(step))
 
     def finish_step(
         self,
@@ -168,32 +167,40 @@ class MemoryStore(MemoryResources, MemoryTracking):
         metrics: Sequence[MetricChunk] = (),
         attachments: Sequence[AttachmentRecord] = (),
     ) -> None:
-        with self._lock:
-            steps = self._steps.get(step.run_id)
-            if steps is None:
-                raise NotFoundError(f"no run with id {step.run_id!r}")
-            steps[step.position] = step
-            if metrics or attachments:
+        # A step is written without the lock: assigning one dict item is atomic (on
+        # free-threaded Python too), and readers look at copies of the dicts (``_snapshot``).
+        # What a step tracked is written together with it, under the lock.
+        if metrics or attachments:
+            with self._lock:
+                self.finish_step(step)
                 self._append_tracked(step.run_id, metrics, attachments)
-            if (
-                step.cache
-                and step.status is Status.SUCCESSFUL
-                and step.execution_id
-                and step.origin is not Origin.CACHED
-            ):
-                self._cache[(step.task_id, step.execution_id)] = step
+            return
+        try:
+            self._steps[step.run_id][step.position] = step
+        except KeyError:
+            raise NotFoundError(f"no run with id {step.run_id!r}") from None
+        if (
+            step.cache
+            and step.status is Status.SUCCESSFUL
+            and step.execution_id
+            and step.origin is not Origin.CACHED
+        ):
+            self._cache[(step.task_id, step.execution_id)] = step
+
+    def _snapshot(self, run_id: str) -> dict[int, Step]:
+        """The steps of a run by position, as they are now (a copy: one atomic operation)."""
+        steps = self._steps.get(run_id)
+        return {} if steps is None else steps.copy()
 
     def get_step(self, run_id: str, name: str) -> Step | None:
-        with self._lock:
-            for step in self._steps.get(run_id, {}).values():
-                if step.name == name:
-                    return _copy_step(step)
-            return None
+        for step in self._snapshot(run_id).values():
+            if step.name == name:
+                return _copy_step(step)
+        return None
 
     def list_steps(self, run_id: str) -> list[Step]:
-        with self._lock:
-            steps = self._steps.get(run_id, {})
-            return [_copy_step(steps[position]) for position in sorted(steps)]
+        steps = self._snapshot(run_id)
+        return [_copy_step(steps[position]) for position in sorted(steps)]
 
     def find_cached(self, task_id: str, execution_id: str) -> Step | None:
         with self._lock:
@@ -208,7 +215,7 @@ class MemoryStore(MemoryResources, MemoryTracking):
         with self._lock:
             found = [
                 step
-                for step in self._cache.values()
+                for step in self._cache.copy().values()
                 if step.task_id == task_id and step.status is Status.SUCCESSFUL
             ]
             found.sort(key=lambda step: step.end_time or 0.0, reverse=True)

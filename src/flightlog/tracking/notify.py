@@ -18,7 +18,6 @@ from ..errors import TrackerWarning
 from ..model import AttachmentRecord, MetricChunk, Run, Step, TaskRecord
 from .environ import (
     DEFAULT_PREFIX,
-    CountingDict,
     EnvironmentMetrics,
     watch_environment,
 )
@@ -35,6 +34,15 @@ from .infos import (
 from .trackers import Attachments, Ids, Tracker
 
 _ENVIRON: Any = os.environ
+
+
+class _Unwatched:
+    """The watch of an environment whose changes are not counted: no mark is ever current."""
+
+    version = -2
+
+
+_UNWATCHED = _Unwatched()
 
 if TYPE_CHECKING:
     from ..runtime.state import RunState
@@ -163,6 +171,9 @@ class TrackingHooks:
         self.trackers = tuple(trackers)
         self.notifier = TrackerNotifier(self.trackers) if self.trackers else None
         self.observing = self.notifier is not None
+        # Until a run starts watching the environment, every step scans it (see RunHooks).
+        self.watch: Any = _UNWATCHED
+        self.mark = self.environment.cached
 
     @property
     def prefix(self) -> str:
@@ -180,26 +191,19 @@ class TrackingHooks:
         return {"trackers": described}
 
     def run_started(self, state: RunState) -> None:
-        watch_environment()
+        if watch_environment():
+            self.watch = _ENVIRON._data
         if self.notifier is not None:
             run = state.store.get_run(state.run_id)
             if run is not None:
                 self.notifier.run_started(state.store, run)
 
-    def step_started(self) -> object:
-        environment = self.environment
-        cached = environment.cached
-        data = _ENVIRON._data
-        if type(data) is CountingDict and data.version == cached[0]:
-            return cached  # the common case: nothing changed since the last step started
-        return environment.mark()
+    def step_started(self) -> tuple[int, Any]:
+        mark = self.mark = self.environment.mark()
+        return mark
 
     def step_ending(self, call: StepCall) -> None:
-        mark = call.env_mark
-        data = _ENVIRON._data
-        if type(data) is CountingDict and data.version == mark[0]:
-            return  # the common case: the environment did not change during the step
-        changes = self.environment.changes(mark)
+        changes = self.environment.changes(call.env_mark)
         if changes:
             now = time.time()
             tracked = call.tracking()

@@ -3,7 +3,8 @@
 Settings: WAL journal, ``synchronous=NORMAL`` (a committed step survives a killed process;
 ``synchronous=FULL`` in the URL query or as an option also survives power loss), a busy
 timeout, and retries with backoff whenever SQLite reports the database busy or locked.
-Each thread has its own connection; a forked child opens new ones.
+Each thread has its own connection; a forked child opens new ones. WAL checkpoints run in a
+background thread, not in the commit that happens to fill the log (see sqlite_checkpoint).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import ConfigurationError, ConflictError, StoreError
+from . import sqlite_checkpoint
 from .base import SCHEMA_VERSION
 from .sql import RUN_INSERT, SQLStore
 from .sql_tracking import Statements
@@ -190,6 +192,8 @@ class SQLiteStore(SQLStore):
         )
         connection.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
         connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+        # Checkpoints run in a background thread (see sqlite_checkpoint); this is the fallback.
+        connection.execute(f"PRAGMA wal_autocheckpoint = {sqlite_checkpoint.SAFETY_PAGES}")
         return connection
 
     def _forget_connections(self) -> None:
@@ -207,6 +211,7 @@ class SQLiteStore(SQLStore):
             self._local.connection = connection
             with self._all_lock:
                 self._all.append((threading.current_thread(), connection))
+            sqlite_checkpoint.watch(self, self.path)
         return connection
 
     def _retry(self, action: Callable[[], T]) -> T:
@@ -322,6 +327,7 @@ class SQLiteStore(SQLStore):
         under that query can crash, so it is only dropped, and closed when its thread lets go.
         Using the store afterwards raises StoreError."""
         self._closed = True
+        sqlite_checkpoint.unwatch(self)
         with self._all_lock:
             connections, self._all = self._all, []
         me = threading.current_thread()

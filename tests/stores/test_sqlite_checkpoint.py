@@ -1,0 +1,134 @@
+"""WAL checkpoints of the SQLite store run in a background thread, not in commits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import flightlog
+from flightlog.stores import sqlite_checkpoint
+
+SRC = str(Path(flightlog.__file__).parents[1])
+
+
+def wait_for(condition: object, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def record_steps(fl: flightlog.Flightlog, count: int) -> int:
+    @fl.task
+    def add(left: int, right: int) -> int:
+        return left + right
+
+    @fl.workflow
+    def pipeline(n: int) -> int:
+        return sum(add(index, 1) for index in range(n))
+
+    return pipeline(count)
+
+
+def test_the_thread_copies_the_log_into_the_database(tmp_path: Path) -> None:
+    database = tmp_path / "fl.db"
+    fl = flightlog.open(f"sqlite:///{database}")
+    try:
+        before = database.stat().st_size
+        assert record_steps(fl, 2000) == sum(range(1, 2001))
+        # Writers alone would not checkpoint before SAFETY_PAGES pages of log: the database
+        # file grows only because the thread copies the log into it, with the store open.
+        assert sqlite_checkpoint.running()
+        assert wait_for(lambda: database.stat().st_size > before + 100_000)
+        assert len(fl.steps(fl.list_runs()[0]["run_id"])) == 2000
+    finally:
+        fl.close()
+
+
+def run_script(tmp_path: Path, body: str) -> list[str]:
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(body))
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "fl.db")],
+        env={**os.environ, "PYTHONPATH": SRC},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_the_thread_ends_when_the_last_store_closes(tmp_path: Path) -> None:
+    lines = run_script(
+        tmp_path,
+        """
+        import sys, time
+        import flightlog
+        from flightlog.stores import sqlite_checkpoint
+
+        first = flightlog.open(f"sqlite:///{sys.argv[1]}")
+        second = flightlog.open(f"sqlite:///{sys.argv[1]}")
+        first.list_runs(), second.list_runs()
+        print(sqlite_checkpoint.running())
+        first.close()
+        time.sleep(1.2)
+        print(sqlite_checkpoint.running())
+        second.close()
+        deadline = time.monotonic() + 10
+        while sqlite_checkpoint.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(sqlite_checkpoint.running())
+        third = flightlog.open(f"sqlite:///{sys.argv[1]}")
+        third.list_runs()
+        print(sqlite_checkpoint.running())
+        """,
+    )
+    assert lines == ["True", "True", "False", "True"]
+
+
+def test_a_forked_child_checkpoints_its_own_writes(tmp_path: Path) -> None:
+    lines = run_script(
+        tmp_path,
+        """
+        import os, sys, time
+        import flightlog
+        from flightlog.stores import sqlite_checkpoint
+
+        path = sys.argv[1]
+        fl = flightlog.open(f"sqlite:///{path}")
+
+        @fl.task
+        def add(left, right):
+            return left + right
+
+        @fl.workflow
+        def pipeline(n):
+            return sum(add(i, 1) for i in range(n))
+
+        pipeline(10)
+        child = os.fork()
+        if child == 0:
+            code = 1
+            try:
+                before = os.path.getsize(path)
+                pipeline(2000)
+                deadline = time.monotonic() + 10
+                while os.path.getsize(path) <= before + 100_000 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                code = 0 if sqlite_checkpoint.running() and os.path.getsize(path) > before else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+        print(os.waitstatus_to_exitcode(status))
+        print(len(fl.list_runs()))
+        fl.close()
+        """,
+    )
+    assert lines == ["0", "2"]

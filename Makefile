@@ -31,6 +31,7 @@ test: $(DEVSTAMP) check
 
 bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/cache.py
 	$(BIN)/python benchmarks/stores.py
 	$(BIN)/python benchmarks/metrics.py
 	$(BIN)/python benchmarks/resources.py

@@ -104,7 +104,7 @@ class Attempt:
             "start_time": self.start_time,
             "end_time": self.end_time,
             "duration": self.duration,
-            "status": self.status.value,
+            "status": self.status._value_,  # not .value: a slow descriptor on Python 3.11
             "error": None if self.error is None else self.error.to_dict(),
         }
 
@@ -202,6 +202,33 @@ class Step:
     source_run: str | None = None
     cache: bool = False
     reason: str | None = None
+
+    def copy(self) -> Step:
+        """A copy whose mutable parts (attempts, metadata, options) are its own; much faster
+        than ``copy.copy`` for this many slots."""
+        return Step(
+            self.run_id,
+            self.name,
+            self.position,
+            self.task_name,
+            self.task_id,
+            self.execution_id,
+            self.parent,
+            self.status,
+            self.start_time,
+            self.end_time,
+            list(self.attempts),
+            self.arguments,
+            self.result,
+            self.error,
+            dict(self.user_metadata),
+            dict(self.options),
+            self.log,
+            self.origin,
+            self.source_run,
+            self.cache,
+            self.reason,
+        )
 
     def attempt_records(self) -> list[Attempt]:
         """Every attempt, including the implicit single one."""

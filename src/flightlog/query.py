@@ -166,14 +166,14 @@ class Queries:
             "execution_id": step.execution_id,
             "arguments": self._arguments(step.arguments),
             "parent": step.parent,
-            "status": step.status.value,
+            "status": step.status._value_,  # not .value: a slow descriptor on Python 3.11
             "step_options": options,
             "user_metadata": metadata,
             "stats": stats,
             "attempts": [attempt.to_dict() for attempt in step.attempt_records()],
             "error": None if step.error is None else step.error.to_dict(),
             "log": step.log,
-            "origin": step.origin.value,
+            "origin": step.origin._value_,
             "source_run": step.source_run,
         }
 

@@ -227,8 +227,4 @@ class MemoryStore(MemoryResources, MemoryTracking):
 
 def _copy_step(step: Step) -> Step:
     """A copy whose mutable parts are the caller's own (records inside are never mutated)."""
-    copied = copy.copy(step)
-    copied.attempts = list(step.attempts)
-    copied.user_metadata = dict(step.user_metadata)
-    copied.options = dict(step.options)
-    return copied
+    return step.copy()

@@ -54,6 +54,11 @@ from .sql_tracking import SQLTracking
 
 POSITION_BITS = 32
 POSITION_MASK = (1 << POSITION_BITS) - 1
+# Enum members by value, and the one most compared: Status(text) and Origin.EXECUTED are slow
+# on Python 3.11, and every step commits and every listed step is built through here.
+_STATUSES = {status.value: status for status in Status}
+_ORIGINS = {origin.value: origin for origin in Origin}
+_EXECUTED = Origin.EXECUTED
 
 RUN_COLUMNS = (
     "seq, run_id, workflow, status, tag, arguments, user_metadata, created_time, start_time, "
@@ -125,7 +130,7 @@ def step_row(seq: int, step: Step) -> tuple[Any, ...]:
         step.task_id,
         step.execution_id,
         step.parent,
-        step.status.value,
+        step.status._value_,
         step.start_time,
         step.end_time,
         attempts_text(step),
@@ -135,7 +140,7 @@ def step_row(seq: int, step: Step) -> tuple[Any, ...]:
         dump_json(step.user_metadata),
         dump_json(step.options),
         step.log or None,
-        None if step.origin is Origin.EXECUTED else step.origin.value,
+        None if step.origin is _EXECUTED else step.origin._value_,
         step.source_run,
         1 if step.cache else None,
         step.reason,
@@ -165,7 +170,7 @@ def plain_step(step: Step) -> bool:
         and not step.user_metadata
         and not step.options
         and not step.log
-        and step.origin is Origin.EXECUTED
+        and step.origin is _EXECUTED
         and step.source_run is None
         and not step.cache
         and step.reason is None
@@ -178,8 +183,8 @@ def plain_step_row(seq: int, step: Step) -> tuple[Any, ...]:
         step.name,
         step.task_id,
         step.execution_id,
-        step.status.value,
-        step.start_time,
+        step.status._value_,  # not .value: a slow descriptor on Python 3.11, and every step
+        step.start_time,  # commits through here
         step.end_time,
         step.arguments,
         step.result,
@@ -187,36 +192,32 @@ def plain_step_row(seq: int, step: Step) -> tuple[Any, ...]:
 
 
 def step_from_row(run_id: str, row: Sequence[Any]) -> Step:
-    status = Status(row[5])
-    error = _error(row[11])
     attempts_json = row[8]
-    attempts = (
+    origin = row[15]
+    return Step(  # positional, and enums from tables: listing a big run builds many of these
+        run_id,
+        row[1],
+        row[0] & POSITION_MASK,
+        row[18] if row[18] is not None else row[1],
+        row[2],
+        row[3],
+        row[4],
+        _STATUSES[row[5]],
+        row[6],
+        row[7],
         []
         if attempts_json is None
-        else [Attempt.from_dict(item) for item in json.loads(attempts_json)]
-    )
-    return Step(
-        run_id=run_id,
-        name=row[1],
-        position=row[0] & POSITION_MASK,
-        task_name=row[18] if row[18] is not None else row[1],
-        task_id=row[2],
-        execution_id=row[3],
-        parent=row[4],
-        status=status,
-        start_time=row[6],
-        end_time=row[7],
-        attempts=attempts,
-        arguments=row[9],
-        result=row[10],
-        error=error,
-        user_metadata=load_json(row[12]) or {},
-        options=load_json(row[13]) or {},
-        log=row[14] or "",
-        origin=Origin.EXECUTED if row[15] is None else Origin(row[15]),
-        source_run=row[16],
-        cache=bool(row[17]),
-        reason=row[19],
+        else [Attempt.from_dict(item) for item in json.loads(attempts_json)],
+        row[9],
+        row[10],
+        _error(row[11]),
+        load_json(row[12]) or {},
+        load_json(row[13]) or {},
+        row[14] or "",
+        _EXECUTED if origin is None else _ORIGINS[origin],
+        row[16],
+        bool(row[17]),
+        row[19],
     )
 
 

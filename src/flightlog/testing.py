@@ -305,6 +305,25 @@ class StoreContract(ResourceStoreContract, TrackingStoreContract):
         for run_id in runs:
             assert len(store.list_steps(run_id)) == 50
 
+    def test_steps_read_are_the_readers_own(self, store: Store) -> None:
+        store.create_run(make_run())
+        first = Attempt(1, 1.0, 2.0, Status.FAILED, ErrorInfo("ValueError", "no", "tb"))
+        store.finish_step(
+            make_step(attempts=[first], user_metadata={"k": "v"}, options={"retries": 1})
+        )
+        for read in (store.get_step("run-1", "add"), store.list_steps("run-1")[0]):
+            assert read is not None
+            read.attempts.append(first)
+            read.user_metadata["k"] = "changed"
+            read.options.clear()
+            read.status = Status.FAILED
+        again = store.get_step("run-1", "add")
+        assert again is not None
+        assert again.attempts == [first]
+        assert again.user_metadata == {"k": "v"}
+        assert again.options == {"retries": 1}
+        assert again.status is Status.SUCCESSFUL
+
     def test_readers_see_whole_steps_while_threads_write(self, store: Store) -> None:
         store.create_run(make_run("shared"))
         errors: list[BaseException] = []

@@ -62,6 +62,7 @@ class StepCall:
         position = next(state.positions)
         parent = CURRENT_STEP.get()
         start = time.time()
+        self.attempt_start = start
         self.step = step = Step(
             state.run_id,
             name,
@@ -105,14 +106,9 @@ class StepCall:
 
     # -- attempts ------------------------------------------------------------------------------
     def begin_attempt(self) -> contextvars.Token[StepFrame | None]:
-        # The first attempt starts with the step (``attempt_start`` is set for later ones).
         if self.step.attempts:
             self.attempt_start = time.time()
         return CURRENT_STEP.set(self)
-
-    def _attempt_start(self) -> float:
-        step = self.step
-        return self.attempt_start if step.attempts else step.start_time  # type: ignore[return-value]
 
     def failed(self, error: BaseException, *, final: bool = False) -> float | None:
         """Record a failed attempt. Returns the delay before the next attempt, or None when the
@@ -120,7 +116,7 @@ class StepCall:
         end = time.time()
         info = ErrorInfo.from_exception(error)
         attempts = self.step.attempts
-        attempts.append(Attempt(len(attempts) + 1, self._attempt_start(), end, _FAILED, info))
+        attempts.append(Attempt(len(attempts) + 1, self.attempt_start, end, _FAILED, info))
         retry = isinstance(error, Exception) and not isinstance(error, CanceledError)
         if retry and not final and len(attempts) <= self.task.config.retries:
             return self.task.config.retry_delay

@@ -51,6 +51,22 @@ def test_the_thread_copies_the_log_into_the_database(tmp_path: Path) -> None:
         fl.close()
 
 
+def test_a_database_made_again_at_the_same_path_is_checkpointed(tmp_path: Path) -> None:
+    database = tmp_path / "fl.db"
+    first = flightlog.open(f"sqlite:///{database}")
+    record_steps(first, 10)
+    first.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    second = flightlog.open(f"sqlite:///{database}")  # at once: before the thread looks again
+    try:
+        before = database.stat().st_size
+        record_steps(second, 2000)
+        assert wait_for(lambda: database.stat().st_size > before + 100_000)
+    finally:
+        second.close()
+
+
 def run_script(tmp_path: Path, body: str) -> list[str]:
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(body))
@@ -132,3 +148,35 @@ def test_a_forked_child_checkpoints_its_own_writes(tmp_path: Path) -> None:
         """,
     )
     assert lines == ["0", "2"]
+
+
+def test_a_fork_waits_for_background_threads_to_leave_the_stores(tmp_path: Path) -> None:
+    lines = run_script(
+        tmp_path,
+        """
+        import os, threading, time
+        from flightlog.stores.forking import background
+
+        entered = threading.Event()
+
+        def busy():
+            with background():
+                entered.set()
+                time.sleep(0.5)
+
+        thread = threading.Thread(target=busy)
+        thread.start()
+        entered.wait()
+        started = time.monotonic()
+        child = os.fork()
+        if child == 0:
+            with background():  # the child's own background work goes on
+                pass
+            os._exit(0)
+        waited = time.monotonic() - started
+        _, status = os.waitpid(child, 0)
+        thread.join()
+        print(waited >= 0.3, os.waitstatus_to_exitcode(status))
+        """,
+    )
+    assert lines == ["True", "0"]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ..model import Owner, ResourceRecord, ResourceStatus
 from ..runtime.liveness import current_owner, owner_alive
 from ..runtime.state import LEASE_RENEWAL, LEASE_SECONDS
+from ..stores.forking import background
 
 if TYPE_CHECKING:
     from ..stores import Store
@@ -170,7 +171,8 @@ class Flights:
                     claims.append((collection, ident, flight.attempt))
         expires = time.time() + LEASE_SECONDS
         for store, claims in by_store.values():
-            store.renew_resource_leases(claims, expires)
+            with background():  # see flightlog.stores.forking
+                store.renew_resource_leases(claims, expires)
 
 
 FLIGHTS = Flights()

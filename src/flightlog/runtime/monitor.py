@@ -14,6 +14,7 @@ import threading
 import time
 
 from ..model import Status, Step
+from ..stores.forking import background
 from .state import LAZY_START_DELAY, LEASE_RENEWAL, LEASE_SECONDS, RunState
 
 TICK = 0.05
@@ -81,21 +82,24 @@ class Monitor:
                 start = step.start_time or current
                 if current - start >= LAZY_START_DELAY:
                     state.started.add(position)
-                    state.store.start_step(_snapshot(step))
+                    with background():
+                        state.store.start_step(_snapshot(step))
         if current - self._last_lease >= LEASE_RENEWAL:
             self._last_lease = current
             by_store: dict[int, list[RunState]] = {}
             for state in states:
                 by_store.setdefault(id(state.store), []).append(state)
             for group in by_store.values():
-                group[0].store.renew_leases(
-                    [state.run_id for state in group], current + LEASE_SECONDS
-                )
+                with background():
+                    group[0].store.renew_leases(
+                        [state.run_id for state in group], current + LEASE_SECONDS
+                    )
         if current - self._last_cancel >= CANCEL_POLL:
             self._last_cancel = current
             for state in states:
                 if not state.cancel_requested:
-                    run = state.store.get_run(state.run_id)
+                    with background():
+                        run = state.store.get_run(state.run_id)
                     if run is not None and run.cancel_requested:
                         state.cancel_requested = True
 

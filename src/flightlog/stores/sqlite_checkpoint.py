@@ -10,7 +10,8 @@ Writers still checkpoint themselves once the log reaches :data:`SAFETY_PAGES` (i
 cannot keep up, or is not running yet in a forked child).
 
 The thread holds one connection per database file, ends when no store is open, and starts
-again with the next store.
+again with the next store. It uses SQLite only inside ``forking.background()``: a fork waits
+until it is out of SQLite (see flightlog.stores.forking).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import threading
 import time
 import weakref
 from pathlib import Path
+
+from .forking import background
 
 # Pages of log after which a writing connection checkpoints by itself (40 MiB of 4 KiB pages).
 SAFETY_PAGES = 10_000
@@ -56,7 +59,7 @@ def running() -> bool:
 
 def _run() -> None:
     global _thread
-    connections: dict[Path, sqlite3.Connection] = {}
+    connections: dict[Path, tuple[int, sqlite3.Connection]] = {}
     seen: dict[Path, int] = {}
     delay = _SOON
     try:
@@ -66,35 +69,44 @@ def _run() -> None:
                 if not paths:
                     _thread = None
                     return
-            for path in set(connections) - paths:
-                connections.pop(path).close()
-                seen.pop(path, None)
             grew = False
-            for path in paths:
-                log = _checkpoint(connections, path)
-                if log is not None and log != seen.get(path):
-                    seen[path] = log
-                    grew = True
+            with background():
+                for path in set(connections) - paths:
+                    connections.pop(path)[1].close()
+                    seen.pop(path, None)
+                for path in paths:
+                    log = _checkpoint(connections, path)
+                    if log is not None and log != seen.get(path):
+                        seen[path] = log
+                        grew = True
             delay = _SOON if grew else min(delay * 2, _LATER)
             time.sleep(delay)
     finally:
-        for connection in connections.values():
-            connection.close()
+        with background():
+            for _, connection in connections.values():
+                connection.close()
 
 
-def _checkpoint(connections: dict[Path, sqlite3.Connection], path: Path) -> int | None:
+def _checkpoint(connections: dict[Path, tuple[int, sqlite3.Connection]], path: Path) -> int | None:
     """Checkpoint one database; the length of its log in pages (None if it could not)."""
     try:
-        connection = connections.get(path)
-        if connection is None:
-            if not path.exists():
-                return None
-            connection = connections[path] = sqlite3.connect(path, isolation_level=None)
-        row = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    except sqlite3.Error:  # busy, or gone: the writers' own checkpoints are the safety net
+        inode = path.stat().st_ino
+    except OSError:
+        inode = None
+    known = connections.get(path)
+    if known is not None and known[0] != inode:  # deleted, or replaced by another file
+        connections.pop(path)[1].close()
+        known = None
+    if inode is None:
+        return None
+    try:
+        if known is None:
+            known = connections[path] = (inode, sqlite3.connect(path, isolation_level=None))
+        row = known[1].execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    except sqlite3.Error:  # busy, or unreadable: the writers' own checkpoints are the safety net
         stale = connections.pop(path, None)
         if stale is not None:
-            stale.close()
+            stale[1].close()
         return None
     return None if row is None else int(row[1])
 

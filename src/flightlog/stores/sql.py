@@ -202,7 +202,7 @@ def step_from_row(run_id: str, row: Sequence[Any]) -> Step:
         row[2],
         row[3],
         row[4],
-        _STATUSES[row[5]],
+        _STATUSES.get(row[5]) or Status(row[5]),  # an unknown status: the enum's ValueError
         row[6],
         row[7],
         []
@@ -214,7 +214,7 @@ def step_from_row(run_id: str, row: Sequence[Any]) -> Step:
         load_json(row[12]) or {},
         load_json(row[13]) or {},
         row[14] or "",
-        _EXECUTED if origin is None else _ORIGINS[origin],
+        _EXECUTED if origin is None else (_ORIGINS.get(origin) or Origin(origin)),
         row[16],
         bool(row[17]),
         row[19],

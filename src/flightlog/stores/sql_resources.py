@@ -59,6 +59,11 @@ COLLECTIONS = (
 )
 
 
+# Members by value: ResourceStatus(text) goes through the enum metaclass (slow), and every
+# fetch builds a record.
+_STATUSES = {status.value: status for status in ResourceStatus}
+
+
 def _text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
@@ -94,7 +99,7 @@ def resource_from_row(row: Sequence[Any]) -> ResourceRecord:
     return ResourceRecord(
         collection=row[0],
         ident=row[1],
-        status=ResourceStatus(row[2]),
+        status=_STATUSES.get(row[2]) or ResourceStatus(row[2]),  # unknown: its ValueError
         attempt=row[3],
         task_id=row[4],
         arguments=row[5],
@@ -174,7 +179,7 @@ class SQLResources:
     def finish_resource(self, record: ResourceRecord) -> bool:
         self._writable()
         params = (
-            record.status.value,
+            record.status._value_,  # not .value: a slow descriptor on Python 3.11
             record.result,
             _error_text(record.error),
             record.end_time,

@@ -41,7 +41,7 @@ def watch(store: object, path: Path) -> None:
     global _thread
     with _lock:
         _watched[store] = path
-        if _thread is None:
+        if _thread is None or not _thread.is_alive():  # (a thread that failed is replaced)
             _thread = threading.Thread(target=_run, name="flightlog-checkpoints", daemon=True)
             _thread.start()
 

@@ -462,18 +462,14 @@ _BLAKE = blake2b(digest_size=16)
 _SCALAR = blake2b(b"J", digest_size=16)
 
 
-def _digest_bytes(data: bytes) -> str:
-    hasher = _BLAKE.copy()
-    hasher.update(data)
-    return hasher.hexdigest()
-
-
 def _digest(text: str) -> str:
     try:
         data = text.encode()
     except UnicodeEncodeError:  # lone surrogates
         data = text.encode("utf-8", "surrogatepass")
-    return _digest_bytes(data)
+    hasher = _BLAKE.copy()
+    hasher.update(data)
+    return hasher.hexdigest()
 
 
 def _failure(error: _Unhashable, parameter: str | None) -> UnhashableArgumentError:

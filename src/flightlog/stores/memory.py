@@ -158,7 +158,7 @@ class MemoryStore(MemoryResources, MemoryTracking):
         if steps is None:
             raise NotFoundError(f"no run with id {step.run_id!r}")
         # One atomic operation, so that it never replaces the step's end written meanwhile.
-        steps.setdefault(step.position, copy.copy(step))
+        steps.setdefault(step.position, step.copy())
 
     def finish_step(
         self,
@@ -195,17 +195,17 @@ class MemoryStore(MemoryResources, MemoryTracking):
     def get_step(self, run_id: str, name: str) -> Step | None:
         for step in self._snapshot(run_id).values():
             if step.name == name:
-                return _copy_step(step)
+                return step.copy()
         return None
 
     def list_steps(self, run_id: str) -> list[Step]:
         steps = self._snapshot(run_id)
-        return [_copy_step(steps[position]) for position in sorted(steps)]
+        return [steps[position].copy() for position in sorted(steps)]
 
     def find_cached(self, task_id: str, execution_id: str) -> Step | None:
         with self._lock:
             step = self._cache.get((task_id, execution_id))
-            return None if step is None else _copy_step(step)
+            return None if step is None else step.copy()
 
     def tasks_named(self, name: str) -> list[TaskRecord]:
         with self._lock:
@@ -219,12 +219,7 @@ class MemoryStore(MemoryResources, MemoryTracking):
                 if step.task_id == task_id and step.status is Status.SUCCESSFUL
             ]
             found.sort(key=lambda step: step.end_time or 0.0, reverse=True)
-            return [_copy_step(step) for step in found[:limit]]
+            return [step.copy() for step in found[:limit]]
 
     def close(self) -> None:
         pass
-
-
-def _copy_step(step: Step) -> Step:
-    """A copy whose mutable parts are the caller's own (records inside are never mutated)."""
-    return step.copy()

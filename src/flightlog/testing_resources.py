@@ -71,6 +71,23 @@ class ResourceStoreContract:
         found = store.get_resource("images", "img-1")
         assert found is not None and found.attempt == 2 and found.start_time == 2000.0
 
+    def test_a_claim_of_an_absent_resource_needs_it_to_have_no_record(self, store: Store) -> None:
+        claim = make_claim()
+        assert store.claim_resource(claim, expected_attempt=None)
+        assert store.get_resource("images", "img-1") == claim
+        assert not store.claim_resource(make_claim(owner=None), expected_attempt=None)
+        assert store.get_resource("images", "img-1") == claim
+        store.declare_resources("images", ["declared"], 5.0)
+        assert not store.claim_resource(make_claim("declared"), expected_attempt=None)
+        assert store.get_resource("images", "declared") == ResourceRecord(
+            "images", "declared", created_time=5.0
+        )
+        assert store.finish_resource(_finished(claim))
+        finished = store.get_resource("images", "img-1")
+        assert finished is not None and finished.status is ResourceStatus.COMPLETED
+        assert not store.claim_resource(make_claim(start_time=9.0), expected_attempt=None)
+        assert store.get_resource("images", "img-1") == finished
+
     def test_finish_records_the_outcome_while_the_claim_holds(self, store: Store) -> None:
         claim = make_claim()
         store.claim_resource(claim, expected_attempt=0)

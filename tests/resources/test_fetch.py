@@ -288,6 +288,85 @@ def test_a_function_fetching_itself_is_refused(fl: Flightlog) -> None:
     assert fl.status("loop", "x") == "error"
 
 
+def test_a_function_recomputing_itself_is_refused(fl: Flightlog) -> None:
+    @fl.resource("again")
+    def again(ident: str, args: Any, ctx: Any) -> Any:
+        if args.get("nested"):
+            return fl.fetch("again", ident, args=args, recompute=True).result
+        return "plain"
+
+    assert fl.fetch("again", "x").result == "plain"
+    with pytest.raises(flightlog.ConflictError, match="this very thread"):
+        fl.fetch("again", "x", args={"nested": True}, recompute=True)
+    assert fl.status("again", "x") == "error"
+
+
+class StoreCalls:
+    """Counts the resource calls a recorder makes of its store."""
+
+    def __init__(self, fl: Flightlog, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[str] = []
+        for name in ("get_resource", "claim_resource"):
+            real = getattr(fl.store, name)
+
+            def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+                self.calls.append(_name)
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(fl.store, name, spy)
+
+    def during(self, action: Any) -> list[str]:
+        self.calls.clear()
+        action()
+        return list(self.calls)
+
+
+def test_new_resources_are_claimed_without_reading_first(
+    fl: Flightlog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, calls = counting(fl)
+    fl.fetch("images", "done", args={"size": 1})
+    store = StoreCalls(fl, monkeypatch)
+    # The first new one is read, then claimed; the next new ones are claimed at once.
+    assert store.during(lambda: fl.fetch("images", "a")) == ["claim_resource"]
+    assert store.during(lambda: fl.fetch("images", "b")) == ["claim_resource"]
+    # A resource with a record: the claim changes nothing, the read serves it.
+    found: list[Any] = []
+    assert store.during(lambda: found.append(fl.fetch("images", "done", args={"size": 9}))) == [
+        "claim_resource",
+        "get_resource",
+    ]
+    assert found[0].result == {"ident": "done", "size": 1} and found[0].attempt == 1
+    assert calls == ["done", "a", "b"]
+    # From then on reads come first again, until a fetch finds no record.
+    assert store.during(lambda: fl.fetch("images", "a")) == ["get_resource"]
+    assert store.during(lambda: fl.fetch("images", "c")) == ["get_resource", "claim_resource"]
+    assert store.during(lambda: fl.fetch("images", "d")) == ["claim_resource"]
+    assert calls == ["done", "a", "b", "c", "d"]
+
+
+def test_claiming_first_keeps_every_rule_of_fetch(fl: Flightlog) -> None:
+    _, calls = counting(fl)
+    fl.fetch("images", "a")
+    fl.fetch("images", "b")  # claimed first from now on
+    with pytest.raises(ValueError, match="cannot make bad"):
+        fl.fetch("images", "bad", args={"fail": True})
+    assert fl.status("images", "bad") == "error"
+    again = fl.fetch("images", "bad")  # an error is computed again
+    assert again.status == "completed" and again.attempt == 2
+    # A stored result needs no args: ones that cannot be recorded do not matter then.
+    assert fl.fetch("images", "a", args={"x": object()}).result == {"ident": "a", "size": None}
+    with pytest.raises(flightlog.SerializationError, match="cannot be recorded"):
+        fl.fetch("images", "new", args={"x": object()})
+    fl.fetch("images", "c")
+    fl.declare("images", ["declared"])
+    fl.fetch("images", "d")
+    made = fl.fetch("images", "declared")
+    assert made.status == "completed" and made.attempt == 1
+    assert made.record.created_time == fl.get_resource("images", "declared").record.created_time
+    assert calls == ["a", "b", "bad", "bad", "c", "d", "declared"]
+
+
 def test_two_recorders_on_one_store_share_the_computation(sqlite_fl: Flightlog) -> None:
     started, release = threading.Event(), threading.Event()
 

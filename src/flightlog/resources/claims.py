@@ -33,17 +33,22 @@ __all__ = [
     "split_pending",
 ]
 
-_owner: tuple[int, Owner] | None = None
+_owner: Owner | None = None
 
 
 def process_owner() -> Owner:
-    """This process as the owner of a claim (computed once per process)."""
+    """This process as the owner of a claim (computed once per process; a forked child
+    forgets its parent's)."""
     global _owner
-    known = _owner
-    pid = os.getpid()
-    if known is None or known[0] != pid:
-        known = _owner = (pid, current_owner())
-    return known[1]
+    owner = _owner
+    if owner is None:
+        owner = _owner = current_owner()
+    return owner
+
+
+def _forget_owner() -> None:
+    global _owner
+    _owner = None
 
 
 def _when(epoch: float) -> str:
@@ -128,24 +133,28 @@ class Flights:
         reader ever takes the claim for an abandoned one); None when a thread of this process
         computes it already."""
         flight = Flight(store, collection, ident, attempt)
-        key = (id(store), collection, ident)
+        # setdefault is atomic: of two threads registering one key, one gets the other's.
+        if self._flights.setdefault((id(store), collection, ident), flight) is not flight:
+            flight.running.release()
+            return None
+        if self._thread is None:
+            self._start_renewing()
+        return flight
+
+    def _start_renewing(self) -> None:
         with self._lock:
-            if key in self._flights:
-                flight.running.release()
-                return None
-            self._flights[key] = flight
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._loop, name="flightlog-resource-leases", daemon=True
                 )
                 self._thread.start()
-        return flight
 
     def end(self, flight: Flight) -> None:
+        # Only the computing thread ends its flight, and only it removes its key.
+        flights = self._flights
         key = (id(flight.store), flight.collection, flight.ident)
-        with self._lock:
-            if self._flights.get(key) is flight:
-                del self._flights[key]
+        if flights.get(key) is flight:
+            del flights[key]
         flight.running.release()
 
     def find(self, store: Store, collection: str, ident: str) -> Flight | None:
@@ -163,8 +172,8 @@ class Flights:
         """Renew the lease of every computation not renewed for ``older_than`` seconds."""
         now = time.monotonic()
         by_store: dict[int, tuple[Store, list[tuple[str, str, int]]]] = {}
-        with self._lock:
-            for (key, collection, ident), flight in self._flights.items():
+        with self._lock:  # a copy: other threads add and remove flights meanwhile
+            for (key, collection, ident), flight in self._flights.copy().items():
                 if flight.renewed <= now - older_than:
                     flight.renewed = now
                     claims = by_store.setdefault(key, (flight.store, []))[1]
@@ -179,3 +188,4 @@ FLIGHTS = Flights()
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=FLIGHTS.reset)
+    os.register_at_fork(after_in_child=_forget_owner)

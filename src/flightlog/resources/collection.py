@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from .. import codec
@@ -70,22 +71,20 @@ class ResourceCollection:
         self.function = function
         self.options = options.check(name)
         self.engine = engine
-        self._identity: TaskIdentity | None = None
         self.recorded = False
+        # Fetches claim before reading while they keep finding no record (see engine).
+        self.claim_first = False
         self.__doc__ = getattr(function, "__doc__", None)
         self.__wrapped__ = function
 
-    @property
+    @cached_property
     def identity(self) -> TaskIdentity:
         """The code identity of the function, computed at first use (as for tasks)."""
-        identity = self._identity
-        if identity is None:
-            identity = self._identity = task_identity(
-                self.function, name=f"resource:{self.name}", version=self.options.version
-            )
-        return identity
+        return task_identity(
+            self.function, name=f"resource:{self.name}", version=self.options.version
+        )
 
-    @property
+    @cached_property
     def task_id(self) -> str:
         return self.identity.task_id
 

@@ -3,10 +3,15 @@
 A fetch reads the resource's record (one query). A completed one is returned at once. Otherwise
 the fetching process claims it (one atomic compare-and-set write that only succeeds while no
 live process holds it, see :meth:`Store.claim_resource`), runs the function, and records the
-outcome (one more write). A process that finds the resource claimed by a live process waits
-for that computation (threads of this process wake when it ends; other processes poll with
-backoff) and gets its result or its error. A claim whose process died reads as "error" and is
-taken over by the next fetch.
+outcome (one more write). While a collection's fetches keep finding no record (computing a new
+collection), the claim comes first, of a resource with no record at all, and the read only when
+the claim fails: one read fewer per resource computed, and a claim that writes nothing before
+the read when the guess is wrong (a declared resource too: it is read, then claimed).
+
+A process that finds the resource claimed by a live process waits for that computation
+(threads of this process wake when it ends; other processes poll with backoff) and gets its
+result or its error. A claim whose process died reads as "error" and is taken over by the next
+fetch.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from ..errors import (
 )
 from ..model import Attempt, ErrorInfo, ResourceRecord, ResourceStatus, Status
 from . import bulk
-from .claims import FLIGHTS, LEASE_SECONDS, death_of, process_owner, split_pending
+from .claims import FLIGHTS, LEASE_SECONDS, Flight, death_of, process_owner, split_pending
 from .collection import CollectionOptions, Resource, ResourceCollection, same_arguments
 from .context import Context
 from .files import ResourceFiles
@@ -108,14 +113,36 @@ class ResourceEngine:
         recompute: bool | str = False,
         wait: bool = True,
     ) -> Resource:
-        name = check_collection(name)
+        if type(name) is not str or name not in self.collections:  # defined: checked then
+            name = check_collection(name)
         ident = check_ident(name, ident)
+        if recompute is False and wait:
+            collection = self.collections.get(name)
+            if collection is not None and collection.claim_first:
+                done = self._claim_first(collection, ident, args)
+                if done is not None:
+                    return done
         record = self.store.get_resource(name, ident)
         if recompute is False and record is not None and record.status is COMPLETED:
             return Resource(self, record, "completed")
         if recompute is not False and recompute is not True and recompute != "stale":
             raise InvalidInputError(f"recompute must be False, True or 'stale', not {recompute!r}")
         return self._fetch(name, ident, args, recompute, wait, record)
+
+    def _claim_first(
+        self, collection: ResourceCollection, ident: str, args: Any
+    ) -> Resource | None:
+        """Claim and compute a resource expected to have no record yet, without reading first
+        (the claim fails, writing nothing, when it has one); None when it had one."""
+        args = {} if args is None else args
+        try:
+            text = self._encode_arguments(collection.name, ident, args)
+        except SerializationError:
+            return None  # a stored result needs no args: the usual path says whether they do
+        done = self._compute(collection, ident, args, text, None, None, absent=True)
+        if done is None:
+            collection.claim_first = False  # it exists: read first from now on
+        return done
 
     def _fetch(
         self,
@@ -147,7 +174,8 @@ class ResourceEngine:
                         record.arguments, text, args, self.allow_pickle
                     ):
                         return Resource(self, record, "completed")
-            collection = self._defined(name, f"compute {ident!r}")
+            if collection is None:
+                collection = self._defined(name, f"compute {ident!r}")
             text = text or self._encode_arguments(name, ident, args)
             done = self._compute(collection, ident, args, text, record, why)
             if done is not None:
@@ -171,14 +199,7 @@ class ResourceEngine:
         name, ident, store = record.collection, record.ident, self.store
         flight = FLIGHTS.find(store, name, ident)
         if flight is not None and flight.attempt == record.attempt:
-            if flight.thread == threading.get_ident():
-                raise ConflictError(
-                    f"{_label(name, ident)} is being computed by this very thread: its "
-                    "function fetched it again, which would wait for itself for ever"
-                )
-            flight.wait()
-            if flight.error is not None:
-                raise flight.error
+            _join(flight)
         delay = POLL_FIRST
         while True:
             current = store.get_resource(name, ident)
@@ -208,8 +229,11 @@ class ResourceEngine:
         text: str,
         previous: ResourceRecord | None,
         why: str | None,
+        absent: bool = False,
     ) -> Resource | None:
-        """Claim, run and record one computation; None when another process claimed first."""
+        """Claim, run and record one computation; None when another process claimed first
+        (or, with ``absent``, when the resource has a record: it is then claimed only if it
+        has none at all)."""
         store, name = self.store, collection.name
         if not collection.recorded:
             store.record_task(collection.record())
@@ -242,27 +266,20 @@ class ResourceEngine:
         if flight is None:  # another thread here computes it: its outcome is ours
             other = FLIGHTS.find(store, name, ident)
             if other is not None:
-                other.wait()
-                if other.error is not None:
-                    raise other.error
+                _join(other)
             return None
         try:
-            claimed = store.claim_resource(claim, expected_attempt=expected)
+            claimed = store.claim_resource(claim, expected_attempt=None if absent else expected)
         except BaseException:
             FLIGHTS.end(flight)
             raise
         if not claimed:
             FLIGHTS.end(flight)
             return None
+        collection.claim_first = previous is None
         options = collection.options
         ctx = Context(
-            name,
-            ident,
-            args,
-            attempt,
-            self.files(name, ident),
-            options.log_max_bytes,
-            options.log_backups,
+            name, ident, args, attempt, self.root, options.log_max_bytes, options.log_backups
         )
         try:
             try:
@@ -396,6 +413,18 @@ class ResourceEngine:
             )
         checked = list(dict.fromkeys(check_ident(name, ident) for ident in idents))
         return self.store.declare_resources(name, checked, time.time())
+
+
+def _join(flight: Flight) -> None:
+    """Wait for a computation running in another thread of this process; raise its error."""
+    if flight.thread == threading.get_ident():
+        raise ConflictError(
+            f"{_label(flight.collection, flight.ident)} is being computed by this very thread: "
+            "its function fetched it again, which would wait for itself for ever"
+        )
+    flight.wait()
+    if flight.error is not None:
+        raise flight.error
 
 
 def _empty_counts() -> dict[str, int]:

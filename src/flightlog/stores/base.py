@@ -196,15 +196,17 @@ class Store(Protocol):
         """The resource's current record, or None if it was never declared nor computed."""
         ...
 
-    def claim_resource(self, record: ResourceRecord, *, expected_attempt: int) -> bool:
+    def claim_resource(self, record: ResourceRecord, *, expected_attempt: int | None) -> bool:
         """Make the resource PENDING for the claimer described by ``record`` (its owner, lease,
         start time, arguments, task_id and history), inserting it when absent.
 
         Compare-and-set: succeeds only while the stored ``attempt`` still equals
-        ``expected_attempt`` (0 for a resource absent or only declared), so of many concurrent
-        claimers exactly one wins; it returns True and the stored attempt becomes
-        ``expected_attempt + 1`` (``record.attempt`` must say so). Clears result, error and
-        end time. Losers get False and nothing changes. One atomic write, durable on return.
+        ``expected_attempt`` (0 for a resource absent or only declared; None for one absent,
+        with no record at all), so of many concurrent claimers exactly one wins; it returns True
+        and the stored attempt becomes ``expected_attempt + 1`` (1 for None; ``record.attempt``
+        must say so). Clears result, error and end time; a declared resource keeps its
+        ``created_time``. Losers get False and nothing changes. One atomic write, durable on
+        return.
         """
         ...
 

@@ -96,12 +96,16 @@ class FileResources:
     def get_resource(self, collection: str, ident: str) -> ResourceRecord | None:
         return self._read(*self._checked(collection, ident))
 
-    def claim_resource(self, record: ResourceRecord, *, expected_attempt: int) -> bool:
+    def claim_resource(self, record: ResourceRecord, *, expected_attempt: int | None) -> bool:
         self._writable()
         collection, ident = self._checked(record.collection, record.ident)
         with self._collection_lock(collection):
             found = self._read(collection, ident)
-            if (0 if found is None else found.attempt) != expected_attempt:
+            if expected_attempt is None:  # only when there is no record at all
+                if found is not None:
+                    return False
+                expected_attempt = 0
+            elif (0 if found is None else found.attempt) != expected_attempt:
                 return False
             claimed = ResourceRecord(
                 collection,

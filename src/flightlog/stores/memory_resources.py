@@ -40,10 +40,14 @@ class MemoryResources:
             found = self._stored(collection, ident)
             return None if found is None else _copy(found)
 
-    def claim_resource(self, record: ResourceRecord, *, expected_attempt: int) -> bool:
+    def claim_resource(self, record: ResourceRecord, *, expected_attempt: int | None) -> bool:
         with self._lock:
             found = self._stored(record.collection, record.ident)
-            if (0 if found is None else found.attempt) != expected_attempt:
+            if expected_attempt is None:  # only when there is no record at all
+                if found is not None:
+                    return False
+                expected_attempt = 0
+            elif (0 if found is None else found.attempt) != expected_attempt:
                 return False
             claimed = _copy(record)
             claimed.status = ResourceStatus.PENDING

@@ -29,10 +29,13 @@ _CLAIM_SET = (
     "status = 'pending', attempt = ?, task_id = ?, arguments = ?, result = NULL, error = NULL,"
     " start_time = ?, end_time = NULL, owner = ?, lease_expires = ?, history = ?"
 )
-CLAIM_NEW = (
+_INSERT_CLAIM = (
     f"INSERT INTO resources ({RESOURCE_COLUMNS})"
     " VALUES (?, ?, 'pending', ?, ?, ?, NULL, NULL, ?, NULL, ?, ?, ?, ?)"
-    " ON CONFLICT (collection, ident) DO UPDATE SET status = 'pending',"
+)
+CLAIM_ABSENT = _INSERT_CLAIM + " ON CONFLICT (collection, ident) DO NOTHING"
+CLAIM_NEW = (
+    _INSERT_CLAIM + " ON CONFLICT (collection, ident) DO UPDATE SET status = 'pending',"
     " attempt = excluded.attempt, task_id = excluded.task_id, arguments = excluded.arguments,"
     " result = NULL, error = NULL, start_time = excluded.start_time, end_time = NULL,"
     " owner = excluded.owner, lease_expires = excluded.lease_expires, history = excluded.history"
@@ -45,6 +48,7 @@ FINISH = (
     "UPDATE resources SET status = ?, result = ?, error = ?, end_time = ?, owner = NULL,"
     " lease_expires = NULL WHERE collection = ? AND ident = ? AND attempt = ?"
 )
+GET = f"SELECT {RESOURCE_COLUMNS} FROM resources WHERE collection = ? AND ident = ?"
 DECLARE = (
     "INSERT INTO resources (collection, ident, status, attempt, created_time)"
     " VALUES (?, ?, 'unavailable', 0, ?) ON CONFLICT (collection, ident) DO NOTHING"
@@ -119,6 +123,8 @@ def resource_from_row(row: Sequence[Any]) -> ResourceRecord:
 class SQLResources:
     """Resource storage in SQL; needs the dialect hooks of ``SQLStore``."""
 
+    _read_only_reason: str | None  # set by SQLStore: why this store may not be written
+
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
@@ -137,22 +143,19 @@ class SQLResources:
         return None
 
     def get_resource(self, collection: str, ident: str) -> ResourceRecord | None:
-        rows = self._query(
-            f"SELECT {RESOURCE_COLUMNS} FROM resources WHERE collection = ? AND ident = ?",
-            (collection, ident),
-        )
+        rows = self._query(GET, (collection, ident))
         return resource_from_row(rows[0]) if rows else None
 
-    def claim_resource(self, record: ResourceRecord, *, expected_attempt: int) -> bool:
-        self._writable()
+    def claim_resource(self, record: ResourceRecord, *, expected_attempt: int | None) -> bool:
+        if self._read_only_reason is not None:
+            self._writable()
         owner = _owner_text(record.owner)
-        history = _history_text(record.history)
-        attempt = expected_attempt + 1
-        if expected_attempt == 0:
+        history = _history_text(record.history) if record.history else None
+        if expected_attempt is None or expected_attempt == 0:
             params: tuple[Any, ...] = (
                 record.collection,
                 record.ident,
-                attempt,
+                1,
                 record.task_id,
                 record.arguments,
                 record.start_time,
@@ -161,9 +164,9 @@ class SQLResources:
                 record.created_time,
                 history,
             )
-            return self._write(CLAIM_NEW, params) > 0
+            return self._write(CLAIM_NEW if expected_attempt == 0 else CLAIM_ABSENT, params) > 0
         params = (
-            attempt,
+            expected_attempt + 1,
             record.task_id,
             record.arguments,
             record.start_time,
@@ -177,11 +180,13 @@ class SQLResources:
         return self._write(CLAIM_AGAIN, params) > 0
 
     def finish_resource(self, record: ResourceRecord) -> bool:
-        self._writable()
+        if self._read_only_reason is not None:
+            self._writable()
+        error = record.error
         params = (
             record.status._value_,  # not .value: a slow descriptor on Python 3.11
             record.result,
-            _error_text(record.error),
+            None if error is None else _error_text(error),
             record.end_time,
             record.collection,
             record.ident,

@@ -142,6 +142,78 @@ def test_processes_fetching_one_resource_compute_it_once(workers: Workers) -> No
     assert outcomes == [{"result": {"pid": int(computed[0])}}] * 3
 
 
+SWEEP = textwrap.dedent(
+    """
+    import json, os, sys, time
+    import flightlog
+
+    url, ledger, go, idents = sys.argv[1:5]
+    fl = flightlog.open(url)
+
+    @fl.resource("swept")
+    def compute(ident, args, ctx):
+        with open(ledger, "a") as stream:
+            stream.write(f"{ident} {os.getpid()}\\n")
+        time.sleep(0.002)
+        return {"ident": ident, "pid": os.getpid()}
+
+    fl.fetch_by_status("swept", "pending")  # connected and ready
+    with open(f"{go}.ready.{os.getpid()}", "w"):
+        pass
+    deadline = time.monotonic() + 30
+    while not os.path.exists(go) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    found = {ident: fl.fetch("swept", ident).result for ident in json.loads(idents)}
+    print(json.dumps(found))
+    """
+)
+
+
+def test_processes_sweeping_one_new_collection_compute_each_resource_once(
+    url: str, tmp_path: Path
+) -> None:
+    # Each process claims before reading once it has computed one: they race on every claim.
+    script, ledger, go = tmp_path / "sweep.py", tmp_path / "ledger.txt", tmp_path / "go"
+    script.write_text(SWEEP)
+    idents = [f"r{index:03d}" for index in range(60)]
+    orders = [idents, idents, idents[::-1]]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(script), url, str(ledger), str(go), json.dumps(order)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        for order in orders
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("go.ready.*"))) < len(processes):
+            assert time.monotonic() < deadline, "the sweeping processes never got ready"
+            assert all(process.poll() is None for process in processes), "a process ended"
+            time.sleep(0.01)
+        go.touch()
+        outcomes = []
+        for process in processes:
+            out, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err
+            outcomes.append(json.loads(out))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.communicate(timeout=30)
+    computed = [line.split() for line in ledger.read_text().splitlines()]
+    assert sorted(ident for ident, _ in computed) == idents  # each one, once
+    by_whom = {ident: int(pid) for ident, pid in computed}
+    for found in outcomes:
+        assert found == {ident: {"ident": ident, "pid": by_whom[ident]} for ident in idents}
+    with flightlog.open(url, data_dir=tmp_path) as fl:
+        assert fl.stats("swept")["counts"]["completed"] == len(idents)
+        assert all(fl.get_resource("swept", ident).attempt == 1 for ident in idents)
+
+
 def test_a_waiting_process_gets_the_error(workers: Workers, url: str) -> None:
     hold = workers.directory / "hold"
     workers.start("x", {"hold": str(hold), "fail": True})

@@ -1,6 +1,8 @@
 """Questions about what runs tracked: metric series, comparisons across runs, attachments.
 
-Every face (Python, command line, exports) reads tracked values through these functions.
+Every face (Python, command line, exports) reads tracked values through these functions. A
+resource collection is a run here too (``resource:<collection>``, see
+:mod:`flightlog.resources.view`); its resources track nothing, so its series are empty.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from .errors import InvalidInputError, MissingDependencyError, NotFoundError
 from .model import AttachmentRecord, MetricChunk
+from .resources.view import ResourceView
 from .stores import Store
 
 Columns = tuple[list[int], list[Any], list[str | None], list[float]]
@@ -94,9 +97,12 @@ class TrackedQueries:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.resources = ResourceView(store)
 
     def _check_run(self, run_id: str) -> None:
-        if not isinstance(run_id, str) or self.store.get_run(run_id) is None:
+        if not isinstance(run_id, str) or (
+            self.store.get_run(run_id) is None and self.resources.run(run_id) is None
+        ):
             raise NotFoundError(f"no run with id {run_id!r} in {self.store.url}")
 
     def columns(self, run_id: str, name: str | None = None) -> dict[str, Columns]:

@@ -46,6 +46,29 @@ def test_a_collection_is_a_run_of_its_resources(fl: Flightlog) -> None:
         fl.get_metadata("resource:nothing")
 
 
+def test_a_collection_answers_the_metric_questions_of_a_run(fl: Flightlog) -> None:
+    images(fl)
+    fl.fetch("images", "a", args={"size": 1})
+    assert fl.metrics("resource:images") == []
+    assert fl.metrics("resource:images", "loss") == []
+    assert fl.attachments("resource:images") == []
+    assert fl.compare(["resource:images"]) == {"resource:images": {}}
+    with pytest.raises(flightlog.NotFoundError, match="resource:nothing"):
+        fl.metrics("resource:nothing")
+
+
+def test_a_resource_function_that_tracks_is_told_what_it_has_instead(fl: Flightlog) -> None:
+    @fl.resource("tracking")
+    def tracking(ident: str, args: Any, ctx: Any) -> int:
+        flightlog.track(loss=0.5)
+        return 1
+
+    with pytest.raises(flightlog.OutsideRunError, match=r"ctx\.logger .* ctx\.subdir"):
+        fl.fetch("tracking", "a")
+    assert fl.status("tracking", "a") == "error"
+    assert "OutsideRunError" in fl.fetch_error("tracking", "a")
+
+
 def test_failures_and_retries_are_attempts(fl: Flightlog) -> None:
     images(fl)
     with pytest.raises(ValueError):
@@ -91,3 +114,12 @@ def test_flightlog_show_prints_a_collection(sqlite_fl: Flightlog) -> None:
     text = out.getvalue()
     assert "run resource:images  workflow resource:images  SUCCESSFUL" in text
     assert "- a  SUCCESSFUL" in text
+
+
+def test_flightlog_metrics_of_a_collection_is_empty_not_missing(sqlite_fl: Flightlog) -> None:
+    images(sqlite_fl)
+    sqlite_fl.fetch("images", "a", args={"size": 1})
+    out = io.StringIO()
+    command = ["metrics", "resource:images", "--json", "--url", sqlite_fl.url]
+    assert cli.main(command, out=out) == 0
+    assert out.getvalue().strip() == "[]"

@@ -25,7 +25,9 @@ _now = time.time
 
 def _outside(what: str) -> OutsideRunError:
     return OutsideRunError(
-        f"flightlog.{what}() was called outside any run: call it inside a task or a workflow"
+        f"flightlog.{what}() was called outside any run: call it inside a task or a workflow "
+        "(a resource function records its result, its log through ctx.logger and its files "
+        "in ctx.subdir, not tracked values)"
     )
 
 

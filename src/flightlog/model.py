@@ -327,6 +327,15 @@ class ResourceRecord:
     history: list[Attempt] = field(default_factory=list)
 
 
+def claim_takes(found: ResourceRecord | None, expected_attempt: int | None) -> bool:
+    """The compare-and-set rule of a resource claim (see ``Store.claim_resource``): whether a
+    claim expecting ``expected_attempt`` (None: no record at all) may take the stored record
+    ``found`` (None when there is none)."""
+    if expected_attempt is None:
+        return found is None
+    return (0 if found is None else found.attempt) == expected_attempt
+
+
 @dataclass(slots=True)
 class ResourceCount:
     """How many resources of a collection have a stored status (PENDING ones include those

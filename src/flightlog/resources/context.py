@@ -26,12 +26,11 @@ class Context:
     """The context of one computation of a resource."""
 
     __slots__ = (
+        "_files",
         "_handler",
         "_log_backups",
         "_log_max_bytes",
         "_logger",
-        "_made_files",
-        "_root",
         "args",
         "attempt",
         "collection",
@@ -44,7 +43,7 @@ class Context:
         ident: str,
         args: Any,
         attempt: int,
-        root: Path,
+        files: ResourceFiles,
         log_max_bytes: int,
         log_backups: int,
     ) -> None:
@@ -52,20 +51,11 @@ class Context:
         self.ident = ident
         self.args = args
         self.attempt = attempt
-        self._root = root
-        self._made_files: ResourceFiles | None = None  # made on first use, like the folder
+        self._files = files
         self._log_max_bytes = log_max_bytes
         self._log_backups = log_backups
         self._logger: logging.Logger | None = None
         self._handler: logging.Handler | None = None
-
-    @property
-    def _files(self) -> ResourceFiles:
-        """Where the resource's files are (nothing is made by asking)."""
-        files = self._made_files
-        if files is None:
-            files = self._made_files = ResourceFiles(self._root, self.collection, self.ident)
-        return files
 
     @property
     def subdir(self) -> Path:
@@ -79,10 +69,9 @@ class Context:
         """A logger writing to the resource's ``run.log`` (rotated), created on first use."""
         logger = self._logger
         if logger is None:
-            files = self._files
-            files.base.mkdir(parents=True, exist_ok=True)
+            self._files.base.mkdir(parents=True, exist_ok=True)
             handler = logging.handlers.RotatingFileHandler(
-                files.log,
+                self._files.log,
                 maxBytes=self._log_max_bytes,
                 backupCount=self._log_backups,
                 encoding="utf-8",

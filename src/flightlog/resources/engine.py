@@ -279,7 +279,13 @@ class ResourceEngine:
         collection.claim_first = previous is None
         options = collection.options
         ctx = Context(
-            name, ident, args, attempt, self.root, options.log_max_bytes, options.log_backups
+            name,
+            ident,
+            args,
+            attempt,
+            self.files(name, ident),
+            options.log_max_bytes,
+            options.log_backups,
         )
         try:
             try:

@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from ..model import ResourceCount, ResourceRecord, ResourceStatus
+from ..model import ResourceCount, ResourceRecord, ResourceStatus, claim_takes
 from .files_io import Writes, check_component, dump, locked, read_json
 from .files_layout import OWN, Layout
 from .files_records import resource_from, resource_record
@@ -101,17 +101,13 @@ class FileResources:
         collection, ident = self._checked(record.collection, record.ident)
         with self._collection_lock(collection):
             found = self._read(collection, ident)
-            if expected_attempt is None:  # only when there is no record at all
-                if found is not None:
-                    return False
-                expected_attempt = 0
-            elif (0 if found is None else found.attempt) != expected_attempt:
+            if not claim_takes(found, expected_attempt):
                 return False
             claimed = ResourceRecord(
                 collection,
                 ident,
                 ResourceStatus.PENDING,
-                expected_attempt + 1,
+                (expected_attempt or 0) + 1,
                 record.task_id,
                 record.arguments,
                 None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from ..model import ResourceCount, ResourceRecord, ResourceStatus
+from ..model import ResourceCount, ResourceRecord, ResourceStatus, claim_takes
 
 
 class MemoryResources:
@@ -43,15 +43,11 @@ class MemoryResources:
     def claim_resource(self, record: ResourceRecord, *, expected_attempt: int | None) -> bool:
         with self._lock:
             found = self._stored(record.collection, record.ident)
-            if expected_attempt is None:  # only when there is no record at all
-                if found is not None:
-                    return False
-                expected_attempt = 0
-            elif (0 if found is None else found.attempt) != expected_attempt:
+            if not claim_takes(found, expected_attempt):
                 return False
             claimed = _copy(record)
             claimed.status = ResourceStatus.PENDING
-            claimed.attempt = expected_attempt + 1
+            claimed.attempt = (expected_attempt or 0) + 1
             claimed.result = None
             claimed.error = None
             claimed.end_time = None

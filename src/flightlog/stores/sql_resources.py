@@ -150,7 +150,7 @@ class SQLResources:
         if self._read_only_reason is not None:
             self._writable()
         owner = _owner_text(record.owner)
-        history = _history_text(record.history) if record.history else None
+        history = _history_text(record.history)
         if expected_attempt is None or expected_attempt == 0:
             params: tuple[Any, ...] = (
                 record.collection,
@@ -182,11 +182,10 @@ class SQLResources:
     def finish_resource(self, record: ResourceRecord) -> bool:
         if self._read_only_reason is not None:
             self._writable()
-        error = record.error
         params = (
             record.status._value_,  # not .value: a slow descriptor on Python 3.11
             record.result,
-            None if error is None else _error_text(error),
+            _error_text(record.error),
             record.end_time,
             record.collection,
             record.ident,

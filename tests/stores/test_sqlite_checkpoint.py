@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+import traceback
 from pathlib import Path
 
 import flightlog
@@ -22,6 +25,25 @@ def wait_for(condition: object, seconds: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def checkpoint_report(database: Path) -> str:
+    """What a failure needs to be understood: where the checkpoint thread is, and whether a
+    checkpoint can copy the log at all (it cannot while a reader holds an old snapshot)."""
+    stacks = {
+        thread.name: "".join(traceback.format_stack(sys._current_frames()[thread.ident]))
+        for thread in threading.enumerate()
+        if thread.name == "flightlog-checkpoints" and thread.ident in sys._current_frames()
+    }
+    probe = sqlite3.connect(database, isolation_level=None)
+    try:
+        state = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        probe.close()
+    return (
+        f"the log was not copied into {database} in time; a PASSIVE checkpoint now gives "
+        f"(busy, log pages, copied) = {state}; checkpoint thread: {stacks or 'none'}"
+    )
 
 
 def record_steps(fl: flightlog.Flightlog, count: int) -> int:
@@ -45,7 +67,8 @@ def test_the_thread_copies_the_log_into_the_database(tmp_path: Path) -> None:
         # Writers alone would not checkpoint before SAFETY_PAGES pages of log: the database
         # file grows only because the thread copies the log into it, with the store open.
         assert sqlite_checkpoint.running()
-        assert wait_for(lambda: database.stat().st_size > before + 100_000)
+        grew = wait_for(lambda: database.stat().st_size > before + 100_000)
+        assert grew, checkpoint_report(database)
         assert len(fl.steps(fl.list_runs()[0]["run_id"])) == 2000
     finally:
         fl.close()

@@ -18,7 +18,10 @@ from flightlog.stores import sqlite_checkpoint
 SRC = str(Path(flightlog.__file__).parents[1])
 
 
-def wait_for(condition: object, seconds: float = 10.0) -> bool:
+def wait_for(condition: object, seconds: float = 30.0) -> bool:
+    """Whether ``condition()`` held within ``seconds``. A checkpoint syncs the log and the
+    database file, which a shared disk busy writing back can hold up: once, in a CI run right
+    after the installs, 10 seconds were not enough (cause not established)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():  # type: ignore[operator]

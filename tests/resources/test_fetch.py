@@ -224,6 +224,39 @@ def test_served_without_the_function_once_computed(fl: Flightlog, tmp_path: Any)
             other.close()
 
 
+def test_threads_sweeping_one_new_collection_compute_each_resource_once(fl: Flightlog) -> None:
+    computed: list[str] = []
+
+    @fl.resource("swept")
+    def swept(ident: str, args: Any, ctx: Any) -> str:
+        computed.append(ident)  # list.append is atomic
+        time.sleep(0.0005)
+        return ident.upper()
+
+    idents = [f"r{index:03d}" for index in range(150)]
+    orders = [idents, idents, idents[::-1], idents[::2] + idents[1::2]]
+    results: list[dict[str, Any]] = [{} for _ in orders]
+    start = threading.Barrier(len(orders))
+
+    def sweep(order: list[str], found: dict[str, Any]) -> None:
+        start.wait(10)
+        for ident in order:
+            found[ident] = fl.fetch("swept", ident).result
+
+    threads = [
+        threading.Thread(target=sweep, args=(order, found))
+        for order, found in zip(orders, results, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(computed) == idents  # each one, once
+    for order, found in zip(orders, results, strict=True):
+        assert found == {ident: ident.upper() for ident in order}
+    assert fl.stats("swept")["counts"]["completed"] == len(idents)
+
+
 def test_threads_fetching_one_resource_compute_it_once(fl: Flightlog) -> None:
     started = threading.Event()
     release = threading.Event()

@@ -86,12 +86,52 @@ def test_show_has_steps_attempts_errors_logs_metadata(recorded: str) -> None:
 
 def test_plan_and_explain(recorded: str) -> None:
     code, text = run_cli("plan", "bad-run", "--url", recorded, "--json")
-    assert json.loads(text) == [
-        {"step": "boom", "decision": "execute", "why": "it is FAILED in this run"}
-    ]
+    assert json.loads(text) == {
+        "run_id": "bad-run",
+        "steps": [
+            {
+                "step": "boom",
+                "decision": "execute",
+                "why": "the earlier attempt of this run left it FAILED (ValueError: it broke)",
+            }
+        ],
+        "notes": [],
+    }
     code, text = run_cli("explain", "good-run", "flaky", "--url", recorded)
     assert code == 0 and text.startswith("flaky: executed")
     assert "attempt 1 failed (ConnectionError: first try fails)" in text
+
+
+def test_plan_says_once_what_it_cannot_judge_without_the_code(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/plan.db"
+    with flightlog.open(url) as fl:
+
+        @fl.task
+        def fetch(i: int) -> int:
+            return i
+
+        @fl.task
+        def store(total: int) -> None:
+            raise OSError("disk full")
+
+        @fl.workflow
+        def nightly() -> None:
+            store(sum(fetch(i) for i in range(3)))
+
+        with pytest.raises(OSError):
+            nightly.run(run_id="night")
+    code, text = run_cli("plan", "night", "--url", url)
+    assert code == 0
+    _header, *rows, note = text.splitlines()
+    assert [row.split()[:2] for row in rows] == [
+        ["fetch", "replay"],
+        ["fetch_1", "replay"],
+        ["fetch_2", "replay"],
+        ["store", "execute"],
+    ]
+    assert all("defined" not in row for row in rows)
+    assert note.startswith("note: steps fetch, fetch_1, fetch_2 replay if their code is unchanged")
+    assert text.count("not defined in this process") == 1
 
 
 def test_unknown_run_is_a_clear_error(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -125,10 +125,12 @@ def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
 def command_plan(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     plan = fl.plan_resume(args.run_id)
     if args.json:
-        return _dump(plan, out)
+        return _dump({"run_id": args.run_id, "steps": list(plan), "notes": plan.notes}, out)
     rows = [["STEP", "DECISION", "WHY"]]
     rows.extend([item["step"], item["decision"], item["why"]] for item in plan)
     _table(rows, out)
+    for note in plan.notes:
+        out.write(f"note: {note}\n")
     return None
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
 from .errors import ConfigurationError, NotFoundError
-from .explain import Explainer
+from .explain import Explainer, ResumePlan
 from .model import Run, Status, TaskRecord
 from .query import Queries
 from .resources.api import ResourceMethods, data_root
@@ -203,9 +204,10 @@ class Flightlog(ResourceMethods, TrackingMethods):
         from (``decision``: "executed", "replayed" or "cached")."""
         return self._explainer.explain(run_id, step)
 
-    def plan_resume(self, run_id: str) -> list[dict[str, Any]]:
+    def plan_resume(self, run_id: str) -> ResumePlan:
         """What ``resume(run_id)`` would do with each recorded step ("replay", "cache" or
-        "execute") and why, without executing anything."""
+        "execute") and why, without executing anything; ``.notes`` says once what could not
+        be judged here (tasks this process does not define) and why."""
         return self._explainer.plan_resume(run_id)
 
     def _plan_run(self, workflow: Workflow[Any], arguments: str | None) -> list[dict[str, Any]]:
@@ -217,18 +219,30 @@ class Flightlog(ResourceMethods, TrackingMethods):
         return None if task is None else task.record()
 
     # -- resume and control --------------------------------------------------------------------
-    def resume(self, run_id: str, *, rerun_changed: bool = False) -> Any:
+    def resume(
+        self, run_id: str, *, strict: bool = False, rerun_changed: bool | None = None
+    ) -> Any:
         """Run a FAILED, CANCELED or RESUMABLE run again from where it stopped.
 
-        Every step that succeeded in the run returns its recorded result without executing;
-        the rest runs. A SUCCESSFUL run gives back its output; a live RUNNING run is refused.
-        ``rerun_changed=True`` re-executes from the first step whose code or arguments differ
-        from the record, instead of stopping with NondeterminismError.
+        The workflow runs again with its recorded arguments. A step replays its recorded result
+        when the run holds a successful step of the same name with the same identity (code and
+        arguments); every other step executes, and its new record replaces the old one (whose
+        attempts stay in its history). So after a fix the fixed step runs, unchanged steps
+        replay, and a later step runs again only if its arguments changed. ``strict=True``
+        refuses a changed step with NondeterminismError instead. A SUCCESSFUL run gives back
+        its output; a live RUNNING run is refused. ``plan_resume`` says what will happen.
         """
+        if rerun_changed is not None:
+            warnings.warn(
+                "resume(rerun_changed=...) is deprecated and has no effect: resume now "
+                "re-executes exactly the steps that changed; pass strict=True to refuse them",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         run = self._queries.run(run_id)
         runnable = self._runnable(run)
         return runnable.resume_run(
-            self.store, run, rerun_changed=rerun_changed, allow_pickle=self._recorder.allow_pickle
+            self.store, run, strict=strict, allow_pickle=self._recorder.allow_pickle
         )
 
     def resume_all(self) -> dict[str, Any]:

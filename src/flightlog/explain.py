@@ -8,61 +8,26 @@ recorded. Nothing here executes user code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import codec
 from .errors import FlightlogError, NotFoundError
 from .model import Origin, Status, Step, TaskRecord
+from .runtime.differences import argument_difference, code_difference
 from .runtime.liveness import effective_status
 from .stores import Store
 
 CANDIDATES = 20
 
 
-def _arguments(step: Step) -> dict[str, Any] | None:
-    if step.arguments is None:
-        return None
-    try:
-        value = codec.decode(step.arguments)
-    except FlightlogError:
-        return None
-    return value if isinstance(value, dict) else None
+class ResumePlan(list[dict[str, Any]]):
+    """What a resume would do: one ``{"step", "decision", "why"}`` per recorded step, and
+    ``notes`` that concern many steps at once (said once, not on every row)."""
 
-
-def argument_difference(before: Step, after: Step) -> str | None:
-    """Which parameters differ between two calls of a task, in words."""
-    old, new = _arguments(before), _arguments(after)
-    if old is None or new is None:
-        return None
-    names = [name for name in {**old, **new} if old.get(name, ...) != new.get(name, ...)]
-    if not names:
-        return None
-    return ", ".join(
-        f"parameter {name!r} was {old.get(name)!r:.80} in run {before.run_id!r}, "
-        f"now {new.get(name)!r:.80}"
-        for name in names
-    )
-
-
-def code_difference(before: TaskRecord | None, after: TaskRecord | None) -> str:
-    """Which functions or constants of a task's code changed, in words."""
-    if before is None or after is None:
-        return "the task's code differs"
-    if before.version != after.version and (before.version or after.version):
-        return f"its version changed from {before.version!r} to {after.version!r}"
-    old, new = before.components, after.components
-    changed = sorted(name for name in old.keys() & new.keys() if old[name] != new[name])
-    added = sorted(new.keys() - old.keys())
-    removed = sorted(old.keys() - new.keys())
-    parts = []
-    if changed:
-        parts.append("changed: " + ", ".join(changed))
-    if added:
-        parts.append("now also depends on: " + ", ".join(added))
-    if removed:
-        parts.append("no longer depends on: " + ", ".join(removed))
-    return "its code differs (" + "; ".join(parts) + ")" if parts else "its code differs"
+    def __init__(self, items: Iterable[dict[str, Any]] = ()) -> None:
+        super().__init__(items)
+        self.notes: list[str] = []
 
 
 class Explainer:
@@ -162,18 +127,23 @@ class Explainer:
         return "no earlier result: this task had never succeeded with cache enabled before"
 
     # -- plans ---------------------------------------------------------------------------------
-    def plan_resume(self, run_id: str) -> list[dict[str, Any]]:
-        """What ``resume(run_id)`` would do with each recorded step, and why."""
+    def plan_resume(self, run_id: str) -> ResumePlan:
+        """What ``resume(run_id)`` would do with each recorded step, and why (the same rule
+        as resume: a successful step whose code and arguments are unchanged replays, every
+        other step executes or, for a cache-enabled task, may be served from cache)."""
         run = self.store.get_run(run_id)
         if run is None:
             raise NotFoundError(f"no run with id {run_id!r} in {self.store.url}")
+        steps = self.store.list_steps(run_id)
         if effective_status(run) is Status.SUCCESSFUL:
-            return [
+            return ResumePlan(
                 {"step": step.name, "decision": "replay", "why": "the run succeeded already"}
-                for step in self.store.list_steps(run_id)
-            ]
-        plan = []
-        for step in self.store.list_steps(run_id):
+                for step in steps
+            )
+        plan = ResumePlan()
+        unjudged: list[str] = []
+        executing: str | None = None
+        for step in steps:
             current = self.current_task(step.task_name)
             code = None
             if current is not None and current.task_id != step.task_id:
@@ -181,19 +151,38 @@ class Explainer:
             if step.status is Status.SUCCESSFUL and code is None:
                 why = "it succeeded in this run"
                 if current is None:
-                    why += " (its task is not defined in this process, so its code was not checked)"
+                    unjudged.append(step.name)
+                else:
+                    why += " and its code is unchanged"
+                if executing is not None:
+                    why += (
+                        f"; it runs again if step {executing!r}, which executes, changes its "
+                        "arguments"
+                    )
                 plan.append({"step": step.name, "decision": "replay", "why": why})
                 continue
             if step.status is Status.SUCCESSFUL:
-                why = f"{code}; resume refuses this unless rerun_changed=True"
+                why = f"{code} since it ran"
             else:
-                why = f"it is {step.status.value} in this run"
+                why = f"the earlier attempt of this run left it {step.status.value}"
+                if step.error is not None:
+                    why += f" ({step.error.type}: {step.error.message})"
+                if code is not None:
+                    why += f", and {code}"
+            executing = executing or step.name
             task_id = current.task_id if current is not None else step.task_id
             cached = self._cached(current, task_id, step)
             if cached is not None:
                 plan.append({"step": step.name, "decision": "cache", "why": f"{why}; {cached}"})
             else:
                 plan.append({"step": step.name, "decision": "execute", "why": why})
+        if unjudged:
+            plan.notes.append(
+                f"steps {', '.join(unjudged)} replay if their code is unchanged, which cannot be "
+                "judged here: their tasks are not defined in this process (reading never "
+                "imports user code). Ask from a process that defines the workflow, or pass "
+                "strict=True to resume to refuse any change."
+            )
         return plan
 
     def _cached(self, current: TaskRecord | None, task_id: str, step: Step) -> str | None:

@@ -86,7 +86,7 @@ def test_explicit_run_id_with_other_arguments_is_refused(fl: Flightlog) -> None:
         flow.run(4, run_id="args")
 
 
-def test_changed_step_identity_stops_resume_unless_asked(fl: Flightlog) -> None:
+def test_changed_arguments_run_again_and_strict_refuses_them(fl: Flightlog) -> None:
     calls: list[str] = []
     fail_at = {2}
     arguments = {"offset": 0}
@@ -106,13 +106,16 @@ def test_changed_step_identity_stops_resume_unless_asked(fl: Flightlog) -> None:
         flow.run(run_id="nd")
     fail_at.clear()
     arguments["offset"] = 1  # the workflow now calls work(1) where it called work(0)
-    with pytest.raises(flightlog.NondeterminismError, match=r"step 'work'.*execution_id") as caught:
-        fl.resume("nd")
-    assert "rerun_changed=True" in str(caught.value)
+    with pytest.raises(
+        flightlog.NondeterminismError, match=r"step 'work'.*parameter 'i' was 0 then, now 1"
+    ):
+        fl.resume("nd", strict=True)
     assert fl.get_status("nd") == "FAILED"
     calls.clear()
-    assert fl.resume("nd", rerun_changed=True) == 1 + 2 + 3
+    assert fl.resume("nd") == 1 + 2 + 3
     assert calls == ["work 1", "work 2", "work 3"]
+    assert [s["origin"] for s in fl.steps("nd")] == ["executed"] * 3
+    assert "parameter 'i' was 0 then, now 1" in fl.explain("nd", "work")["why"]
 
 
 def test_replayed_parent_skips_its_children(fl: Flightlog) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .. import codec
 from ..errors import NondeterminismError
 from ..model import Origin, Status, Step
+from .differences import argument_difference, code_difference
 from .state import MISSING
 
 if TYPE_CHECKING:
@@ -44,29 +45,28 @@ class Recorder:
         state = call.state
         step = call.step
         pickled_ok = state.allow_pickle or task.config.serializer == "pickle"
-        recorded = state.recorded.pop(step.position, None) if state.recorded else None
+        recorded = state.recorded.pop(step.name, None) if state.recorded else None
         if recorded is not None:
-            if (recorded.name, recorded.task_id, recorded.execution_id) != (
-                step.name,
-                step.task_id,
-                step.execution_id,
-            ):
-                if not state.rerun_changed:
-                    raise NondeterminismError(_mismatch(recorded, step))
-                state.recorded.clear()  # from here on, everything runs again
-                step.reason = (
-                    "resumed with rerun_changed=True, and "
-                    + _mismatch_parts(recorded, step)
-                    + " since the earlier attempt of this run"
-                )
-            elif recorded.status is Status.SUCCESSFUL:
+            same = (recorded.task_id, recorded.execution_id) == (step.task_id, step.execution_id)
+            if same and recorded.status is Status.SUCCESSFUL:
                 value = codec.decode(recorded.result or "null", allow_pickle=pickled_ok)
                 state.skip_subtree(recorded)
                 return call.replay(recorded, value)
+            change = None if same else _change(state.store, task, recorded, step)
+            if change is not None and state.strict:
+                raise NondeterminismError(
+                    f"run {step.run_id!r}: resumed with strict=True, and step {step.name!r} "
+                    f"changed since the earlier attempt of this run: {change}"
+                )
+            call.continue_from(recorded)
+            if recorded.status is Status.SUCCESSFUL:
+                step.reason = f"{change} since the earlier attempt of this run"
             else:
                 step.reason = f"the earlier attempt of this run left it {recorded.status.value}" + (
                     f" ({recorded.error.type}: {recorded.error.message})" if recorded.error else ""
                 )
+                if change is not None:
+                    step.reason += f", and {change}"
         options = call.call
         if options.cache and not options.recompute and step.execution_id is not None:
             hit = state.store.find_cached(step.task_id, step.execution_id)
@@ -76,22 +76,14 @@ class Recorder:
         return MISSING
 
 
-def _mismatch_parts(recorded: Step, step: Step) -> str:
+def _change(store: Store, task: Task[Any], recorded: Step, step: Step) -> str:
+    """What changed in a step since the run recorded it: its code, its arguments, in words."""
     parts = []
-    if recorded.name != step.name:
-        parts.append(f"the step there was {recorded.name!r}, now it is {step.name!r}")
     if recorded.task_id != step.task_id:
-        parts.append(f"task_id was {recorded.task_id}, now {step.task_id}")
+        parts.append(code_difference(store.get_task(recorded.task_id), task.record()))
     if recorded.execution_id != step.execution_id:
-        parts.append(f"execution_id was {recorded.execution_id}, now {step.execution_id}")
-    return "; ".join(parts)
-
-
-def _mismatch(recorded: Step, step: Step) -> str:
-    return (
-        f"run {step.run_id!r}: resumed code reached step {step.name!r} (position "
-        f"{step.position}) with other identities than recorded: "
-        f"{_mismatch_parts(recorded, step)}. The "
-        "workflow is not deterministic, or its code changed; resume with rerun_changed=True to "
-        "re-execute from this step on"
-    )
+        difference = argument_difference(recorded, step, where="then")
+        parts.append(
+            f"its arguments changed ({difference})" if difference else "its arguments changed"
+        )
+    return " and ".join(parts)

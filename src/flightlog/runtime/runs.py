@@ -114,11 +114,17 @@ def claim_run(
     run: Run,
     request: RunRequest | None = None,
     *,
-    rerun_changed: bool = False,
+    strict: bool = False,
     allow_pickle: bool = False,
     hooks: RunHooks | None = None,
 ) -> RunState | Finished:
-    """Take over an existing run to resume it: replay what succeeded, run the rest."""
+    """Take over an existing run to resume it: replay what succeeded and did not change, run
+    the rest. With a request (a run id given again), the request must be for the same workflow
+    and arguments, whatever the run's status."""
+    if request is not None:
+        _check_same_run(run, request)
+        allow_pickle = request.allow_pickle
+        hooks = request.hooks
     status = effective_status(run)
     if status is Status.SUCCESSFUL:
         return Finished(run.output)
@@ -129,20 +135,6 @@ def claim_run(
             f"run {run.run_id!r} is still RUNNING{where}; it cannot be started or resumed "
             "twice at once (cancel it first, or wait for it)"
         )
-    if request is not None:
-        if request.workflow != run.workflow:
-            raise ConflictError(
-                f"run id {run.run_id!r} belongs to a run of {run.workflow!r}, "
-                f"not of {request.workflow!r}"
-            )
-        if request.arguments != run.arguments:
-            difference = describe_difference(run.arguments, request.arguments, request.signature)
-            if difference:
-                raise ArgumentMismatchError(
-                    f"run {run.run_id!r} was recorded with other arguments: {difference}"
-                )
-        allow_pickle = request.allow_pickle
-        hooks = request.hooks
     start = time.time()
     store.restart_run(
         run.run_id,
@@ -151,16 +143,26 @@ def claim_run(
         start_time=start,
         lease_expires=start + LEASE_SECONDS,
     )
-    recorded = {step.position: step for step in store.list_steps(run.run_id)}
     state = RunState(
-        store=store,
-        run_id=run.run_id,
-        allow_pickle=allow_pickle,
-        recorded=recorded,
-        rerun_changed=rerun_changed,
-        hooks=hooks,
+        store=store, run_id=run.run_id, allow_pickle=allow_pickle, strict=strict, hooks=hooks
     )
+    state.resume_from(store.list_steps(run.run_id))
     return _start(state, request)
+
+
+def _check_same_run(run: Run, request: RunRequest) -> None:
+    """Refuse a run id given again for another workflow or other arguments."""
+    if request.workflow != run.workflow:
+        raise ConflictError(
+            f"run id {run.run_id!r} belongs to a run of {run.workflow!r}, "
+            f"not of {request.workflow!r}"
+        )
+    if request.arguments != run.arguments:
+        difference = describe_difference(run.arguments, request.arguments, request.signature)
+        if difference:
+            raise ArgumentMismatchError(
+                f"run {run.run_id!r} was recorded with other arguments: {difference}"
+            )
 
 
 def describe_difference(

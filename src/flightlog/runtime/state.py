@@ -29,10 +29,13 @@ class RunState:
     store: Store
     run_id: str
     allow_pickle: bool = False
-    # Steps recorded in an earlier attempt of this run, by position (used by resume).
-    recorded: dict[int, Step] = field(default_factory=dict)
-    # Re-execute from the first recorded step whose identity differs, instead of refusing.
-    rerun_changed: bool = False
+    # Steps recorded in an earlier attempt of this run, by name (used by resume), and the
+    # positions they hold: a step of a recorded name takes its position again, so that its new
+    # record replaces the old one; a new name takes the next position after all recorded ones.
+    recorded: dict[str, Step] = field(default_factory=dict)
+    resumed_positions: dict[str, int] = field(default_factory=dict)
+    # Refuse a recorded step whose identity changed (NondeterminismError) instead of running it.
+    strict: bool = False
     in_flight: dict[int, Step] = field(default_factory=dict)
     started: set[int] = field(default_factory=set)
     cancel_requested: bool = False
@@ -52,9 +55,16 @@ class RunState:
         """The counter of the steps called ``base``, made at its first step."""
         return self.names.setdefault(base, itertools.count())
 
+    def resume_from(self, steps: list[Step]) -> None:
+        """Take the steps recorded by the earlier attempts of this run (resume)."""
+        self.recorded = {step.name: step for step in steps}
+        self.resumed_positions = {step.name: step.position for step in steps}
+        if steps:
+            self.positions = itertools.count(max(step.position for step in steps) + 1)
+
     def skip_subtree(self, step: Step) -> None:
-        """A replayed step does not call its sub-steps again: account for their names and
-        positions as if it had, so that the steps after it meet their recorded records."""
+        """A replayed step does not call its sub-steps again: account for their names as if
+        it had, so that the steps after it meet their recorded records."""
         children = self._children
         if children is None:
             children = self._children = {}
@@ -62,16 +72,12 @@ class RunState:
                 if recorded.parent is not None:
                     children.setdefault(recorded.parent, []).append(recorded)
         pending = list(children.get(step.name, ()))
-        last = step.position
         while pending:
             child = pending.pop()
-            self.recorded.pop(child.position, None)
-            last = max(last, child.position)
+            self.recorded.pop(child.name, None)
             base = _BASE.sub("", child.name) if child.name != child.task_name else child.name
             next(self.names.get(base) or self.name_counter(base))
             pending.extend(children.get(child.name, ()))
-        if last > step.position:
-            self.positions = itertools.count(last + 1)
 
 
 class StepFrame(Protocol):

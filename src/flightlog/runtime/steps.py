@@ -33,6 +33,7 @@ class StepCall:
     __slots__ = (
         "attempt_start",
         "call",
+        "earlier",
         "env_mark",
         "log",
         "state",
@@ -59,7 +60,11 @@ class StepCall:
         counter = state.names.get(base) or state.name_counter(base)
         count = next(counter)
         name = f"{base}_{count}" if count else base
-        position = next(state.positions)
+        resumed = state.resumed_positions
+        # A resumed run's step of a recorded name takes its recorded position again.
+        position = resumed.pop(name, None) if resumed else None
+        if position is None:
+            position = next(state.positions)
         parent = CURRENT_STEP.get()
         start = time.time()
         self.attempt_start = start
@@ -85,6 +90,7 @@ class StepCall:
             step.cache = True
         self.log: list[str] = []
         self.tracked: Tracked | None = None
+        self.earlier = 0  # attempts recorded by earlier attempts of the run (see continue_from)
         hooks = state.hooks
         if hooks is None:
             self.env_mark: Any = None
@@ -105,6 +111,16 @@ class StepCall:
         return tracked
 
     # -- attempts ------------------------------------------------------------------------------
+    def continue_from(self, recorded: Step) -> None:
+        """Run again a step that an earlier attempt of this run recorded (failed, interrupted,
+        or with another identity): its attempts stay in the new record's history."""
+        history = recorded.attempt_records()
+        for attempt in history:
+            if attempt.status is _RUNNING:  # its process died while it ran
+                attempt.status = Status.RESUMABLE
+        self.step.attempts = history
+        self.earlier = len(history)
+
     def begin_attempt(self) -> contextvars.Token[StepFrame | None]:
         if self.step.attempts:
             self.attempt_start = time.time()
@@ -118,7 +134,7 @@ class StepCall:
         attempts = self.step.attempts
         attempts.append(Attempt(len(attempts) + 1, self.attempt_start, end, _FAILED, info))
         retry = isinstance(error, Exception) and not isinstance(error, CanceledError)
-        if retry and not final and len(attempts) <= self.task.config.retries:
+        if retry and not final and len(attempts) - self.earlier <= self.task.config.retries:
             return self.task.config.retry_delay
         self._finish(_FAILED, end, None, info)
         return None
@@ -169,7 +185,10 @@ class StepCall:
             hooks.step_ended(state, step, metrics, attachments)
 
     def replay(self, recorded: Step, value: Any) -> Any:
-        """Record that this run's earlier attempt of the step is reused, as it was."""
+        """Record that this run's earlier attempt of the step is reused, as it was (with the
+        attempts that made it)."""
+        if not recorded.attempts:
+            recorded.attempts = recorded.attempt_records()
         recorded.origin = Origin.REPLAYED
         recorded.source_run = recorded.run_id
         state = self.state

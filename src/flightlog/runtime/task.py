@@ -283,14 +283,14 @@ class Task(Generic[R]):
         return drive(state, self.config.serializer, lambda: self._step(state, call, args, kwargs))
 
     def resume_run(
-        self, store: Store, run: Run, *, rerun_changed: bool = False, allow_pickle: bool = False
+        self, store: Store, run: Run, *, strict: bool = False, allow_pickle: bool = False
     ) -> Any:
         """Resume a recorded lone run of this task (see ``Flightlog.resume``)."""
         pickled_ok = allow_pickle or self.config.serializer == "pickle"
         state = claim_run(
             store,
             run,
-            rerun_changed=rerun_changed,
+            strict=strict,
             allow_pickle=pickled_ok,
             hooks=self._recorder.hooks,
         )

@@ -125,13 +125,13 @@ class Workflow(Generic[R]):
         return await drive_async(state, request.serializer, lambda: self.function(*args, **kwargs))
 
     def resume_run(
-        self, store: Store, run: Run, *, rerun_changed: bool = False, allow_pickle: bool = False
+        self, store: Store, run: Run, *, strict: bool = False, allow_pickle: bool = False
     ) -> Any:
         """Resume a recorded run of this workflow in ``store`` (see ``Flightlog.resume``)."""
         state = claim_run(
             store,
             run,
-            rerun_changed=rerun_changed,
+            strict=strict,
             allow_pickle=allow_pickle or self._recorder.allow_pickle,
             hooks=self._recorder.hooks,
         )

@@ -3,7 +3,10 @@ when their arguments changed; plan and explain say so beforehand and afterwards.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -302,7 +305,7 @@ def test_plan_agrees_with_what_resume_then_does(fl: Flightlog) -> None:
     }
 
 
-def test_plan_says_once_which_steps_it_cannot_judge(tmp_path: Any) -> None:
+def test_plan_says_once_which_steps_it_cannot_judge(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/store.db"
     with flightlog.open(url) as fl:
         pipeline = Pipeline(fl)
@@ -314,3 +317,67 @@ def test_plan_says_once_which_steps_it_cannot_judge(tmp_path: Any) -> None:
     assert all("not defined" not in item["why"] for item in plan)
     (note,) = plan.notes
     assert "load, load_1, load_2" in note and "not defined in this process" in note
+
+
+SCRIPT = """
+import sys
+
+import flightlog
+
+fl = flightlog.open(sys.argv[1])
+SCALE = 3
+
+
+@fl.task
+def load(i: int) -> int:
+    print(f"load {i}")
+    return i
+
+
+@fl.task
+def clean(x: int) -> int:
+    print(f"clean {x}")
+    BODY
+
+
+@fl.workflow
+def pipeline(n: int) -> int:
+    return clean(sum(load(i) for i in range(n)))
+
+
+if __name__ == "__main__":
+    if sys.argv[2] == "run":
+        pipeline.run(3, run_id="nightly")
+    else:
+        print("resumed:", fl.resume("nightly"))
+"""
+
+
+def test_fix_the_script_and_resume_in_a_new_process(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    script = tmp_path / "pipeline.py"
+
+    def run(body: str, *args: str) -> subprocess.CompletedProcess[str]:
+        script.write_text(SCRIPT.replace("BODY", body))
+        return subprocess.run(
+            [sys.executable, str(script), url, *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    first = run('raise ValueError("bug")', "run")
+    assert first.returncode != 0 and "ValueError: bug" in first.stderr
+    assert first.stdout.split("\n")[:4] == ["load 0", "load 1", "load 2", "clean 3"]
+    second = run("return x * SCALE", "resume")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines() == ["clean 3", "resumed: 9"]
+    with flightlog.open(url) as fl:
+        assert origins(fl, "nightly") == {
+            "load": "replayed",
+            "load_1": "replayed",
+            "load_2": "replayed",
+            "clean": "executed",
+        }
+        assert fl.get_status("nightly") == "SUCCESSFUL"

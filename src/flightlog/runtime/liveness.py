@@ -69,8 +69,15 @@ def _kill_check(pid: int) -> bool:
     return True
 
 
+# Attempts of runs that this process gave up, as (run id, start time of the attempt): their
+# end could not be recorded (the store did not answer), so they read RESUMABLE here at once; the
+# monitor records them RESUMABLE once the store answers again.
+GIVEN_UP: set[tuple[str, float | None]] = set()
+
+
 def effective_status(run: Run, at: float | None = None) -> Status:
-    """The stored status, except that a RUNNING run whose owner is gone reads as RESUMABLE."""
+    """The stored status, except that a RUNNING run whose owner is gone (or gave it up)
+    reads as RESUMABLE."""
     if run.status is not Status.RUNNING:
         return run.status
     if run.owner is not None:
@@ -78,7 +85,8 @@ def effective_status(run: Run, at: float | None = None) -> Status:
         if alive is False:
             return Status.RESUMABLE
         if alive is True:
-            return Status.RUNNING
+            given_up = (run.run_id, run.start_time) in GIVEN_UP
+            return Status.RESUMABLE if given_up else Status.RUNNING
     if run.lease_expires is not None and run.lease_expires < (at or time.time()):
         return Status.RESUMABLE
     return Status.RUNNING

@@ -12,10 +12,15 @@ import os
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from ..model import Status, Step
 from ..stores.forking import background
+from .liveness import GIVEN_UP
 from .state import LAZY_START_DELAY, LEASE_RENEWAL, LEASE_SECONDS, RunState
+
+if TYPE_CHECKING:
+    from ..stores import Store
 
 TICK = 0.05
 CANCEL_POLL = 0.25
@@ -34,15 +39,14 @@ class Monitor:
         self._last_lease = 0.0
         self._last_cancel = 0.0
         self._reported: set[str] = set()
+        # Runs given up (see liveness.GIVEN_UP) whose RESUMABLE end is still to be written.
+        self._given_up: dict[tuple[int, str], tuple[Store, float]] = {}
+        self.give_up_lock = threading.Lock()
 
     def register(self, state: RunState) -> None:
         with self._lock:
             self._runs[id(state)] = state
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._loop, name="flightlog-monitor", daemon=True
-                )
-                self._thread.start()
+            self._start()
         self._wake.set()
 
     def cancel_local(self, store: object, run_id: str) -> None:
@@ -56,15 +60,49 @@ class Monitor:
         with self._lock:
             self._runs.pop(id(state), None)
 
+    def give_up(self, state: RunState) -> None:
+        """The run's end could not be recorded: it reads RESUMABLE in this process from now
+        on, and is recorded RESUMABLE (ended now) as soon as its store answers again."""
+        when = time.time()
+        with self.give_up_lock:
+            GIVEN_UP.add((state.run_id, state.start_time))
+            self._given_up[(id(state.store), state.run_id)] = (state.store, when)
+        with self._lock:
+            self._start()
+        self._wake.set()
+
+    def take_back(self, store: Store, run_id: str) -> None:
+        """A run given up is resumed by this process: its RESUMABLE end is no longer to be
+        written (call under give_up_lock)."""
+        self._given_up.pop((id(store), run_id), None)
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._loop, name="flightlog-monitor", daemon=True
+            )
+            self._thread.start()
+
+    def _record_given_up(self) -> None:
+        with self.give_up_lock:
+            for key, (store, when) in list(self._given_up.items()):
+                with background():
+                    run = store.get_run(key[1])
+                    if run is not None and run.status is Status.RUNNING:
+                        store.finish_run(key[1], status=Status.RESUMABLE, end_time=when)
+                del self._given_up[key]
+
     def _loop(self) -> None:
         while True:
             with self._lock:
                 states = list(self._runs.values())
-            if not states:
+            if not states and not self._given_up:
                 self._wake.clear()
                 self._wake.wait(1.0)
                 continue
             try:
+                if self._given_up:
+                    self._record_given_up()
                 self._tick(states)
             except Exception as error:  # never let the monitor die silently
                 key = f"{type(error).__name__}: {error}"

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import codec
-from ..errors import ArgumentMismatchError, CanceledError, ConflictError, SerializationError
+from ..errors import (
+    ArgumentMismatchError,
+    CanceledError,
+    ConflictError,
+    SerializationError,
+    StoreError,
+)
 from ..model import ErrorInfo, Run, Status
 from .capture import ensure_capture
 from .environment import run_environment
@@ -94,7 +100,11 @@ def begin_run(store: Store, request: RunRequest) -> RunState | Finished:
     else:  # pragma: no cover - 25 million names and 50 tries
         raise ConflictError("could not find a free run id after 50 tries")
     state = RunState(
-        store=store, run_id=run_id, allow_pickle=request.allow_pickle, hooks=request.hooks
+        store=store,
+        run_id=run_id,
+        allow_pickle=request.allow_pickle,
+        hooks=request.hooks,
+        start_time=start,
     )
     return _start(state, request)
 
@@ -136,15 +146,22 @@ def claim_run(
             "twice at once (cancel it first, or wait for it)"
         )
     start = time.time()
-    store.restart_run(
-        run.run_id,
-        expected_resumes=run.resumes,
-        owner=current_owner(),
-        start_time=start,
-        lease_expires=start + LEASE_SECONDS,
-    )
+    with MONITOR.give_up_lock:
+        MONITOR.take_back(store, run.run_id)
+        store.restart_run(
+            run.run_id,
+            expected_resumes=run.resumes,
+            owner=current_owner(),
+            start_time=start,
+            lease_expires=start + LEASE_SECONDS,
+        )
     state = RunState(
-        store=store, run_id=run.run_id, allow_pickle=allow_pickle, strict=strict, hooks=hooks
+        store=store,
+        run_id=run.run_id,
+        allow_pickle=allow_pickle,
+        strict=strict,
+        hooks=hooks,
+        start_time=start,
     )
     state.resume_from(store.list_steps(run.run_id))
     return _start(state, request)
@@ -207,6 +224,9 @@ def end_run(state: RunState, value: Any, error: BaseException | None, serializer
         state.store.record_tracked(state.run_id, metrics=metrics, attachments=attachments)
     try:
         _record_outcome(state, value, error, serializer)
+    except StoreError:
+        MONITOR.give_up(state)  # the store does not answer: this process lets the run go
+        raise
     finally:
         if state.hooks is not None:
             state.hooks.run_ended(state, metrics, attachments)

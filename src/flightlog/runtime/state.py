@@ -29,6 +29,7 @@ class RunState:
     store: Store
     run_id: str
     allow_pickle: bool = False
+    start_time: float | None = None  # of this attempt of the run
     # Steps recorded in an earlier attempt of this run, by name (used by resume), and the
     # positions they hold: a step of a recorded name takes its position again, so that its new
     # record replaces the old one; a new name takes the next position after all recorded ones.

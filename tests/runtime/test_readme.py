@@ -25,3 +25,16 @@ def test_use_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert [s["name"] for s in fl.steps("my-run")] == ["add", "add_1", "add_2"]  # type: ignore[attr-defined]
     assert len(fl.list_runs()) == 2  # type: ignore[attr-defined]
     fl.close()  # type: ignore[attr-defined]
+
+
+def test_resume_after_a_fix_example(capsys: pytest.CaptureFixture[str]) -> None:
+    section = README.read_text().split("### Resume after a fix", 1)[1]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found is not None, "the README has no example under 'Resume after a fix'"
+    code = found.group(1)
+    namespace: dict[str, object] = {}
+    exec(compile(code, str(README), "exec"), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    promised = [line[2:] for line in code.splitlines() if line.startswith("# ")]
+    assert printed == promised
+    namespace["fl"].close()  # type: ignore[attr-defined]

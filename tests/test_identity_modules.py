@@ -312,6 +312,27 @@ def test_imported_computed_names_count_by_their_source(tmp_path: Path) -> None:
         assert first[2] == {"settings.PID": "= os.getpid()", scale: "3"}, kind
 
 
+def test_relative_imports_chains_and_unpacking_in_a_package(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "config.py").write_text(
+        "import os\n\nPID = os.getpid()\nPID = PID + 0\nFIRST, SECOND = os.getpid(), 3\n"
+    )
+    (package / "middle.py").write_text("from .config import PID, FIRST, SECOND\n")
+    (package / "flow.py").write_text(
+        "from .middle import *\n\n\ndef task(x):\n    return x, PID, FIRST, SECOND\n"
+    )
+    first = in_process(tmp_path, "from pkg.flow import task")
+    assert first == in_process(tmp_path, "from pkg.flow import task")
+    unpacked = "(FIRST, SECOND) = (os.getpid(), 3)"
+    assert first[2] == {
+        "pkg.config.PID": "= os.getpid(); = PID + 0",
+        "pkg.config.FIRST": unpacked,
+        "pkg.config.SECOND": unpacked,
+    }
+
+
 # ----------------------------------------------------------- where source is not used
 
 

@@ -18,6 +18,7 @@ LAYERS = {
     "bandsaw": 2,
     "hashing": 2,
     "identity": 2,
+    "module_source": 2,
     "stores": 3,
     "runtime": 4,
     "tracking": 5,

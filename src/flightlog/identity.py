@@ -10,8 +10,8 @@ The qualified name (``module.QualName``, or ``name=``) and the code of the task 
 it depends on inside the user's own project, followed transitively: helper functions it
 calls (by global name, through ``module.attribute`` chains such as ``helpers.scale(x)``, and
 through imports inside the function, importing the user's module if it is not yet), values
-and functions in its closure cells, module-level constants it reads, default argument
-values, and the user's classes it uses (their methods' code and immutable class attributes;
+and functions in its closure cells, module-level names it reads (see below), default
+argument values, and the user's classes it uses (their methods' code and immutable class attributes;
 a method task covers its class). Code in the standard library, in installed packages
 (site-packages) and in flightlog is not followed: only its name counts. The exception: a
 task that itself lives in an installed package (the user's project installed without
@@ -30,15 +30,38 @@ enum members, and tuples and frozensets of those. Other objects (a list the task
 a dict, a client) never count by content: only by their class (the code of the class, when
 it is the user's own).
 
+Module-level names
+------------------
+A module-level name that holds such data counts by its value only when the module's source
+binds it to literal constants (every assignment's value is accepted by
+:func:`ast.literal_eval`: ``SCALE = 3``, ``NAMES = ("a", "b")``, ``SCALE += 1``). Any other
+assignment counts by its source, normalised (``ast.dump``: comments, formatting and
+annotations do not count), and by what that source reads, followed like the names a function
+reads (``FACTOR = SCALE * 2`` covers ``SCALE``; ``OUT = make_dir()`` covers ``make_dir``'s
+code). So ``PID = os.getpid()``, ``OUT = tempfile.mkdtemp()``, ``FD = os.open(...)`` or
+``TODAY = date.today()`` give the same task id in every process, and editing that source
+makes a new version. Assignments are found at module level, also inside top-level blocks
+(``if``, ``try``, ``with``), and through ``from other import NAME`` (or ``*``) into the
+user's own modules (see :mod:`flightlog.module_source`). The name counts by its value, as a
+literal does, when there is no source to read (code made by ``exec``, an interactive
+session, a module without a file, a file that no longer parses) or when the source binds it
+otherwise (a ``for`` target, ``with … as``, ``global`` in a function). A module's source is
+read once per process, when a task first reads such a name; a file edited after its module
+loaded is read as it is then. To make a computed value count, pass it as an argument, or
+set ``version=``.
+
 Bytecode differs between Python minor versions, so the task id also covers
 ``sys.version_info[:2]``: upgrading Python from 3.11 to 3.12 starts new cache entries
 (correctness first). ``version=`` replaces the whole code part: the id is then made of the
 name and the version only (no Python version either), and ``components`` is empty.
 
-``components`` maps each followed function, class and module constant (by qualified name,
+``components`` maps each followed function, class and module-level name (by qualified name,
 e.g. ``"pipeline.helper"``, ``"pipeline.SCALE"``) to a digest of that item alone, so that
-diffing two maps names what changed. An identity is computed once per function and process
-(the digests of code objects are cached too).
+diffing two maps names what changed. ``constants`` holds, for each module-level name among
+them, a short text of what counts (the value's ``repr``, a frozenset's items sorted, or
+``"= "`` and the source of the assignment; at most 200 characters) to explain a change; it
+is no part of the identity (never compared or hashed). An identity is computed once per
+function and process (the digests of code objects are cached too).
 
 A script run as ``python pipeline.py`` and the same file imported as ``pipeline`` give the
 same names and ids: ``__main__`` is replaced by the module's real name (its ``-m`` name, or
@@ -69,6 +92,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any
 
+from flightlog import module_source
 from flightlog.errors import InvalidInputError
 from flightlog.hashing import (
     UnhashableArgumentError,
@@ -104,6 +128,9 @@ class TaskIdentity:
     task_id: str
     components: dict[str, str] = field(hash=False)
     version: str | None
+    # For each module-level name in ``components``: a short text of what counts, to explain a
+    # change ("3", "= os.getpid()"). Not part of the identity: never compared or hashed.
+    constants: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 # ------------------------------------------------------------------------------ naming
@@ -219,6 +246,7 @@ def _unwrap(obj: Any, own: str | None = None) -> Any:
 
 # ----------------------------------------------------------------------------- values
 
+_MISSING: Any = object()
 _DATA_TYPES = (
     type(None), bool, int, float, complex, str, bytes, type(Ellipsis), Decimal,
     datetime, date, time, timedelta, uuid.UUID,
@@ -232,6 +260,20 @@ def _is_data(value: object, depth: int = 0) -> bool:
     if isinstance(value, (tuple, frozenset)) and depth < 50:
         return all(_is_data(item, depth + 1) for item in value)
     return False
+
+
+def _data_text(value: object) -> str:
+    """``repr`` of plain data, the same in every process (a frozenset's items sorted)."""
+    if type(value) is frozenset:
+        return (
+            "frozenset({" + ", ".join(sorted(map(_data_text, value))) + "})"
+            if value
+            else "frozenset()"
+        )
+    if type(value) is tuple:
+        items = [_data_text(item) for item in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    return repr(value)
 
 
 def _data_digest(value: object) -> str:
@@ -378,6 +420,9 @@ class _Walker:
         self.alive: list[object] = []  # keeps followed objects alive so their ids stay unique
         self.queue: deque[Any] = deque()
         self.components: dict[str, str] = {}
+        self.constants: dict[str, str] = {}  # module-level name's key -> what counts, shortly
+        self.assigned: dict[tuple[int, str], str] = {}  # (id(module globals), name) -> key
+        self.sources: dict[int, module_source.ModuleNames | None] = {}  # id(globals) -> names
 
     def _key(self, base: str) -> str:
         key, number = base, 1
@@ -396,10 +441,68 @@ class _Walker:
             self.queue.append(obj)
         return key
 
-    def constant(self, base: str, value: object) -> str:
+    def constant(self, base: str, value: object, namespace: dict[str, Any] | None) -> str:
+        """The component key of module-level name ``base`` (in ``namespace``) holding data.
+
+        By its value when the source assigns it literal constants, or when there is no
+        source to read; otherwise by the source of its assignments (see the module's docs).
+        """
+        if namespace is not None:
+            found = self._assignment(namespace, base.rpartition(".")[2], value)
+            if found is not None:
+                return self._assigned(*found)
         digest = _data_digest(value)
         key = base if self.components.get(base) == digest else self._key(base)
         self.components[key] = digest
+        self.constants[key] = module_source.short(_data_text(value))
+        return key
+
+    def _assignment(
+        self, namespace: dict[str, Any], name: str, value: object
+    ) -> tuple[dict[str, Any], str, module_source.Assigned] | None:
+        """Where the source assigns a name a computed value, through ``from … import``."""
+        for _ in range(50):
+            names = self.sources.get(id(namespace), _MISSING)
+            if names is _MISSING:
+                names = self.sources[id(namespace)] = module_source.names_of(namespace)
+                self.alive.append(namespace)
+            binding = names.binding(name) if isinstance(names, module_source.ModuleNames) else None
+            if binding is None:
+                return None
+            if isinstance(binding, module_source.Assigned):
+                return None if binding.literal else (namespace, name, binding)
+            for written in binding.modules:  # the module the value was imported from
+                module = self._imported_module(written, namespace)
+                if module is not None and vars(module).get(binding.name, _MISSING) is value:
+                    namespace, name = vars(module), binding.name
+                    break
+            else:
+                return None
+        return None
+
+    def _imported_module(self, written: str, namespace: dict[str, Any]) -> Any:
+        try:
+            path = importlib.util.resolve_name(written, namespace.get("__package__") or "")
+        except (ImportError, ValueError):
+            return None
+        module = sys.modules.get(path)
+        return module if module is not None and _is_user_module(path, self.own) else None
+
+    def _assigned(
+        self, namespace: dict[str, Any], name: str, assigned: module_source.Assigned
+    ) -> str:
+        """The key of a name counted by its assignments' source and the names they read."""
+        token = (id(namespace), name)
+        key = self.assigned.get(token)
+        if key is None:  # reserved first: an assignment may read its own name (X = X + 1)
+            home = module_name(namespace.get("__name__"))
+            key = self.assigned[token] = self._key(f"{home}.{name}")
+            refs: dict[str, str] = {}
+            for code in assigned.codes:
+                self._references(_uses(code), namespace, refs)
+            parts = ("assigned", assigned.statements, tuple(sorted(refs.items())))
+            self.components[key] = value_digest(parts)
+            self.constants[key] = assigned.text
         return key
 
     def run(self, root: Any) -> dict[str, str]:
@@ -410,13 +513,16 @@ class _Walker:
             self.components[self.keys[id(obj)]] = digest
         return self.components
 
-    def describe(self, obj: Any, where: str | None = None) -> str:
-        """How a referenced object counts; ``where`` names a module-level constant."""
+    def describe(
+        self, obj: Any, where: str | None = None, namespace: dict[str, Any] | None = None
+    ) -> str:
+        """How a referenced object counts; ``where`` names a module-level name, and
+        ``namespace`` is the globals of its module."""
         if isinstance(obj, types.ModuleType):
             return f"module {module_name(obj.__name__)}"
         if _is_data(obj):
             if where is not None:
-                return f"constant {self.constant(where, obj)}"
+                return f"constant {self.constant(where, obj, namespace)}"
             return f"value {_data_digest(obj)}"
         obj = _unwrap(obj, self.own)
         if _is_user_function(obj, self.own):
@@ -435,12 +541,12 @@ class _Walker:
             return f"external {_external_name(obj)}"
         return f"object {self.describe(type(obj))}"  # not by value: by its class (and code)
 
-    def _function(self, func: types.FunctionType) -> str:
-        code = func.__code__
-        namespace = func.__globals__
-        home = module_name(_code_module(func))
-        refs: dict[str, str] = {}
-        for kind, start, attributes in _uses(code):
+    def _references(
+        self, uses: list[_Use], namespace: dict[str, Any], refs: dict[str, str]
+    ) -> None:
+        """Describe into ``refs`` what ``uses`` (see :func:`_scan`) name in ``namespace``."""
+        home = module_name(namespace.get("__name__"))
+        for kind, start, attributes in uses:
             if kind == "global":
                 if start in namespace:
                     obj, where, label = namespace[start], f"{home}.{start}", start
@@ -455,7 +561,7 @@ class _Walker:
                 if obj is None:
                     refs[label] = "missing"
                     continue
-            refs[label] = self.describe(obj, where)
+            refs[label] = self.describe(obj, where, namespace)
             for attribute in attributes:  # walk module.attribute chains into user modules
                 if not isinstance(obj, types.ModuleType):
                     break
@@ -463,6 +569,7 @@ class _Walker:
                     break
                 label = f"{label}.{attribute}"
                 where = f"{module_name(obj.__name__)}.{attribute}"
+                scope = vars(obj)
                 if hasattr(obj, attribute):
                     obj = getattr(obj, attribute)
                 else:  # a submodule not imported yet ("import pkg.sub" inside the function)
@@ -470,7 +577,12 @@ class _Walker:
                     if obj is None:
                         refs[label] = "missing"
                         break
-                refs[label] = self.describe(obj, where)
+                refs[label] = self.describe(obj, where, scope)
+
+    def _function(self, func: types.FunctionType) -> str:
+        code = func.__code__
+        refs: dict[str, str] = {}
+        self._references(_uses(code), func.__globals__, refs)
         for name, cell in zip(code.co_freevars, func.__closure__ or (), strict=False):
             try:
                 refs[f"closure {name}"] = self.describe(cell.cell_contents)
@@ -596,11 +708,13 @@ def task_identity(
             # A task in an installed package (the user's own, installed without -e) counts
             # that package as the user's own code too.
             own = None if _is_user_module(home) else (home or "").partition(".")[0] or None
-            components = _Walker(None if own == "flightlog" else own).run(root)
+            walker = _Walker(None if own == "flightlog" else own)
+            components, constants = walker.run(root), walker.constants
         else:  # built-in functions and other opaque callables: by name only
             components = {_external_name(root): value_digest(("callable", _external_name(root)))}
+            constants = {}
         digest = value_digest((_SCHEME, _PYTHON, task_name, tuple(sorted(components.items()))))
-        identity = TaskIdentity(task_name, digest, components, None)
+        identity = TaskIdentity(task_name, digest, components, None, constants)
     if entry is None or entry[0]() is not func:
         try:
             ref: Callable[[], object] = weakref.ref(func, _forget(id(func)))

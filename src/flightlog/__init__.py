@@ -24,10 +24,12 @@ from .errors import (
 from .model import Status
 from .query import NoOutputError
 from .resources.collection import Resource, ResourceCollection
+from .runtime.retries import Backoff, backoff
 from .tracking.track import attach, track
 
 __all__ = [
     "ArgumentMismatchError",
+    "Backoff",
     "CanceledError",
     "ConfigurationError",
     "ConflictError",
@@ -51,6 +53,7 @@ __all__ = [
     "TrackerWarning",
     "__version__",
     "attach",
+    "backoff",
     "default_url",
     "open",
     "track",

@@ -16,6 +16,7 @@ from .resources.api import ResourceMethods, data_root
 from .resources.engine import ResourceEngine
 from .runtime.control import cancel_run
 from .runtime.recorder import Recorder
+from .runtime.retries import RetryDelay, RetryOn
 from .runtime.task import Task, TaskOptions
 from .runtime.workflow import Workflow
 from .stores import Store, open_store
@@ -94,7 +95,8 @@ class Flightlog(ResourceMethods, TrackingMethods):
         name: str | None = None,
         version: str | None = None,
         retries: int = 0,
-        retry_delay: float = 0.0,
+        retry_delay: RetryDelay = 0.0,
+        retry_on: RetryOn = None,
         timeout: float | None = None,
         metadata: dict[str, Any] | None = None,
         cache: bool = False,
@@ -109,18 +111,25 @@ class Flightlog(ResourceMethods, TrackingMethods):
         name: str | None = None,
         version: str | None = None,
         retries: int = 0,
-        retry_delay: float = 0.0,
+        retry_delay: RetryDelay = 0.0,
+        retry_on: RetryOn = None,
         timeout: float | None = None,
         metadata: dict[str, Any] | None = None,
         cache: bool = False,
         serializer: str | None = None,
     ) -> Task[R] | Callable[[Callable[..., R]], Task[R]]:
-        """Record every call of the function as a step (``@fl.task`` or ``@fl.task(...)``)."""
+        """Record every call of the function as a step (``@fl.task`` or ``@fl.task(...)``).
+
+        ``retries`` more attempts after a failure, ``retry_delay`` seconds apart (a number, a
+        list of delays, or ``flightlog.backoff(...)``), for the errors ``retry_on`` accepts (an
+        exception type, a tuple of them, or a function ``(exception) -> bool``; default: every
+        Exception); ``timeout`` seconds per attempt (see the README on timeouts)."""
         options = TaskOptions(
             name=name,
             version=version,
             retries=retries,
             retry_delay=retry_delay,
+            retry_on=retry_on,
             timeout=timeout,
             metadata=metadata or {},
             cache=cache,

@@ -197,6 +197,9 @@ def test_async_retries_and_timeout(fl: Flightlog) -> None:
     assert fl.get_status("slow") == "FAILED"
 
 
+# pytest-timeout watches from a thread here: its default method takes SIGALRM, and then a plain
+# task's attempt cannot be interrupted (it runs to its end; see test_timeouts.py).
+@pytest.mark.timeout(300, method="thread")
 def test_timeout_fails_an_attempt(fl: Flightlog) -> None:
     @fl.task(timeout=0.1)
     def sleepy() -> None:

@@ -7,17 +7,17 @@ A step's completion is committed to the store before its value is returned.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import codec
-from ..errors import CanceledError, SerializationError, StepTimeoutError
+from ..errors import CanceledError, SerializationError
 from ..model import Attempt, ErrorInfo, Origin, Status, Step
+from . import retries as retrying
 from .state import CURRENT_STEP, RunState, StepFrame
+from .timeouts import interrupted_elsewhere, run_attempt, run_attempt_async
 from .tracked import Tracked, collect, take_run_buffer
 
 if TYPE_CHECKING:
@@ -128,14 +128,25 @@ class StepCall:
 
     def failed(self, error: BaseException, *, final: bool = False) -> float | None:
         """Record a failed attempt. Returns the delay before the next attempt, or None when the
-        step has failed for good (then its end is committed and the caller re-raises)."""
+        step has failed for good (then its end is committed and the caller re-raises).
+
+        An error is retried while retries remain, when it is an Exception (not a cancel, not
+        an enclosing step's timeout passing through) that the task's ``retry_on`` accepts."""
         end = time.time()
-        info = ErrorInfo.from_exception(error)
         attempts = self.step.attempts
+        config = self.task.config
+        retry = (
+            not final
+            and len(attempts) - self.earlier < config.retries
+            and isinstance(error, Exception)
+            and not isinstance(error, CanceledError)
+            and not interrupted_elsewhere(error, self)
+            and retrying.matches(config.retry_on, error)  # may add a note to the error
+        )
+        info = ErrorInfo.from_exception(error)
         attempts.append(Attempt(len(attempts) + 1, self.attempt_start, end, _FAILED, info))
-        retry = isinstance(error, Exception) and not isinstance(error, CanceledError)
-        if retry and not final and len(attempts) - self.earlier <= self.task.config.retries:
-            return self.task.config.retry_delay
+        if retry:
+            return retrying.delay_before(config.retry_delay, len(attempts) - self.earlier)
         self._finish(_FAILED, end, None, info)
         return None
 
@@ -214,40 +225,8 @@ class StepCall:
         return value
 
 
-def _timed_out(call: StepCall, timeout: float) -> StepTimeoutError:
-    return StepTimeoutError(
-        f"step {call.step.name!r} (attempt {len(call.step.attempts) + 1}) ran longer than its "
-        f"timeout of {timeout} s"
-    )
-
-
-def _run_with_timeout(
-    call: StepCall, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    timeout = call.task.config.timeout
-    if timeout is None:
-        return function(*args, **kwargs)
-    context = contextvars.copy_context()
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = context.run(function, *args, **kwargs)
-        except BaseException as error:
-            box["error"] = error
-
-    worker = threading.Thread(target=target, name=f"flightlog-{call.step.name}", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise _timed_out(call, timeout)
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
 def call_step(call: StepCall, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-    """Drive a plain task's attempts."""
+    """Drive a plain task's attempts, one at a time."""
     task = call.task
     if task.one_attempt:  # the common case: no retries, no timeout
         token = CURRENT_STEP.set(call)
@@ -259,21 +238,25 @@ def call_step(call: StepCall, function: Callable[..., Any], args: Any, kwargs: A
             raise
         CURRENT_STEP.reset(token)
         return call.succeeded(value)
-    plain = task.config.timeout is None
+    timeout = task.config.timeout
     while True:
         token = call.begin_attempt()
         try:
-            if plain:
+            if timeout is None:
                 value = function(*args, **kwargs)
             else:
-                value = _run_with_timeout(call, function, args, kwargs)
+                value = run_attempt(call, timeout, function, args, kwargs)
         except BaseException as error:
             CURRENT_STEP.reset(token)
             delay = call.failed(error)
             if delay is None:
                 raise
             if delay:
-                time.sleep(delay)
+                try:
+                    retrying.pause(delay)
+                except BaseException as stopped:
+                    _stopped_between_attempts(call, stopped)
+                    raise
             continue
         CURRENT_STEP.reset(token)
         return call.succeeded(value)
@@ -282,7 +265,7 @@ def call_step(call: StepCall, function: Callable[..., Any], args: Any, kwargs: A
 async def call_step_async(
     call: StepCall, function: Callable[..., Awaitable[Any]], args: Any, kwargs: Any
 ) -> Any:
-    """Drive an ``async`` task's attempts."""
+    """Drive an ``async`` task's attempts, one at a time."""
     timeout = call.task.config.timeout
     while True:
         token = call.begin_attempt()
@@ -290,17 +273,24 @@ async def call_step_async(
             if timeout is None:
                 value = await function(*args, **kwargs)
             else:
-                try:
-                    value = await asyncio.wait_for(function(*args, **kwargs), timeout)
-                except asyncio.TimeoutError as error:
-                    raise _timed_out(call, timeout) from error
+                value = await run_attempt_async(call, timeout, function, args, kwargs)
         except BaseException as error:
             CURRENT_STEP.reset(token)
             delay = call.failed(error)
             if delay is None:
                 raise
             if delay:
-                await asyncio.sleep(delay)
+                try:
+                    await retrying.pause_async(delay)
+                except BaseException as stopped:
+                    _stopped_between_attempts(call, stopped)
+                    raise
             continue
         CURRENT_STEP.reset(token)
         return call.succeeded(value)
+
+
+def _stopped_between_attempts(call: StepCall, error: BaseException) -> None:
+    """The wait before a retry was interrupted (an enclosing step's timeout, a cancel, Ctrl-C):
+    the step ends FAILED with that error, after the attempts it made."""
+    call._finish(_FAILED, time.time(), None, ErrorInfo.from_exception(error))

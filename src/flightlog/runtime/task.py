@@ -15,6 +15,14 @@ from ..errors import FlightlogError, InvalidInputError, SerializationError
 from ..hashing import fingerprint, module_name, scalar_fingerprint
 from ..identity import TaskIdentity, UnhashableArgumentError, task_identity
 from ..model import Run, TaskRecord
+from .retries import (
+    RetryDelay,
+    RetryOn,
+    check_retry_delay,
+    check_retry_on,
+    recorded_delay,
+    recorded_retry_on,
+)
 from .runs import Finished, RunRequest, begin_run, claim_run, drive, drive_async
 from .state import CURRENT_RUN, MISSING, RunState
 from .steps import StepCall, call_step, call_step_async
@@ -35,35 +43,46 @@ class TaskOptions:
     name: str | None = None
     version: str | None = None
     retries: int = 0
-    retry_delay: float = 0.0
+    retry_delay: RetryDelay = 0.0
     timeout: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     cache: bool = False
     serializer: str = "json"
+    retry_on: RetryOn = None
 
     def check(self, what: str) -> TaskOptions:
-        if not isinstance(self.retries, int) or self.retries < 0:
+        """These options, checked: a bad value raises InvalidInputError naming ``what`` (the
+        task) and the option. Lists come back as tuples."""
+        if not isinstance(self.retries, int) or isinstance(self.retries, bool) or self.retries < 0:
             raise InvalidInputError(
                 f"{what}: retries must be an integer >= 0, not {self.retries!r}"
             )
-        if not isinstance(self.retry_delay, (int, float)) or self.retry_delay < 0:
-            raise InvalidInputError(f"{what}: retry_delay must be >= 0, not {self.retry_delay!r}")
         if self.timeout is not None and (
-            not isinstance(self.timeout, (int, float)) or self.timeout <= 0
+            not isinstance(self.timeout, (int, float))
+            or isinstance(self.timeout, bool)
+            or not self.timeout > 0
+            or self.timeout == float("inf")
         ):
-            raise InvalidInputError(f"{what}: timeout must be a positive number of seconds")
+            raise InvalidInputError(
+                f"{what}: timeout must be a positive number of seconds, not {self.timeout!r}"
+            )
         if self.serializer not in _SERIALIZERS:
             raise InvalidInputError(
                 f"{what}: unknown serializer {self.serializer!r}; use one of {_SERIALIZERS}"
             )
         check_metadata(self.metadata, f"{what}: metadata")
-        return self
+        return replace(
+            self,
+            retry_delay=check_retry_delay(self.retry_delay, what),
+            retry_on=check_retry_on(self.retry_on, what),
+        )
 
     def recorded(self) -> dict[str, Any]:
         """The options as stored with the task (``step_options`` in metadata)."""
         return {
             "retries": self.retries,
-            "retry_delay": self.retry_delay,
+            "retry_delay": recorded_delay(self.retry_delay),
+            "retry_on": recorded_retry_on(self.retry_on),
             "timeout": self.timeout,
             "cache": self.cache,
             "serializer": self.serializer,

@@ -381,3 +381,29 @@ def test_fix_the_script_and_resume_in_a_new_process(tmp_path: Path) -> None:
             "clean": "executed",
         }
         assert fl.get_status("nightly") == "SUCCESSFUL"
+
+
+def test_a_resumed_step_gets_its_retries_again_and_numbers_on(fl: Flightlog) -> None:
+    failures = {"left": 3}
+
+    @fl.task(retries=1)
+    def flaky() -> str:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ConnectionError("try again")
+        return "ok"
+
+    @fl.workflow
+    def flow() -> str:
+        return flaky()
+
+    with pytest.raises(ConnectionError):
+        flow.run(run_id="retry")
+    assert fl.resume("retry") == "ok"
+    attempts = fl.get_metadata("retry", name="flaky")["attempts"]
+    assert [(a["attempt_number"], a["status"]) for a in attempts] == [
+        (1, "FAILED"),
+        (2, "FAILED"),
+        (3, "FAILED"),
+        (4, "SUCCESSFUL"),
+    ]

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import codec
 from ..errors import ArgumentMismatchError, CanceledError, ConflictError, SerializationError
-from ..model import ErrorInfo, Run, Status
+from ..model import ErrorInfo, Run, RunAttempt, Status
 from .capture import ensure_capture
 from .environment import run_environment
-from .liveness import current_owner, effective_status
+from .liveness import current_owner, effective_end, effective_status, last_seen
 from .monitor import MONITOR
 from .names import check_run_id, new_run_id
 from .state import CURRENT_RUN, LEASE_SECONDS, RunState
@@ -150,6 +150,7 @@ def claim_run(
         owner=current_owner(),
         start_time=start,
         lease_expires=start + LEASE_SECONDS,
+        history=_history(run, status),
     )
     recorded = {step.position: step for step in store.list_steps(run.run_id)}
     state = RunState(
@@ -161,6 +162,14 @@ def claim_run(
         hooks=hooks,
     )
     return _start(state, request)
+
+
+def _history(run: Run, status: Status) -> list[RunAttempt]:
+    """The run's attempts as read, the one that just ended last, with its effective status and
+    end (one that recorded no end, e.g. canceled while its owner was gone, ends when its
+    owner was last seen alive)."""
+    end = effective_end(run, status)
+    return run.attempt_records(status, last_seen(run) if end is None else end)
 
 
 def describe_difference(

@@ -83,8 +83,7 @@ def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
     if args.json or args.format == "json":
         return _dump({"run": run, "steps": steps}, out)
     out.write(f"run {run['run_id']}  workflow {run['workflow']}  {run['status']}\n")
-    out.write(f"  started {_when(run['stats'].get('start_time'))}")
-    out.write(f"  duration {_duration(run['stats'])}  steps {len(steps)}\n")
+    _write_times(run, len(steps), out)
     if run["tag"]:
         out.write(f"  tag {run['tag']}\n")
     if run["user_metadata"]:
@@ -120,6 +119,22 @@ def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
             out.write(f"{depth}    log:\n")
             out.write(_indent(step["log"], f"{depth}    > "))
     return None
+
+
+def _write_times(run: dict[str, Any], steps: int, out: TextIO) -> None:
+    """The latest attempt's start and duration; for a resumed run, its first start and every
+    attempt, each with the process that drove it."""
+    attempts = run["attempts"]
+    created = f"  created {_when(run['created_time'])}" if len(attempts) > 1 else ""
+    out.write(f"{created}  started {_when(run['stats'].get('start_time'))}")
+    out.write(f"  duration {_duration(run['stats'])}  steps {steps}\n")
+    if len(attempts) > 1:
+        for attempt in attempts:
+            out.write(
+                f"  attempt {attempt['attempt_number']}: {attempt['status']}"
+                f"  started {_when(attempt['start_time'])}  {_duration(attempt)}"
+                f"  on {attempt['host'] or '?'} pid {attempt['pid'] or '?'}\n"
+            )
 
 
 def command_plan(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:

@@ -148,8 +148,53 @@ class Owner:
 
 
 @dataclass(slots=True)
+class RunAttempt:
+    """One attempt of a run: its first start, or a resume. ``host`` and ``pid`` name the
+    process that drove it (None when unknown)."""
+
+    number: int
+    start_time: float
+    end_time: float | None = None
+    status: Status = Status.RUNNING
+    host: str | None = None
+    pid: int | None = None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.end_time is None else self.end_time - self.start_time
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attempt_number": self.number,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "duration": self.duration,
+            "status": self.status.value,
+            "host": self.host,
+            "pid": self.pid,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunAttempt:
+        return cls(
+            number=data["attempt_number"],
+            start_time=data["start_time"],
+            end_time=data.get("end_time"),
+            status=Status(data["status"]),
+            host=data.get("host"),
+            pid=data.get("pid"),
+        )
+
+
+@dataclass(slots=True)
 class Run:
-    """One execution of a workflow, or of a lone task called outside any workflow."""
+    """One execution of a workflow, or of a lone task called outside any workflow.
+
+    ``start_time``, ``end_time``, ``status`` and ``owner`` describe the run's latest attempt
+    (Ray Workflows' rule); ``created_time`` is its first start, and ``history`` holds its
+    earlier attempts, oldest first (:meth:`attempt_records` adds the latest). ``last_seen`` is
+    when the owner last renewed its lease: it was alive then (None: not recorded).
+    """
 
     run_id: str
     workflow: str
@@ -168,6 +213,30 @@ class Run:
     resumes: int = 0
     cancel_requested: bool = False
     step_count: int = 0
+    history: list[RunAttempt] = field(default_factory=list)
+    last_seen: float | None = None
+
+    def attempt_records(
+        self, status: Status | None = None, end_time: float | None = None
+    ) -> list[RunAttempt]:
+        """Every attempt of the run, oldest first: the earlier ones, then the latest, built
+        from the run itself. ``status`` and ``end_time`` stand in for the stored ones of the
+        latest when the caller knows better (a RUNNING run whose owner died reads RESUMABLE,
+        ended when its owner was last seen)."""
+        found = list(self.history)
+        if self.start_time is not None:
+            owner = self.owner
+            found.append(
+                RunAttempt(
+                    number=self.resumes + 1,
+                    start_time=self.start_time,
+                    end_time=self.end_time if end_time is None else end_time,
+                    status=self.status if status is None else status,
+                    host=None if owner is None else owner.host,
+                    pid=None if owner is None else owner.pid,
+                )
+            )
+        return found
 
 
 @dataclass(slots=True)
@@ -242,7 +311,10 @@ class TaskRecord:
     """A task version as recorded once per store: name, identity and options.
 
     ``components`` maps each function or constant that the task's code identity covers to its
-    digest, so that a changed identity can be explained by naming what changed.
+    digest, so that a changed identity can be explained by naming what changed; ``constants``
+    maps the module-level constants among them to a short human text of what counted (the
+    value, e.g. ``"3"``, or the source of the assignment, e.g. ``"= os.getpid()"``), so that
+    an explanation can show old and new.
     """
 
     task_id: str
@@ -251,6 +323,7 @@ class TaskRecord:
     options: dict[str, Any] = field(default_factory=dict)
     user_metadata: dict[str, Any] = field(default_factory=dict)
     components: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from .errors import FlightlogError, InvalidInputError, NotFoundError
 from .model import Run, Status, Step, TaskRecord
 from .resources.view import PREFIX as RESOURCE_PREFIX
 from .resources.view import ResourceView
-from .runtime.liveness import effective_status
+from .runtime.liveness import effective_end, effective_status
 from .stores import Store
 
 
@@ -63,14 +63,19 @@ class Queries:
         return run
 
     def run_metadata(self, run: Run) -> dict[str, Any]:
-        stats = _stats(run.start_time, run.end_time)
+        """The run as Ray describes it (``stats``: its latest attempt), plus its first start
+        (``created_time``) and every attempt, oldest first (``attempts``)."""
+        status = effective_status(run)
+        end = effective_end(run, status)
         return {
             "run_id": run.run_id,
             "workflow": run.workflow,
-            "status": effective_status(run).value,
+            "status": status.value,
             "tag": run.tag,
             "user_metadata": dict(run.user_metadata),
-            "stats": stats,
+            "stats": _stats(run.start_time, end),
+            "created_time": run.created_time,
+            "attempts": [attempt.to_dict() for attempt in run.attempt_records(status, end)],
             "arguments": self._arguments(run.arguments),
             "environment": dict(run.environment),
             "error": None if run.error is None else run.error.to_dict(),

@@ -4,6 +4,8 @@
 
     {"run_id", "status": "SUCCESS" | "FAIL" | "PROCESSING", "tag", "workflow",
      "start_time", "end_time", "parameters": {name: value},
+     "attempts": [{"attempt_number", "start_time", "end_time", "duration", "status",
+                   "host", "pid"}],      # the run's own attempts: its start and each resume
      "user_defined_metrics": {...},          # what the workflow's own body tracked
      "data_catalog": [...],                  # what the workflow's own body attached
      "steps": {name: {"name", "status", "step_type": "task" | "shell", "message",
@@ -17,10 +19,12 @@
                       "data_catalog": [{"name", "data_hash", "size", "stage"}]}},
      "run_config": {"store": {"url", "type"}, "trackers": [...]}}
 
-Statuses: SUCCESSFUL is SUCCESS, FAILED and CANCELED are FAIL, the rest PROCESSING. Times are
-ISO 8601 in UTC; ``duration`` is ``H:MM:SS.ffffff``. A metric recorded only at step 0 is its
-plain value, otherwise ``{step: value}`` (the last value written at each step). Values are
-JSON: arguments as flightlog records them (see :mod:`flightlog.codec`).
+Statuses: SUCCESSFUL is SUCCESS, FAILED and CANCELED are FAIL, the rest PROCESSING (a run's
+attempt that ended RESUMABLE, its process gone, is FAIL). The run's ``start_time`` and
+``end_time`` are those of its latest attempt (a run whose process died ended when it was last
+seen alive). Times are ISO 8601 in UTC; ``duration`` is ``H:MM:SS.ffffff``. A metric recorded
+only at step 0 is its plain value, otherwise ``{step: value}`` (the last value written at each
+step). Values are JSON: arguments as flightlog records them (see :mod:`flightlog.codec`).
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import NotFoundError
-from .model import Attempt, MetricChunk, Run, Status, Step
-from .runtime.liveness import effective_status
+from .model import Attempt, MetricChunk, Run, RunAttempt, Status, Step
+from .runtime.liveness import effective_end, effective_status
 from .stores import Store
 from .tracked_query import latest_attachments
 from .tracking.infos import redacted_url
@@ -128,6 +132,25 @@ def _attempt(attempt: Attempt, parameters: Any) -> dict[str, Any]:
     }
 
 
+def run_attempts(run: Run) -> list[dict[str, Any]]:
+    """The run's own attempts (its first start, then each resume), oldest first."""
+    status = effective_status(run)
+    return [_run_attempt(item) for item in run.attempt_records(status, effective_end(run, status))]
+
+
+def _run_attempt(attempt: RunAttempt) -> dict[str, Any]:
+    ended = attempt.status is Status.RESUMABLE and attempt.end_time is not None
+    return {
+        "attempt_number": attempt.number,
+        "start_time": _when(attempt.start_time),
+        "end_time": _when(attempt.end_time),
+        "duration": _duration(attempt.start_time, attempt.end_time),
+        "status": "FAIL" if ended else runnable_status(attempt.status),
+        "host": attempt.host,
+        "pid": attempt.pid,
+    }
+
+
 def step_log(
     run: Run, step: Step, chunks: list[MetricChunk], files: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -168,12 +191,13 @@ def run_log(store: Store, run_id: str, signature_of: SignatureOf | None = None) 
         "tag": run.tag or "",
         "workflow": run.workflow,
         "start_time": _when(run.start_time),
-        "end_time": _when(run.end_time),
+        "end_time": _when(effective_end(run)),
         "parameters": run_parameters(run, signature),
         "user_defined_metrics": user_defined_metrics(
             chunk for chunk in chunks if chunk.position is None
         ),
         "data_catalog": catalog.get(None, []),
+        "attempts": run_attempts(run),
         "steps": steps,
         "run_config": {
             "store": {"url": redacted_url(store.url), "type": type(store).__name__},

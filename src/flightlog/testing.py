@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from .errors import ConflictError, NotFoundError
-from .model import Attempt, ErrorInfo, Origin, Owner, Run, Status, Step, TaskRecord
+from .model import Attempt, ErrorInfo, Origin, Owner, Run, RunAttempt, Status, Step, TaskRecord
 from .stores import Store
 from .testing_resources import ResourceStoreContract
 from .testing_tracking import TrackingStoreContract
@@ -132,6 +132,63 @@ class StoreContract(ResourceStoreContract, TrackingStoreContract):
                 "nope", expected_resumes=0, owner=owner, start_time=1.0, lease_expires=None
             )
 
+    def test_restart_run_keeps_the_history_it_is_given(self, store: Store) -> None:
+        run = make_run()
+        store.create_run(run)
+        found = store.get_run("run-1")
+        assert found is not None and found.history == []
+        assert found.created_time == run.created_time
+        store.finish_run("run-1", status=Status.FAILED, end_time=5.0)
+        first = RunAttempt(1, 1.0, 5.0, Status.FAILED, "host-a", 4242)
+        owner = Owner(host="host-b", pid=7, process_start=1, boot_id="b")
+        store.restart_run(
+            "run-1",
+            expected_resumes=0,
+            owner=owner,
+            start_time=10.0,
+            lease_expires=70.0,
+            history=[first],
+        )
+        second = RunAttempt(2, 10.0, 12.0, Status.RESUMABLE, "host-b", 7)
+        claimed = store.restart_run(
+            "run-1",
+            expected_resumes=1,
+            owner=owner,
+            start_time=20.0,
+            lease_expires=80.0,
+            history=[first, second],
+        )
+        assert claimed.history == [first, second]
+        assert claimed.last_seen == 20.0
+        with pytest.raises(ConflictError):  # a late claimer changes nothing
+            store.restart_run(
+                "run-1",
+                expected_resumes=1,
+                owner=owner,
+                start_time=30.0,
+                lease_expires=None,
+                history=[first, second, RunAttempt(3, 20.0, 29.0, Status.FAILED, "x", 1)],
+            )
+        for read in (store.get_run("run-1"), store.list_runs()[0]):
+            assert read is not None
+            assert read.history == [first, second]
+            assert read.created_time == run.created_time
+            assert [attempt.number for attempt in read.attempt_records()] == [1, 2, 3]
+            assert read.attempt_records()[-1] == RunAttempt(
+                3, 20.0, None, Status.RUNNING, "host-b", 7
+            )
+            read.history.clear()  # the reader's own
+        again = store.get_run("run-1")
+        assert again is not None and again.history == [first, second]
+
+    def test_renewing_a_lease_records_when_the_owner_was_seen(self, store: Store) -> None:
+        store.create_run(make_run("a"))
+        before = time.time()
+        store.renew_leases(["a"], before + 60)
+        found = store.get_run("a")
+        assert found is not None and found.last_seen is not None
+        assert before <= found.last_seen <= time.time()
+
     def test_leases_renew_only_running_runs(self, store: Store) -> None:
         store.create_run(make_run("a"))
         store.create_run(make_run("b"))
@@ -167,6 +224,18 @@ class StoreContract(ResourceStoreContract, TrackingStoreContract):
         store.record_task(TaskRecord("t" * 32, "other"))
         assert store.get_task("t" * 32) == task
         assert store.get_task("x") is None
+
+    def test_task_constants_round_trip(self, store: Store) -> None:
+        constants = {"pipeline.SCALE": "3", "pipeline.PID": "= os.getpid()"}
+        task = TaskRecord(
+            "c" * 32, "scale", components={"pipeline.SCALE": "d1"}, constants=constants
+        )
+        store.record_task(task)
+        assert store.get_task("c" * 32) == task
+        assert store.tasks_named("scale") == [task]
+        store.record_task(TaskRecord("e" * 32, "plain"))
+        plain = store.get_task("e" * 32)
+        assert plain is not None and plain.constants == {}
 
     # -- steps ---------------------------------------------------------------------------------
     def test_steps_round_trip_in_call_order(self, store: Store) -> None:

@@ -21,6 +21,7 @@ import flightlog
 from flightlog import ConfigurationError, ConflictError, SchemaVersionError, StoreError
 from flightlog.model import Status
 from flightlog.stores import open_store
+from flightlog.stores.base import SCHEMA_VERSION
 from flightlog.stores.postgres import PostgresStore
 from flightlog.stores.postgres_statements import repeatable, translate
 from flightlog.stores.sql import REPEATABLE, RUN_INSERT, STEP_START, STEP_UPSERT, step_row
@@ -122,7 +123,7 @@ def test_concurrent_set_up_of_one_fresh_schema(schema: tuple[str, str]) -> None:
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert outcomes == [1] * 8
+    assert outcomes == [SCHEMA_VERSION] * 8
 
 
 def test_newer_schema_is_read_but_never_written(
@@ -156,13 +157,13 @@ def test_older_schema_is_migrated_forward_keeping_its_data(
     admin.execute("UPDATE flightlog_meta SET value = '0' WHERE key = 'schema_version'")
     again = open_store(schema[1])
     try:
-        assert again.schema_version() == 1
+        assert again.schema_version() == SCHEMA_VERSION
         assert again.get_task("t" * 32) is None  # the table is back
         assert again.get_run("run-1") is not None
     finally:
         again.close()
     version = admin.execute("SELECT value FROM flightlog_meta WHERE key = 'schema_version'")
-    assert version.fetchone() == ("1",)
+    assert version.fetchone() == (str(SCHEMA_VERSION),)
 
 
 # -- statements --------------------------------------------------------------------------------

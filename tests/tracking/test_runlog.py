@@ -39,6 +39,17 @@ class AttemptLog(pydantic.BaseModel):
     parameters: dict[str, Json]
 
 
+class RunAttemptLog(pydantic.BaseModel):
+    model_config = Closed
+    attempt_number: int
+    start_time: str
+    end_time: str | None
+    duration: str | None
+    status: StatusName
+    host: str | None
+    pid: int | None
+
+
 class CatalogItem(pydantic.BaseModel):
     model_config = Closed
     name: str
@@ -78,6 +89,7 @@ class RunLog(pydantic.BaseModel):
     parameters: dict[str, Json]
     user_defined_metrics: dict[str, Json]
     data_catalog: list[CatalogItem]
+    attempts: list[RunAttemptLog]
     steps: dict[str, StepLog]
     run_config: RunConfig
 

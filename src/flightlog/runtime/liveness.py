@@ -2,7 +2,8 @@
 
 A pid alone is no identity (pids are reused): an owner is the host, pid, the process's start
 time (from ``/proc/<pid>/stat``) and the boot id. On another host only the lease can tell.
-A RUNNING run whose owner is gone reads as RESUMABLE; that is derived when the run is read.
+A RUNNING run whose owner is gone reads as RESUMABLE; that is derived when the run is read,
+and so is its end: when its owner was last seen alive (its last lease renewal).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 from ..model import Owner, Run, Status
+from .state import LEASE_SECONDS
 
 
 def _boot_id() -> str | None:
@@ -90,3 +92,26 @@ def effective_status(run: Run, at: float | None = None) -> Status:
     if run.lease_expires is not None and run.lease_expires < (at or time.time()):
         return Status.RESUMABLE
     return Status.RUNNING
+
+
+def last_seen(run: Run) -> float | None:
+    """When the run's owner was last known alive: its last lease renewal, as recorded (or, by
+    a store that does not record it, as its lease tells), and never before the run's start."""
+    seen = run.last_seen
+    if seen is None and run.lease_expires is not None:
+        seen = run.lease_expires - LEASE_SECONDS
+    start = run.start_time
+    if start is not None and (seen is None or seen < start):
+        seen = start
+    return seen
+
+
+def effective_end(run: Run, status: Status | None = None) -> float | None:
+    """The end time of the run's latest attempt as readers see it: the recorded one, else
+    for a run whose owner died (``status``, its effective status, is RESUMABLE) when its owner
+    was last seen alive, so that its duration stops growing. None while it runs."""
+    if run.end_time is not None:
+        return run.end_time
+    if (effective_status(run) if status is None else status) is Status.RESUMABLE:
+        return last_seen(run)
+    return None

@@ -16,10 +16,10 @@ from ..errors import (
     SerializationError,
     StoreError,
 )
-from ..model import ErrorInfo, Run, Status
+from ..model import ErrorInfo, Run, RunAttempt, Status
 from .capture import ensure_capture
 from .environment import run_environment
-from .liveness import current_owner, effective_status
+from .liveness import current_owner, effective_end, effective_status, last_seen
 from .monitor import MONITOR
 from .names import check_run_id, new_run_id
 from .state import CURRENT_RUN, LEASE_SECONDS, RunState
@@ -154,6 +154,7 @@ def claim_run(
             owner=current_owner(),
             start_time=start,
             lease_expires=start + LEASE_SECONDS,
+            history=_history(run, status),
         )
     state = RunState(
         store=store,
@@ -180,6 +181,14 @@ def _check_same_run(run: Run, request: RunRequest) -> None:
             raise ArgumentMismatchError(
                 f"run {run.run_id!r} was recorded with other arguments: {difference}"
             )
+
+
+def _history(run: Run, status: Status) -> list[RunAttempt]:
+    """The run's attempts as read, the one that just ended last, with its effective status and
+    end (one that recorded no end, e.g. canceled while its owner was gone, ends when its
+    owner was last seen alive)."""
+    end = effective_end(run, status)
+    return run.attempt_records(status, last_seen(run) if end is None else end)
 
 
 def describe_difference(

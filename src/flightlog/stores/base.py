@@ -19,13 +19,16 @@ from ..model import (
     ResourceRecord,
     ResourceStatus,
     Run,
+    RunAttempt,
     Status,
     Step,
     TaskRecord,
 )
 
-SCHEMA_VERSION = 1
-"""The schema version this flightlog writes; stores refuse to write a newer one."""
+SCHEMA_VERSION = 2
+"""The schema version this flightlog writes; stores refuse to write a newer one, and migrate
+an older one forward when they open it (version 2 added a run's history and last-seen time,
+and a task's constants)."""
 
 
 @runtime_checkable
@@ -54,14 +57,18 @@ class Store(Protocol):
         owner: Owner,
         start_time: float,
         lease_expires: float | None,
+        history: Sequence[RunAttempt] = (),
     ) -> Run:
         """Claim an existing run for another attempt (resume): RUNNING, new owner and start.
 
         Compare-and-set: succeeds only while the run's ``resumes`` still equals
         ``expected_resumes`` (read by the caller when it decided the run may be resumed), so of
-        many concurrent callers exactly one gets the run; the others get ConflictError.
-        Clears end_time, error, output and any cancel request; increments ``resumes``.
-        Raises NotFoundError for an unknown run_id.
+        many concurrent callers exactly one gets the run; the others get ConflictError and
+        nothing changes. Clears end_time, error, output and any cancel request; increments
+        ``resumes``; sets ``last_seen`` to ``start_time``; replaces the run's ``history`` with
+        ``history`` (the caller passes the history it read plus the attempt that just ended:
+        since the claim holds only for the ``resumes`` it read, no attempt is lost or doubled).
+        All in one atomic write, durable on return. Raises NotFoundError for an unknown run_id.
         """
         ...
 
@@ -78,7 +85,9 @@ class Store(Protocol):
         ...
 
     def renew_leases(self, run_ids: Sequence[str], lease_expires: float) -> None:
-        """Extend the lease of RUNNING runs; runs that are not RUNNING are left alone."""
+        """Extend the lease of RUNNING runs and record the time of the renewal (this process's
+        clock, ``time.time()``) as their ``last_seen``; runs that are not RUNNING are left
+        alone."""
         ...
 
     def request_cancel(self, run_id: str) -> None:
@@ -104,7 +113,8 @@ class Store(Protocol):
         ...
 
     def record_task(self, task: TaskRecord) -> None:
-        """Insert a task version if its task_id is not recorded yet (idempotent)."""
+        """Insert a task version if its task_id is not recorded yet (idempotent). Every field
+        is read back as given, ``components`` and ``constants`` included."""
         ...
 
     def get_task(self, task_id: str) -> TaskRecord | None:

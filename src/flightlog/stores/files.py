@@ -5,9 +5,11 @@ flightlog's own records beside bandsaw's keys under a ``flightlog`` key of each 
 the run under ``run-info.json``'s ``flightlog.record``, the task under ``task-info.json``'s
 ``flightlog.task``, and each step of a session under ``session-info.json``'s
 ``flightlog.steps[<position>]`` (``result-info.json`` likewise keeps each step's result).
+Schema version 2 added the run record's ``history`` (its earlier attempts) and ``last_seen``
+and the task record's ``constants``; files written without them read as empty.
 What bandsaw has no place for lives beside its layout::
 
-    flightlog/store.json                     {"schema_version": 1, "layout": "bandsaw"}
+    flightlog/store.json                     {"schema_version": 2, "layout": "bandsaw"}
     flightlog/order/<n>                      symlink to ../../runs/<run_id>: runs by creation
     flightlog/runs/<run_id>/steps/<position>   symlink to the step's session directory
     flightlog/runs/<run_id>/tracked/<n>.json   metric chunks and attachment references
@@ -29,6 +31,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -52,6 +55,7 @@ from ..model import (
     ErrorInfo,
     Owner,
     Run,
+    RunAttempt,
     Status,
     TaskRecord,
 )
@@ -142,12 +146,32 @@ class FileStore(FileSteps, FileResources, FileTracking):
         writes.commit()
         found = read_json(self._path("store.json")) or {}
         self._version = int(found.get("schema_version", SCHEMA_VERSION))
+        if self._version < SCHEMA_VERSION:
+            self._upgrade(found)
         if self._version > SCHEMA_VERSION:
             self._read_only_reason = (
                 f"the store at {self.url} has schema version {self._version}, newer than "
                 f"version {SCHEMA_VERSION} that this flightlog writes; upgrade flightlog to "
                 "write to it"
             )
+
+    def _upgrade(self, found: dict[str, Any]) -> None:
+        """Migrate an older store forward. Every version's files read the same (version 2
+        added keys that read as empty when absent), so only ``store.json`` changes: rewritten
+        atomically (by every process that opens the store meanwhile, with the same content).
+        A store that cannot be written here stays readable, and refuses writes."""
+        meta = {**found, "schema_version": SCHEMA_VERSION, "flightlog": __version__}
+        writes = self.layout.writes()
+        try:
+            writes.file(self._path("store.json"), dump(meta))
+            writes.commit()
+        except OSError as error:
+            self._read_only_reason = (
+                f"the store at {self.url} has schema version {self._version} and cannot be "
+                f"upgraded to version {SCHEMA_VERSION} here ({error}); it can be read, not written"
+            )
+            return
+        self._version = SCHEMA_VERSION
 
     def _path(self, *parts: str) -> str:
         return "/".join((self.root, OWN, *parts))
@@ -255,6 +279,7 @@ class FileStore(FileSteps, FileResources, FileTracking):
         owner: Owner,
         start_time: float,
         lease_expires: float | None,
+        history: Sequence[RunAttempt] = (),
     ) -> Run:
         self._writable()
 
@@ -270,6 +295,8 @@ class FileStore(FileSteps, FileResources, FileTracking):
             run.lease_expires = lease_expires
             run.cancel_requested = False
             run.resumes += 1
+            run.last_seen = start_time
+            run.history = [copy.copy(attempt) for attempt in history]
 
         run = self._update_run(run_id, claim)
         with self._lock:
@@ -300,11 +327,13 @@ class FileStore(FileSteps, FileResources, FileTracking):
 
     def renew_leases(self, run_ids: Sequence[str], lease_expires: float) -> None:
         self._writable()
+        seen = time.time()
 
         def renew(run: Run) -> bool:
             if run.status is not Status.RUNNING:
                 return False
             run.lease_expires = lease_expires
+            run.last_seen = seen
             return True
 
         for run_id in run_ids:

@@ -18,6 +18,7 @@ from ..model import (
     ResourceRecord,
     ResourceStatus,
     Run,
+    RunAttempt,
     Status,
     Step,
     TaskRecord,
@@ -47,6 +48,8 @@ def run_record(run: Run) -> dict[str, Any]:
         "created_time": run.created_time,
         "resumes": run.resumes,
         "cancel_requested": run.cancel_requested,
+        "history": [attempt.to_dict() for attempt in run.history],
+        "last_seen": run.last_seen,
     }
 
 
@@ -70,6 +73,8 @@ def run_from(data: dict[str, Any], environment: dict[str, Any], step_count: int 
         resumes=data.get("resumes", 0),
         cancel_requested=bool(data.get("cancel_requested")),
         step_count=step_count,
+        history=[RunAttempt.from_dict(item) for item in data.get("history") or ()],
+        last_seen=data.get("last_seen"),
     )
 
 
@@ -133,6 +138,7 @@ def task_record(task: TaskRecord) -> dict[str, Any]:
         "options": task.options,
         "user_metadata": task.user_metadata,
         "components": task.components,
+        "constants": task.constants,
     }
 
 
@@ -144,6 +150,7 @@ def task_from(data: dict[str, Any]) -> TaskRecord:
         options=data.get("options") or {},
         user_metadata=data.get("user_metadata") or {},
         components=data.get("components") or {},
+        constants=data.get("constants") or {},
     )
 
 

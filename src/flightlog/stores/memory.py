@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Iterable, Sequence
 
 from ..errors import ConflictError, NotFoundError
@@ -14,6 +15,7 @@ from ..model import (
     Origin,
     Owner,
     Run,
+    RunAttempt,
     Status,
     Step,
     TaskRecord,
@@ -48,7 +50,7 @@ class MemoryStore(MemoryResources, MemoryTracking):
         with self._lock:
             if run.run_id in self._runs:
                 raise ConflictError(f"run id {run.run_id!r} exists already")
-            self._runs[run.run_id] = copy.copy(run)
+            self._runs[run.run_id] = self._copy_run(run)
             self._order[run.run_id] = len(self._order)
             self._steps[run.run_id] = {}
 
@@ -66,6 +68,7 @@ class MemoryStore(MemoryResources, MemoryTracking):
         owner: Owner,
         start_time: float,
         lease_expires: float | None,
+        history: Sequence[RunAttempt] = (),
     ) -> Run:
         with self._lock:
             run = self._run(run_id)
@@ -80,6 +83,8 @@ class MemoryStore(MemoryResources, MemoryTracking):
             run.lease_expires = lease_expires
             run.cancel_requested = False
             run.resumes += 1
+            run.last_seen = start_time
+            run.history = [copy.copy(attempt) for attempt in history]
             return self._copy_run(run)
 
     def finish_run(
@@ -99,11 +104,13 @@ class MemoryStore(MemoryResources, MemoryTracking):
             run.error = error
 
     def renew_leases(self, run_ids: Sequence[str], lease_expires: float) -> None:
+        seen = time.time()
         with self._lock:
             for run_id in run_ids:
                 run = self._runs.get(run_id)
                 if run is not None and run.status is Status.RUNNING:
                     run.lease_expires = lease_expires
+                    run.last_seen = seen
 
     def request_cancel(self, run_id: str) -> None:
         with self._lock:
@@ -112,6 +119,7 @@ class MemoryStore(MemoryResources, MemoryTracking):
     def _copy_run(self, run: Run) -> Run:
         result = copy.copy(run)
         result.user_metadata = dict(run.user_metadata)
+        result.history = [copy.copy(attempt) for attempt in run.history]
         result.step_count = len(self._steps.get(run.run_id, ()))
         return result
 

@@ -162,8 +162,8 @@ class PostgresStore(SQLStore):
         self._connections = _Connections()
         self._finalizer = weakref.finalize(self, self._connections.close)
         self._forks = _FORKS[0]
-        self._version = self._set_up()
-        self._check_version(self._version)
+        self._version, problem = self._set_up()
+        self._check_version(self._version, problem)
 
     # -- connections ---------------------------------------------------------------------------
     def _connection(self) -> psycopg.Connection[Any]:
@@ -212,7 +212,7 @@ class PostgresStore(SQLStore):
         return connection.closed or state.startswith("08") or state in LOST_STATES
 
     # -- running statements --------------------------------------------------------------------
-    def _set_up(self) -> int:
+    def _set_up(self) -> tuple[int, str | None]:
         """Connect (failing at once if the server cannot be reached: a wrong URL should not
         hang), then create or migrate the schema, retrying if the connection drops."""
         try:

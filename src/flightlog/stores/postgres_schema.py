@@ -8,7 +8,10 @@ KEY`` (SQLite's row id, assigned when not given) to a ``BIGINT`` identity, ``BLO
 ``BYTEA``; and ``CREATE VIEW IF NOT EXISTS`` to ``CREATE OR REPLACE VIEW``.
 
 Set-up and migration take ``pg_advisory_xact_lock``: concurrent ``CREATE TABLE IF NOT
-EXISTS`` from several processes otherwise collide in PostgreSQL's catalogue.
+EXISTS`` from several processes otherwise collide in PostgreSQL's catalogue. Migrating forward
+runs the schema's statements again (they create only what is missing), then adds the columns
+that later versions added to existing tables (``ADDED_COLUMNS`` of the SQLite schema), then
+records the version, all in one transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
 from .base import SCHEMA_VERSION
+from .sqlite import ADDED_COLUMNS
 from .sqlite import SCHEMA as SQLITE_SCHEMA
 
 if TYPE_CHECKING:
@@ -48,6 +52,15 @@ def postgres_statements(sqlite_schema: str = SQLITE_SCHEMA) -> list[str]:
 SCHEMA_STATEMENTS = postgres_statements()
 
 
+def added_columns(found: int) -> list[str]:
+    """The statements that add the columns of the versions after ``found`` (when missing)."""
+    return [
+        postgres_statements(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")[0]
+        for version in range(found + 1, SCHEMA_VERSION + 1)
+        for table, column, kind in ADDED_COLUMNS.get(version, ())
+    ]
+
+
 def _stored_version(connection: psycopg.Connection[Any]) -> int | None:
     """The schema version recorded in the database, or None when there is none yet."""
     exists = connection.execute("SELECT to_regclass('flightlog_meta')").fetchone()
@@ -59,30 +72,40 @@ def _stored_version(connection: psycopg.Connection[Any]) -> int | None:
     return None if row is None else int(row[0])
 
 
-def set_up_schema(connection: psycopg.Connection[Any], where: str) -> int:
+def set_up_schema(connection: psycopg.Connection[Any], where: str) -> tuple[int, str | None]:
     """Create the schema, or migrate it forward, unless it is current; return the version
-    found (a newer one is left alone: the store then refuses to write)."""
+    found afterwards (a newer one is left alone: the store then refuses to write), and why an
+    older one could not be migrated (a user without the right to alter the tables: the store
+    then reads it as it is, and refuses to write)."""
     import psycopg
 
     try:
         found = _stored_version(connection)
         if found is not None and found >= SCHEMA_VERSION:
-            return found
-        with connection.transaction():
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            found = _stored_version(connection)  # another process may have done it meanwhile
-            if found is not None and found >= SCHEMA_VERSION:
-                return found
-            # Version 1 is the first: every statement is idempotent, so migrating forward from
-            # an older or partial schema means running them again, then recording the version.
-            for statement in SCHEMA_STATEMENTS:
-                connection.execute(statement)
-            connection.execute(
-                "INSERT INTO flightlog_meta (key, value) VALUES ('schema_version', %s)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (str(SCHEMA_VERSION),),
-            )
-        return SCHEMA_VERSION
+            return found, None
+        try:
+            with connection.transaction():
+                connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                found = _stored_version(connection)  # another process may have done it already
+                if found is not None and found >= SCHEMA_VERSION:
+                    return found, None
+                # Every statement of the schema is idempotent: they create what is missing (a
+                # new database's tables, or a table a version added); then the columns that
+                # later versions added to existing tables.
+                for statement in SCHEMA_STATEMENTS:
+                    connection.execute(statement)
+                for statement in added_columns(found or SCHEMA_VERSION):
+                    connection.execute(statement)
+                connection.execute(
+                    "INSERT INTO flightlog_meta (key, value) VALUES ('schema_version', %s)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(SCHEMA_VERSION),),
+                )
+        except psycopg.errors.InsufficientPrivilege as error:
+            if found is None:
+                raise
+            return found, str(error).strip()
+        return SCHEMA_VERSION, None
     except psycopg.OperationalError:
         raise  # the connection dropped: the caller retries
     except psycopg.Error as error:

@@ -1,14 +1,19 @@
 """The SQL shared by every relational store; SQLite and PostgreSQL are dialects of it.
 
-Schema (version 1). Users may query it with any SQL tool:
+Schema (version 2). Users may query it with any SQL tool:
 
 ``runs``
     one row per run. ``seq`` is an integer key; ``run_id`` the public id. JSON text columns:
     ``arguments`` and ``output`` (flightlog's codec), ``user_metadata``, ``error``
-    (``{"type", "message", "traceback"}``), ``environment``, ``owner``.
+    (``{"type", "message", "traceback"}``), ``environment``, ``owner``, and ``history``: the
+    run's earlier attempts, oldest first (``[{"attempt_number", "start_time", "end_time",
+    "duration", "status", "host", "pid"}]``, NULL before the first resume); ``start_time``,
+    ``end_time``, ``status`` and ``owner`` are the latest attempt's, ``created_time`` the
+    first start. ``last_seen`` is when the owner last renewed its lease (``lease_expires``).
 ``tasks``
-    one row per task version (``task_id``): name, version, options, metadata and the digests
-    of the code its identity covers (``components``).
+    one row per task version (``task_id``): name, version, options, metadata, the digests
+    of the code its identity covers (``components``) and, as JSON, a short text of each
+    module-level constant among them (``constants``).
 ``steps``
     one row per step. ``id`` is ``run seq * 2**32 + position`` so that a run's steps are one
     key range and appending a step touches no secondary index (each index costs every commit).
@@ -27,11 +32,18 @@ Schema (version 1). Users may query it with any SQL tool:
     :mod:`flightlog.stores.sql_tracking`.
 ``flightlog_meta``
     ``schema_version`` and other settings.
+
+Opening a store of an older version migrates it forward in place (each dialect under its
+lock, so that many processes may open it at once): version 2 added ``runs.history``,
+``runs.last_seen`` and ``tasks.constants`` (see ``ADDED_COLUMNS`` in
+:mod:`flightlog.stores.sqlite`). A store that cannot be upgraded where it is opened is read
+(what it lacks reads as empty) and refuses writes; so is one written by a newer flightlog.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -44,6 +56,7 @@ from ..model import (
     Origin,
     Owner,
     Run,
+    RunAttempt,
     Status,
     Step,
     TaskRecord,
@@ -62,8 +75,14 @@ _EXECUTED = Origin.EXECUTED
 
 RUN_COLUMNS = (
     "seq, run_id, workflow, status, tag, arguments, user_metadata, created_time, start_time, "
-    "end_time, output, error, environment, owner, lease_expires, resumes, cancel_requested"
+    "end_time, output, error, environment, owner, lease_expires, resumes, cancel_requested, "
+    "history, last_seen"
 )
+TASK_COLUMNS = "task_id, name, version, options, user_metadata, components, constants"
+# The same, from a store still at schema version 1 (one that could not be upgraded where it
+# was opened): the columns that version 2 added read as NULL.
+RUN_COLUMNS_V1 = RUN_COLUMNS.replace("history, last_seen", "NULL, NULL")
+TASK_COLUMNS_V1 = TASK_COLUMNS.replace("constants", "NULL")
 STEP_COLUMNS = (
     "steps.id, steps.name, steps.task_id, steps.execution_id, steps.parent, steps.status, "
     "steps.start_time, steps.end_time, steps.attempts, steps.arguments, steps.result, "
@@ -92,7 +111,8 @@ REPEATABLE = " /* repeatable */"
 RUN_INSERT = (
     "INSERT INTO runs (run_id, workflow, status, tag, arguments, user_metadata, created_time,"
     " start_time, end_time, output, error, environment, owner, lease_expires, resumes,"
-    " cancel_requested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " cancel_requested, history, last_seen)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -113,6 +133,13 @@ def _error_text(error: ErrorInfo | None) -> str | None:
 
 def _error(text: str | None) -> ErrorInfo | None:
     return None if text is None else ErrorInfo.from_dict(json.loads(text))
+
+
+def history_text(history: Sequence[RunAttempt]) -> str | None:
+    """A run's earlier attempts as JSON, or None when it has none."""
+    if not history:
+        return None
+    return json.dumps([attempt.to_dict() for attempt in history], separators=(",", ":"))
 
 
 def attempts_text(step: Step) -> str | None:
@@ -222,7 +249,9 @@ def step_from_row(run_id: str, row: Sequence[Any]) -> Step:
 
 
 def run_from_row(row: Sequence[Any], step_count: int = 0) -> Run:
+    """A run from the columns of RUN_COLUMNS (or RUN_COLUMNS_V1)."""
     owner = load_json(row[13])
+    history = load_json(row[17])
     return Run(
         run_id=row[1],
         workflow=row[2],
@@ -241,6 +270,8 @@ def run_from_row(row: Sequence[Any], step_count: int = 0) -> Run:
         resumes=row[15],
         cancel_requested=bool(row[16]),
         step_count=step_count,
+        history=[] if history is None else [RunAttempt.from_dict(item) for item in history],
+        last_seen=row[18],
     )
 
 
@@ -259,6 +290,8 @@ class SQLStore(SQLResources, SQLTracking):
         self._seqs: dict[str, int] = {}
         self._run_ids: dict[int, str] = {}
         self._read_only_reason: str | None = None
+        self._run_columns = RUN_COLUMNS
+        self._task_columns = TASK_COLUMNS
 
     # -- dialect hooks -------------------------------------------------------------------------
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -272,7 +305,18 @@ class SQLStore(SQLResources, SQLTracking):
         raise NotImplementedError
 
     # -- helpers -------------------------------------------------------------------------------
-    def _check_version(self, found: int) -> None:
+    def _check_version(self, found: int, problem: str | None = None) -> None:
+        """Say why the store may not be written, if it may not: a newer schema, or an older
+        one that could not be upgraded where it was opened (``problem`` says why); an older
+        one is still read, its missing columns as NULL."""
+        if found < SCHEMA_VERSION:
+            self._run_columns = RUN_COLUMNS_V1
+            self._task_columns = TASK_COLUMNS_V1
+            self._read_only_reason = (
+                f"the store at {self.url} has schema version {found} and cannot be upgraded to "
+                f"version {SCHEMA_VERSION} here ({problem or 'unknown reason'}); it can be read, "
+                "not written"
+            )
         if found > SCHEMA_VERSION:
             self._read_only_reason = (
                 f"the store at {self.url} has schema version {found}, newer than version "
@@ -313,6 +357,8 @@ class SQLStore(SQLResources, SQLTracking):
                 run.lease_expires,
                 run.resumes,
                 1 if run.cancel_requested else 0,
+                history_text(run.history),
+                run.last_seen,
             )
         )
         self._seqs[run.run_id] = seq
@@ -325,13 +371,14 @@ class SQLStore(SQLResources, SQLTracking):
         owner: Owner,
         start_time: float,
         lease_expires: float | None,
+        history: Sequence[RunAttempt] = (),
     ) -> Run:
         self._writable()
         owner_text = json.dumps(owner.to_dict())
         changed = self._write(
             "UPDATE runs SET status = 'RUNNING', owner = ?, start_time = ?, end_time = NULL,"
             " output = NULL, error = NULL, lease_expires = ?, cancel_requested = 0,"
-            " resumes = ? WHERE run_id = ? AND (resumes = ?"
+            " resumes = ?, history = ?, last_seen = ? WHERE run_id = ? AND (resumes = ?"
             # Repeatable after a dropped connection: a second run of it matches its own claim
             # (same owner and start) and writes the same values again.
             " OR (resumes = ? AND owner = ? AND start_time = ?))" + REPEATABLE,
@@ -340,6 +387,8 @@ class SQLStore(SQLResources, SQLTracking):
                 start_time,
                 lease_expires,
                 expected_resumes + 1,
+                history_text(history),
+                start_time,
                 run_id,
                 expected_resumes,
                 expected_resumes + 1,
@@ -374,10 +423,12 @@ class SQLStore(SQLResources, SQLTracking):
 
     def renew_leases(self, run_ids: Sequence[str], lease_expires: float) -> None:
         self._writable()
+        seen = time.time()
         for run_id in run_ids:
             self._write(
-                "UPDATE runs SET lease_expires = ? WHERE run_id = ? AND status = 'RUNNING'",
-                (lease_expires, run_id),
+                "UPDATE runs SET lease_expires = ?, last_seen = ? WHERE run_id = ?"
+                " AND status = 'RUNNING'",
+                (lease_expires, seen, run_id),
             )
 
     def request_cancel(self, run_id: str) -> None:
@@ -393,12 +444,13 @@ class SQLStore(SQLResources, SQLTracking):
 
     def get_run(self, run_id: str) -> Run | None:
         rows = self._query(
-            f"SELECT {RUN_COLUMNS}, {self._count_sql()} FROM runs WHERE run_id = ?", (run_id,)
+            f"SELECT {self._run_columns}, {self._count_sql()} FROM runs WHERE run_id = ?",
+            (run_id,),
         )
         if not rows:
             return None
         self._seqs[run_id] = int(rows[0][0])
-        return run_from_row(rows[0], rows[0][17])
+        return run_from_row(rows[0], rows[0][19])
 
     def list_runs(
         self,
@@ -428,17 +480,18 @@ class SQLStore(SQLResources, SQLTracking):
             tail = " LIMIT ?"
             params.append(int(limit))
         rows = self._query(
-            f"SELECT {RUN_COLUMNS}, {self._count_sql()} FROM runs{where} ORDER BY seq DESC{tail}",
+            f"SELECT {self._run_columns}, {self._count_sql()} FROM runs{where}"
+            f" ORDER BY seq DESC{tail}",
             params,
         )
-        return [run_from_row(row, row[17]) for row in rows]
+        return [run_from_row(row, row[19]) for row in rows]
 
     # -- tasks ---------------------------------------------------------------------------------
     def record_task(self, task: TaskRecord) -> None:
         self._writable()
         self._write(
-            "INSERT INTO tasks (task_id, name, version, options, user_metadata, components)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_id) DO NOTHING",
+            f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (task_id) DO NOTHING",
             (
                 task.task_id,
                 task.name,
@@ -446,13 +499,13 @@ class SQLStore(SQLResources, SQLTracking):
                 dump_json(task.options),
                 dump_json(task.user_metadata),
                 dump_json(task.components),
+                dump_json(task.constants),
             ),
         )
 
     def get_task(self, task_id: str) -> TaskRecord | None:
         rows = self._query(
-            "SELECT task_id, name, version, options, user_metadata, components FROM tasks"
-            " WHERE task_id = ?",
+            f"SELECT {self._task_columns} FROM tasks WHERE task_id = ?",
             (task_id,),
         )
         if not rows:
@@ -465,6 +518,7 @@ class SQLStore(SQLResources, SQLTracking):
             options=load_json(row[3]) or {},
             user_metadata=load_json(row[4]) or {},
             components=load_json(row[5]) or {},
+            constants=load_json(row[6]) or {},
         )
 
     # -- steps ---------------------------------------------------------------------------------

@@ -46,7 +46,9 @@ CREATE TABLE IF NOT EXISTS runs (
     owner TEXT,
     lease_expires REAL,
     resumes INTEGER NOT NULL DEFAULT 0,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    history TEXT,
+    last_seen REAL
 );
 CREATE TABLE IF NOT EXISTS tasks (
     task_id TEXT PRIMARY KEY,
@@ -54,7 +56,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     version TEXT,
     options TEXT,
     user_metadata TEXT,
-    components TEXT
+    components TEXT,
+    constants TEXT
 );
 CREATE TABLE IF NOT EXISTS steps (
     id INTEGER PRIMARY KEY,
@@ -129,6 +132,12 @@ CREATE VIEW IF NOT EXISTS step_view AS
     FROM steps JOIN runs ON runs.seq = steps.id >> 32;
 """
 
+# What each schema version added to the one before, as (table, column, type): migrating a
+# store forward adds them, at the end of their tables, as a new store's tables have them.
+ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
+    2: (("runs", "history", "TEXT"), ("runs", "last_seen", "REAL"), ("tasks", "constants", "TEXT")),
+}
+
 _BUSY_WORDS = ("locked", "busy")
 _OPEN_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 
@@ -144,6 +153,28 @@ _MAX_WAIT = 120.0
 def _is_busy(error: sqlite3.OperationalError) -> bool:
     text = str(error).lower()
     return any(word in text for word in _BUSY_WORDS)
+
+
+def _stored_version(connection: sqlite3.Connection) -> int | None:
+    """The schema version recorded in the database, or None when there is none yet."""
+    row = connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'flightlog_meta'"
+    ).fetchone()
+    if row is None:
+        return None
+    value = connection.execute(
+        "SELECT value FROM flightlog_meta WHERE key = 'schema_version'"
+    ).fetchone()
+    return None if value is None else int(value[0])
+
+
+def _add_columns(connection: sqlite3.Connection, found: int) -> None:
+    """Add the columns that the versions after ``found`` added (those not there yet)."""
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        for table, column, kind in ADDED_COLUMNS.get(version, ()):
+            present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def path_from_url(url: str) -> Path:
@@ -230,21 +261,34 @@ class SQLiteStore(SQLStore):
         connection = self._connection()
         if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             connection.execute("PRAGMA journal_mode = WAL")
+        found = _stored_version(connection)  # a plain read: no write lock when it is current
+        problem = None
+        if found is None or found < SCHEMA_VERSION:
+            try:
+                found = self._create_or_migrate(connection)
+            except sqlite3.OperationalError as error:
+                if found is None or _is_busy(error):
+                    raise
+                problem = str(error)  # e.g. a read-only file: read it as it is
+        self._version = found
+        self._check_version(found, problem)
+
+    def _create_or_migrate(self, connection: sqlite3.Connection) -> int:
+        """Create the schema, or migrate it forward, in one transaction that holds the write
+        lock (so of many processes opening the store at once, one does it and the others find
+        it done); return the version found afterwards."""
         connection.execute("BEGIN IMMEDIATE")
         try:
-            row = connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'flightlog_meta'"
-            ).fetchone()
-            found = None
-            if row is not None:
-                value = connection.execute(
-                    "SELECT value FROM flightlog_meta WHERE key = 'schema_version'"
-                ).fetchone()
-                found = None if value is None else int(value[0])
-            if found is None:
+            found = _stored_version(connection)
+            if found is None or found < SCHEMA_VERSION:
+                # Every statement of the schema is idempotent: they create what is missing
+                # (a new store's tables, or a table a version added); then the columns that
+                # later versions added to existing tables.
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         connection.execute(statement)
+                if found is not None:
+                    _add_columns(connection, found)
                 connection.execute(
                     "INSERT OR REPLACE INTO flightlog_meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -254,8 +298,7 @@ class SQLiteStore(SQLStore):
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-        self._version = found
-        self._check_version(found)
+        return found
 
     # -- dialect hooks -------------------------------------------------------------------------
     def schema_version(self) -> int:

@@ -585,9 +585,14 @@ class _Walker:
         self._references(_uses(code), func.__globals__, refs)
         for name, cell in zip(code.co_freevars, func.__closure__ or (), strict=False):
             try:
-                refs[f"closure {name}"] = self.describe(cell.cell_contents)
+                value = cell.cell_contents
             except ValueError:
                 refs[f"closure {name}"] = "empty"
+                continue
+            refs[f"closure {name}"] = self.describe(value)
+            if _is_data(value):  # named with its value when a change is explained
+                key = f"{self.keys[id(func)]} (closure {name})"
+                self.constants[key] = module_source.short(_data_text(value))
         for index, default in enumerate(func.__defaults__ or ()):
             refs[f"default {index}"] = self.describe(default)
         for name, default in sorted((func.__kwdefaults__ or {}).items()):

@@ -3,6 +3,7 @@ when their arguments changed; plan and explain say so beforehand and afterwards.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -407,3 +408,103 @@ def test_a_resumed_step_gets_its_retries_again_and_numbers_on(fl: Flightlog) -> 
         (3, "FAILED"),
         (4, "SUCCESSFUL"),
     ]
+
+
+def test_plan_and_explain_name_a_changed_closure_variable_with_both_values(
+    fl: Flightlog,
+) -> None:
+    fail = {"last": True}
+    tasks: dict[str, Any] = {}
+
+    def make(factor: int) -> Any:
+        @fl.task(name="mul")
+        def mul(x: int) -> int:
+            return x * factor
+
+        return mul
+
+    @fl.task
+    def last(x: int) -> int:
+        if fail["last"]:
+            raise RuntimeError("late")
+        return x
+
+    @fl.workflow
+    def flow() -> int:
+        return last(tasks["mul"](5))
+
+    tasks["mul"] = make(2)
+    with pytest.raises(RuntimeError):
+        flow.run(run_id="closure")
+    tasks["mul"] = make(3)
+    fail["last"] = False
+    (mul, _) = fl.plan_resume("closure")
+    assert mul["decision"] == "execute"
+    assert "closure variable 'factor' was 2, now 3" in mul["why"]
+    assert fl.resume("closure") == 15
+    assert "closure variable 'factor' was 2, now 3" in fl.explain("closure", "mul")["why"]
+
+
+CONSTANT_SCRIPT = """
+import json
+import sys
+
+import flightlog
+
+fl = flightlog.open(sys.argv[1])
+SCALE = VALUE
+
+
+@fl.task
+def scale(x: int) -> int:
+    return x * SCALE
+
+
+@fl.task
+def report(x: int) -> str:
+    if SCALE == 3:
+        raise RuntimeError("wrong scale")
+    return f"scaled {x}"
+
+
+@fl.workflow
+def pipeline(n: int) -> str:
+    return report(scale(n))
+
+
+if __name__ == "__main__":
+    if sys.argv[2] == "run":
+        pipeline.run(5, run_id="scaled")
+    elif sys.argv[2] == "plan":
+        print(json.dumps(list(fl.plan_resume("scaled"))))
+    else:
+        print(fl.resume("scaled"))
+"""
+
+
+def test_a_changed_module_constant_is_named_with_old_and_new_values(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    script = tmp_path / "scaling.py"
+
+    def run(value: str, *args: str) -> subprocess.CompletedProcess[str]:
+        script.write_text(CONSTANT_SCRIPT.replace("VALUE", value))
+        return subprocess.run(
+            [sys.executable, str(script), url, *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert run("3", "run").returncode != 0
+    planned = run("4", "plan")
+    assert planned.returncode == 0, planned.stderr
+    plan = {item["step"]: item for item in json.loads(planned.stdout)}
+    assert plan["scale"]["decision"] == "execute"
+    assert "scaling.SCALE (was 3, now 4)" in plan["scale"]["why"]
+    assert plan["report"]["decision"] == "execute"
+    resumed = run("4", "resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.strip() == "scaled 20"
+    with flightlog.open(url) as fl:
+        assert "scaling.SCALE (was 3, now 4)" in fl.explain("scaled", "scale")["why"]

@@ -386,7 +386,7 @@ def test_a_position_taken_over_on_resume_moves_to_its_new_session(
         flow.run(run_id="moved")
     first = files.steps("moved")
     arguments.update(offset=1, fail=False)  # work(1) is now called where work(0) was
-    assert files.resume("moved", rerun_changed=True) == 1 + 2
+    assert files.resume("moved") == 1 + 2
     steps = files.steps("moved")
     assert [(s["name"], s["arguments"]) for s in steps] == [
         ("work", {"i": 1}),

@@ -41,15 +41,22 @@ def argument_difference(before: Step, after: Step, *, where: str | None = None) 
 
 
 def _constant(record: TaskRecord, key: str) -> str | None:
-    constants: dict[str, str] = getattr(record, "constants", None) or {}
-    return constants.get(key)
+    return record.constants.get(key)
 
 
 def _changed(before: TaskRecord, after: TaskRecord, key: str) -> str:
+    """A changed component, with its old and new value or source when they were recorded,
+    and for a function, the closure variables whose values changed."""
     old, new = _constant(before, key), _constant(after, key)
-    if old is None or new is None or old == new:
-        return key
-    return f"{key} (was {old}, now {new})"
+    if old is not None and new is not None and old != new:
+        return f"{key} (was {old}, now {new})"
+    prefix = f"{key} (closure "
+    closures = [
+        f"closure variable {name[len(prefix) : -1]!r} was {text}, now {after.constants[name]}"
+        for name, text in sorted(before.constants.items())
+        if name.startswith(prefix) and after.constants.get(name, text) != text
+    ]
+    return f"{key} ({'; '.join(closures)})" if closures else key
 
 
 def code_difference(before: TaskRecord | None, after: TaskRecord | None) -> str:

@@ -175,6 +175,7 @@ class Task(Generic[R]):
             options=self.config.recorded(),
             user_metadata=self.config.metadata,
             components=dict(identity.components),
+            constants=dict(identity.constants),
         )
 
     def _record_task(self, state: RunState) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import sys
+import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -101,9 +103,9 @@ class Task(Generic[R]):
         if not callable(function):
             raise InvalidInputError(f"@task needs a function, not {type(function).__name__}")
         self.function = function
-        self.config = options.check(f"task {getattr(function, '__qualname__', function)!r}")
-        self.name = options.name or function.__name__
-        self.is_async = inspect.iscoroutinefunction(function)
+        self.name = options.name or callable_name(function)
+        self.config = options.check(f"task {self.name!r}")
+        self.is_async = is_async_callable(function)
         self._recorder = recorder
         self._signature = inspect.signature(function)
         parameters = list(self._signature.parameters.values())
@@ -128,7 +130,8 @@ class Task(Generic[R]):
         self._call = CallOptions(
             name=self.name, metadata={}, options={}, cache=options.cache, recompute=False
         )
-        functools.update_wrapper(self, function)
+        self._entry: dict[str, str] | None = None
+        copy_names(self, function)
 
     # -- identity ------------------------------------------------------------------------------
     @property
@@ -271,7 +274,7 @@ class Task(Generic[R]):
             source_file=source_file(self.function),
             arguments=encode_run_arguments(args, kwargs, self.config.serializer),
             serializer=self.config.serializer,
-            entry=entry_of(self.function),
+            entry=self.entry(),
             hooks=self._recorder.hooks,
         )
         state = begin_run(self._recorder.store, request)
@@ -303,6 +306,12 @@ class Task(Generic[R]):
             return asyncio.run(drive_async(state, self.config.serializer, body))
         return drive(state, self.config.serializer, body)
 
+    def entry(self) -> dict[str, str] | None:
+        """Where this task can be imported from again (see :func:`entry_of`)."""
+        if self._entry is None:
+            self._entry = entry_of(self.function, self)
+        return self._entry
+
     def __repr__(self) -> str:
         return f"<flightlog task {self.name!r}>"
 
@@ -326,11 +335,73 @@ def encode_run_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], serializ
         raise SerializationError(f"the run's arguments cannot be recorded: {error}") from error
 
 
-def entry_of(function: Callable[..., Any]) -> dict[str, str]:
-    """Where the function can be imported from again (to resume its runs elsewhere)."""
-    return {"module": module_name(function.__module__), "qualname": function.__qualname__}
+def unwrap_partial(function: Any) -> Any:
+    """The callable a ``functools.partial`` (of a partial …) calls in the end."""
+    while isinstance(function, functools.partial):
+        function = function.func
+    return function
+
+
+def callable_name(function: Callable[..., Any]) -> str:
+    """The name of a task or workflow made of ``function``: a function's own name, a partial's
+    function's name, a callable instance's class name."""
+    target = unwrap_partial(function)
+    name = getattr(target, "__name__", None)
+    return name if isinstance(name, str) and name else type(target).__name__
+
+
+def is_async_callable(function: Callable[..., Any]) -> bool:
+    """True for an ``async def`` function, a partial of one, or an instance whose class has an
+    ``async def __call__``."""
+    target = unwrap_partial(function)
+    if inspect.iscoroutinefunction(target):
+        return True
+    if isinstance(target, (types.FunctionType, types.MethodType, type)):
+        return False
+    return inspect.iscoroutinefunction(type(target).__call__)
+
+
+def copy_names(wrapper: Callable[..., Any], function: Callable[..., Any]) -> None:
+    """Give a task or workflow its function's names and docstring, as ``functools.wraps``
+    does; a partial lends its function's, a callable instance its class's (never the
+    instance's attributes). ``__wrapped__`` is ``function`` itself, so that
+    ``inspect.signature`` sees the parameters left to give."""
+    if isinstance(function, (types.FunctionType, types.MethodType)):
+        functools.update_wrapper(wrapper, function)
+        return
+    target = unwrap_partial(function)
+    source = target if hasattr(target, "__name__") else type(target)
+    names = ("__module__", "__name__", "__qualname__", "__doc__")
+    functools.update_wrapper(wrapper, source, assigned=names, updated=())
+    wrapper.__wrapped__ = function  # type: ignore[attr-defined]
+
+
+def entry_of(function: Callable[..., Any], holder: object = None) -> dict[str, str] | None:
+    """Where the function can be imported from again (to resume its runs elsewhere).
+
+    A function is found by its module and qualified name (a decorated one: the task or
+    workflow that replaced it there). A partial or a callable instance has no name of its
+    own: the module-level name that holds ``holder`` (the task or workflow made of it) is
+    looked up in the module of its function or class; None when there is none.
+    """
+    qualname = getattr(function, "__qualname__", None)
+    if isinstance(qualname, str):
+        return {"module": module_name(function.__module__), "qualname": qualname}
+    target = unwrap_partial(function)
+    home = getattr(target if hasattr(target, "__name__") else type(target), "__module__", None)
+    module = sys.modules.get(home) if isinstance(home, str) else None
+    if holder is None or module is None:
+        return None
+    for name, value in list(vars(module).items()):
+        if value is holder:
+            return {"module": module_name(home), "qualname": name}
+    return None
 
 
 def source_file(function: Callable[..., Any]) -> str | None:
-    code = getattr(function, "__code__", None)
+    """The file that defines the function (a partial's function, an instance's ``__call__``)."""
+    target = unwrap_partial(function)
+    code = getattr(target, "__code__", None)
+    if code is None:
+        code = getattr(type(target).__call__, "__code__", None)
     return None if code is None else str(code.co_filename)

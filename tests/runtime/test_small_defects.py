@@ -282,3 +282,40 @@ def test_partial_task_resumes_in_a_process_that_did_not_define_it(
     finally:
         partial_tasks_mod.fl.close()
         sys.modules.pop("partial_tasks_mod", None)
+
+
+# -- options chains -----------------------------------------------------------------------------
+
+
+def test_options_chain_later_options_win_and_metadata_merges(fl: Flightlog) -> None:
+    calls: list[int] = []
+
+    @fl.task(metadata={"task": 1}, cache=True)
+    def square(v: int) -> int:
+        calls.append(v)
+        return v * v
+
+    first = square.options(name="one", metadata={"a": 1, "b": 1})
+    chained = first.options(metadata={"b": 2, "c": 3}).options(name="two")
+
+    @fl.workflow
+    def flow() -> list[int]:
+        return [
+            first(2),
+            chained(2),
+            square.options(recompute=True).options(name="forced")(2),
+            square.options(recompute=True).options(recompute=False, name="served")(2),
+        ]
+
+    assert flow.run(run_id="r") == [4, 4, 4, 4]
+    assert calls == [2, 2]  # the first call, and the forced one
+    assert fl.get_metadata("r", name="one")["user_metadata"] == {"task": 1, "a": 1, "b": 1}
+    two = fl.get_metadata("r", name="two")
+    assert two["user_metadata"] == {"task": 1, "a": 1, "b": 2, "c": 3}
+    assert two["origin"] == "cached"
+    assert fl.get_metadata("r", name="forced")["origin"] == "executed"
+    assert fl.get_metadata("r", name="served")["origin"] == "cached"
+    # The bound task made first is not changed by the chains made from it.
+    assert first._call.name == "one" and first._call.metadata == {"a": 1, "b": 1}
+    with pytest.raises(flightlog.InvalidInputError, match="step name"):
+        first.options(name="")

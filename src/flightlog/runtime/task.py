@@ -212,16 +212,7 @@ class Task(Generic[R]):
         recompute: bool | None = None,
     ) -> BoundTask[R]:
         """This task with options for the next call: step name, metadata, recompute."""
-        call = self._call
-        if name is not None:
-            if not isinstance(name, str) or not name:
-                raise InvalidInputError(f"step name must be a non-empty string, not {name!r}")
-            call = replace(call, name=name)
-        if metadata is not None:
-            call = replace(call, metadata=check_metadata(metadata, f"step {call.name!r} metadata"))
-        if recompute:
-            call = replace(call, recompute=True, options={**call.options, "recompute": True})
-        return BoundTask(self, call)
+        return BoundTask(self, with_options(self._call, name, metadata, recompute))
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         state = CURRENT_RUN.get()
@@ -323,8 +314,43 @@ class BoundTask(Generic[R]):
         self.task = task
         self._call = call
 
+    def options(
+        self,
+        *,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        recompute: bool | None = None,
+    ) -> BoundTask[R]:
+        """These options with others on top: a later name or recompute wins, metadata merges
+        (a later key wins)."""
+        return BoundTask(self.task, with_options(self._call, name, metadata, recompute))
+
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return cast(R, self.task._invoke(self._call, args, kwargs))
+
+    def __repr__(self) -> str:
+        return f"<flightlog task {self.task.name!r} as step {self._call.name!r}>"
+
+
+def with_options(
+    call: CallOptions, name: str | None, metadata: dict[str, Any] | None, recompute: bool | None
+) -> CallOptions:
+    """``call`` with the options of ``task.options(...)`` applied (None: keep as it is)."""
+    if name is not None:
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(f"step name must be a non-empty string, not {name!r}")
+        call = replace(call, name=name)
+    if metadata is not None:
+        added = check_metadata(metadata, f"step {call.name!r} metadata")
+        call = replace(call, metadata={**call.metadata, **added})
+    if recompute is not None:
+        if not isinstance(recompute, bool):
+            raise InvalidInputError(f"recompute must be True or False, not {recompute!r}")
+        options = {key: value for key, value in call.options.items() if key != "recompute"}
+        if recompute:
+            options["recompute"] = True
+        call = replace(call, recompute=recompute, options=options)
+    return call
 
 
 def encode_run_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], serializer: str) -> str:

@@ -319,3 +319,29 @@ def test_options_chain_later_options_win_and_metadata_merges(fl: Flightlog) -> N
     assert first._call.name == "one" and first._call.metadata == {"a": 1, "b": 1}
     with pytest.raises(flightlog.InvalidInputError, match="step name"):
         first.options(name="")
+
+
+# -- resume_all(include_failed=True) ------------------------------------------------------------
+
+
+def test_resume_all_includes_failed_runs_when_asked(fl: Flightlog) -> None:
+    failing = {"on": True}
+
+    @fl.task
+    def work(v: int) -> int:
+        if failing["on"]:
+            raise RuntimeError("down")
+        return v
+
+    @fl.workflow
+    def flow(v: int) -> int:
+        return work(v)
+
+    for v in (1, 2):
+        with pytest.raises(RuntimeError):
+            flow.run(v, run_id=f"f{v}")
+    failing["on"] = False
+    assert fl.resume_all() == {}  # the default: RESUMABLE runs only
+    assert fl.get_status("f1") == "FAILED"
+    assert fl.resume_all(include_failed=True) == {"f1": 1, "f2": 2}
+    assert {fl.get_status("f1"), fl.get_status("f2")} == {"SUCCESSFUL"}

@@ -345,3 +345,40 @@ def test_resume_all_includes_failed_runs_when_asked(fl: Flightlog) -> None:
     assert fl.get_status("f1") == "FAILED"
     assert fl.resume_all(include_failed=True) == {"f1": 1, "f2": 2}
     assert {fl.get_status("f1"), fl.get_status("f2")} == {"SUCCESSFUL"}
+
+
+# -- metadata that is not JSON ------------------------------------------------------------------
+
+
+def test_metadata_that_is_not_json_is_invalid_input_naming_the_key(fl: Flightlog) -> None:
+    with pytest.raises(flightlog.InvalidInputError, match="'x'") as caught:
+        fl.workflow(metadata={"x": object()})(lambda: None)
+    assert isinstance(caught.value, ValueError)
+    assert not isinstance(caught.value, TypeError)
+    with pytest.raises(flightlog.InvalidInputError, match="'k'"):
+        fl.task(metadata={"k": {1, 2}})(lambda: None)
+    with pytest.raises(flightlog.InvalidInputError, match="'nan'"):
+        fl.task(metadata={"nan": float("nan")})(lambda: None)
+
+    ran: list[int] = []
+
+    @fl.task
+    def work() -> int:
+        ran.append(1)
+        return 1
+
+    @fl.workflow
+    def flow() -> int:
+        return work.options(metadata={"when": object()})()
+
+    with pytest.raises(flightlog.InvalidInputError, match="'y'"):
+        flow.run(run_id="refused", metadata={"ok": 1, "y": object()})
+    with pytest.raises(flightlog.InvalidInputError, match="'y'"):
+        flow.run_async(run_id="refused", metadata={"y": object()})
+    assert fl.list_runs() == []
+    with pytest.raises(flightlog.InvalidInputError, match="'when'"):
+        flow.run(run_id="bad-step")
+    assert ran == []
+    assert fl.steps("bad-step") == []  # the run fails before its step is recorded
+    with pytest.raises(flightlog.InvalidInputError, match="'when'"):
+        work.options(metadata={"when": object()}).options(name="x")

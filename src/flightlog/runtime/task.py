@@ -90,7 +90,10 @@ def check_metadata(metadata: Any, what: str) -> dict[str, Any]:
         return {}
     if not isinstance(metadata, dict):
         raise InvalidInputError(f"{what} must be a dict, not {type(metadata).__name__}")
-    codec.encode_json(metadata, what=what)
+    try:
+        codec.encode_json(metadata, what=what)
+    except SerializationError as error:  # a bad value given, not a value that cannot be stored
+        raise InvalidInputError(str(error)) from None
     return metadata
 
 

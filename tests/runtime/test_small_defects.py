@@ -8,7 +8,9 @@ import asyncio
 import functools
 import sys
 import textwrap
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -382,3 +384,42 @@ def test_metadata_that_is_not_json_is_invalid_input_naming_the_key(fl: Flightlog
     assert fl.steps("bad-step") == []  # the run fails before its step is recorded
     with pytest.raises(flightlog.InvalidInputError, match="'when'"):
         work.options(metadata={"when": object()}).options(name="x")
+
+
+# -- an async task called from a plain workflow -------------------------------------------------
+
+
+def test_async_task_in_a_sync_workflow_says_what_to_do(fl: Flightlog) -> None:
+    @fl.task
+    def before() -> int:
+        return 1
+
+    @fl.task
+    async def fetch(v: int) -> int:
+        return v
+
+    @fl.workflow
+    def flow() -> Any:
+        before()
+        return fetch(1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "coroutine was never awaited"
+        with pytest.raises(flightlog.InvalidInputError) as caught:
+            flow.run(run_id="s")
+    message = str(caught.value)
+    assert "task 'fetch' is async" in message
+    assert "async workflow" in message and "await fetch(...)" in message
+    assert "plain function" in message
+    assert fl.get_status("s") == "FAILED"
+    assert fl.get_metadata("s")["error"]["type"].endswith("InvalidInputError")
+    assert [s["name"] for s in fl.steps("s")] == ["before"]  # nothing half-recorded
+    with pytest.raises(flightlog.InvalidInputError, match="is async"):
+        fl.resume("s")  # the same again, the same clear error
+
+    @fl.workflow
+    async def good() -> int:
+        return await fetch(2) + before()
+
+    assert asyncio.run(good.run(run_id="a")) == 3
+    assert asyncio.run(fetch(5)) == 5  # a lone async task still returns an awaitable

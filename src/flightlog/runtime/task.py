@@ -18,7 +18,7 @@ from ..hashing import fingerprint, module_name, scalar_fingerprint
 from ..identity import TaskIdentity, UnhashableArgumentError, task_identity
 from ..model import Run, TaskRecord
 from .runs import Finished, RunRequest, begin_run, claim_run, drive, drive_async
-from .state import CURRENT_RUN, MISSING, RunState
+from .state import CURRENT_RUN, CURRENT_STEP, MISSING, RunState
 from .steps import StepCall, call_step, call_step_async
 
 if TYPE_CHECKING:
@@ -234,6 +234,8 @@ class Task(Generic[R]):
     def _step(
         self, state: RunState, call: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        if self.is_async:
+            self._check_awaitable(state)
         if id(state.store) not in self._recorded_in:
             self._record_task(state)
         found: tuple[str | None, str | None] | None = None
@@ -254,6 +256,24 @@ class Task(Generic[R]):
         elif self.is_async:
             return self._async_step(step, MISSING, args, kwargs)
         return call_step(step, self.function, args, kwargs)
+
+    def _check_awaitable(self, state: RunState) -> None:
+        """Refuse an async task called where nobody can await it (before its coroutine is
+        made: no step is recorded, no "never awaited" warning)."""
+        name = self.name
+        caller = CURRENT_STEP.get()
+        if isinstance(caller, StepCall):
+            if not caller.task.is_async:
+                raise InvalidInputError(
+                    f"task {name!r} is async, but the plain task {caller.task.name!r} calls it: "
+                    f"make that task async too (`async def` + `await {name}(...)`), or make "
+                    f"{name!r} a plain function"
+                )
+        elif not state.is_async:
+            raise InvalidInputError(
+                f"task {name!r} is async: call it from an async workflow (`async def` + "
+                f"`await {name}(...)`), or make the task a plain function"
+            )
 
     async def _async_step(self, step: StepCall, served: Any, args: Any, kwargs: Any) -> Any:
         if served is not MISSING:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import sys
 import textwrap
 import warnings
@@ -423,3 +424,23 @@ def test_async_task_in_a_sync_workflow_says_what_to_do(fl: Flightlog) -> None:
 
     assert asyncio.run(good.run(run_id="a")) == 3
     assert asyncio.run(fetch(5)) == 5  # a lone async task still returns an awaitable
+
+
+# -- the README's example -----------------------------------------------------------------------
+
+
+def test_the_readme_partial_and_options_example_runs() -> None:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    section = readme.read_text().split("A `functools.partial` or a callable object is a task", 1)
+    found = re.search(r"```python\n(.*?)```", section[1], re.DOTALL)
+    assert found is not None, "the README has no example of partials and chained options"
+    namespace: dict[str, Any] = {"__name__": "readme_partials"}
+    exec(compile(found.group(1), str(readme), "exec"), namespace)
+    fl = namespace["fl"]
+    try:
+        assert fl.get_output("prep") == [3.0, 5.0]
+        assert [s["name"] for s in fl.steps("prep")] == ["scale", "shifted", "scale_1", "shifted_1"]
+        assert fl.get_metadata("prep", name="shifted")["user_metadata"] == {"unit": "m", "pass": 1}
+        assert fl.steps("prep")[1]["step_options"]["cache"] is True
+    finally:
+        fl.close()

@@ -254,10 +254,13 @@ class Flightlog(ResourceMethods, TrackingMethods):
             self.store, run, strict=strict, allow_pickle=self._recorder.allow_pickle
         )
 
-    def resume_all(self) -> dict[str, Any]:
-        """Resume every RESUMABLE run whose workflow can be found; run id -> output or error."""
+    def resume_all(self, *, include_failed: bool = False) -> dict[str, Any]:
+        """Resume every RESUMABLE run (its process died) whose workflow can be found, and with
+        ``include_failed=True`` every FAILED run too (e.g. after fixing the failing task);
+        run id -> output, or the error it raised (or the reason it could not be resumed)."""
+        statuses = ["RESUMABLE", "FAILED"] if include_failed else ["RESUMABLE"]
         outcomes: dict[str, Any] = {}
-        for metadata in self._queries.list_runs(status="RESUMABLE"):
+        for metadata in self._queries.list_runs(status=statuses):
             run_id = metadata["run_id"]
             try:
                 outcomes[run_id] = self.resume(run_id)

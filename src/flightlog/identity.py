@@ -697,13 +697,16 @@ def task_identity(
         raise InvalidInputError(f"a task name must be a non-empty string, not {name!r}")
     if version is not None and not isinstance(version, str):
         raise InvalidInputError(f"a task version must be a string, not {version!r}")
-    task_name = qualified_name(func) if name is None else name
+    # A partial is named after its function; what it binds counts below.
+    target: Any = func.func if isinstance(func, functools.partial) else func
+    task_name = qualified_name(target) if name is None else name
     if version is not None:
         identity = TaskIdentity(
             task_name, value_digest((_SCHEME, "version", task_name, version)), {}, version
         )
     else:
-        root: Any = func.__func__ if isinstance(func, types.MethodType) else _unwrap(func)
+        root: Any = target.__func__ if isinstance(target, types.MethodType) else _unwrap(target)
+        bound = _bound_values(func, root)
         if not isinstance(root, (types.FunctionType, type)) and _is_user_module(
             getattr(type(root), "__module__", None)
         ):
@@ -718,6 +721,8 @@ def task_identity(
         else:  # built-in functions and other opaque callables: by name only
             components = {_external_name(root): value_digest(("callable", _external_name(root)))}
             constants = {}
+        if bound:
+            components[f"bound values of {task_name}"] = value_digest(tuple(bound))
         digest = value_digest((_SCHEME, _PYTHON, task_name, tuple(sorted(components.items()))))
         identity = TaskIdentity(task_name, digest, components, None, constants)
     if entry is None or entry[0]() is not func:
@@ -728,6 +733,31 @@ def task_identity(
         entry = _cache[id(func)] = (ref, {})
     entry[1][(name, version)] = identity
     return identity
+
+
+def _bound_values(func: Any, root: Any) -> list[tuple[str, str]]:
+    """What a task object binds besides its code: a partial's arguments, a callable instance's
+    attributes. Each counts like an argument, by its canonical digest, or by its class when it
+    has none (a client, a lock)."""
+    values: list[tuple[str, object]] = []
+    if isinstance(func, functools.partial):
+        values += [(f"argument {index}", value) for index, value in enumerate(func.args)]
+        values += [(f"argument {key}", func.keywords[key]) for key in sorted(func.keywords)]
+    if not isinstance(root, (types.FunctionType, types.BuiltinFunctionType, type)):
+        state = dict(getattr(root, "__dict__", None) or {})
+        for cls in type(root).__mro__:
+            slots = cls.__dict__.get("__slots__", ())
+            for slot in (slots,) if isinstance(slots, str) else slots:
+                if slot not in ("__dict__", "__weakref__") and hasattr(root, slot):
+                    state[slot] = getattr(root, slot)
+        values += [(f"attribute {key}", state[key]) for key in sorted(state)]
+    bound = []
+    for label, value in values:
+        try:
+            bound.append((label, value_digest(value)))
+        except Exception:  # no canonical form (or it failed): its class stands for it
+            bound.append((label, f"object {class_path(type(value))}"))
+    return bound
 
 
 def callable_identity(value: object) -> tuple[str, str]:

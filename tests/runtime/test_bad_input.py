@@ -18,13 +18,14 @@ def test_metadata_must_be_json_and_nothing_runs(fl: Flightlog) -> None:
     def flow() -> None:
         ran.append(1)
 
-    with pytest.raises(flightlog.SerializationError, match=r"\['bad'\]"):
+    with pytest.raises(flightlog.InvalidInputError, match=r"\['bad'\]") as caught:
         flow.run(run_id="m", metadata={"ok": 1, "bad": {1, 2}})
+    assert isinstance(caught.value, ValueError) and not isinstance(caught.value, TypeError)
     with pytest.raises(flightlog.InvalidInputError, match="dict"):
         flow.run(run_id="m", metadata=["not", "a", "dict"])  # type: ignore[arg-type]
     assert ran == []
     assert fl.list_runs() == []
-    with pytest.raises(flightlog.SerializationError, match="k"):
+    with pytest.raises(flightlog.InvalidInputError, match="'k'"):
         fl.task(metadata={"k": object()})(lambda: None)
 
 

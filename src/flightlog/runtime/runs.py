@@ -290,6 +290,7 @@ def drive(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
 
 async def drive_async(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
     """Await ``body()`` as the run's code, recording its outcome."""
+    state.is_async = True
     token = CURRENT_RUN.set(state)
     try:
         value = await body()

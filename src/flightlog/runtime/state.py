@@ -40,6 +40,9 @@ class RunState:
     in_flight: dict[int, Step] = field(default_factory=dict)
     started: set[int] = field(default_factory=set)
     cancel_requested: bool = False
+    # Driven by an event loop (an async workflow or lone async task): async tasks may be
+    # awaited in it (set by ``drive_async``).
+    is_async: bool = False
     # Counters are itertools.count objects: ``next`` on one is atomic, so threads calling tasks
     # of one run at once never get the same name or position.
     # StepCall takes the next name and position of a step from them (``add``, ``add_1`` …).

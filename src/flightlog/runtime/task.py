@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import sys
+import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,7 +26,7 @@ from .retries import (
     recorded_retry_on,
 )
 from .runs import Finished, RunRequest, begin_run, claim_run, drive, drive_async
-from .state import CURRENT_RUN, MISSING, RunState
+from .state import CURRENT_RUN, CURRENT_STEP, MISSING, RunState
 from .steps import StepCall, call_step, call_step_async
 
 if TYPE_CHECKING:
@@ -107,7 +109,10 @@ def check_metadata(metadata: Any, what: str) -> dict[str, Any]:
         return {}
     if not isinstance(metadata, dict):
         raise InvalidInputError(f"{what} must be a dict, not {type(metadata).__name__}")
-    codec.encode_json(metadata, what=what)
+    try:
+        codec.encode_json(metadata, what=what)
+    except SerializationError as error:  # a bad value given, not a value that cannot be stored
+        raise InvalidInputError(str(error)) from None
     return metadata
 
 
@@ -120,9 +125,9 @@ class Task(Generic[R]):
         if not callable(function):
             raise InvalidInputError(f"@task needs a function, not {type(function).__name__}")
         self.function = function
-        self.config = options.check(f"task {getattr(function, '__qualname__', function)!r}")
-        self.name = options.name or function.__name__
-        self.is_async = inspect.iscoroutinefunction(function)
+        self.name = options.name or callable_name(function)
+        self.config = options.check(f"task {self.name!r}")
+        self.is_async = is_async_callable(function)
         self._recorder = recorder
         self._signature = inspect.signature(function)
         parameters = list(self._signature.parameters.values())
@@ -147,7 +152,8 @@ class Task(Generic[R]):
         self._call = CallOptions(
             name=self.name, metadata={}, options={}, cache=options.cache, recompute=False
         )
-        functools.update_wrapper(self, function)
+        self._entry: dict[str, str] | None = None
+        copy_names(self, function)
 
     # -- identity ------------------------------------------------------------------------------
     @property
@@ -229,16 +235,7 @@ class Task(Generic[R]):
         recompute: bool | None = None,
     ) -> BoundTask[R]:
         """This task with options for the next call: step name, metadata, recompute."""
-        call = self._call
-        if name is not None:
-            if not isinstance(name, str) or not name:
-                raise InvalidInputError(f"step name must be a non-empty string, not {name!r}")
-            call = replace(call, name=name)
-        if metadata is not None:
-            call = replace(call, metadata=check_metadata(metadata, f"step {call.name!r} metadata"))
-        if recompute:
-            call = replace(call, recompute=True, options={**call.options, "recompute": True})
-        return BoundTask(self, call)
+        return BoundTask(self, with_options(self._call, name, metadata, recompute))
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         state = CURRENT_RUN.get()
@@ -257,6 +254,8 @@ class Task(Generic[R]):
     def _step(
         self, state: RunState, call: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
+        if self.is_async:
+            self._check_awaitable(state)
         if id(state.store) not in self._recorded_in:
             self._record_task(state)
         found: tuple[str | None, str | None] | None = None
@@ -278,6 +277,24 @@ class Task(Generic[R]):
             return self._async_step(step, MISSING, args, kwargs)
         return call_step(step, self.function, args, kwargs)
 
+    def _check_awaitable(self, state: RunState) -> None:
+        """Refuse an async task called where nobody can await it (before its coroutine is
+        made: no step is recorded, no "never awaited" warning)."""
+        name = self.name
+        caller = CURRENT_STEP.get()
+        if isinstance(caller, StepCall):
+            if not caller.task.is_async:
+                raise InvalidInputError(
+                    f"task {name!r} is async, but the plain task {caller.task.name!r} calls it: "
+                    f"make that task async too (`async def` + `await {name}(...)`), or make "
+                    f"{name!r} a plain function"
+                )
+        elif not state.is_async:
+            raise InvalidInputError(
+                f"task {name!r} is async: call it from an async workflow (`async def` + "
+                f"`await {name}(...)`), or make the task a plain function"
+            )
+
     async def _async_step(self, step: StepCall, served: Any, args: Any, kwargs: Any) -> Any:
         if served is not MISSING:
             return served
@@ -291,7 +308,7 @@ class Task(Generic[R]):
             source_file=source_file(self.function),
             arguments=encode_run_arguments(args, kwargs, self.config.serializer),
             serializer=self.config.serializer,
-            entry=entry_of(self.function),
+            entry=self.entry(),
             hooks=self._recorder.hooks,
         )
         state = begin_run(self._recorder.store, request)
@@ -323,6 +340,12 @@ class Task(Generic[R]):
             return asyncio.run(drive_async(state, self.config.serializer, body))
         return drive(state, self.config.serializer, body)
 
+    def entry(self) -> dict[str, str] | None:
+        """Where this task can be imported from again (see :func:`entry_of`)."""
+        if self._entry is None:
+            self._entry = entry_of(self.function, self)
+        return self._entry
+
     def __repr__(self) -> str:
         return f"<flightlog task {self.name!r}>"
 
@@ -334,8 +357,43 @@ class BoundTask(Generic[R]):
         self.task = task
         self._call = call
 
+    def options(
+        self,
+        *,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        recompute: bool | None = None,
+    ) -> BoundTask[R]:
+        """These options with others on top: a later name or recompute wins, metadata merges
+        (a later key wins)."""
+        return BoundTask(self.task, with_options(self._call, name, metadata, recompute))
+
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return cast(R, self.task._invoke(self._call, args, kwargs))
+
+    def __repr__(self) -> str:
+        return f"<flightlog task {self.task.name!r} as step {self._call.name!r}>"
+
+
+def with_options(
+    call: CallOptions, name: str | None, metadata: dict[str, Any] | None, recompute: bool | None
+) -> CallOptions:
+    """``call`` with the options of ``task.options(...)`` applied (None: keep as it is)."""
+    if name is not None:
+        if not isinstance(name, str) or not name:
+            raise InvalidInputError(f"step name must be a non-empty string, not {name!r}")
+        call = replace(call, name=name)
+    if metadata is not None:
+        added = check_metadata(metadata, f"step {call.name!r} metadata")
+        call = replace(call, metadata={**call.metadata, **added})
+    if recompute is not None:
+        if not isinstance(recompute, bool):
+            raise InvalidInputError(f"recompute must be True or False, not {recompute!r}")
+        options = {key: value for key, value in call.options.items() if key != "recompute"}
+        if recompute:
+            options["recompute"] = True
+        call = replace(call, recompute=recompute, options=options)
+    return call
 
 
 def encode_run_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], serializer: str) -> str:
@@ -346,11 +404,73 @@ def encode_run_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], serializ
         raise SerializationError(f"the run's arguments cannot be recorded: {error}") from error
 
 
-def entry_of(function: Callable[..., Any]) -> dict[str, str]:
-    """Where the function can be imported from again (to resume its runs elsewhere)."""
-    return {"module": module_name(function.__module__), "qualname": function.__qualname__}
+def unwrap_partial(function: Any) -> Any:
+    """The callable a ``functools.partial`` (of a partial …) calls in the end."""
+    while isinstance(function, functools.partial):
+        function = function.func
+    return function
+
+
+def callable_name(function: Callable[..., Any]) -> str:
+    """The name of a task or workflow made of ``function``: a function's own name, a partial's
+    function's name, a callable instance's class name."""
+    target = unwrap_partial(function)
+    name = getattr(target, "__name__", None)
+    return name if isinstance(name, str) and name else type(target).__name__
+
+
+def is_async_callable(function: Callable[..., Any]) -> bool:
+    """True for an ``async def`` function, a partial of one, or an instance whose class has an
+    ``async def __call__``."""
+    target = unwrap_partial(function)
+    if inspect.iscoroutinefunction(target):
+        return True
+    if isinstance(target, (types.FunctionType, types.MethodType, type)):
+        return False
+    return inspect.iscoroutinefunction(type(target).__call__)
+
+
+def copy_names(wrapper: Callable[..., Any], function: Callable[..., Any]) -> None:
+    """Give a task or workflow its function's names and docstring, as ``functools.wraps``
+    does; a partial lends its function's, a callable instance its class's (never the
+    instance's attributes). ``__wrapped__`` is ``function`` itself, so that
+    ``inspect.signature`` sees the parameters left to give."""
+    if isinstance(function, (types.FunctionType, types.MethodType)):
+        functools.update_wrapper(wrapper, function)
+        return
+    target = unwrap_partial(function)
+    source = target if hasattr(target, "__name__") else type(target)
+    names = ("__module__", "__name__", "__qualname__", "__doc__")
+    functools.update_wrapper(wrapper, source, assigned=names, updated=())
+    wrapper.__wrapped__ = function  # type: ignore[attr-defined]
+
+
+def entry_of(function: Callable[..., Any], holder: object = None) -> dict[str, str] | None:
+    """Where the function can be imported from again (to resume its runs elsewhere).
+
+    A function is found by its module and qualified name (a decorated one: the task or
+    workflow that replaced it there). A partial or a callable instance has no name of its
+    own: the module-level name that holds ``holder`` (the task or workflow made of it) is
+    looked up in the module of its function or class; None when there is none.
+    """
+    qualname = getattr(function, "__qualname__", None)
+    if isinstance(qualname, str):
+        return {"module": module_name(function.__module__), "qualname": qualname}
+    target = unwrap_partial(function)
+    home = getattr(target if hasattr(target, "__name__") else type(target), "__module__", None)
+    module = sys.modules.get(home) if isinstance(home, str) else None
+    if holder is None or module is None:
+        return None
+    for name, value in list(vars(module).items()):
+        if value is holder:
+            return {"module": module_name(home), "qualname": name}
+    return None
 
 
 def source_file(function: Callable[..., Any]) -> str | None:
-    code = getattr(function, "__code__", None)
+    """The file that defines the function (a partial's function, an instance's ``__call__``)."""
+    target = unwrap_partial(function)
+    code = getattr(target, "__code__", None)
+    if code is None:
+        code = getattr(type(target).__call__, "__code__", None)
     return None if code is None else str(code.co_filename)

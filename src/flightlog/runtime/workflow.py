@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import inspect
 import threading
 from collections.abc import Callable
@@ -16,7 +15,15 @@ from ..model import Run
 from .control import cancel_run, run_status
 from .runs import Finished, RunRequest, begin_run, claim_run, drive, drive_async
 from .state import CURRENT_RUN, RunState
-from .task import check_metadata, encode_run_arguments, entry_of, source_file
+from .task import (
+    callable_name,
+    check_metadata,
+    copy_names,
+    encode_run_arguments,
+    entry_of,
+    is_async_callable,
+    source_file,
+)
 
 if TYPE_CHECKING:
     from ..stores import Store
@@ -39,14 +46,15 @@ class Workflow(Generic[R]):
         if not callable(function):
             raise InvalidInputError(f"@workflow needs a function, not {type(function).__name__}")
         self.function = function
-        self.name = name or function.__name__
+        self.name = name or callable_name(function)
         self.metadata = check_metadata(metadata, f"workflow {self.name!r} metadata")
-        self.is_async = inspect.iscoroutinefunction(function)
+        self.is_async = is_async_callable(function)
         self._recorder = recorder
         self._signature = inspect.signature(function)
         # Set by the Flightlog that made this workflow: judges a plan (see ``plan``).
         self.planner: Callable[[Workflow[Any], str | None], list[dict[str, Any]]] | None = None
-        functools.update_wrapper(self, function)
+        self._entry: dict[str, str] | None = None
+        copy_names(self, function)
 
     def plan(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
         """Which steps a run with these arguments would replay, serve from cache or execute,
@@ -82,11 +90,16 @@ class Workflow(Generic[R]):
             tag=tag,
             serializer=self._recorder.serializer,
             allow_pickle=self._recorder.allow_pickle,
-            entry=entry_of(self.function),
+            entry=self._entry or self._find_entry(),
             signature=self._signature,
             on_start=on_start,
             hooks=self._recorder.hooks,
         )
+
+    def _find_entry(self) -> dict[str, str] | None:
+        """Where this workflow can be imported from again (see ``entry_of``)."""
+        self._entry = entry_of(self.function, self)
+        return self._entry
 
     def run(
         self,

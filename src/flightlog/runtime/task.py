@@ -271,7 +271,7 @@ class Task(Generic[R]):
             source_file=source_file(self.function),
             arguments=encode_run_arguments(args, kwargs, self.config.serializer),
             serializer=self.config.serializer,
-            entry=entry_of(self.function),
+            entry=entry_of(self.function, self._signature),
             hooks=self._recorder.hooks,
         )
         state = begin_run(self._recorder.store, request)
@@ -326,9 +326,45 @@ def encode_run_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], serializ
         raise SerializationError(f"the run's arguments cannot be recorded: {error}") from error
 
 
-def entry_of(function: Callable[..., Any]) -> dict[str, str]:
-    """Where the function can be imported from again (to resume its runs elsewhere)."""
-    return {"module": module_name(function.__module__), "qualname": function.__qualname__}
+def entry_of(
+    function: Callable[..., Any], signature: inspect.Signature | None = None
+) -> dict[str, Any]:
+    """Where the function can be imported from again (to resume its runs elsewhere), and, with
+    its ``signature``, its parameters (:func:`parameter_names`), so that readers name a run's
+    arguments without importing its code."""
+    entry: dict[str, Any] = {
+        "module": module_name(function.__module__),
+        "qualname": function.__qualname__,
+    }
+    if signature is not None:
+        entry["parameters"] = parameter_names(signature)
+    return entry
+
+
+def parameter_names(signature: inspect.Signature) -> list[str]:
+    """The parameters as they are written in a ``def``: names in order, ``*args`` and
+    ``**kwargs`` with their stars, ``"/"`` after positional-only ones and ``"*"`` before
+    keyword-only ones that follow no ``*args`` (``["a", "/", "b", "*", "c"]``)."""
+    names: list[str] = []
+    positional_only = starred = False
+    for parameter in signature.parameters.values():
+        kind = parameter.kind
+        if positional_only and kind is not inspect.Parameter.POSITIONAL_ONLY:
+            names.append("/")
+        positional_only = kind is inspect.Parameter.POSITIONAL_ONLY
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            starred = True
+            names.append(f"*{parameter.name}")
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            names.append(f"**{parameter.name}")
+        else:
+            if kind is inspect.Parameter.KEYWORD_ONLY and not starred:
+                starred = True
+                names.append("*")
+            names.append(parameter.name)
+    if positional_only:
+        names.append("/")
+    return names
 
 
 def source_file(function: Callable[..., Any]) -> str | None:

@@ -82,7 +82,7 @@ class Workflow(Generic[R]):
             tag=tag,
             serializer=self._recorder.serializer,
             allow_pickle=self._recorder.allow_pickle,
-            entry=entry_of(self.function),
+            entry=entry_of(self.function, self._signature),
             signature=self._signature,
             on_start=on_start,
             hooks=self._recorder.hooks,

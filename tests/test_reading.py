@@ -5,19 +5,25 @@ tree unless told."""
 
 from __future__ import annotations
 
+import importlib
+import io
 import json
 import os
 import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import flightlog
-from flightlog.model import Run, Status
+from flightlog import cli
+from flightlog.codec import Undecoded, decode
+from flightlog.model import Run, Status, Step
+from flightlog.runtime.workflow import Workflow
 
 SUBPROCESS_SECONDS = 120
 
@@ -146,3 +152,181 @@ def test_lone_task_runs_record_their_parameter_names() -> None:
         (run,) = fl.list_runs()
         assert run["environment"]["entry"]["parameters"] == ["value", "/", "factor", "*", "offset"]
         assert fl.run_log(run["run_id"])["parameters"] == {"value": 3, "offset": 1}
+
+
+# ------------------------------------------------------------ stored class names import nothing
+
+EVIL = textwrap.dedent(
+    """
+    import dataclasses
+    import pathlib
+
+    with open(pathlib.Path(__file__).with_name("imported.txt"), "a") as out:
+        out.write("imported\\n")
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+    """
+)
+
+
+@pytest.fixture
+def crafted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, Path]]:
+    """A store whose run "crafted" holds values naming a class of an importable module with
+    an import-time side effect (it appends to ``imported.txt``). Yields the URL, the module's
+    name and the side effect's file."""
+    module = f"flightlog_evil_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(EVIL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    value = json.dumps(
+        {"__flightlog__": "dataclass", "class": f"{module}:Point", "fields": {"x": 1}}
+    )
+    url = f"sqlite:///{tmp_path}/crafted.db"
+    now = time.time()
+    with flightlog.open(url) as fl:
+        fl.store.create_run(
+            Run(
+                run_id="crafted",
+                workflow="w",
+                status=Status.RUNNING,
+                arguments=f'{{"args":[{value}],"kwargs":{{}}}}',
+                created_time=now,
+                start_time=now,
+            )
+        )
+        step = Step(
+            run_id="crafted",
+            name="s",
+            position=0,
+            task_name="s",
+            task_id="t",
+            execution_id="e",
+            status=Status.SUCCESSFUL,
+            start_time=now,
+            end_time=now,
+            arguments=f'{{"p":{value}}}',
+            result=value,
+        )
+        fl.store.start_step(step)
+        fl.store.finish_step(step)
+        fl.store.finish_run("crafted", status=Status.SUCCESSFUL, end_time=now, output=value)
+    try:
+        yield url, module, tmp_path / "imported.txt"
+    finally:
+        sys.modules.pop(module, None)
+
+
+def assert_placeholder(value: object, module: str) -> None:
+    assert isinstance(value, Undecoded)
+    assert value.kind == "dataclass" and value.type_name == f"{module}:Point"
+    assert value.data == {"x": 1}
+    assert f"module {module!r} is not imported" in repr(value)
+    assert "allow_imports" in repr(value)
+
+
+def test_queries_of_a_crafted_store_import_nothing(crafted: tuple[str, str, Path]) -> None:
+    url, module, imported = crafted
+    with flightlog.open(url) as fl:
+        assert_placeholder(fl.get_output("crafted"), module)
+        assert_placeholder(fl.get_step_result("crafted", "s"), module)
+        assert_placeholder(fl.get_metadata("crafted")["arguments"]["args"][0], module)
+        assert_placeholder(fl.get_metadata("crafted", name="s")["arguments"]["p"], module)
+        assert_placeholder(fl.list_runs()[0]["arguments"]["args"][0], module)
+        assert_placeholder(fl.steps("crafted")[0]["arguments"]["p"], module)
+        fl.run_log("crafted")
+        fl.explain("crafted", "s")
+        fl.plan_resume("crafted")
+    for command in (["show", "crafted"], ["show", "crafted", "--json"], ["runs", "--json"]):
+        out = io.StringIO()
+        assert cli.main([*command, "--url", url], out=out) == 0
+        assert f"{module}:Point" in out.getvalue()
+    assert not imported.exists()
+    assert module not in sys.modules
+
+
+@pytest.mark.parametrize("allowed", [True, "module", "prefix"])
+def test_readers_may_allow_imports(crafted: tuple[str, str, Path], allowed: object) -> None:
+    url, module, imported = crafted
+    option = {True: True, "module": [module], "prefix": (module, "other.package")}[allowed]
+    with flightlog.open(url, allow_imports=option) as fl:
+        output = fl.get_output("crafted")
+    assert type(output).__name__ == "Point" and type(output).__module__ == module
+    assert output.x == 1  # type: ignore[attr-defined]
+    assert imported.read_text() == "imported\n"
+
+
+def test_allowed_modules_match_whole_dotted_names(crafted: tuple[str, str, Path]) -> None:
+    url, module, imported = crafted
+    with flightlog.open(url, allow_imports=[module[:-1], f"{module}.sub"]) as fl:
+        assert_placeholder(fl.get_output("crafted"), module)
+    assert not imported.exists()
+    text = json.dumps({"__flightlog__": "enum", "class": "json.decoder:Nope", "value": 1})
+    assert isinstance(decode(text, allow_imports=["json"], placeholders=True), Undecoded)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("pipeline", "a list of module names"),
+        ([1], "module names must be strings"),
+        (["my module"], "'my module' is not a module name"),
+        ([""], "'' is not a module name"),
+        ({"a": 1}, "a list of module names"),
+    ],
+)
+def test_bad_allow_imports_is_refused(option: object, message: str) -> None:
+    with pytest.raises(flightlog.ConfigurationError, match=message):
+        flightlog.open("memory://", allow_imports=option)
+
+
+def test_codec_decodes_classes_of_imported_modules_only() -> None:
+    text = json.dumps({"__flightlog__": "dataclass", "class": "flightlog_nowhere:P", "fields": {}})
+    with pytest.raises(flightlog.SerializationError, match="'flightlog_nowhere' is not imported"):
+        decode(text)
+    placeholder = decode(text, placeholders=True)
+    assert isinstance(placeholder, Undecoded) and placeholder.data == {}
+    assert placeholder == decode(text, placeholders=True)
+    assert "flightlog_nowhere" not in sys.modules
+
+
+def test_a_replay_needs_the_class_imported_or_allowed(
+    crafted: tuple[str, str, Path], tmp_path: Path
+) -> None:
+    """Resuming in-process: a recorded result whose class's module is not imported here (the
+    task imported it in its body, and the replay does not run the body) is not replayed as a
+    placeholder; the error says how to allow the import, and then it replays."""
+    _, module, imported = crafted
+    url = f"sqlite:///{tmp_path}/replay.db"
+    fail = [True]
+
+    def define(fl: flightlog.Flightlog) -> Workflow[object]:
+        @fl.task
+        def make() -> object:
+            return importlib.import_module(module).Point(1)
+
+        @fl.workflow
+        def flow() -> object:
+            point = make()
+            if fail[0]:
+                raise RuntimeError("later step failed")
+            return point
+
+        return flow
+
+    with flightlog.open(url) as fl, pytest.raises(RuntimeError):
+        define(fl).run(run_id="r")
+    sys.modules.pop(module)
+    imported.unlink()
+    fail[0] = False
+    with flightlog.open(url) as fl:
+        define(fl)
+        with pytest.raises(flightlog.SerializationError, match=rf"allow_imports=\['{module}'\]"):
+            fl.resume("r")
+        assert not imported.exists()
+    with flightlog.open(url, allow_imports=[module]) as fl:
+        define(fl)
+        assert fl.resume("r").x == 1
+        assert [step["origin"] for step in fl.steps("r")] == ["replayed"]
+    assert imported.read_text() == "imported\n"

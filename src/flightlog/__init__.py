@@ -2,6 +2,7 @@
 
 from ._version import __version__
 from .client import Flightlog, default_url, open
+from .codec import Undecoded
 from .errors import (
     ArgumentMismatchError,
     CanceledError,
@@ -49,6 +50,7 @@ __all__ = [
     "StepTimeoutError",
     "StoreError",
     "TrackerWarning",
+    "Undecoded",
     "__version__",
     "attach",
     "default_url",

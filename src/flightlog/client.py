@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
+from .codec import check_imports
 from .errors import ConfigurationError, NotFoundError
 from .explain import Explainer
 from .model import Run, Status, TaskRecord
@@ -59,21 +60,33 @@ class Flightlog(ResourceMethods, TrackingMethods):
         data_dir: str | os.PathLike[str] | None = None,
         trackers: Iterable[Tracker] | None = None,
         track_prefix: str | None = None,
+        allow_imports: bool | Iterable[str] = False,
     ):
         if serializer not in ("json", "pickle"):
             raise ConfigurationError(f"unknown serializer {serializer!r}; use 'json' or 'pickle'")
+        imports = check_imports(allow_imports)
         self.store = store
         self._tracking = tracking_hooks(trackers, track_prefix)
         self._tracked = TrackedQueries(store)
         self._recorder = Recorder(
-            store, serializer=serializer, allow_pickle=allow_pickle, hooks=self._tracking
+            store,
+            serializer=serializer,
+            allow_pickle=allow_pickle,
+            allow_imports=imports,
+            hooks=self._tracking,
         )
-        self._queries = Queries(store, allow_pickle=self._recorder.allow_pickle)
+        self._queries = Queries(
+            store, allow_pickle=self._recorder.allow_pickle, allow_imports=imports
+        )
         self._runnables: dict[str, Workflow[Any] | Task[Any]] = {}
         self._tasks: dict[str, Task[Any]] = {}
         self._explainer = Explainer(store, self._current_task)
         self._resources = ResourceEngine(
-            store, data_root(store, data_dir), serializer=serializer, allow_pickle=allow_pickle
+            store,
+            data_root(store, data_dir),
+            serializer=serializer,
+            allow_pickle=allow_pickle,
+            allow_imports=imports,
         )
 
     @property
@@ -280,6 +293,9 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
     """Open a store by URL (default: ``$FLIGHTLOG_URL``, else the local SQLite file).
 
     Options: ``serializer`` ("json" or "pickle") and ``allow_pickle`` for the recorder;
+    ``allow_imports`` (True, or a list of module names, each with its submodules) lets
+    decoding import the modules of classes that stored values name (by default it uses only
+    modules imported already, and reads other values as ``flightlog.codec.Undecoded``);
     ``data_dir`` for resource files when the store has no folder of its own (default
     ``.flightlog/`` here); ``trackers`` (``flightlog.trackers.Tracker`` objects told what runs
     record) and ``track_prefix`` (of environment-variable metrics, ``FLIGHTLOG_TRACK_``); the
@@ -287,6 +303,7 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
     """
     serializer = options.pop("serializer", "json")
     allow_pickle = options.pop("allow_pickle", False)
+    allow_imports = check_imports(options.pop("allow_imports", False))
     data_dir = options.pop("data_dir", None)
     trackers = options.pop("trackers", None)
     track_prefix = options.pop("track_prefix", None)
@@ -298,5 +315,6 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
         allow_pickle=allow_pickle,
         data_dir=data_dir,
         trackers=hooks.trackers,
+        allow_imports=allow_imports,
         track_prefix=hooks.prefix,
     )

@@ -24,7 +24,7 @@ def _arguments(step: Step) -> dict[str, Any] | None:
     if step.arguments is None:
         return None
     try:
-        value = codec.decode(step.arguments)
+        value = codec.decode(step.arguments, placeholders=True)
     except FlightlogError:
         return None
     return value if isinstance(value, dict) else None
@@ -257,6 +257,7 @@ class Explainer:
 
 def _equal_arguments(recorded: str | None, given: str | None) -> bool:
     try:
-        return bool(codec.decode(recorded or "null") == codec.decode(given or "null"))
+        old = codec.decode(recorded or "null", placeholders=True)
+        return bool(old == codec.decode(given or "null", placeholders=True))
     except FlightlogError:
         return False

@@ -295,8 +295,8 @@ class Task(Generic[R]):
             hooks=self._recorder.hooks,
         )
         if isinstance(state, Finished):
-            return codec.decode(state.output or "null", allow_pickle=pickled_ok)
-        recorded: Any = codec.decode(run.arguments or "null", allow_pickle=pickled_ok)
+            return self._recorder.decode(state.output, pickled_ok)
+        recorded: Any = self._recorder.decode(run.arguments, pickled_ok)
         args, kwargs = tuple(recorded["args"]), dict(recorded["kwargs"])
         body = lambda: self._step(state, self._call, args, kwargs)  # noqa: E731
         if self.is_async:

@@ -10,7 +10,6 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from .. import codec
 from ..errors import InvalidInputError
 from ..model import Run
 from .control import cancel_run, run_status
@@ -116,7 +115,7 @@ class Workflow(Generic[R]):
     def _output(self, finished: Finished) -> Any:
         if finished.output is None:
             return None
-        return codec.decode(finished.output, allow_pickle=self._recorder.allow_pickle)
+        return self._recorder.decode(finished.output, self._recorder.allow_pickle)
 
     async def _run_async(self, request: RunRequest, args: Any, kwargs: Any) -> Any:
         state = begin_run(self._recorder.store, request)
@@ -137,7 +136,7 @@ class Workflow(Generic[R]):
         )
         if isinstance(state, Finished):
             return self._output(state)
-        recorded: Any = codec.decode(run.arguments or "null", allow_pickle=state.allow_pickle)
+        recorded: Any = self._recorder.decode(run.arguments, state.allow_pickle)
         return self._drive(state, recorded["args"], recorded["kwargs"])
 
     def _drive(self, state: RunState, args: Any, kwargs: Any) -> Any:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -266,6 +268,17 @@ def test_allowed_modules_match_whole_dotted_names(crafted: tuple[str, str, Path]
     assert isinstance(decode(text, allow_imports=["json"], placeholders=True), Undecoded)
 
 
+def test_the_command_line_may_allow_imports(crafted: tuple[str, str, Path]) -> None:
+    url, module, imported = crafted
+    out = io.StringIO()
+    assert (
+        cli.main(["show", "crafted", "--json", "--url", url, "--allow-import", module], out=out)
+        == 0
+    )
+    assert imported.read_text() == "imported\n"
+    assert "Point(x=1)" in out.getvalue()
+
+
 @pytest.mark.parametrize(
     ("option", "message"),
     [
@@ -330,3 +343,193 @@ def test_a_replay_needs_the_class_imported_or_allowed(
         assert fl.resume("r").x == 1
         assert [step["origin"] for step in fl.steps("r")] == ["replayed"]
     assert imported.read_text() == "imported\n"
+
+
+# ------------------------------------------------------------ commands that import user code
+
+FLOW = textwrap.dedent(
+    """
+    import pathlib
+    import flightlog
+
+    with open(pathlib.Path(__file__).with_name("imports.txt"), "a") as out:
+        out.write("imported\\n")
+
+    fl = flightlog.open()
+
+    @fl.task
+    def check(n):
+        if pathlib.Path("broken").exists():
+            raise RuntimeError("broken")
+        return n
+
+    @fl.workflow
+    def flow(n):
+        return check(n)
+
+    @fl.resource("tables")
+    def load_table(ident, args, ctx):
+        if pathlib.Path("broken").exists():
+            raise RuntimeError("broken")
+        return len(ident)
+    """
+)
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+    """A failed run "r" and a failed resource of a module that lives outside the working
+    directory (but on sys.path). Yields the module's name and its file."""
+    module = f"flightlog_flow_{uuid.uuid4().hex[:8]}"
+    code, work = tmp_path / "code", tmp_path / "work"
+    code.mkdir()
+    work.mkdir()
+    path = code / f"{module}.py"
+    path.write_text(FLOW)
+    url = f"sqlite:///{tmp_path}/store.db"
+    monkeypatch.setenv("FLIGHTLOG_URL", url)
+    monkeypatch.chdir(work)
+    monkeypatch.syspath_prepend(str(code))
+    (work / "broken").touch()
+    try:
+        flow = __import__(module)
+        with pytest.raises(RuntimeError):
+            flow.flow.run(1, run_id="r")
+        flow.fl.fetch_many("tables", ["a"])
+        flow.fl.close()
+        del sys.modules[module]
+        (work / "broken").unlink()
+        (code / "imports.txt").unlink()
+        yield module, path
+    finally:
+        imported = sys.modules.pop(module, None)
+        if imported is not None:
+            imported.fl.close()
+
+
+def refusal(module: str, path: Path) -> str:
+    return (
+        f"refusing to import module {module!r} from {path}: it is outside the working "
+        f"directory {Path.cwd()}"
+    )
+
+
+def test_resume_refuses_a_module_outside_the_working_tree(elsewhere: tuple[str, Path]) -> None:
+    module, path = elsewhere
+    with flightlog.open() as fl:
+        with pytest.raises(flightlog.ConfigurationError) as info:
+            fl.resume("r")
+        assert str(info.value).startswith(refusal(module, path))
+        assert "allow_import_outside=True" in str(info.value)
+        assert "\n" not in str(info.value)
+        assert module not in sys.modules
+        assert not (path.parent / "imports.txt").exists()
+
+
+def test_resume_imports_when_told_and_says_so(
+    elsewhere: tuple[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    module, path = elsewhere
+    caplog.set_level(logging.INFO, logger="flightlog.imports")
+    with flightlog.open() as fl:
+        assert fl.resume("r", allow_import_outside=True) == 1
+        assert fl.get_status("r") == "SUCCESSFUL"
+    assert (path.parent / "imports.txt").read_text() == "imported\n"
+    assert f"importing module {module!r} from {path} to resume run 'r'" in caplog.messages
+
+
+def test_cli_resume_and_retry_refuse_then_import_when_told(
+    elsewhere: tuple[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    module, path = elsewhere
+    for command in (["resume", "r"], ["resources", "retry", "tables"]):
+        assert cli.main(command, out=io.StringIO()) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"flightlog: error: {refusal(module, path)}")
+        assert "--allow-import-outside" in err and len(err.splitlines()) == 1
+    assert module not in sys.modules
+    out = io.StringIO()
+    assert cli.main(["resume", "r", "--allow-import-outside"], out=out) == 0
+    err = capsys.readouterr().err
+    assert err == f"flightlog: importing module {module!r} from {path} to resume run 'r'\n"
+    assert "SUCCESSFUL" in out.getvalue()
+    sys.modules.pop(module).fl.close()
+    out = io.StringIO()
+    assert cli.main(["resources", "retry", "tables", "--allow-import-outside"], out=out) == 0
+    err = capsys.readouterr().err
+    expected = "to retry resource collection 'tables'"
+    assert err == f"flightlog: importing module {module!r} from {path} {expected}\n"
+    assert out.getvalue().startswith("retried 1 resource(s) of tables: 1 completed")
+
+
+def test_modules_in_the_working_tree_are_imported_and_named(
+    elsewhere: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module, path = elsewhere
+    monkeypatch.chdir(path.parent)
+    assert cli.main(["resume", "r"], out=io.StringIO()) == 0
+    assert capsys.readouterr().err == (
+        f"flightlog: importing module {module!r} from {path} to resume run 'r'\n"
+    )
+
+
+def test_packages_are_located_without_importing_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flightlog.runtime.importing import locate_module
+
+    package = tmp_path / f"flightlog_pkg_{uuid.uuid4().hex[:8]}"
+    (package / "inner").mkdir(parents=True)
+    (package / "__init__.py").write_text("raise RuntimeError('imported')\n")
+    (package / "inner" / "__init__.py").write_text("raise RuntimeError('imported')\n")
+    (package / "inner" / "flow.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = f"{package.name}.inner.flow"
+    assert locate_module(name) == package / "inner" / "flow.py"
+    assert locate_module(f"{package.name}.missing") is None
+    assert package.name not in sys.modules
+
+
+# ------------------------------------------------------------ the README's example
+
+POINTS = textwrap.dedent(
+    """
+    import dataclasses
+    import flightlog
+
+    fl = flightlog.open()
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    @fl.workflow
+    def make():
+        return Point(1)
+    """
+)
+
+
+def test_readme_reading_example(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    (tmp_path / "pipeline.py").write_text(POINTS)
+    script = "import pipeline; pipeline.make.run(run_id='r'); pipeline.fl.close()"
+    done = run_python("-c", script, cwd=tmp_path, url=url)
+    assert done.returncode == 0, done.stderr
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FLIGHTLOG_URL", url)
+    section = Path(__file__).resolve().parent.parent.joinpath("README.md").read_text()
+    section = section.split("### Reading is harmless", 1)[1]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found is not None, "the README has no example under 'Reading is harmless'"
+    assert "pipeline" not in sys.modules
+    try:
+        exec(compile(found.group(1), "README.md", "exec"), {"flightlog": flightlog, "url": url})
+        assert capsys.readouterr().out == "pipeline:Point {'x': 1}\nPoint(x=1)\n"
+    finally:
+        imported = sys.modules.pop("pipeline", None)
+        if imported is not None:
+            imported.fl.close()

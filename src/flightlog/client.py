@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
@@ -15,6 +14,7 @@ from .query import Queries
 from .resources.api import ResourceMethods, data_root
 from .resources.engine import ResourceEngine
 from .runtime.control import cancel_run
+from .runtime.importing import import_user_module
 from .runtime.recorder import Recorder
 from .runtime.task import Task, TaskOptions
 from .runtime.workflow import Workflow
@@ -29,12 +29,16 @@ DEFAULT_URL = "sqlite:///.flightlog/flightlog.db"
 ENVIRONMENT_VARIABLE = "FLIGHTLOG_URL"
 
 
-def import_runnable(module: str | None, qualname: str | None) -> Workflow[Any] | Task[Any] | None:
-    """The workflow or task object at ``module``/``qualname``, or None."""
+def import_runnable(
+    module: str | None, qualname: str | None, *, purpose: str, allow_outside: bool = False
+) -> Workflow[Any] | Task[Any] | None:
+    """The workflow or task object at ``module``/``qualname``, or None. The import says so,
+    and a module outside the working directory is refused unless ``allow_outside`` (see
+    :mod:`flightlog.runtime.importing`)."""
     if not module or not qualname:
         return None
     try:
-        found: Any = importlib.import_module(module)
+        found: Any = import_user_module(module, purpose=purpose, allow_outside=allow_outside)
         for part in qualname.split("."):
             found = getattr(found, part)
     except (ImportError, AttributeError):
@@ -230,27 +234,33 @@ class Flightlog(ResourceMethods, TrackingMethods):
         return None if task is None else task.record()
 
     # -- resume and control --------------------------------------------------------------------
-    def resume(self, run_id: str, *, rerun_changed: bool = False) -> Any:
+    def resume(
+        self, run_id: str, *, rerun_changed: bool = False, allow_import_outside: bool = False
+    ) -> Any:
         """Run a FAILED, CANCELED or RESUMABLE run again from where it stopped.
 
         Every step that succeeded in the run returns its recorded result without executing;
         the rest runs. A SUCCESSFUL run gives back its output; a live RUNNING run is refused.
         ``rerun_changed=True`` re-executes from the first step whose code or arguments differ
         from the record, instead of stopping with NondeterminismError.
+
+        A workflow not defined in this process is imported from where the run recorded it
+        (logged on ``flightlog.imports``); a module outside the working directory only with
+        ``allow_import_outside=True``.
         """
         run = self._queries.run(run_id)
-        runnable = self._runnable(run)
+        runnable = self._runnable(run, allow_import_outside)
         return runnable.resume_run(
             self.store, run, rerun_changed=rerun_changed, allow_pickle=self._recorder.allow_pickle
         )
 
-    def resume_all(self) -> dict[str, Any]:
+    def resume_all(self, *, allow_import_outside: bool = False) -> dict[str, Any]:
         """Resume every RESUMABLE run whose workflow can be found; run id -> output or error."""
         outcomes: dict[str, Any] = {}
         for metadata in self._queries.list_runs(status="RESUMABLE"):
             run_id = metadata["run_id"]
             try:
-                outcomes[run_id] = self.resume(run_id)
+                outcomes[run_id] = self.resume(run_id, allow_import_outside=allow_import_outside)
             except Exception as error:
                 outcomes[run_id] = error
         return outcomes
@@ -261,12 +271,17 @@ class Flightlog(ResourceMethods, TrackingMethods):
         self._queries.run(run_id)
         cancel_run(self.store, run_id)
 
-    def _runnable(self, run: Run) -> Workflow[Any] | Task[Any]:
+    def _runnable(self, run: Run, allow_import_outside: bool) -> Workflow[Any] | Task[Any]:
         found = self._runnables.get(run.workflow)
         if found is not None:
             return found
         entry = run.environment.get("entry") or {}
-        found = import_runnable(entry.get("module"), entry.get("qualname"))
+        found = import_runnable(
+            entry.get("module"),
+            entry.get("qualname"),
+            purpose=f"to resume run {run.run_id!r}",
+            allow_outside=allow_import_outside,
+        )
         if found is None:
             raise NotFoundError(
                 f"cannot resume run {run.run_id!r}: its workflow {run.workflow!r} is not defined "

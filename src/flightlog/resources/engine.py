@@ -413,9 +413,20 @@ class ResourceEngine:
         )
 
     def retry_errors(
-        self, name: str, *, workers: int | None = None, progress: bool | None = None
+        self,
+        name: str,
+        *,
+        workers: int | None = None,
+        progress: bool | None = None,
+        allow_import_outside: bool = False,
     ) -> list[Resource]:
-        return bulk.retry_errors(self, name, workers=workers, progress=progress)
+        return bulk.retry_errors(
+            self,
+            name,
+            workers=workers,
+            progress=progress,
+            allow_import_outside=allow_import_outside,
+        )
 
     def declare(self, name: str, idents: Iterable[Any]) -> int:
         name = check_collection(name)

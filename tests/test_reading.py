@@ -6,6 +6,7 @@ tree unless told."""
 from __future__ import annotations
 
 import importlib
+import inspect
 import io
 import json
 import logging
@@ -18,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +27,8 @@ import flightlog
 from flightlog import cli
 from flightlog.codec import Undecoded, decode
 from flightlog.model import Run, Status, Step
+from flightlog.runlog import recorded_signature, run_parameters
+from flightlog.runtime.task import parameter_names
 from flightlog.runtime.workflow import Workflow
 
 SUBPROCESS_SECONDS = 120
@@ -154,6 +158,42 @@ def test_lone_task_runs_record_their_parameter_names() -> None:
         (run,) = fl.list_runs()
         assert run["environment"]["entry"]["parameters"] == ["value", "/", "factor", "*", "offset"]
         assert fl.run_log(run["run_id"])["parameters"] == {"value": 3, "offset": 1}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f(): ...",
+        "def f(a, b=1): ...",
+        "def f(a, /): ...",
+        "def f(a, /, b, *rest, c, d=1, **more): ...",
+        "def f(*, c): ...",
+        "def f(a, /, *, c): ...",
+        "def f(**more): ...",
+    ],
+)
+def test_recorded_parameters_give_the_signature_back(source: str) -> None:
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)
+    signature = inspect.signature(namespace["f"])
+    names = parameter_names(signature)
+    run = Run(run_id="r", workflow="f", environment={"entry": {"parameters": names}})
+    back = recorded_signature(run)
+    assert back is not None
+    expected = [(p.name, p.kind) for p in signature.parameters.values()]
+    assert [(p.name, p.kind) for p in back.parameters.values()] == expected
+
+
+@pytest.mark.parametrize("names", [["a", 1], ["a=1"], "a", ["a", "a"], ["**k", "a"], None])
+def test_malformed_recorded_parameters_are_ignored(names: object) -> None:
+    run = Run(
+        run_id="r",
+        workflow="f",
+        arguments='{"args":[1],"kwargs":{"k":2}}',
+        environment={"entry": {"parameters": names}},
+    )
+    assert recorded_signature(run) is None
+    assert run_parameters(run) == {"args[0]": 1, "k": 2}
 
 
 # ------------------------------------------------------------ stored class names import nothing

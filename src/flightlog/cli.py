@@ -193,9 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-import",
         action="append",
         metavar="MODULE",
-        help="let stored values of classes in MODULE (and its submodules) be decoded by "
-        "importing it (repeatable); by default only built-in kinds are, and others are shown "
-        "as Undecoded",
+        help="decode stored values of classes in MODULE (or its submodules) by importing it "
+        "(repeatable); by default nothing is imported, and such values show as Undecoded",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     runs = commands.add_parser("runs", parents=[common], help="list recent runs")

@@ -69,21 +69,23 @@ def recorded_signature(run: Run) -> inspect.Signature | None:
     names = entry.get("parameters") if isinstance(entry, dict) else None
     if not isinstance(names, list):
         return None
+    kinds = inspect.Parameter
     parameters: list[inspect.Parameter] = []
-    kind: inspect._ParameterKind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    keyword_only = False
     try:
         for name in names:
             if name == "/":
-                only = inspect.Parameter.POSITIONAL_ONLY
+                only = kinds.POSITIONAL_ONLY
                 parameters = [parameter.replace(kind=only) for parameter in parameters]
             elif name == "*":
-                kind = inspect.Parameter.KEYWORD_ONLY
+                keyword_only = True
             elif name.startswith("**"):
-                parameters.append(inspect.Parameter(name[2:], inspect.Parameter.VAR_KEYWORD))
+                parameters.append(inspect.Parameter(name[2:], kinds.VAR_KEYWORD))
             elif name.startswith("*"):
-                parameters.append(inspect.Parameter(name[1:], inspect.Parameter.VAR_POSITIONAL))
-                kind = inspect.Parameter.KEYWORD_ONLY
+                parameters.append(inspect.Parameter(name[1:], kinds.VAR_POSITIONAL))
+                keyword_only = True
             else:
+                kind = kinds.KEYWORD_ONLY if keyword_only else kinds.POSITIONAL_OR_KEYWORD
                 parameters.append(inspect.Parameter(name, kind))
         return inspect.Signature(parameters)
     except (AttributeError, TypeError, ValueError):  # not names, or not in a valid order

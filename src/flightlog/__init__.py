@@ -2,6 +2,7 @@
 
 from ._version import __version__
 from .client import Flightlog, default_url, open
+from .codec import Undecoded
 from .errors import (
     ArgumentMismatchError,
     CanceledError,
@@ -51,6 +52,7 @@ __all__ = [
     "StepTimeoutError",
     "StoreError",
     "TrackerWarning",
+    "Undecoded",
     "__version__",
     "attach",
     "backoff",

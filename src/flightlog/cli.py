@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from . import client
+from .cli_resources import add_import_options, command_resources
 from .cli_resources import add_parser as add_resources_parser
-from .cli_resources import command_resources
 from .cli_tracking import COMMANDS as TRACKING_COMMANDS
 from .cli_tracking import add_parsers as add_tracking_parsers
 from .cli_tracking import tracked_summary
@@ -158,6 +161,23 @@ def command_explain(fl: client.Flightlog, args: argparse.Namespace, out: TextIO)
     return None
 
 
+def command_resume(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
+    try:
+        output = fl.resume(args.run_id, allow_import_outside=args.allow_import_outside)
+    except FlightlogError:
+        raise
+    except Exception as error:  # the workflow's own error: recorded with the run
+        raise FlightlogError(
+            f"run {args.run_id} failed again: {type(error).__name__}: {error} "
+            f"(flightlog show {args.run_id} has the traceback)"
+        ) from None
+    status = fl.get_status(args.run_id)
+    if args.json:
+        return _dump({"run_id": args.run_id, "status": status, "output": output}, out)
+    out.write(f"resumed run {args.run_id}: {status}, output {json.dumps(output, default=str)}\n")
+    return None
+
+
 def command_cancel(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     fl.cancel(args.run_id)
     status = fl.get_status(args.run_id)
@@ -172,6 +192,7 @@ COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], Non
     "show": command_show,
     "plan": command_plan,
     "explain": command_explain,
+    "resume": command_resume,
     "cancel": command_cancel,
     "resources": command_resources,
     **TRACKING_COMMANDS,
@@ -185,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", help="store URL (default: $FLIGHTLOG_URL, else the local file)")
     common.add_argument("--json", action="store_true", help="print JSON for machines")
+    common.add_argument(
+        "--allow-import",
+        action="append",
+        metavar="MODULE",
+        help="decode stored values of classes in MODULE (or its submodules) by importing it "
+        "(repeatable); by default nothing is imported, and such values show as Undecoded",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     runs = commands.add_parser("runs", parents=[common], help="list recent runs")
     runs.add_argument("--status", help="only runs with this status")
@@ -208,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("run_id", metavar="RUN_ID")
     explain.add_argument("step", metavar="STEP")
+    resume = commands.add_parser(
+        "resume", parents=[common], help="run a failed, canceled or crashed run again"
+    )
+    resume.add_argument("run_id", metavar="RUN_ID")
+    add_import_options(resume, "the run's workflow")
     cancel = commands.add_parser("cancel", parents=[common], help="ask a run to stop")
     cancel.add_argument("run_id", metavar="RUN_ID")
     add_resources_parser(commands, common)
@@ -218,14 +251,55 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     stream = out or sys.stdout
+    options: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        options["data_dir"] = args.data_dir
+    allowed = getattr(args, "allow_import", None)
+    if allowed:
+        options["allow_imports"] = allowed
+    importing = bool(allowed or getattr(args, "imports_code", False))
     try:
-        data_dir = {"data_dir": args.data_dir} if getattr(args, "data_dir", None) else {}
-        with client.open(args.url, **data_dir) as fl:
+        with (
+            _importable_here(importing),
+            _imports_on_stderr(),
+            client.open(args.url, **options) as fl,
+        ):
             COMMANDS[args.command](fl, args, stream)
     except FlightlogError as error:
         print(f"flightlog: error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def _importable_here(needed: bool) -> Iterator[None]:
+    """Modules in the working directory importable, as for ``python -m``, while a command
+    that imports code runs."""
+    here = os.getcwd()
+    added = needed and here not in sys.path
+    if added:
+        sys.path.insert(0, here)
+    try:
+        yield
+    finally:
+        if added and here in sys.path:
+            sys.path.remove(here)
+
+
+@contextlib.contextmanager
+def _imports_on_stderr() -> Iterator[None]:
+    """Each module that flightlog imports to act (resume, retry) named on stderr, one line."""
+    logger = logging.getLogger("flightlog.imports")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("flightlog: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from collections.abc import Callable
 from typing import TextIO
 
@@ -76,9 +74,9 @@ def _log(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
 
 
 def _retry(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
-    if os.getcwd() not in sys.path:  # import the collection's module as `python -m` would
-        sys.path.insert(0, os.getcwd())
-    done = fl.retry_errors(args.collection, workers=args.workers)
+    done = fl.retry_errors(
+        args.collection, workers=args.workers, allow_import_outside=args.allow_import_outside
+    )
     failed = [resource.ident for resource in done if resource.status != "completed"]
     if args.json:
         json.dump({"retried": len(done), "failed": failed}, out, indent=2)
@@ -128,3 +126,15 @@ def add_parser(
     )
     retry.add_argument("collection", metavar="COLLECTION")
     retry.add_argument("--workers", type=int, help="compute this many at once (threads)")
+    add_import_options(retry, "the collection's function")
+
+
+def add_import_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """A command that imports user code to act: it may import a module outside the working
+    directory when told (and the working directory is importable, as for ``python -m``)."""
+    parser.add_argument(
+        "--allow-import-outside",
+        action="store_true",
+        help=f"import the module of {what} even when its file is outside the working directory",
+    )
+    parser.set_defaults(imports_code=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
+from .codec import check_imports
 from .errors import ConfigurationError, NotFoundError
 from .explain import Explainer, ResumePlan
 from .model import Run, Status, TaskRecord
@@ -15,6 +15,7 @@ from .query import Queries
 from .resources.api import ResourceMethods, data_root
 from .resources.engine import ResourceEngine
 from .runtime.control import cancel_run
+from .runtime.importing import import_user_module
 from .runtime.recorder import Recorder
 from .runtime.retries import RetryDelay, RetryOn
 from .runtime.task import Task, TaskOptions
@@ -30,12 +31,16 @@ DEFAULT_URL = "sqlite:///.flightlog/flightlog.db"
 ENVIRONMENT_VARIABLE = "FLIGHTLOG_URL"
 
 
-def import_runnable(module: str | None, qualname: str | None) -> Workflow[Any] | Task[Any] | None:
-    """The workflow or task object at ``module``/``qualname``, or None."""
+def import_runnable(
+    module: str | None, qualname: str | None, *, purpose: str, allow_outside: bool = False
+) -> Workflow[Any] | Task[Any] | None:
+    """The workflow or task object at ``module``/``qualname``, or None. The import says so,
+    and a module outside the working directory is refused unless ``allow_outside`` (see
+    :mod:`flightlog.runtime.importing`)."""
     if not module or not qualname:
         return None
     try:
-        found: Any = importlib.import_module(module)
+        found: Any = import_user_module(module, purpose=purpose, allow_outside=allow_outside)
         for part in qualname.split("."):
             found = getattr(found, part)
     except (ImportError, AttributeError):
@@ -61,21 +66,33 @@ class Flightlog(ResourceMethods, TrackingMethods):
         data_dir: str | os.PathLike[str] | None = None,
         trackers: Iterable[Tracker] | None = None,
         track_prefix: str | None = None,
+        allow_imports: bool | Iterable[str] = False,
     ):
         if serializer not in ("json", "pickle"):
             raise ConfigurationError(f"unknown serializer {serializer!r}; use 'json' or 'pickle'")
+        imports = check_imports(allow_imports)
         self.store = store
         self._tracking = tracking_hooks(trackers, track_prefix)
         self._tracked = TrackedQueries(store)
         self._recorder = Recorder(
-            store, serializer=serializer, allow_pickle=allow_pickle, hooks=self._tracking
+            store,
+            serializer=serializer,
+            allow_pickle=allow_pickle,
+            allow_imports=imports,
+            hooks=self._tracking,
         )
-        self._queries = Queries(store, allow_pickle=self._recorder.allow_pickle)
+        self._queries = Queries(
+            store, allow_pickle=self._recorder.allow_pickle, allow_imports=imports
+        )
         self._runnables: dict[str, Workflow[Any] | Task[Any]] = {}
         self._tasks: dict[str, Task[Any]] = {}
         self._explainer = Explainer(store, self._current_task)
         self._resources = ResourceEngine(
-            store, data_root(store, data_dir), serializer=serializer, allow_pickle=allow_pickle
+            store,
+            data_root(store, data_dir),
+            serializer=serializer,
+            allow_pickle=allow_pickle,
+            allow_imports=imports,
         )
 
     @property
@@ -229,7 +246,12 @@ class Flightlog(ResourceMethods, TrackingMethods):
 
     # -- resume and control --------------------------------------------------------------------
     def resume(
-        self, run_id: str, *, strict: bool = False, rerun_changed: bool | None = None
+        self,
+        run_id: str,
+        *,
+        strict: bool = False,
+        allow_import_outside: bool = False,
+        rerun_changed: bool | None = None,
     ) -> Any:
         """Run a FAILED, CANCELED or RESUMABLE run again from where it stopped.
 
@@ -240,6 +262,10 @@ class Flightlog(ResourceMethods, TrackingMethods):
         replay, and a later step runs again only if its arguments changed. ``strict=True``
         refuses a changed step with NondeterminismError instead. A SUCCESSFUL run gives back
         its output; a live RUNNING run is refused. ``plan_resume`` says what will happen.
+
+        A workflow not defined in this process is imported from where the run recorded it
+        (logged on ``flightlog.imports``); a module outside the working directory only with
+        ``allow_import_outside=True``.
         """
         if rerun_changed is not None:
             warnings.warn(
@@ -249,12 +275,14 @@ class Flightlog(ResourceMethods, TrackingMethods):
                 stacklevel=2,
             )
         run = self._queries.run(run_id)
-        runnable = self._runnable(run)
+        runnable = self._runnable(run, allow_import_outside)
         return runnable.resume_run(
             self.store, run, strict=strict, allow_pickle=self._recorder.allow_pickle
         )
 
-    def resume_all(self, *, include_failed: bool = False) -> dict[str, Any]:
+    def resume_all(
+        self, *, include_failed: bool = False, allow_import_outside: bool = False
+    ) -> dict[str, Any]:
         """Resume every RESUMABLE run (its process died) whose workflow can be found, and with
         ``include_failed=True`` every FAILED run too (e.g. after fixing the failing task);
         run id -> output, or the error it raised (or the reason it could not be resumed)."""
@@ -263,7 +291,7 @@ class Flightlog(ResourceMethods, TrackingMethods):
         for metadata in self._queries.list_runs(status=statuses):
             run_id = metadata["run_id"]
             try:
-                outcomes[run_id] = self.resume(run_id)
+                outcomes[run_id] = self.resume(run_id, allow_import_outside=allow_import_outside)
             except Exception as error:
                 outcomes[run_id] = error
         return outcomes
@@ -274,12 +302,17 @@ class Flightlog(ResourceMethods, TrackingMethods):
         self._queries.run(run_id)
         cancel_run(self.store, run_id)
 
-    def _runnable(self, run: Run) -> Workflow[Any] | Task[Any]:
+    def _runnable(self, run: Run, allow_import_outside: bool) -> Workflow[Any] | Task[Any]:
         found = self._runnables.get(run.workflow)
         if found is not None:
             return found
         entry = run.environment.get("entry") or {}
-        found = import_runnable(entry.get("module"), entry.get("qualname"))
+        found = import_runnable(
+            entry.get("module"),
+            entry.get("qualname"),
+            purpose=f"to resume run {run.run_id!r}",
+            allow_outside=allow_import_outside,
+        )
         if found is None:
             raise NotFoundError(
                 f"cannot resume run {run.run_id!r}: its workflow {run.workflow!r} is not defined "
@@ -306,6 +339,9 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
     """Open a store by URL (default: ``$FLIGHTLOG_URL``, else the local SQLite file).
 
     Options: ``serializer`` ("json" or "pickle") and ``allow_pickle`` for the recorder;
+    ``allow_imports`` (True, or a list of module names, each with its submodules) lets
+    decoding import the modules of classes that stored values name (by default it uses only
+    modules imported already, and reads other values as ``flightlog.codec.Undecoded``);
     ``data_dir`` for resource files when the store has no folder of its own (default
     ``.flightlog/`` here); ``trackers`` (``flightlog.trackers.Tracker`` objects told what runs
     record) and ``track_prefix`` (of environment-variable metrics, ``FLIGHTLOG_TRACK_``); the
@@ -313,6 +349,7 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
     """
     serializer = options.pop("serializer", "json")
     allow_pickle = options.pop("allow_pickle", False)
+    allow_imports = check_imports(options.pop("allow_imports", False))
     data_dir = options.pop("data_dir", None)
     trackers = options.pop("trackers", None)
     track_prefix = options.pop("track_prefix", None)
@@ -324,5 +361,6 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
         allow_pickle=allow_pickle,
         data_dir=data_dir,
         trackers=hooks.trackers,
+        allow_imports=allow_imports,
         track_prefix=hooks.prefix,
     )

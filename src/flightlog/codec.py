@@ -5,9 +5,12 @@ with ``str`` keys are stored as themselves, so any JSON-aware tool can read a st
 become tagged objects ``{"__flightlog__": "<kind>", ...}`` (a user's dict that has that key is
 escaped). Nothing is pickled unless the caller asks for ``serializer="pickle"``, and nothing
 pickled is loaded without ``allow_pickle=True``. Classes (dataclasses, enums, named tuples,
-paths, pydantic models) are stored by ``module:QualName`` and, on decoding, imported and checked
-to be of that kind before they are called. numpy, pandas and pydantic are never imported here
-until one of their values shows up.
+paths, pydantic models) are stored by ``module:QualName``; decoding looks a class up only in a
+module that is imported already (``sys.modules``, by its namespace: no module ``__getattr__``
+runs), or that the caller allowed (``allow_imports``: True, or module names), and checks it to
+be of that kind before calling it. Otherwise decoding raises SerializationError, or with
+``placeholders=True`` gives an :class:`Undecoded` (kind, class name, data) instead, importing
+nothing. numpy, pandas and pydantic are never imported here until one of their values shows up.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import enum
 import importlib
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from json.scanner import make_scanner
 from typing import Any
 
@@ -27,7 +30,10 @@ from flightlog.errors import ConfigurationError, SerializationError
 
 __all__ = [
     "ArgumentKeys",
+    "Imports",
+    "Undecoded",
     "argument_keys",
+    "check_imports",
     "decode",
     "encode",
     "encode_arguments",
@@ -483,8 +489,75 @@ def _check_json(v: object, path: str) -> None:
 # ---------------------------------------------------------------------------- decoding
 
 
-def decode(text: str, *, allow_pickle: bool = False) -> object:
-    """Decode text made by :func:`encode`; pickled values need ``allow_pickle=True``."""
+Imports = bool | tuple[str, ...]
+"""Which modules decoding may import: none (False), any (True), or these and their submodules."""
+
+
+def check_imports(value: object, what: str = "allow_imports") -> Imports:
+    """``value`` as :data:`Imports`: True or False, or module names (a list, tuple or set of
+    dotted names; each allows itself and its submodules). Anything else is a
+    ConfigurationError naming what is wrong."""
+    if value is True or value is False:
+        return value
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise ConfigurationError(
+            f"{what} must be True, False or a list of module names (e.g. ['pipeline']), "
+            f"not {value!r}"
+        )
+    for name in value:
+        if not isinstance(name, str):
+            raise ConfigurationError(
+                f"{what}: module names must be strings, not {type(name).__name__} {name!r}"
+            )
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise ConfigurationError(f"{what}: {name!r} is not a module name")
+    return tuple(sorted(set(value))) or False
+
+
+def _allowed(module: str, imports: Imports) -> bool:
+    if imports is True or imports is False:
+        return imports
+    return any(module == name or module.startswith(name + ".") for name in imports)
+
+
+class Undecoded:
+    """A stored value of a class that decoding did not use: its module is not imported and
+    importing it was not allowed, or it is not there. ``kind`` is the stored kind
+    ("dataclass", "enum", "namedtuple", "path" or "pydantic"), ``type_name`` the class as
+    stored (``module:QualName``), ``data`` what the value held (fields, value or items, each
+    decoded) and ``reason`` why the class was not used."""
+
+    __slots__ = ("data", "kind", "reason", "type_name")
+
+    def __init__(self, kind: str, type_name: str, data: Any, reason: str) -> None:
+        self.kind, self.type_name, self.data, self.reason = kind, type_name, data, reason
+
+    def __repr__(self) -> str:
+        return f"<Undecoded {self.kind} {self.type_name!r} {self.data!r}: {self.reason}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Undecoded):
+            return NotImplemented
+        return (self.kind, self.type_name, self.data) == (other.kind, other.type_name, other.data)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.type_name))
+
+
+def decode(
+    text: str,
+    *,
+    allow_pickle: bool = False,
+    allow_imports: Imports | list[str] | set[str] = False,
+    placeholders: bool = False,
+) -> object:
+    """Decode text made by :func:`encode`; pickled values need ``allow_pickle=True``.
+
+    A class named by the text is used only if its module is imported already, or
+    ``allow_imports`` allows importing it (see :func:`check_imports`); otherwise this raises
+    SerializationError saying how to allow it, or, with ``placeholders=True``, the value
+    decodes as an :class:`Undecoded`.
+    """
     try:
         if _MARK not in text:
             try:
@@ -494,8 +567,10 @@ def decode(text: str, *, allow_pickle: bool = False) -> object:
             except StopIteration:
                 pass
             return json.loads(text)  # surrounding whitespace, or a proper error message
-        return (_PICKLE_DECODER if allow_pickle else _DECODER).decode(text)
-    except SerializationError:
+        if allow_imports is False and not placeholders:
+            return (_PICKLE_DECODER if allow_pickle else _DECODER).decode(text)
+        return _decoder(allow_pickle, check_imports(allow_imports), placeholders).decode(text)
+    except (SerializationError, ConfigurationError):
         raise
     except (ValueError, TypeError, RecursionError) as exc:
         raise SerializationError(f"cannot decode stored value: {exc}") from None
@@ -505,31 +580,63 @@ _CLASS_CHECKS: dict[str, Callable[[type], bool]] = {
     "enum": lambda c: issubclass(c, enum.Enum),
     "dataclass": dataclasses.is_dataclass,
     "namedtuple": lambda c: issubclass(c, tuple) and hasattr(c, "_fields"),
-    "path": lambda c: issubclass(c, importlib.import_module("pathlib").PurePath),
-    "pydantic": lambda c: issubclass(c, importlib.import_module("pydantic").BaseModel),
+    "path": lambda c: _subclass_of(c, "pathlib", "PurePath"),
+    "pydantic": lambda c: _subclass_of(c, "pydantic", "BaseModel"),
 }
 
 
-def _cls(o: dict[str, Any]) -> Any:
-    """Import the class that a tagged object names, and check that it is of the tag's kind."""
-    path = o["class"]
-    module, _, qualname = str(path).partition(":")
-    try:
-        obj: Any = importlib.import_module(module)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except Exception as exc:
-        raise SerializationError(
-            f"cannot decode a value of class {path!r}: the class cannot be imported "
-            f"({type(exc).__name__}: {exc})"
-        ) from None
-    if not (isinstance(obj, type) and _CLASS_CHECKS[o[_TAG]](obj)):
-        raise SerializationError(f"cannot decode: {path!r} is not a {o[_TAG]} class")
-    return obj
+def _subclass_of(cls: type, module: str, name: str) -> bool:
+    """Whether ``cls`` derives from ``module.name`` (never imports ``module``: a class
+    derived from it can only exist once it is imported)."""
+    base = getattr(sys.modules.get(module), name, None)
+    return isinstance(base, type) and issubclass(cls, base)
 
 
-def _dec_dataclass(o: dict[str, Any]) -> object:
-    obj = _cls(o)(**o["fields"])
+def _find_class(path: str, imports: Imports) -> tuple[Any, str]:
+    """The class at ``module:QualName``, or None and why not. A module not imported yet is
+    imported only when ``imports`` allows it; names are looked up in namespaces (``__dict__``),
+    so nothing runs but the allowed import."""
+    module, _, qualname = path.partition(":")
+    found: Any = sys.modules.get(module)
+    if found is None:
+        if not _allowed(module, imports):
+            return None, (
+                f"module {module!r} is not imported, and reading imports nothing unless "
+                f"allowed: flightlog.open(..., allow_imports=[{module!r}]) (or "
+                f"--allow-import {module} on the command line) decodes it"
+            )
+        try:
+            found = importlib.import_module(module)
+        except Exception as exc:
+            return None, f"the class cannot be imported ({type(exc).__name__}: {exc})"
+    for part in qualname.split("."):
+        namespace = getattr(found, "__dict__", None)
+        found = namespace.get(part) if isinstance(namespace, Mapping) else None
+        if found is None:
+            return None, f"module {module!r} has no class {qualname!r}"
+    return found, ""
+
+
+def _cls(o: dict[str, Any], imports: Imports, placeholders: bool) -> Any:
+    """The class that a tagged object names, checked to be of the tag's kind; or, when it
+    cannot be had, an Undecoded (``placeholders``) or a SerializationError."""
+    kind, path = o[_TAG], str(o["class"])
+    found, reason = _find_class(path, imports)
+    if found is not None and not (isinstance(found, type) and _CLASS_CHECKS[kind](found)):
+        found, reason = None, f"{path!r} is not a {kind} class"
+    if found is not None:
+        return found
+    if not placeholders:
+        raise SerializationError(f"cannot decode a value of class {path!r}: {reason}")
+    if kind == "dataclass":
+        data = {**o["fields"], **o.get("extra", {})}
+    else:
+        data = o["items" if kind == "namedtuple" else "data" if kind == "pydantic" else "value"]
+    return Undecoded(kind, path, data, reason)
+
+
+def _dec_dataclass(cls: Any, o: dict[str, Any]) -> object:
+    obj = cls(**o["fields"])
     for name, value in o.get("extra", {}).items():
         object.__setattr__(obj, name, value)
     return obj
@@ -597,11 +704,6 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], object]] = {
     "time": _dec_time,
     "date": lambda o: dt.date.fromisoformat(o["value"]),
     "timedelta": lambda o: dt.timedelta(*o["value"]),
-    "enum": lambda o: _cls(o)(o["value"]),
-    "path": lambda o: _cls(o)(o["value"]),
-    "namedtuple": lambda o: _cls(o)(*o["items"]),
-    "dataclass": _dec_dataclass,
-    "pydantic": lambda o: _cls(o).model_validate(o["data"]),
     "ndarray": _dec_numpy,
     "numpy": _dec_numpy,
     "series": _dec_pandas,
@@ -610,8 +712,19 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], object]] = {
     "pickle": lambda o: importlib.import_module("pickle").loads(_unb64(o["b64"])),
 }
 
+# Kinds stored with a class (``"class": "module:QualName"``): the decoder gets the class too.
+_CLASS_DECODERS: dict[str, Callable[[Any, dict[str, Any]], object]] = {
+    "enum": lambda cls, o: cls(o["value"]),
+    "path": lambda cls, o: cls(o["value"]),
+    "namedtuple": lambda cls, o: cls(*o["items"]),
+    "dataclass": _dec_dataclass,
+    "pydantic": lambda cls, o: cls.model_validate(o["data"]),
+}
 
-def _make_hook(allow_pickle: bool) -> Callable[[dict[str, Any]], object]:
+
+def _make_hook(
+    allow_pickle: bool, imports: Imports = False, placeholders: bool = False
+) -> Callable[[dict[str, Any]], object]:
     def hook(o: dict[str, Any]) -> object:
         if _TAG not in o:
             return o
@@ -621,11 +734,16 @@ def _make_hook(allow_pickle: bool) -> Callable[[dict[str, Any]], object]:
                 "this value was stored with pickle (serializer='pickle'); loading it can run "
                 "arbitrary code, so it needs your explicit opt-in: decode(..., allow_pickle=True)"
             )
-        decoder = _DECODERS.get(kind) if isinstance(kind, str) else None
-        if decoder is None:
+        known = isinstance(kind, str)
+        decoder = _DECODERS.get(kind) if known else None
+        with_class = _CLASS_DECODERS.get(kind) if known and decoder is None else None
+        if decoder is None and with_class is None:
             raise SerializationError(f"cannot decode: unknown kind of stored value {kind!r}")
         try:
-            return decoder(o)
+            if with_class is None:
+                return decoder(o)  # type: ignore[misc]
+            cls = _cls(o, imports, placeholders)
+            return cls if type(cls) is Undecoded else with_class(cls, o)
         except SerializationError:
             raise
         except Exception as exc:
@@ -639,3 +757,16 @@ _PLAIN_DECODER: Any = json.JSONDecoder()
 _scan = make_scanner(_PLAIN_DECODER)
 _DECODER = json.JSONDecoder(object_hook=_make_hook(False))
 _PICKLE_DECODER = json.JSONDecoder(object_hook=_make_hook(True))
+_DECODERS_BY_POLICY: dict[tuple[bool, Imports, bool], json.JSONDecoder] = {}
+
+
+def _decoder(allow_pickle: bool, imports: Imports, placeholders: bool) -> json.JSONDecoder:
+    """A decoder for this policy, made once."""
+    key = (allow_pickle, imports, placeholders)
+    decoder = _DECODERS_BY_POLICY.get(key)
+    if decoder is None:
+        if len(_DECODERS_BY_POLICY) >= 64:
+            _DECODERS_BY_POLICY.clear()
+        decoder = json.JSONDecoder(object_hook=_make_hook(*key))
+        _DECODERS_BY_POLICY[key] = decoder
+    return decoder

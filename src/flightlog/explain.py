@@ -246,6 +246,7 @@ class Explainer:
 
 def _equal_arguments(recorded: str | None, given: str | None) -> bool:
     try:
-        return bool(codec.decode(recorded or "null") == codec.decode(given or "null"))
+        old = codec.decode(recorded or "null", placeholders=True)
+        return bool(old == codec.decode(given or "null", placeholders=True))
     except FlightlogError:
         return False

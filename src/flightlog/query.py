@@ -49,9 +49,12 @@ def parse_statuses(status: str | Status | Iterable[str | Status] | None) -> set[
 class Queries:
     """Read-only questions about a store's records."""
 
-    def __init__(self, store: Store, *, allow_pickle: bool = False) -> None:
+    def __init__(
+        self, store: Store, *, allow_pickle: bool = False, allow_imports: codec.Imports = False
+    ) -> None:
         self.store = store
         self.allow_pickle = allow_pickle
+        self.allow_imports = allow_imports
         # Resource collections, seen as runs (``resource:<collection>``) of steps (resources).
         self.resources = ResourceView(store)
 
@@ -87,7 +90,7 @@ class Queries:
         if text is None:
             return None
         try:
-            return codec.decode(text, allow_pickle=self.allow_pickle)
+            return self.decode(text)
         except FlightlogError as error:
             return {"unreadable": str(error)}
 
@@ -113,9 +116,7 @@ class Queries:
         if status is not Status.SUCCESSFUL:
             detail = f": {run.error.type}: {run.error.message}" if run.error else ""
             raise NoOutputError(f"run {run_id!r} is {status.value}; it has no output{detail}")
-        return (
-            None if run.output is None else codec.decode(run.output, allow_pickle=self.allow_pickle)
-        )
+        return None if run.output is None else self.decode(run.output)
 
     def list_runs(
         self,
@@ -192,7 +193,17 @@ class Queries:
         step = self._step(run_id, name)
         if step.status is not Status.SUCCESSFUL or step.result is None:
             raise NoOutputError(f"step {name!r} of run {run_id!r} is {step.status.value}")
-        return codec.decode(step.result, allow_pickle=self.allow_pickle)
+        return self.decode(step.result)
+
+    def decode(self, text: str) -> Any:
+        """A stored value; a class whose module is not imported (and not allowed) comes back
+        as a ``codec.Undecoded`` placeholder, importing nothing."""
+        return codec.decode(
+            text,
+            allow_pickle=self.allow_pickle,
+            allow_imports=self.allow_imports,
+            placeholders=True,
+        )
 
 
 def _created(run: Run) -> float:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from .errors import NotFoundError
@@ -43,8 +43,6 @@ from .tracked_query import latest_attachments
 from .tracking.infos import redacted_url
 
 STATUSES = {Status.SUCCESSFUL: "SUCCESS", Status.FAILED: "FAIL", Status.CANCELED: "FAIL"}
-
-SignatureOf = Callable[[Run], inspect.Signature | None]
 
 
 def runnable_status(status: Status) -> str:
@@ -67,13 +65,48 @@ def _json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def run_parameters(run: Run, signature: inspect.Signature | None) -> dict[str, Any]:
-    """The run's arguments by parameter name (``args[i]`` when the signature is unknown)."""
+def recorded_signature(run: Run) -> inspect.Signature | None:
+    """The parameters recorded with the run (``environment["entry"]["parameters"]``, see
+    ``flightlog.runtime.task.parameter_names``) as a signature without defaults; None for
+    runs recorded without them, or with something else there."""
+    entry = run.environment.get("entry")
+    names = entry.get("parameters") if isinstance(entry, dict) else None
+    if not isinstance(names, list):
+        return None
+    kinds = inspect.Parameter
+    parameters: list[inspect.Parameter] = []
+    keyword_only = False
+    try:
+        for name in names:
+            if name == "/":
+                only = kinds.POSITIONAL_ONLY
+                parameters = [parameter.replace(kind=only) for parameter in parameters]
+            elif name == "*":
+                keyword_only = True
+            elif name.startswith("**"):
+                parameters.append(inspect.Parameter(name[2:], kinds.VAR_KEYWORD))
+            elif name.startswith("*"):
+                parameters.append(inspect.Parameter(name[1:], kinds.VAR_POSITIONAL))
+                keyword_only = True
+            else:
+                kind = kinds.KEYWORD_ONLY if keyword_only else kinds.POSITIONAL_OR_KEYWORD
+                parameters.append(inspect.Parameter(name, kind))
+        return inspect.Signature(parameters)
+    except (AttributeError, TypeError, ValueError):  # not names, or not in a valid order
+        return None
+
+
+def run_parameters(run: Run) -> dict[str, Any]:
+    """The run's arguments by parameter name, as recorded with the run. Runs recorded without
+    parameter names (before flightlog recorded them) name keyword arguments by name and
+    positional ones ``args[0]``, ``args[1]`` … (no parameter is called that). Nothing is
+    imported: the workflow's code is never run to read its runs."""
     recorded = _json(run.arguments)
     if not isinstance(recorded, dict):
         return {}
     args = list(recorded.get("args") or [])
     kwargs = dict(recorded.get("kwargs") or {})
+    signature = recorded_signature(run)
     if signature is not None:
         try:
             bound = signature.bind_partial(*args, **kwargs)
@@ -169,7 +202,7 @@ def step_log(
     }
 
 
-def run_log(store: Store, run_id: str, signature_of: SignatureOf | None = None) -> dict[str, Any]:
+def run_log(store: Store, run_id: str) -> dict[str, Any]:
     """The run's log in runnable's shape (see the module's description)."""
     run = store.get_run(run_id)
     if run is None:
@@ -184,7 +217,6 @@ def run_log(store: Store, run_id: str, signature_of: SignatureOf | None = None) 
     for step in store.list_steps(run_id):
         own = [chunk for chunk in chunks if chunk.position == step.position]
         steps[step.name] = step_log(run, step, own, catalog.get(step.position, []))
-    signature = None if signature_of is None else signature_of(run)
     return {
         "run_id": run.run_id,
         "status": runnable_status(effective_status(run)),
@@ -192,7 +224,7 @@ def run_log(store: Store, run_id: str, signature_of: SignatureOf | None = None) 
         "workflow": run.workflow,
         "start_time": _when(run.start_time),
         "end_time": _when(effective_end(run)),
-        "parameters": run_parameters(run, signature),
+        "parameters": run_parameters(run),
         "user_defined_metrics": user_defined_metrics(
             chunk for chunk in chunks if chunk.position is None
         ),

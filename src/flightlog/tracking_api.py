@@ -3,13 +3,11 @@ export and trackers, written once here."""
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError, NotFoundError
-from .model import Run
+from .errors import ConfigurationError
 from .runlog import run_log
 from .tracked_query import TrackedQueries, run_ids_of
 from .tracking.environ import DEFAULT_PREFIX
@@ -20,8 +18,6 @@ from .tracking.trackers import Tracker
 
 if TYPE_CHECKING:
     from .runtime.recorder import Recorder
-    from .runtime.task import Task
-    from .runtime.workflow import Workflow
     from .stores import Store
 
 
@@ -48,9 +44,6 @@ class TrackingMethods:
     _tracking: TrackingHooks
     _tracked: TrackedQueries
     _shell: ShellTask | None = None  # made at the first shell step
-
-    def _runnable(self, run: Run) -> Workflow[Any] | Task[Any]:
-        raise NotImplementedError
 
     @property
     def trackers(self) -> tuple[Tracker, ...]:
@@ -117,14 +110,7 @@ class TrackingMethods:
     def run_log(self, run_id: str) -> dict[str, Any]:
         """The run as one JSON-ready document in runnable's run-log shape (see
         :mod:`flightlog.runlog`)."""
-        return run_log(self.store, run_id, self._run_signature)
-
-    def _run_signature(self, run: Run) -> inspect.Signature | None:
-        try:
-            runnable = self._runnable(run)
-        except NotFoundError:
-            return None
-        return inspect.signature(runnable.function)
+        return run_log(self.store, run_id)
 
     def export(
         self, run_ids: str | Iterable[str], tracker: Tracker | Iterable[Tracker]

@@ -150,11 +150,23 @@ class ResourceMethods:
         )
 
     def retry_errors(
-        self, collection: str, *, workers: int | None = None, progress: bool | None = None
+        self,
+        collection: str,
+        *,
+        workers: int | None = None,
+        progress: bool | None = None,
+        allow_import_outside: bool = False,
     ) -> list[Resource]:
         """Compute again every resource whose status is "error", with its recorded args; the
-        earlier error stays in its history."""
-        return self._resources.retry_errors(collection, workers=workers, progress=progress)
+        earlier error stays in its history. A collection not defined in this process is
+        imported from where it was recorded (logged on ``flightlog.imports``); a module
+        outside the working directory only with ``allow_import_outside=True``."""
+        return self._resources.retry_errors(
+            collection,
+            workers=workers,
+            progress=progress,
+            allow_import_outside=allow_import_outside,
+        )
 
     def collection(self, name: str) -> ResourceCollection | None:
         """The collection of that name defined in this process, or None."""

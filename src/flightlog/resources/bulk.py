@@ -3,7 +3,6 @@ with a progress bar on a terminal."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 import threading
 import time
@@ -12,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import InvalidInputError, NotFoundError
+from ..runtime.importing import import_user_module
 from .collection import ResourceCollection
 from .names import check_collection, check_ident
 
@@ -96,15 +96,16 @@ def retry_errors(
     *,
     workers: int | None = None,
     progress: bool | None = None,
+    allow_import_outside: bool = False,
 ) -> list[Resource]:
     """Compute again, with the arguments it was computed with, every resource whose status
     is "error" (including those whose process died); each keeps its earlier error in its
     history. The collection's function is imported from where it was recorded when this
-    process has not defined it."""
+    process has not defined it (see :func:`import_collection`)."""
     name = check_collection(name)
     failed = engine.fetch_by_status(name, "error")
     if failed:
-        import_collection(engine, name)
+        import_collection(engine, name, allow_outside=allow_import_outside)
     jobs = []
     for ident in failed:
         record = engine.store.get_resource(name, ident)
@@ -153,9 +154,13 @@ def _run(
             bar.close()
 
 
-def import_collection(engine: ResourceEngine, name: str) -> ResourceCollection:
+def import_collection(
+    engine: ResourceEngine, name: str, *, allow_outside: bool = False
+) -> ResourceCollection:
     """The collection's function, defined here, or imported from where it was recorded (the
-    module and name of each version of its function are recorded with it)."""
+    module and name of each version of its function are recorded with it). The import says
+    so, and a module outside the working directory is refused unless ``allow_outside`` (see
+    :mod:`flightlog.runtime.importing`)."""
     name = check_collection(name)
     found = engine.collections.get(name)
     if found is not None:
@@ -168,7 +173,11 @@ def import_collection(engine: ResourceEngine, name: str) -> ResourceCollection:
             continue
         tried.append(f"{module}.{qualname}")
         try:
-            target: Any = importlib.import_module(module)
+            target: Any = import_user_module(
+                module,
+                purpose=f"to retry resource collection {name!r}",
+                allow_outside=allow_outside,
+            )
             for part in qualname.split("."):
                 target = getattr(target, part)
         except (ImportError, AttributeError):

@@ -57,12 +57,19 @@ class ResourceEngine:
     """The resources of one store: the collections defined here, and every operation."""
 
     def __init__(
-        self, store: Store, root: Path, *, serializer: str = "json", allow_pickle: bool = False
+        self,
+        store: Store,
+        root: Path,
+        *,
+        serializer: str = "json",
+        allow_pickle: bool = False,
+        allow_imports: codec.Imports = False,
     ) -> None:
         self.store = store
         self.root = root
         self.serializer = serializer
         self.allow_pickle = allow_pickle or serializer == "pickle"
+        self.allow_imports = allow_imports
         self.collections: dict[str, ResourceCollection] = {}
 
     # -- definitions ---------------------------------------------------------------------------
@@ -92,7 +99,7 @@ class ResourceEngine:
         if not allow and collection is not None:
             defined = self.collections.get(collection)
             allow = defined is not None and defined.options.serializer == "pickle"
-        return codec.decode(text, allow_pickle=allow)
+        return codec.decode(text, allow_pickle=allow, allow_imports=self.allow_imports)
 
     def view(self, record: ResourceRecord) -> Resource:
         """The resource as users see it (a PENDING one whose process died reads "error")."""
@@ -406,9 +413,20 @@ class ResourceEngine:
         )
 
     def retry_errors(
-        self, name: str, *, workers: int | None = None, progress: bool | None = None
+        self,
+        name: str,
+        *,
+        workers: int | None = None,
+        progress: bool | None = None,
+        allow_import_outside: bool = False,
     ) -> list[Resource]:
-        return bulk.retry_errors(self, name, workers=workers, progress=progress)
+        return bulk.retry_errors(
+            self,
+            name,
+            workers=workers,
+            progress=progress,
+            allow_import_outside=allow_import_outside,
+        )
 
     def declare(self, name: str, idents: Iterable[Any]) -> int:
         name = check_collection(name)

@@ -18,7 +18,7 @@ def _arguments(step: Step) -> dict[str, Any] | None:
     if step.arguments is None:
         return None
     try:
-        value = codec.decode(step.arguments)
+        value = codec.decode(step.arguments, placeholders=True)
     except FlightlogError:
         return None
     return value if isinstance(value, dict) else None

@@ -25,11 +25,14 @@ class Recorder:
         *,
         serializer: str = "json",
         allow_pickle: bool = False,
+        allow_imports: codec.Imports = False,
         hooks: RunHooks | None = None,
     ):
         self.store = store
         self.serializer = serializer
         self.allow_pickle = allow_pickle or serializer == "pickle"
+        # Which modules decoding a recorded value may import (besides those imported already).
+        self.allow_imports = allow_imports
         # The tracking layer's hooks, given to every run this recorder starts or resumes.
         self.hooks = hooks
 
@@ -49,7 +52,7 @@ class Recorder:
         if recorded is not None:
             same = (recorded.task_id, recorded.execution_id) == (step.task_id, step.execution_id)
             if same and recorded.status is Status.SUCCESSFUL:
-                value = codec.decode(recorded.result or "null", allow_pickle=pickled_ok)
+                value = self.decode(recorded.result, pickled_ok)
                 state.skip_subtree(recorded)
                 return call.replay(recorded, value)
             change = None if same else _change(state.store, task, recorded, step)
@@ -71,9 +74,16 @@ class Recorder:
         if options.cache and not options.recompute and step.execution_id is not None:
             hit = state.store.find_cached(step.task_id, step.execution_id)
             if hit is not None:
-                value = codec.decode(hit.result or "null", allow_pickle=pickled_ok)
+                value = self.decode(hit.result, pickled_ok)
                 return call.finish_from(Origin.CACHED, hit, value)
         return MISSING
+
+    def decode(self, text: str | None, allow_pickle: bool) -> Any:
+        """A recorded value given back to running code: a class that is not imported here
+        (and not allowed) is an error saying how to allow it, never a placeholder."""
+        return codec.decode(
+            text or "null", allow_pickle=allow_pickle, allow_imports=self.allow_imports
+        )
 
 
 def _change(store: Store, task: Task[Any], recorded: Step, step: Step) -> str:

@@ -41,7 +41,7 @@ class RunRequest:
     tag: str | None = None
     serializer: str = "json"
     allow_pickle: bool = False
-    entry: dict[str, str] | None = None
+    entry: dict[str, Any] | None = None  # module, qualname and parameters (task.entry_of)
     signature: inspect.Signature | None = None
     on_start: Callable[[str], None] | None = None
     hooks: RunHooks | None = None

@@ -152,7 +152,7 @@ class Task(Generic[R]):
         self._call = CallOptions(
             name=self.name, metadata={}, options={}, cache=options.cache, recompute=False
         )
-        self._entry: dict[str, str] | None = None
+        self._entry: dict[str, Any] | None = None
         copy_names(self, function)
 
     # -- identity ------------------------------------------------------------------------------
@@ -332,18 +332,18 @@ class Task(Generic[R]):
             hooks=self._recorder.hooks,
         )
         if isinstance(state, Finished):
-            return codec.decode(state.output or "null", allow_pickle=pickled_ok)
-        recorded: Any = codec.decode(run.arguments or "null", allow_pickle=pickled_ok)
+            return self._recorder.decode(state.output, pickled_ok)
+        recorded: Any = self._recorder.decode(run.arguments, pickled_ok)
         args, kwargs = tuple(recorded["args"]), dict(recorded["kwargs"])
         body = lambda: self._step(state, self._call, args, kwargs)  # noqa: E731
         if self.is_async:
             return asyncio.run(drive_async(state, self.config.serializer, body))
         return drive(state, self.config.serializer, body)
 
-    def entry(self) -> dict[str, str] | None:
+    def entry(self) -> dict[str, Any] | None:
         """Where this task can be imported from again (see :func:`entry_of`)."""
         if self._entry is None:
-            self._entry = entry_of(self.function, self)
+            self._entry = entry_of(self.function, self, self._signature)
         return self._entry
 
     def __repr__(self) -> str:
@@ -445,14 +445,27 @@ def copy_names(wrapper: Callable[..., Any], function: Callable[..., Any]) -> Non
     wrapper.__wrapped__ = function  # type: ignore[attr-defined]
 
 
-def entry_of(function: Callable[..., Any], holder: object = None) -> dict[str, str] | None:
-    """Where the function can be imported from again (to resume its runs elsewhere).
+def entry_of(
+    function: Callable[..., Any],
+    holder: object = None,
+    signature: inspect.Signature | None = None,
+) -> dict[str, Any] | None:
+    """Where the function can be imported from again (to resume its runs elsewhere), and, with
+    its ``signature``, its parameters (:func:`parameter_names`), so that readers name a run's
+    arguments without importing its code.
 
     A function is found by its module and qualified name (a decorated one: the task or
     workflow that replaced it there). A partial or a callable instance has no name of its
     own: the module-level name that holds ``holder`` (the task or workflow made of it) is
-    looked up in the module of its function or class; None when there is none.
+    looked up in the module of its function or class. None when neither is known.
     """
+    entry: dict[str, Any] = _place(function, holder) or {}
+    if signature is not None:
+        entry["parameters"] = parameter_names(signature)
+    return entry or None
+
+
+def _place(function: Callable[..., Any], holder: object) -> dict[str, Any] | None:
     qualname = getattr(function, "__qualname__", None)
     if isinstance(qualname, str):
         return {"module": module_name(function.__module__), "qualname": qualname}
@@ -465,6 +478,32 @@ def entry_of(function: Callable[..., Any], holder: object = None) -> dict[str, s
         if value is holder:
             return {"module": module_name(home), "qualname": name}
     return None
+
+
+def parameter_names(signature: inspect.Signature) -> list[str]:
+    """The parameters as they are written in a ``def``: names in order, ``*args`` and
+    ``**kwargs`` with their stars, ``"/"`` after positional-only ones and ``"*"`` before
+    keyword-only ones that follow no ``*args`` (``["a", "/", "b", "*", "c"]``)."""
+    names: list[str] = []
+    positional_only = starred = False
+    for parameter in signature.parameters.values():
+        kind = parameter.kind
+        if positional_only and kind is not inspect.Parameter.POSITIONAL_ONLY:
+            names.append("/")
+        positional_only = kind is inspect.Parameter.POSITIONAL_ONLY
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            starred = True
+            names.append(f"*{parameter.name}")
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            names.append(f"**{parameter.name}")
+        else:
+            if kind is inspect.Parameter.KEYWORD_ONLY and not starred:
+                starred = True
+                names.append("*")
+            names.append(parameter.name)
+    if positional_only:
+        names.append("/")
+    return names
 
 
 def source_file(function: Callable[..., Any]) -> str | None:

@@ -9,7 +9,6 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from .. import codec
 from ..errors import InvalidInputError
 from ..model import Run
 from .control import cancel_run, run_status
@@ -53,7 +52,7 @@ class Workflow(Generic[R]):
         self._signature = inspect.signature(function)
         # Set by the Flightlog that made this workflow: judges a plan (see ``plan``).
         self.planner: Callable[[Workflow[Any], str | None], list[dict[str, Any]]] | None = None
-        self._entry: dict[str, str] | None = None
+        self._entry: dict[str, Any] | None = None
         copy_names(self, function)
 
     def plan(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
@@ -96,9 +95,9 @@ class Workflow(Generic[R]):
             hooks=self._recorder.hooks,
         )
 
-    def _find_entry(self) -> dict[str, str] | None:
+    def _find_entry(self) -> dict[str, Any] | None:
         """Where this workflow can be imported from again (see ``entry_of``)."""
-        self._entry = entry_of(self.function, self)
+        self._entry = entry_of(self.function, self, self._signature)
         return self._entry
 
     def run(
@@ -129,7 +128,7 @@ class Workflow(Generic[R]):
     def _output(self, finished: Finished) -> Any:
         if finished.output is None:
             return None
-        return codec.decode(finished.output, allow_pickle=self._recorder.allow_pickle)
+        return self._recorder.decode(finished.output, self._recorder.allow_pickle)
 
     async def _run_async(self, request: RunRequest, args: Any, kwargs: Any) -> Any:
         state = begin_run(self._recorder.store, request)
@@ -150,7 +149,7 @@ class Workflow(Generic[R]):
         )
         if isinstance(state, Finished):
             return self._output(state)
-        recorded: Any = codec.decode(run.arguments or "null", allow_pickle=state.allow_pickle)
+        recorded: Any = self._recorder.decode(run.arguments, state.allow_pickle)
         return self._drive(state, recorded["args"], recorded["kwargs"])
 
     def _drive(self, state: RunState, args: Any, kwargs: Any) -> Any:

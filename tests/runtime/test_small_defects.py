@@ -278,6 +278,7 @@ def test_partial_task_resumes_in_a_process_that_did_not_define_it(
         assert run["environment"]["entry"] == {
             "module": "partial_tasks_mod",
             "qualname": "double",
+            "parameters": ["value"],  # those left to give
         }
         partial_tasks_mod.STATE["fail"] = False
         with flightlog.open(url) as other:  # found through the run's entry, not by name

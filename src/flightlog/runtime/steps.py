@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import codec
 from ..errors import CanceledError, SerializationError, StepTimeoutError
 from ..model import Attempt, ErrorInfo, Origin, Status, Step
+from .monitor import stopped_by_cancel
 from .state import CURRENT_STEP, RunState, StepFrame
 from .tracked import Tracked, collect, take_run_buffer
 
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 # Reading a member off an Enum class is slow (~90 ns); every step needs these.
 _RUNNING, _SUCCESSFUL, _FAILED = Status.RUNNING, Status.SUCCESSFUL, Status.FAILED
+_CANCELED = Status.CANCELED
+# What a step in flight raises when its run is canceled: CanceledError from a step it calls,
+# or (an async step) the cancellation of its asyncio task.
+_STOPPED = (CanceledError, asyncio.CancelledError)
 
 
 class StepCall:
@@ -50,7 +55,10 @@ class StepCall:
         execution_id: str | None,
     ) -> None:
         if state.cancel_requested:
-            raise CanceledError(f"run {state.run_id!r} was canceled; no new step starts")
+            raise CanceledError(
+                f"run {state.run_id!r} was canceled; no new step starts "
+                f"(step {call.name!r} did not)"
+            )
         self.task = task
         self.state = state
         self.call = call
@@ -114,13 +122,19 @@ class StepCall:
         """Record a failed attempt. Returns the delay before the next attempt, or None when the
         step has failed for good (then its end is committed and the caller re-raises)."""
         end = time.time()
+        status = _FAILED
+        if self.state.cancel_requested and isinstance(error, _STOPPED):
+            status = _CANCELED  # stopped by its run's cancel (see monitor.interrupt)
+            if not isinstance(error, CanceledError):
+                cause, error = error, _canceled_in(self)
+                error.__cause__ = cause
         info = ErrorInfo.from_exception(error)
         attempts = self.step.attempts
-        attempts.append(Attempt(len(attempts) + 1, self.attempt_start, end, _FAILED, info))
+        attempts.append(Attempt(len(attempts) + 1, self.attempt_start, end, status, info))
         retry = isinstance(error, Exception) and not isinstance(error, CanceledError)
         if retry and not final and len(attempts) <= self.task.config.retries:
             return self.task.config.retry_delay
-        self._finish(_FAILED, end, None, info)
+        self._finish(status, end, None, info)
         return None
 
     def succeeded(self, value: Any) -> Any:
@@ -261,6 +275,38 @@ def call_step(call: StepCall, function: Callable[..., Any], args: Any, kwargs: A
 
 
 async def call_step_async(
+    call: StepCall, function: Callable[..., Awaitable[Any]], args: Any, kwargs: Any
+) -> Any:
+    """Drive an ``async`` task's attempts. A cancel of the run cancels the asyncio task that
+    runs them (see monitor.interrupt): the step is recorded CANCELED and raises CanceledError.
+    """
+    state = call.state
+    position = call.step.position
+    state.async_steps[position] = asyncio.current_task()
+    try:
+        if state.cancel_requested:  # canceled between the call and the start of its coroutine
+            error = CanceledError(
+                f"run {state.run_id!r} was canceled; no new step starts "
+                f"(step {call.step.name!r} did not)"
+            )
+            call.failed(error)
+            raise error
+        return await _attempts_async(call, function, args, kwargs)
+    except asyncio.CancelledError as error:
+        if stopped_by_cancel(state, error):
+            raise _canceled_in(call) from error
+        raise
+    finally:
+        del state.async_steps[position]
+
+
+def _canceled_in(call: StepCall) -> CanceledError:
+    return CanceledError(
+        f"run {call.state.run_id!r} was canceled while its step {call.step.name!r} ran"
+    )
+
+
+async def _attempts_async(
     call: StepCall, function: Callable[..., Awaitable[Any]], args: Any, kwargs: Any
 ) -> Any:
     """Drive an ``async`` task's attempts."""

@@ -445,3 +445,25 @@ def test_cancel_from_another_process_while_its_last_step_runs(tmp_path: Path) ->
             owner.kill()
         owner.communicate(timeout=60)
 
+
+# ------------------------------------------------------------------------------ the README
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_cancel_example(capsys: pytest.CaptureFixture[str]) -> None:
+    section = README.read_text().split("### Cancel", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(example, str(README), "exec"), namespace)
+    fl = namespace["fl"]
+    try:
+        assert capsys.readouterr().out == (
+            "run 'nightly-1' was canceled; no new step starts (step 'publish' did not)\n"
+        )
+        steps = fl.steps("nightly-1")
+        assert [(s["name"], s["status"], s["origin"]) for s in steps] == [
+            ("train", "SUCCESSFUL", "replayed"),
+            ("publish", "SUCCESSFUL", "executed"),
+        ]
+    finally:
+        fl.close()

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,56 @@ def test_every_command_has_help_and_is_documented() -> None:
             cli.build_parser().parse_args([name, "--help"])
         assert leaving.value.code == 0
         assert f"flightlog {name}" in readme, f"README does not document 'flightlog {name}'"
+
+
+def test_cancel_of_a_finished_run_says_so_and_fails(
+    recorded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for run_id, status in (("good-run", "SUCCESSFUL"), ("bad-run", "FAILED")):
+        code, text = run_cli("cancel", run_id, "--url", recorded)
+        assert (code, text) == (1, "")
+        assert capsys.readouterr().err == (
+            f"flightlog: error: run {run_id!r} has already finished ({status}); nothing to cancel\n"
+        )
+    with flightlog.open(recorded) as fl:
+        assert fl.get_status("good-run") == "SUCCESSFUL"
+        assert fl.get_output("good-run") == 3
+    code, _ = run_cli("cancel", "nope", "--url", recorded)
+    assert code == 1
+    assert "no run with id 'nope'" in capsys.readouterr().err
+
+
+def test_cancel_of_a_running_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path}/live.db"
+    entered = threading.Event()
+    release = threading.Event()
+    with flightlog.open(url) as fl:
+
+        @fl.task
+        def wait() -> int:
+            entered.set()
+            assert release.wait(10)
+            return 1
+
+        @fl.workflow
+        def flow() -> int:
+            return wait()
+
+        handles = [flow.run_async(run_id=run_id) for run_id in ("live", "live-json")]
+        try:
+            assert entered.wait(10)
+            assert run_cli("cancel", "live", "--url", url) == (
+                0,
+                "run live is now CANCELED; it starts no new step\n",
+            )
+            code, text = run_cli("cancel", "live-json", "--url", url, "--json")
+            assert code == 0
+            assert json.loads(text) == {"run_id": "live-json", "status": "CANCELED"}
+            assert fl.get_status("live") == "CANCELED"
+        finally:
+            release.set()
+        for handle in handles:
+            with pytest.raises(flightlog.CanceledError):
+                handle.result(10)
+        assert run_cli("cancel", "live", "--url", url) == (1, "")
+        assert "has already finished (CANCELED)" in capsys.readouterr().err

@@ -31,6 +31,7 @@ LAYERS = {
     "tracking_api": 8,
     "client": 8,
     "testing": 8,
+    "testing_cancel": 8,
     "testing_resources": 8,
     "testing_tracking": 8,
     "cli": 9,

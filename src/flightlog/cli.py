@@ -179,11 +179,10 @@ def command_resume(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) 
 
 
 def command_cancel(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
-    fl.cancel(args.run_id)
-    status = fl.get_status(args.run_id)
+    fl.cancel(args.run_id)  # a finished run: ConflictError, one line from main, exit 1
     if args.json:
-        return _dump({"run_id": args.run_id, "status": status}, out)
-    out.write(f"asked run {args.run_id} to cancel; it is {status}\n")
+        return _dump({"run_id": args.run_id, "status": "CANCELED"}, out)
+    out.write(f"run {args.run_id} is now CANCELED; it starts no new step\n")
     return None
 
 
@@ -241,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("run_id", metavar="RUN_ID")
     add_import_options(resume, "the run's workflow")
-    cancel = commands.add_parser("cancel", parents=[common], help="ask a run to stop")
+    cancel = commands.add_parser(
+        "cancel", parents=[common], help="cancel a run that has not finished (from any process)"
+    )
     cancel.add_argument("run_id", metavar="RUN_ID")
     add_resources_parser(commands, common)
     add_tracking_parsers(commands, common)

@@ -297,8 +297,13 @@ class Flightlog(ResourceMethods, TrackingMethods):
         return outcomes
 
     def cancel(self, run_id: str) -> None:
-        """Ask a run to stop, from any process: no new step starts; it reads CANCELED once its
-        owner reaches the next step boundary. It can be resumed later."""
+        """Cancel a run, from any process: it reads CANCELED as soon as this returns and never
+        turns SUCCESSFUL or FAILED afterwards. Its owner starts no new step, lets a plain step
+        in flight end (recorded as it ended) and cancels async steps in flight (recorded
+        CANCELED); the run's call raises CanceledError. ``resume`` takes it up again.
+
+        A run that has finished (SUCCESSFUL, FAILED or CANCELED, also just before the cancel)
+        is left as it is: ConflictError. An unknown run id: NotFoundError."""
         self._queries.run(run_id)
         cancel_run(self.store, run_id)
 

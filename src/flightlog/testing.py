@@ -23,6 +23,7 @@ import pytest
 from .errors import ConflictError, NotFoundError
 from .model import Attempt, ErrorInfo, Origin, Owner, Run, RunAttempt, Status, Step, TaskRecord
 from .stores import Store
+from .testing_cancel import CancelStoreContract
 from .testing_resources import ResourceStoreContract
 from .testing_tracking import TrackingStoreContract
 
@@ -61,7 +62,7 @@ def make_step(run_id: str = "run-1", position: int = 0, **fields: Any) -> Step:
     return Step(run_id=run_id, position=position, **values)
 
 
-class StoreContract(ResourceStoreContract, TrackingStoreContract):
+class StoreContract(CancelStoreContract, ResourceStoreContract, TrackingStoreContract):
     """Every storage behaviour that flightlog relies on. Needs a ``store`` fixture."""
 
     # -- runs ----------------------------------------------------------------------------------
@@ -95,21 +96,46 @@ class StoreContract(ResourceStoreContract, TrackingStoreContract):
     def test_finish_run_records_outcome(self, store: Store) -> None:
         store.create_run(make_run())
         error = ErrorInfo("ValueError", "bad", "Traceback ...\nValueError: bad\n")
-        store.finish_run("run-1", status=Status.FAILED, end_time=123.5, error=error)
+        status = store.finish_run("run-1", status=Status.FAILED, end_time=123.5, error=error)
+        assert status is Status.FAILED
         found = store.get_run("run-1")
         assert found is not None
         assert found.status is Status.FAILED
         assert found.end_time == 123.5
         assert found.error == error
-        store.finish_run("run-1", status=Status.SUCCESSFUL, end_time=124.0, output="6")
-        found = store.get_run("run-1")
+        assert found.lease_expires is None  # the owner let go
+        store.create_run(make_run("run-2"))
+        status = store.finish_run(
+            "run-2", status=Status.SUCCESSFUL, end_time=124.0, output="6", expected_resumes=0
+        )
+        assert status is Status.SUCCESSFUL
+        found = store.get_run("run-2")
         assert found is not None and found.output == "6" and found.error is None
+
+    def test_finish_run_leaves_a_finished_run_alone(self, store: Store) -> None:
+        store.create_run(make_run())
+        store.finish_run("run-1", status=Status.SUCCESSFUL, end_time=5.0, output="6")
+        for status in (Status.FAILED, Status.SUCCESSFUL):
+            again = store.finish_run(
+                "run-1", status=status, end_time=9.0, output="7", error=ErrorInfo("E", "m", "")
+            )
+            assert again is Status.SUCCESSFUL
+        found = store.get_run("run-1")
+        assert found is not None
+        assert (found.status, found.end_time, found.output, found.error) == (
+            Status.SUCCESSFUL,
+            5.0,
+            "6",
+            None,
+        )
 
     def test_finish_unknown_run_is_not_found(self, store: Store) -> None:
         with pytest.raises(NotFoundError):
             store.finish_run("nope", status=Status.FAILED, end_time=1.0)
         with pytest.raises(NotFoundError):
-            store.request_cancel("nope")
+            store.finish_run("nope", status=Status.FAILED, end_time=1.0, expected_resumes=0)
+        with pytest.raises(NotFoundError):
+            store.request_cancel("nope", end_time=1.0)
 
     def test_restart_run_hands_it_over(self, store: Store) -> None:
         store.create_run(make_run())
@@ -197,12 +223,6 @@ class StoreContract(ResourceStoreContract, TrackingStoreContract):
         a, b = store.get_run("a"), store.get_run("b")
         assert a is not None and a.lease_expires == 999.0
         assert b is not None and b.lease_expires != 999.0
-
-    def test_cancel_request_is_recorded(self, store: Store) -> None:
-        store.create_run(make_run())
-        store.request_cancel("run-1")
-        found = store.get_run("run-1")
-        assert found is not None and found.cancel_requested
 
     def test_list_runs_filters_newest_first(self, store: Store) -> None:
         for index in range(5):

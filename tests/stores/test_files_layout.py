@@ -275,7 +275,7 @@ def test_the_store_itself_refuses_run_ids_that_escape(tmp_path: Path, run_id: An
         lambda: store.list_steps(run_id),
         lambda: store.get_step(run_id, "add"),
         lambda: store.finish_run(run_id, status=Status.FAILED, end_time=1.0),
-        lambda: store.request_cancel(run_id),
+        lambda: store.request_cancel(run_id, end_time=1.0),
         lambda: store.renew_leases([run_id], 1.0),
         lambda: store.finish_step(make_step(run_id)),
         lambda: store.start_step(make_step(run_id)),

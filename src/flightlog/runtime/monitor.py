@@ -2,12 +2,16 @@
 
 It writes the start record of any step still running after ``LAZY_START_DELAY`` (short steps
 are written once, at their end), renews the leases of live runs, and notices cancel requests
-made from other processes. The store guards against a late start record: ``start_step`` never
-overwrites a finished step.
+made from other processes (within ``CANCEL_POLL`` seconds; at once in this process). The store
+guards against a late start record: ``start_step`` never overwrites a finished step.
+
+A canceled run starts no new step; a plain step in flight runs to its end, and the asyncio
+task running an ``async`` step in flight is cancelled (:func:`interrupt`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import threading
@@ -52,9 +56,13 @@ class Monitor:
     def cancel_local(self, store: object, run_id: str) -> None:
         """Tell a run driven by this process that it is canceled."""
         with self._lock:
-            for state in self._runs.values():
-                if state.run_id == run_id and state.store is store:
-                    state.cancel_requested = True
+            states = [
+                state
+                for state in self._runs.values()
+                if state.run_id == run_id and state.store is store
+            ]
+        for state in states:
+            notice_cancel(state)
 
     def unregister(self, state: RunState) -> None:
         with self._lock:
@@ -139,7 +147,46 @@ class Monitor:
                     with background():
                         run = state.store.get_run(state.run_id)
                     if run is not None and run.cancel_requested:
-                        state.cancel_requested = True
+                        notice_cancel(state)
+
+
+def notice_cancel(state: RunState) -> None:
+    """The run is canceled: no new step starts, and its async steps in flight are cancelled."""
+    if state.cancel_requested:
+        return
+    state.cancel_requested = True
+    loop = state.loop
+    if loop is not None:
+        try:
+            loop.call_soon_threadsafe(interrupt, state)
+        except RuntimeError:  # the loop has closed: nothing runs on it any more
+            pass
+
+
+def interrupt(state: RunState) -> None:
+    """Cancel the asyncio tasks running the run's async steps (in the loop's own thread, so
+    every step still registered is suspended inside its attempts: the CancelledError lands in
+    the step, which records itself CANCELED and raises CanceledError; see steps.py)."""
+    for task in set(state.async_steps.values()):
+        if task is not None and not task.done() and task not in state.interrupted:
+            state.interrupted.add(task)
+            task.cancel(f"run {state.run_id!r} was canceled")
+
+
+def stopped_by_cancel(state: RunState, error: BaseException) -> bool:
+    """Whether ``error`` is the cancel of an async step by :func:`interrupt`. Called in the
+    task that was cancelled; takes the cancel back from the task (``uncancel``) so that the
+    run's code sees CanceledError, not a cancellation of its own task."""
+    if not isinstance(error, asyncio.CancelledError) or not state.interrupted:
+        return False
+    task = asyncio.current_task()
+    if task is None or task not in state.interrupted:
+        return False
+    state.interrupted.discard(task)
+    uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+    if uncancel is not None:
+        uncancel()
+    return True
 
 
 def _snapshot(step: Step) -> Step:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from ..errors import (
 )
 from ..model import ErrorInfo, Run, RunAttempt, Status
 from .capture import ensure_capture
+from .control import check_stopped
 from .environment import run_environment
 from .liveness import current_owner, effective_end, effective_status, last_seen
 from .monitor import MONITOR
@@ -145,6 +147,8 @@ def claim_run(
             f"run {run.run_id!r} is still RUNNING{where}; it cannot be started or resumed "
             "twice at once (cancel it first, or wait for it)"
         )
+    if status is Status.CANCELED:
+        check_stopped(run)
     start = time.time()
     with MONITOR.give_up_lock:
         MONITOR.take_back(store, run.run_id)
@@ -163,6 +167,7 @@ def claim_run(
         strict=strict,
         hooks=hooks,
         start_time=start,
+        resumes=run.resumes + 1,
     )
     state.resume_from(store.list_steps(run.run_id))
     return _start(state, request)
@@ -225,8 +230,13 @@ def describe_difference(
 
 
 def end_run(state: RunState, value: Any, error: BaseException | None, serializer: str) -> None:
-    """Record what the run's body tracked and the run's outcome. Raises SerializationError
-    when the output cannot be encoded (the run is then recorded FAILED with that error)."""
+    """Record what the run's body tracked and the run's outcome.
+
+    Raises CanceledError when the run was canceled meanwhile (it stays CANCELED, whatever the
+    body did; its end time becomes now), SerializationError when the output cannot be encoded
+    (the run is then recorded FAILED with that error), and ConflictError when another process
+    took the run over meanwhile (its outcome here is not recorded).
+    """
     MONITOR.unregister(state)
     metrics, attachments = collect(take_run_buffer(state))
     if metrics or attachments:
@@ -244,34 +254,45 @@ def end_run(state: RunState, value: Any, error: BaseException | None, serializer
 def _record_outcome(
     state: RunState, value: Any, error: BaseException | None, serializer: str
 ) -> None:
-    store = state.store
     end = time.time()
-    if error is not None:
-        if isinstance(error, CanceledError):
-            store.finish_run(state.run_id, status=Status.CANCELED, end_time=None)
-        else:
-            store.finish_run(
-                state.run_id,
-                status=Status.FAILED,
-                end_time=end,
-                error=ErrorInfo.from_exception(error),
+    output: str | None = None
+    failure: SerializationError | None = None
+    if error is None:
+        try:
+            output = codec.encode(value, serializer=serializer)
+        except SerializationError as problem:
+            failure = SerializationError(
+                f"run {state.run_id!r}: its output of type {type(value).__name__!r} cannot be "
+                f"encoded: {problem}"
             )
-        return
-    try:
-        output = codec.encode(value, serializer=serializer)
-    except SerializationError as problem:
-        failure = SerializationError(
-            f"run {state.run_id!r}: its output of type {type(value).__name__!r} cannot be "
-            f"encoded: {problem}"
-        )
-        store.finish_run(
-            state.run_id,
-            status=Status.FAILED,
-            end_time=end,
-            error=ErrorInfo.from_exception(failure),
-        )
-        raise failure from problem
-    store.finish_run(state.run_id, status=Status.SUCCESSFUL, end_time=end, output=output)
+            failure.__cause__ = error = problem
+    info: ErrorInfo | None = None
+    if error is None:
+        status = Status.SUCCESSFUL
+    elif isinstance(error, CanceledError):
+        status = Status.CANCELED
+    else:
+        status = Status.FAILED
+        info = ErrorInfo.from_exception(failure or error)
+    recorded = state.store.finish_run(
+        state.run_id,
+        status=status,
+        end_time=end,
+        output=output,
+        error=info,
+        expected_resumes=state.resumes,
+    )
+    if recorded is Status.CANCELED and status is not Status.CANCELED:
+        raise CanceledError(
+            f"run {state.run_id!r} was canceled while it ran; no step started after the cancel"
+        ) from error
+    if recorded is not status:
+        raise ConflictError(
+            f"run {state.run_id!r} was taken over by another process while this one ran it "
+            f"(it is {recorded.value} there); the outcome here was not recorded"
+        ) from error
+    if failure is not None:
+        raise failure
 
 
 def drive(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
@@ -291,6 +312,7 @@ def drive(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
 async def drive_async(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
     """Await ``body()`` as the run's code, recording its outcome."""
     state.is_async = True
+    state.loop = asyncio.get_running_loop()  # a cancel cancels its async steps there
     token = CURRENT_RUN.set(state)
     try:
         value = await body()

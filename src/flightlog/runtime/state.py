@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import itertools
 import re
@@ -39,10 +40,19 @@ class RunState:
     strict: bool = False
     in_flight: dict[int, Step] = field(default_factory=dict)
     started: set[int] = field(default_factory=set)
+    # The run's ``resumes`` when this process claimed it: its outcome is recorded only while
+    # the run is still that attempt (see Store.finish_run).
+    resumes: int = 0
+    # Set once the run is canceled (by this process or another: see monitor).
     cancel_requested: bool = False
     # Driven by an event loop (an async workflow or lone async task): async tasks may be
     # awaited in it (set by ``drive_async``).
     is_async: bool = False
+    # An async run's event loop, and the asyncio task running each async step in flight, by
+    # position: a cancel cancels them (see monitor.interrupt). Touched in the loop's thread.
+    loop: asyncio.AbstractEventLoop | None = None
+    async_steps: dict[int, asyncio.Task[Any] | None] = field(default_factory=dict)
+    interrupted: set[asyncio.Task[Any]] = field(default_factory=set)
     # Counters are itertools.count objects: ``next`` on one is atomic, so threads calling tasks
     # of one run at once never get the same name or position.
     # StepCall takes the next name and position of a step from them (``add``, ``add_1`` …).

@@ -7,6 +7,7 @@ A step's completion is committed to the store before its value is returned.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import time
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from .. import codec
 from ..errors import CanceledError, SerializationError
 from ..model import Attempt, ErrorInfo, Origin, Status, Step
 from . import retries as retrying
+from .monitor import stopped_by_cancel
 from .state import CURRENT_STEP, RunState, StepFrame
 from .timeouts import interrupted_elsewhere, run_attempt, run_attempt_async
 from .tracked import Tracked, collect, take_run_buffer
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
 
 # Reading a member off an Enum class is slow (~90 ns); every step needs these.
 _RUNNING, _SUCCESSFUL, _FAILED = Status.RUNNING, Status.SUCCESSFUL, Status.FAILED
+_CANCELED = Status.CANCELED
+# What a step in flight raises when its run is canceled: CanceledError from a step it calls,
+# or (an async step) the cancellation of its asyncio task.
+_STOPPED = (CanceledError, asyncio.CancelledError)
 
 
 class StepCall:
@@ -51,7 +57,10 @@ class StepCall:
         execution_id: str | None,
     ) -> None:
         if state.cancel_requested:
-            raise CanceledError(f"run {state.run_id!r} was canceled; no new step starts")
+            raise CanceledError(
+                f"run {state.run_id!r} was canceled; no new step starts "
+                f"(step {call.name!r} did not)"
+            )
         self.task = task
         self.state = state
         self.call = call
@@ -133,6 +142,12 @@ class StepCall:
         An error is retried while retries remain, when it is an Exception (not a cancel, not
         an enclosing step's timeout passing through) that the task's ``retry_on`` accepts."""
         end = time.time()
+        status = _FAILED
+        if self.state.cancel_requested and isinstance(error, _STOPPED):
+            status = _CANCELED  # stopped by its run's cancel (see monitor.interrupt)
+            if not isinstance(error, CanceledError):
+                cause, error = error, _canceled_in(self)
+                error.__cause__ = cause
         attempts = self.step.attempts
         config = self.task.config
         retry = (
@@ -144,10 +159,10 @@ class StepCall:
             and retrying.matches(config.retry_on, error)  # may add a note to the error
         )
         info = ErrorInfo.from_exception(error)
-        attempts.append(Attempt(len(attempts) + 1, self.attempt_start, end, _FAILED, info))
+        attempts.append(Attempt(len(attempts) + 1, self.attempt_start, end, status, info))
         if retry:
             return retrying.delay_before(config.retry_delay, len(attempts) - self.earlier)
-        self._finish(_FAILED, end, None, info)
+        self._finish(status, end, None, info)
         return None
 
     def succeeded(self, value: Any) -> Any:
@@ -265,7 +280,39 @@ def call_step(call: StepCall, function: Callable[..., Any], args: Any, kwargs: A
 async def call_step_async(
     call: StepCall, function: Callable[..., Awaitable[Any]], args: Any, kwargs: Any
 ) -> Any:
-    """Drive an ``async`` task's attempts, one at a time."""
+    """Drive an ``async`` task's attempts. A cancel of the run cancels the asyncio task that
+    runs them (see monitor.interrupt): the step is recorded CANCELED and raises CanceledError.
+    """
+    state = call.state
+    position = call.step.position
+    state.async_steps[position] = asyncio.current_task()
+    try:
+        if state.cancel_requested:  # canceled between the call and the start of its coroutine
+            error = CanceledError(
+                f"run {state.run_id!r} was canceled; no new step starts "
+                f"(step {call.step.name!r} did not)"
+            )
+            call.failed(error)
+            raise error
+        return await _attempts_async(call, function, args, kwargs)
+    except asyncio.CancelledError as error:
+        if stopped_by_cancel(state, error):
+            raise _canceled_in(call) from error
+        raise
+    finally:
+        del state.async_steps[position]
+
+
+def _canceled_in(call: StepCall) -> CanceledError:
+    return CanceledError(
+        f"run {call.state.run_id!r} was canceled while its step {call.step.name!r} ran"
+    )
+
+
+async def _attempts_async(
+    call: StepCall, function: Callable[..., Awaitable[Any]], args: Any, kwargs: Any
+) -> Any:
+    """Drive an ``async`` task's attempts."""
     timeout = call.task.config.timeout
     while True:
         token = call.begin_attempt()

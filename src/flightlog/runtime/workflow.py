@@ -234,5 +234,6 @@ class RunHandle(Generic[R]):
         return run_status(self._workflow._recorder.store, self.run_id).value
 
     def cancel(self) -> None:
-        """Ask the run to stop: no new step starts; the step in flight finishes."""
+        """Cancel the run: it reads CANCELED at once (see ``Flightlog.cancel``); a run that has
+        finished is a ConflictError."""
         cancel_run(self._workflow._recorder.store, self.run_id)

@@ -80,8 +80,23 @@ class Store(Protocol):
         end_time: float | None,
         output: str | None = None,
         error: ErrorInfo | None = None,
-    ) -> None:
-        """Record the outcome of a run, durably. Unknown run_id: NotFoundError."""
+        expected_resumes: int | None = None,
+    ) -> Status:
+        """Record the outcome of the run's attempt that the caller drives, durably, and return
+        the status the run has afterwards. Unknown run_id: NotFoundError.
+
+        Compare-and-set against cancels and later resumes, in one atomic write:
+
+        - a RUNNING run (whose ``resumes`` equals ``expected_resumes``, when given) gets
+          ``status``, ``end_time``, ``output`` and ``error``, and ``status`` is returned;
+        - a run canceled meanwhile (CANCELED by :meth:`request_cancel`, same ``resumes``) stays
+          CANCELED, without output or error: only its ``end_time`` becomes the one given (when
+          its owner really stopped), and CANCELED is returned;
+        - any other run (finished already, or claimed by a later resume) is left as it is, and
+          its stored status is returned.
+
+        Either write also clears ``lease_expires``: the owner has let go of the run.
+        """
         ...
 
     def renew_leases(self, run_ids: Sequence[str], lease_expires: float) -> None:
@@ -90,10 +105,14 @@ class Store(Protocol):
         alone."""
         ...
 
-    def request_cancel(self, run_id: str) -> None:
-        """Mark a run as asked to cancel; its owner stops at the next step boundary.
+    def request_cancel(self, run_id: str, *, end_time: float) -> bool:
+        """Cancel a run that has not finished: compare-and-set, one atomic write, durable on
+        return. A RUNNING run (its owner alive, or gone: RESUMABLE) becomes CANCELED at once,
+        with ``cancel_requested`` set and ``end_time``; its owner notices the request, starts
+        no new step, and records its real end with :meth:`finish_run`. Returns True.
 
-        Unknown run_id: NotFoundError.
+        A run that is not RUNNING (SUCCESSFUL, FAILED or CANCELED already, perhaps finished
+        just before) is left as it is: returns False. Unknown run_id: NotFoundError.
         """
         ...
 

@@ -312,18 +312,27 @@ class FileStore(FileSteps, FileResources, FileTracking):
         end_time: float | None,
         output: str | None = None,
         error: ErrorInfo | None = None,
-    ) -> None:
+        expected_resumes: int | None = None,
+    ) -> Status:
         self._writable()
 
-        def finish(run: Run) -> None:
-            run.status = status
+        def finish(run: Run) -> bool:
+            if expected_resumes is not None and run.resumes != expected_resumes:
+                return False
+            if run.status is Status.RUNNING:
+                run.status = status
+                run.output = output
+                run.error = error
+            elif run.status is not Status.CANCELED:
+                return False
             run.end_time = end_time
-            run.output = output
-            run.error = error
+            run.lease_expires = None
+            return True
 
-        self._update_run(run_id, finish)
+        run = self._update_run(run_id, finish)
         with self._lock:
             self._started.pop(run_id, None)
+        return run.status
 
     def renew_leases(self, run_ids: Sequence[str], lease_expires: float) -> None:
         self._writable()
@@ -342,13 +351,22 @@ class FileStore(FileSteps, FileResources, FileTracking):
             except NotFoundError:
                 continue
 
-    def request_cancel(self, run_id: str) -> None:
+    def request_cancel(self, run_id: str, *, end_time: float) -> bool:
         self._writable()
 
-        def cancel(run: Run) -> None:
+        canceled: list[bool] = []
+
+        def cancel(run: Run) -> bool:
+            if run.status is not Status.RUNNING:
+                return False
+            run.status = Status.CANCELED
             run.cancel_requested = True
+            run.end_time = end_time
+            canceled.append(True)
+            return True
 
         self._update_run(run_id, cancel)
+        return bool(canceled)
 
     def get_run(self, run_id: str) -> Run | None:
         found = self._read_run(check_run_id(run_id))

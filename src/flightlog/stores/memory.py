@@ -95,13 +95,21 @@ class MemoryStore(MemoryResources, MemoryTracking):
         end_time: float | None,
         output: str | None = None,
         error: ErrorInfo | None = None,
-    ) -> None:
+        expected_resumes: int | None = None,
+    ) -> Status:
         with self._lock:
             run = self._run(run_id)
-            run.status = status
+            if expected_resumes is not None and run.resumes != expected_resumes:
+                return run.status
+            if run.status is Status.RUNNING:
+                run.status = status
+                run.output = output
+                run.error = error
+            elif run.status is not Status.CANCELED:
+                return run.status
             run.end_time = end_time
-            run.output = output
-            run.error = error
+            run.lease_expires = None
+            return run.status
 
     def renew_leases(self, run_ids: Sequence[str], lease_expires: float) -> None:
         seen = time.time()
@@ -112,9 +120,15 @@ class MemoryStore(MemoryResources, MemoryTracking):
                     run.lease_expires = lease_expires
                     run.last_seen = seen
 
-    def request_cancel(self, run_id: str) -> None:
+    def request_cancel(self, run_id: str, *, end_time: float) -> bool:
         with self._lock:
-            self._run(run_id).cancel_requested = True
+            run = self._run(run_id)
+            if run.status is not Status.RUNNING:
+                return False
+            run.status = Status.CANCELED
+            run.cancel_requested = True
+            run.end_time = end_time
+            return True
 
     def _copy_run(self, run: Run) -> Run:
         result = copy.copy(run)

@@ -412,14 +412,30 @@ class SQLStore(SQLResources, SQLTracking):
         end_time: float | None,
         output: str | None = None,
         error: ErrorInfo | None = None,
-    ) -> None:
+        expected_resumes: int | None = None,
+    ) -> Status:
         self._writable()
-        changed = self._write(
-            "UPDATE runs SET status = ?, end_time = ?, output = ?, error = ? WHERE run_id = ?",
-            (status.value, end_time, output, _error_text(error), run_id),
-        )
-        if not changed:
+        attempt = "" if expected_resumes is None else " AND resumes = ?"
+        mine = (run_id,) if expected_resumes is None else (run_id, expected_resumes)
+        # Repeatable after a dropped connection: a second run finds the status the first one
+        # wrote, and that is what is returned either way (see the end).
+        if self._write(
+            "UPDATE runs SET status = ?, end_time = ?, output = ?, error = ?,"
+            " lease_expires = NULL WHERE run_id = ? AND status = 'RUNNING'" + attempt + REPEATABLE,
+            (status.value, end_time, output, _error_text(error), *mine),
+        ):
+            return status
+        # Canceled meanwhile: it stays CANCELED; its end is when the owner really stopped.
+        if self._write(
+            "UPDATE runs SET end_time = ?, lease_expires = NULL"
+            " WHERE run_id = ? AND status = 'CANCELED'" + attempt,
+            (end_time, *mine),
+        ):
+            return Status.CANCELED
+        rows = self._query("SELECT status FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
             raise NotFoundError(f"no run with id {run_id!r}")
+        return _STATUSES[rows[0][0]]
 
     def renew_leases(self, run_ids: Sequence[str], lease_expires: float) -> None:
         self._writable()
@@ -431,10 +447,19 @@ class SQLStore(SQLResources, SQLTracking):
                 (lease_expires, seen, run_id),
             )
 
-    def request_cancel(self, run_id: str) -> None:
+    def request_cancel(self, run_id: str, *, end_time: float) -> bool:
         self._writable()
-        if not self._write("UPDATE runs SET cancel_requested = 1 WHERE run_id = ?", (run_id,)):
+        if self._write(
+            "UPDATE runs SET status = 'CANCELED', cancel_requested = 1, end_time = ?"
+            " WHERE run_id = ? AND (status = 'RUNNING'"
+            # Repeatable after a dropped connection: a second run matches its own cancel.
+            " OR (status = 'CANCELED' AND cancel_requested = 1 AND end_time = ?))" + REPEATABLE,
+            (end_time, run_id, end_time),
+        ):
+            return True
+        if not self._query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
             raise NotFoundError(f"no run with id {run_id!r}")
+        return False
 
     def _count_sql(self) -> str:
         return (

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConflictError, NotFoundError
 from ..model import Run, Status
-from .liveness import effective_status, owner_alive
+from .liveness import GIVEN_UP, effective_status, owner_alive
 from .monitor import MONITOR
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ def check_stopped(run: Run) -> None:
     owner holds the run's lease until it stops (``finish_run`` clears it); an owner on another
     host counts as stopped once that lease has run out (it is not renewed after a cancel)."""
     if run.status is not Status.CANCELED or run.lease_expires is None or run.owner is None:
+        return
+    if (run.run_id, run.start_time) in GIVEN_UP:  # this process let it go: it has stopped
         return
     alive = owner_alive(run.owner)
     if alive is False or (alive is None and run.lease_expires < time.time()):

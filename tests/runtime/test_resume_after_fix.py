@@ -354,19 +354,23 @@ if __name__ == "__main__":
 """
 
 
+def run_script(script: Path, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Write the script (as edited), and run it in a new process in its folder."""
+    script.write_text(text)
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=script.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_fix_the_script_and_resume_in_a_new_process(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/store.db"
-    script = tmp_path / "pipeline.py"
 
     def run(body: str, *args: str) -> subprocess.CompletedProcess[str]:
-        script.write_text(SCRIPT.replace("BODY", body))
-        return subprocess.run(
-            [sys.executable, str(script), url, *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        return run_script(tmp_path / "pipeline.py", SCRIPT.replace("BODY", body), url, *args)
 
     first = run('raise ValueError("bug")', "run")
     assert first.returncode != 0 and "ValueError: bug" in first.stderr
@@ -484,17 +488,10 @@ if __name__ == "__main__":
 
 def test_a_changed_module_constant_is_named_with_old_and_new_values(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/store.db"
-    script = tmp_path / "scaling.py"
 
     def run(value: str, *args: str) -> subprocess.CompletedProcess[str]:
-        script.write_text(CONSTANT_SCRIPT.replace("VALUE", value))
-        return subprocess.run(
-            [sys.executable, str(script), url, *args],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        text = CONSTANT_SCRIPT.replace("VALUE", value)
+        return run_script(tmp_path / "scaling.py", text, url, *args)
 
     assert run("3", "run").returncode != 0
     planned = run("4", "plan")

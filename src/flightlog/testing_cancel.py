@@ -45,6 +45,29 @@ class CancelStoreContract:
         assert found is not None and found.status is Status.CANCELED and found.end_time == 50.0
         assert [run.run_id for run in store.list_runs(statuses=[Status.CANCELED])] == ["run-1"]
 
+    def test_cancel_applies_to_a_run_recorded_resumable(self, store: Store) -> None:
+        store.create_run(_running())
+        # Its owner gave it up (its end could not be recorded), then the store answered again.
+        assert (
+            store.finish_run("run-1", status=Status.RESUMABLE, end_time=5.0, expected_resumes=0)
+            is Status.RESUMABLE
+        )
+        assert store.request_cancel("run-1", end_time=50.0) is True
+        found = store.get_run("run-1")
+        assert found is not None and found.status is Status.CANCELED and found.end_time == 50.0
+
+    def test_a_late_resumable_end_leaves_a_later_attempt_alone(self, store: Store) -> None:
+        store.create_run(_running())
+        other = Owner(host="host-b", pid=7, process_start=1, boot_id="boot-b")
+        store.restart_run(
+            "run-1", expected_resumes=0, owner=other, start_time=10.0, lease_expires=70.0
+        )
+        # The first owner's late "I gave it up" must not end the attempt that took it over.
+        store.finish_run("run-1", status=Status.RESUMABLE, end_time=5.0, expected_resumes=0)
+        found = store.get_run("run-1")
+        assert found is not None
+        assert (found.status, found.owner, found.end_time) == (Status.RUNNING, other, None)
+
     def test_cancel_leaves_a_finished_run_alone(self, store: Store) -> None:
         store.create_run(_running("ok"))
         store.create_run(_running("bad"))

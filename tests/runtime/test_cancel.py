@@ -467,3 +467,54 @@ def test_readme_cancel_example(capsys: pytest.CaptureFixture[str]) -> None:
         ]
     finally:
         fl.close()
+
+
+def test_a_cancel_stops_the_retries_of_the_step_in_flight(fl: Flightlog) -> None:
+    failed_once = threading.Event()
+    tries: list[int] = []
+
+    @fl.task(retries=4, retry_delay=30)
+    def flaky() -> None:
+        tries.append(1)
+        failed_once.set()
+        raise ConnectionError("down")
+
+    @fl.workflow
+    def flow() -> None:
+        flaky()
+
+    handle = flow.run_async(run_id="retrying")
+    assert failed_once.wait(10)
+    fl.cancel("retrying")  # while the step waits 30 s before its second attempt
+    with pytest.raises(flightlog.CanceledError):
+        handle.result(10)  # the wait ends at once
+    assert tries == [1]
+    step = fl.get_metadata("retrying", name="flaky")
+    assert step["status"] == "CANCELED"
+    assert [a["status"] for a in step["attempts"]] == ["FAILED"]
+    assert fl.get_status("retrying") == "CANCELED"
+
+
+def test_a_cancel_stops_the_retries_of_an_async_step_in_flight(fl: Flightlog) -> None:
+    failed_once = threading.Event()
+    tries: list[int] = []
+
+    @fl.task(retries=4, retry_delay=30)
+    async def flaky() -> None:
+        tries.append(1)
+        failed_once.set()
+        raise ConnectionError("down")
+
+    @fl.workflow
+    async def flow() -> None:
+        await flaky()
+
+    handle = flow.run_async(run_id="retrying-async")
+    assert failed_once.wait(10)
+    fl.cancel("retrying-async")
+    with pytest.raises(flightlog.CanceledError):
+        handle.result(10)
+    assert tries == [1]
+    step = fl.get_metadata("retrying-async", name="flaky")
+    assert step["status"] == "CANCELED"
+    assert [a["status"] for a in step["attempts"]] == ["FAILED"]

@@ -401,7 +401,7 @@ def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def pause_async(seconds: float) -> None:
         waited.append(seconds)
 
-    monkeypatch.setattr(retries, "pause", waited.append)
+    monkeypatch.setattr(retries, "pause", lambda seconds, stop=None: waited.append(seconds))
     monkeypatch.setattr(retries, "pause_async", pause_async)
     return waited
 

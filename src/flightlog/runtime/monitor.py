@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 TICK = 0.05
 CANCEL_POLL = 0.25
+# How long a run given up keeps trying to record its RESUMABLE end (its lease runs out anyway).
+GIVE_UP_RETRY = 3600.0
 
 
 class Monitor:
@@ -43,9 +45,9 @@ class Monitor:
         self._last_lease = 0.0
         self._last_cancel = 0.0
         self._reported: set[str] = set()
-        # Runs given up (see liveness.GIVEN_UP) whose RESUMABLE end is still to be written.
-        self._given_up: dict[tuple[int, str], tuple[Store, float]] = {}
-        self.give_up_lock = threading.Lock()
+        # Runs given up (see liveness.GIVEN_UP) whose RESUMABLE end is still to be written,
+        # with the attempt (resume count) that gave them up.
+        self._given_up: dict[tuple[int, str], int] = {}
 
     def register(self, state: RunState) -> None:
         with self._lock:
@@ -70,19 +72,39 @@ class Monitor:
 
     def give_up(self, state: RunState) -> None:
         """The run's end could not be recorded: it reads RESUMABLE in this process from now
-        on, and is recorded RESUMABLE (ended now) as soon as its store answers again."""
-        when = time.time()
-        with self.give_up_lock:
-            GIVEN_UP.add((state.run_id, state.start_time))
-            self._given_up[(id(state.store), state.run_id)] = (state.store, when)
-        with self._lock:
-            self._start()
-        self._wake.set()
+        on, and a thread of its own records it RESUMABLE (ended now) as soon as its store
+        answers again, unless another attempt has taken it over by then."""
+        GIVEN_UP.add((state.run_id, state.start_time))
+        key = (id(state.store), state.run_id)
+        self._given_up[key] = state.resumes
+        thread = threading.Thread(
+            target=self._record_given_up,
+            args=(state.store, state.run_id, state.resumes, time.time()),
+            name="flightlog-give-up",
+            daemon=True,
+        )
+        thread.start()
 
     def take_back(self, store: Store, run_id: str) -> None:
         """A run given up is resumed by this process: its RESUMABLE end is no longer to be
-        written (call under give_up_lock)."""
+        written (if it still is, the resume count keeps it from ending the new attempt)."""
         self._given_up.pop((id(store), run_id), None)
+
+    def _record_given_up(self, store: Store, run_id: str, resumes: int, when: float) -> None:
+        key, delay, deadline = (id(store), run_id), TICK, time.monotonic() + GIVE_UP_RETRY
+        while self._given_up.get(key) == resumes and time.monotonic() < deadline:
+            try:
+                with background():
+                    store.finish_run(
+                        run_id, status=Status.RESUMABLE, end_time=when, expected_resumes=resumes
+                    )
+            except Exception:  # the store still does not answer (or was closed)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            break
+        if self._given_up.get(key) == resumes:
+            del self._given_up[key]
 
     def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -91,26 +113,15 @@ class Monitor:
             )
             self._thread.start()
 
-    def _record_given_up(self) -> None:
-        with self.give_up_lock:
-            for key, (store, when) in list(self._given_up.items()):
-                with background():
-                    run = store.get_run(key[1])
-                    if run is not None and run.status is Status.RUNNING:
-                        store.finish_run(key[1], status=Status.RESUMABLE, end_time=when)
-                del self._given_up[key]
-
     def _loop(self) -> None:
         while True:
             with self._lock:
                 states = list(self._runs.values())
-            if not states and not self._given_up:
+            if not states:
                 self._wake.clear()
                 self._wake.wait(1.0)
                 continue
             try:
-                if self._given_up:
-                    self._record_given_up()
                 self._tick(states)
             except Exception as error:  # never let the monitor die silently
                 key = f"{type(error).__name__}: {error}"
@@ -155,6 +166,7 @@ def notice_cancel(state: RunState) -> None:
     if state.cancel_requested:
         return
     state.cancel_requested = True
+    state.canceled.set()  # ends a wait between two attempts
     loop = state.loop
     if loop is not None:
         try:

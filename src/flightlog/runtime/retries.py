@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -196,9 +197,13 @@ def recorded_retry_on(retry_on: RetryOn) -> Any:
     return f"predicate {qualified_name(retry_on)}"
 
 
-def pause(seconds: float) -> None:
-    """Wait between two attempts of a plain task (tests replace it)."""
-    time.sleep(seconds)
+def pause(seconds: float, stop: threading.Event | None = None) -> None:
+    """Wait between two attempts of a plain task, less when ``stop`` is set meanwhile (the
+    run was canceled); tests replace it."""
+    if stop is None:
+        time.sleep(seconds)
+    else:
+        stop.wait(seconds)
 
 
 async def pause_async(seconds: float) -> None:

@@ -150,16 +150,15 @@ def claim_run(
     if status is Status.CANCELED:
         check_stopped(run)
     start = time.time()
-    with MONITOR.give_up_lock:
-        MONITOR.take_back(store, run.run_id)
-        store.restart_run(
-            run.run_id,
-            expected_resumes=run.resumes,
-            owner=current_owner(),
-            start_time=start,
-            lease_expires=start + LEASE_SECONDS,
-            history=_history(run, status),
-        )
+    MONITOR.take_back(store, run.run_id)
+    store.restart_run(
+        run.run_id,
+        expected_resumes=run.resumes,
+        owner=current_owner(),
+        start_time=start,
+        lease_expires=start + LEASE_SECONDS,
+        history=_history(run, status),
+    )
     state = RunState(
         store=store,
         run_id=run.run_id,
@@ -239,9 +238,10 @@ def end_run(state: RunState, value: Any, error: BaseException | None, serializer
     """
     MONITOR.unregister(state)
     metrics, attachments = collect(take_run_buffer(state))
-    if metrics or attachments:
-        state.store.record_tracked(state.run_id, metrics=metrics, attachments=attachments)
     try:
+        if metrics or attachments:
+            state.store.record_tracked(state.run_id, metrics=metrics, attachments=attachments)
+        _settle_steps(state)
         _record_outcome(state, value, error, serializer)
     except StoreError:
         MONITOR.give_up(state)  # the store does not answer: this process lets the run go
@@ -249,6 +249,15 @@ def end_run(state: RunState, value: Any, error: BaseException | None, serializer
     finally:
         if state.hooks is not None:
             state.hooks.run_ended(state, metrics, attachments)
+
+
+def _settle_steps(state: RunState) -> None:
+    """Record again the end of steps whose end record failed (the store did not answer for a
+    moment), so that none is left RUNNING in a finished run."""
+    for step in list(state.in_flight.values()):
+        if step.end_time is not None:
+            state.store.finish_step(step)
+            state.in_flight.pop(step.position, None)
 
 
 def _record_outcome(

@@ -45,6 +45,7 @@ class RunState:
     resumes: int = 0
     # Set once the run is canceled (by this process or another: see monitor).
     cancel_requested: bool = False
+    canceled: threading.Event = field(default_factory=threading.Event)  # set with the above
     # Driven by an event loop (an async workflow or lone async task): async tasks may be
     # awaited in it (set by ``drive_async``).
     is_async: bool = False

@@ -152,6 +152,7 @@ class StepCall:
         config = self.task.config
         retry = (
             not final
+            and not self.state.cancel_requested  # a canceled run starts no new attempt
             and len(attempts) - self.earlier < config.retries
             and isinstance(error, Exception)
             and not isinstance(error, CanceledError)
@@ -268,10 +269,12 @@ def call_step(call: StepCall, function: Callable[..., Any], args: Any, kwargs: A
                 raise
             if delay:
                 try:
-                    retrying.pause(delay)
+                    retrying.pause(delay, call.state.canceled)
                 except BaseException as stopped:
                     _stopped_between_attempts(call, stopped)
                     raise
+            if call.state.cancel_requested:  # canceled while it waited: no new attempt
+                raise _stopped_between_attempts(call, _canceled_in(call)) from error
             continue
         CURRENT_STEP.reset(token)
         return call.succeeded(value)
@@ -337,7 +340,13 @@ async def _attempts_async(
         return call.succeeded(value)
 
 
-def _stopped_between_attempts(call: StepCall, error: BaseException) -> None:
+def _stopped_between_attempts(call: StepCall, error: BaseException) -> BaseException:
     """The wait before a retry was interrupted (an enclosing step's timeout, a cancel, Ctrl-C):
-    the step ends FAILED with that error, after the attempts it made."""
-    call._finish(_FAILED, time.time(), None, ErrorInfo.from_exception(error))
+    the step ends after the attempts it made, CANCELED when its run was canceled, else FAILED
+    with that error. Returns the error."""
+    if call.state.cancel_requested and isinstance(error, _STOPPED):
+        error = error if isinstance(error, CanceledError) else _canceled_in(call)
+        call._finish(_CANCELED, time.time(), None, ErrorInfo.from_exception(error))
+    else:
+        call._finish(_FAILED, time.time(), None, ErrorInfo.from_exception(error))
+    return error

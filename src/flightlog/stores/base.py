@@ -107,12 +107,13 @@ class Store(Protocol):
 
     def request_cancel(self, run_id: str, *, end_time: float) -> bool:
         """Cancel a run that has not finished: compare-and-set, one atomic write, durable on
-        return. A RUNNING run (its owner alive, or gone: RESUMABLE) becomes CANCELED at once,
-        with ``cancel_requested`` set and ``end_time``; its owner notices the request, starts
-        no new step, and records its real end with :meth:`finish_run`. Returns True.
+        return. A stored RUNNING run (its owner alive, or gone: it reads RESUMABLE) or a stored
+        RESUMABLE one (its owner gave it up) becomes CANCELED at once, with
+        ``cancel_requested`` set and ``end_time``; a live owner notices the request, starts no
+        new step, and records its real end with :meth:`finish_run`. Returns True.
 
-        A run that is not RUNNING (SUCCESSFUL, FAILED or CANCELED already, perhaps finished
-        just before) is left as it is: returns False. Unknown run_id: NotFoundError.
+        A finished run (SUCCESSFUL, FAILED or CANCELED already, perhaps finished just before)
+        is left as it is: returns False. Unknown run_id: NotFoundError.
         """
         ...
 

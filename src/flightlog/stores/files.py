@@ -357,7 +357,7 @@ class FileStore(FileSteps, FileResources, FileTracking):
         canceled: list[bool] = []
 
         def cancel(run: Run) -> bool:
-            if run.status is not Status.RUNNING:
+            if run.status not in (Status.RUNNING, Status.RESUMABLE):
                 return False
             run.status = Status.CANCELED
             run.cancel_requested = True

@@ -24,6 +24,9 @@ from .base import SCHEMA_VERSION
 from .memory_resources import MemoryResources
 from .memory_tracking import MemoryTracking
 
+# Stored statuses a cancel applies to (see Store.request_cancel).
+_CANCELABLE = frozenset({Status.RUNNING, Status.RESUMABLE})
+
 
 class MemoryStore(MemoryResources, MemoryTracking):
     """Keeps every record in dicts guarded by one lock. ``memory://`` opens one.
@@ -123,7 +126,7 @@ class MemoryStore(MemoryResources, MemoryTracking):
     def request_cancel(self, run_id: str, *, end_time: float) -> bool:
         with self._lock:
             run = self._run(run_id)
-            if run.status is not Status.RUNNING:
+            if run.status not in _CANCELABLE:
                 return False
             run.status = Status.CANCELED
             run.cancel_requested = True

@@ -451,7 +451,7 @@ class SQLStore(SQLResources, SQLTracking):
         self._writable()
         if self._write(
             "UPDATE runs SET status = 'CANCELED', cancel_requested = 1, end_time = ?"
-            " WHERE run_id = ? AND (status = 'RUNNING'"
+            " WHERE run_id = ? AND (status IN ('RUNNING', 'RESUMABLE')"
             # Repeatable after a dropped connection: a second run matches its own cancel.
             " OR (status = 'CANCELED' AND cancel_requested = 1 AND end_time = ?))" + REPEATABLE,
             (end_time, run_id, end_time),

@@ -472,3 +472,24 @@ def test_readme_example_of_the_rule(tmp_path: Path) -> None:
     assert first[2] == {"example.SCALE": "3", "example.PID": "= os.getpid()"}
     (tmp_path / "example.py").write_text(prelude + found.group(1).replace("SCALE = 3", "SCALE = 4"))
     assert in_process(tmp_path, "from example import scaled as task")[0] != first[0]
+
+
+def test_mutable_module_names_count_by_their_source(project: Project) -> None:
+    module = (
+        "CONFIG = {'k': 1}\nSTEPS = [1, 2]\n\nclass Client:\n    pass\n\nCLIENT = Client()\n\n"
+        "def task(x):\n    return x * CONFIG['k'], STEPS, CLIENT\n"
+    )
+    project.write("mutable", module)
+    before = project.identity("mutable")
+    assert before.constants["mutable.CONFIG"] == "= {'k': 1}"
+    # reformatting does not count, editing does
+    project.write("mutable", module.replace("{'k': 1}", '{"k": 1}  # the same'))
+    assert project.identity("mutable").task_id == before.task_id
+    project.write("mutable", module.replace("{'k': 1}", "{'k': 2}"))
+    edited = project.identity("mutable")
+    assert changed(before, edited) == {"mutable.CONFIG"}
+    assert edited.constants["mutable.CONFIG"] == "= {'k': 2}"
+    project.write("mutable", module.replace("STEPS = [1, 2]", "STEPS = [1, 2, 3]"))
+    assert "mutable.STEPS" in changed(before, project.identity("mutable"))
+    project.write("mutable", module.replace("CLIENT = Client()", "CLIENT = Client()\nCLIENT.x = 1"))
+    assert project.identity("mutable").task_id == before.task_id  # only assignments count

@@ -28,7 +28,8 @@ Values count by value only when they are immutable data: ``None``, ``bool``, ``i
 ``float``, ``complex``, ``str``, ``bytes``, ``Decimal``, ``datetime`` values, ``UUID``, paths,
 enum members, and tuples and frozensets of those. Other objects (a list the task appends to,
 a dict, a client) never count by content: only by their class (the code of the class, when
-it is the user's own).
+it is the user's own), and a module-level one also by the source of its assignment (below),
+so editing ``CONFIG = {"k": 1}`` makes a new version and appending to it at run time does not.
 
 Module-level names
 ------------------
@@ -458,9 +459,10 @@ class _Walker:
         return key
 
     def _assignment(
-        self, namespace: dict[str, Any], name: str, value: object
+        self, namespace: dict[str, Any], name: str, value: object, *, literal: bool = False
     ) -> tuple[dict[str, Any], str, module_source.Assigned] | None:
-        """Where the source assigns a name a computed value, through ``from … import``."""
+        """Where the source assigns a name a computed value (or, with ``literal``, any
+        value), through ``from … import``."""
         for _ in range(50):
             names = self.sources.get(id(namespace), _MISSING)
             if names is _MISSING:
@@ -470,7 +472,7 @@ class _Walker:
             if binding is None:
                 return None
             if isinstance(binding, module_source.Assigned):
-                return None if binding.literal else (namespace, name, binding)
+                return None if binding.literal and not literal else (namespace, name, binding)
             for written in binding.modules:  # the module the value was imported from
                 module = self._imported_module(written, namespace)
                 if module is not None and vars(module).get(binding.name, _MISSING) is value:
@@ -539,7 +541,12 @@ class _Walker:
             return f"partial {self.describe(obj.func)} {bound}"
         if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
             return f"external {_external_name(obj)}"
-        return f"object {self.describe(type(obj))}"  # not by value: by its class (and code)
+        kind = f"object {self.describe(type(obj))}"  # never by value: by its class (and code)
+        if where is not None and namespace is not None:  # and a module-level one by its source
+            found = self._assignment(namespace, where.rpartition(".")[2], obj, literal=True)
+            if found is not None:
+                return f"{kind} assigned {self._assigned(*found)}"
+        return kind
 
     def _references(
         self, uses: list[_Use], namespace: dict[str, Any], refs: dict[str, str]

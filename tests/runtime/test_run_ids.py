@@ -52,3 +52,26 @@ def test_other_arguments_under_a_failed_run_id_are_refused_too(fl: Flightlog) ->
     with pytest.raises(flightlog.ArgumentMismatchError, match=r"recorded 1, given 2"):
         pipeline.run(2, run_id="f")
     assert fl.get_metadata("f")["resumes"] == 0
+
+
+def test_the_same_arguments_written_differently_are_the_same_call(fl: Flightlog) -> None:
+    calls: list[int] = []
+
+    @fl.workflow
+    def pipeline(n: int, scale: int = 1) -> int:
+        calls.append(n)
+        return n * scale
+
+    assert pipeline.run(1, run_id="same") == 1
+    assert pipeline.run(n=1, run_id="same") == 1
+    assert pipeline.run(1, 1, run_id="same") == 1
+    assert pipeline.run(1, scale=1, run_id="same") == 1
+    assert calls == [1]
+    with pytest.raises(
+        flightlog.ArgumentMismatchError, match=r"parameter 'n': recorded 1, given 1.0"
+    ):
+        pipeline.run(1.0, run_id="same")
+    with pytest.raises(
+        flightlog.ArgumentMismatchError, match=r"parameter 'n': recorded 1, given True"
+    ):
+        pipeline.run(True, run_id="same")

@@ -14,9 +14,11 @@ from ..errors import (
     ArgumentMismatchError,
     CanceledError,
     ConflictError,
+    FlightlogError,
     SerializationError,
     StoreError,
 )
+from ..hashing import value_digest
 from ..model import ErrorInfo, Run, RunAttempt, Status
 from .capture import ensure_capture
 from .control import check_stopped
@@ -198,14 +200,14 @@ def _history(run: Run, status: Status) -> list[RunAttempt]:
 def describe_difference(
     recorded: str | None, given: str | None, signature: inspect.Signature | None
 ) -> str:
-    """Name the parameters whose values differ ("" when the values are equal after all)."""
+    """Name the parameters whose values differ ("" when they are the same once bound: the
+    same values given by position or by name, or left to their defaults). Values of other
+    types differ even when Python calls them equal (1, 1.0 and True)."""
     try:
         old = codec.decode(recorded or "null", allow_pickle=False)
         new = codec.decode(given or "null", allow_pickle=False)
     except SerializationError:
         return "the recorded arguments cannot be compared (they are pickled)"
-    if old == new:
-        return ""
     if signature is not None and isinstance(old, dict) and isinstance(new, dict):
         try:
             before = signature.bind(*old["args"], **old["kwargs"])
@@ -217,15 +219,22 @@ def describe_difference(
         names = [
             name
             for name in signature.parameters
-            if before.arguments.get(name) != after.arguments.get(name)
+            if not _same(before.arguments.get(name), after.arguments.get(name))
         ]
-        if names:
-            return "; ".join(
-                f"parameter {name!r}: recorded {before.arguments.get(name)!r:.100}, "
-                f"given {after.arguments.get(name)!r:.100}"
-                for name in names
-            )
-    return f"recorded {old!r:.200}, given {new!r:.200}"
+        return "; ".join(
+            f"parameter {name!r}: recorded {before.arguments.get(name)!r:.100}, "
+            f"given {after.arguments.get(name)!r:.100}"
+            for name in names
+        )
+    return "" if _same(old, new) else f"recorded {old!r:.200}, given {new!r:.200}"
+
+
+def _same(first: Any, second: Any) -> bool:
+    """Equal values of the same types (by their canonical digests where they have one)."""
+    try:
+        return value_digest(first) == value_digest(second)
+    except FlightlogError:
+        return bool(first == second)
 
 
 def end_run(state: RunState, value: Any, error: BaseException | None, serializer: str) -> None:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from ..model import Status, Step
 from ..stores.forking import background
 from .liveness import GIVEN_UP
-from .state import LAZY_START_DELAY, LEASE_RENEWAL, LEASE_SECONDS, RunState
+from .state import LAZY_START_DELAY, LEASE_SECONDS, RunState
+from .state import RUN_LEASE_RENEWAL as LEASE_RENEWAL
 
 if TYPE_CHECKING:
     from ..stores import Store

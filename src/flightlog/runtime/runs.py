@@ -19,7 +19,7 @@ from ..errors import (
     StoreError,
 )
 from ..hashing import value_digest
-from ..model import ErrorInfo, Run, RunAttempt, Status
+from ..model import ErrorInfo, Run, RunAttempt, Status, Step
 from .capture import ensure_capture
 from .control import check_stopped
 from .environment import run_environment
@@ -151,6 +151,7 @@ def claim_run(
         )
     if status is Status.CANCELED:
         check_stopped(run)
+    steps = store.list_steps(run.run_id)
     start = time.time()
     MONITOR.take_back(store, run.run_id)
     store.restart_run(
@@ -159,7 +160,7 @@ def claim_run(
         owner=current_owner(),
         start_time=start,
         lease_expires=start + LEASE_SECONDS,
-        history=_history(run, status),
+        history=_history(run, status, steps),
     )
     state = RunState(
         store=store,
@@ -170,7 +171,7 @@ def claim_run(
         start_time=start,
         resumes=run.resumes + 1,
     )
-    state.resume_from(store.list_steps(run.run_id))
+    state.resume_from(steps)
     return _start(state, request)
 
 
@@ -189,12 +190,16 @@ def _check_same_run(run: Run, request: RunRequest) -> None:
             )
 
 
-def _history(run: Run, status: Status) -> list[RunAttempt]:
+def _history(run: Run, status: Status, steps: list[Step]) -> list[RunAttempt]:
     """The run's attempts as read, the one that just ended last, with its effective status and
     end (one that recorded no end, e.g. canceled while its owner was gone, ends when its
-    owner was last seen alive)."""
+    owner was last seen alive, or when the last of its steps began or ended if later)."""
     end = effective_end(run, status)
-    return run.attempt_records(status, last_seen(run) if end is None else end)
+    if end is None or status is Status.RESUMABLE:
+        seen = [last_seen(run) or 0.0]
+        seen.extend(step.end_time or step.start_time or 0.0 for step in steps)
+        end = max(seen) if end is None else max(end, *seen)
+    return run.attempt_records(status, end)
 
 
 def describe_difference(

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 LAZY_START_DELAY = 0.1
 # How long a run's lease lasts, and how often it is renewed.
 LEASE_SECONDS = 60.0
-LEASE_RENEWAL = 15.0
+LEASE_RENEWAL = 15.0  # (of resources' leases)
+# How often the monitor renews live runs' leases, which records when their owner was last seen
+# alive: the end shown for a run whose process died is at most this much early.
+RUN_LEASE_RENEWAL = 2.0
 
 
 @dataclass(eq=False)

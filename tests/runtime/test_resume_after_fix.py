@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -322,6 +323,7 @@ def test_plan_says_once_which_steps_it_cannot_judge(tmp_path: Path) -> None:
 
 SCRIPT = """
 import sys
+import threading
 
 import flightlog
 
@@ -452,6 +454,7 @@ def test_plan_and_explain_name_a_changed_closure_variable_with_both_values(
 CONSTANT_SCRIPT = """
 import json
 import sys
+import threading
 
 import flightlog
 
@@ -505,3 +508,35 @@ def test_a_changed_module_constant_is_named_with_old_and_new_values(tmp_path: Pa
     assert resumed.stdout.strip() == "scaled 20"
     with flightlog.open(url) as fl:
         assert "scaling.SCALE (was 3, now 4)" in fl.explain("scaled", "scale")["why"]
+
+
+def test_a_step_running_again_reads_running_not_as_it_was(fl: Flightlog) -> None:
+    entered, release = threading.Event(), threading.Event()
+    fail = {"now": True}
+
+    @fl.task
+    def long() -> int:
+        if fail["now"]:
+            raise RuntimeError("first time")
+        entered.set()
+        assert release.wait(10)
+        return 1
+
+    @fl.workflow
+    def flow() -> int:
+        return long()
+
+    with pytest.raises(RuntimeError):
+        flow.run(run_id="again")
+    fail["now"] = False
+    resumed = threading.Thread(target=fl.resume, args=("again",))
+    resumed.start()
+    try:
+        assert entered.wait(10)
+        step = fl.get_metadata("again", name="long")
+        assert step["status"] == "RUNNING"
+        assert [a["status"] for a in step["attempts"]] == ["FAILED"]
+    finally:
+        release.set()
+        resumed.join(10)
+    assert fl.get_metadata("again", name="long")["status"] == "SUCCESSFUL"

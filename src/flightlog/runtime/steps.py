@@ -129,6 +129,12 @@ class StepCall:
                 attempt.status = Status.RESUMABLE
         self.step.attempts = history
         self.earlier = len(history)
+        # The old record is replaced now, not at the end: readers see this step RUNNING (not
+        # as it was), and a crash keeps its earlier attempts.
+        running = self.step.copy()
+        running.status = _RUNNING
+        self.state.store.finish_step(running)
+        self.state.started.add(running.position)
 
     def begin_attempt(self) -> contextvars.Token[StepFrame | None]:
         if self.step.attempts:

@@ -573,3 +573,73 @@ def test_readme_reading_example(
         imported = sys.modules.pop("pipeline", None)
         if imported is not None:
             imported.fl.close()
+
+
+GUARDLESS_FAILING = textwrap.dedent(
+    """
+    import os
+    import flightlog
+
+    fl = flightlog.open()
+
+    @fl.task
+    def step(x):
+        if os.environ.get("BROKEN"):
+            raise RuntimeError("broken")
+        return x + 1
+
+    @fl.workflow
+    def flow(x):
+        return step(x)
+
+    flow.run(1, run_id="g1")  # no __main__ guard: importing the module runs (or resumes) it
+    """
+)
+
+
+def test_resume_of_a_guardless_script_says_that_importing_it_ran_the_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    (tmp_path / "flightlog_guardless_fail.py").write_text(GUARDLESS_FAILING)
+    env = {**os.environ, "FLIGHTLOG_URL": url, "BROKEN": "1"}
+    env.pop("PYTHONPATH", None)
+    first = subprocess.run(
+        [sys.executable, "flightlog_guardless_fail.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_SECONDS,
+    )
+    assert first.returncode != 0 and "broken" in first.stderr
+    resumed = run_python("-m", "flightlog", "resume", "g1", cwd=tmp_path, url=url)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed run g1: SUCCESSFUL, output 2" in resumed.stdout
+    assert "ran the run itself" in resumed.stderr and "__main__" in resumed.stderr
+    assert "claimed by another process" not in resumed.stderr
+
+
+def test_resume_of_a_successful_run_imports_nothing(
+    guardless: tuple[str, str], tmp_path: Path
+) -> None:
+    url, run_id = guardless
+    (tmp_path / "flightlog_guardless.py").unlink()  # its code is gone: no need for it
+    with flightlog.open(url) as fl:
+        assert fl.resume(run_id) == 4
+    assert side_effects(tmp_path) == 1
+
+
+def test_resume_says_why_the_workflow_cannot_be_imported(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    with flightlog.open(url) as fl:
+        store = fl.store
+        run = Run(
+            run_id="gone",
+            workflow="vanished",
+            status=Status.FAILED,
+            environment={"entry": {"module": "no_such_module_here", "qualname": "vanished"}},
+        )
+        store.create_run(run)
+        with pytest.raises(flightlog.NotFoundError, match=r"module 'no_such_module_here' cannot"):
+            fl.resume("gone")

@@ -8,14 +8,16 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
 from .codec import check_imports
-from .errors import ConfigurationError, NotFoundError
+from .errors import ConfigurationError, ConflictError, NotFoundError
 from .explain import Explainer, ResumePlan
 from .model import Run, Status, TaskRecord
 from .query import Queries
 from .resources.api import ResourceMethods, data_root
 from .resources.engine import ResourceEngine
 from .runtime.control import cancel_run
+from .runtime.importing import LOGGER as IMPORT_LOGGER
 from .runtime.importing import import_user_module
+from .runtime.liveness import effective_status
 from .runtime.recorder import Recorder
 from .runtime.retries import RetryDelay, RetryOn
 from .runtime.task import Task, TaskOptions
@@ -33,19 +35,27 @@ ENVIRONMENT_VARIABLE = "FLIGHTLOG_URL"
 
 def import_runnable(
     module: str | None, qualname: str | None, *, purpose: str, allow_outside: bool = False
-) -> Workflow[Any] | Task[Any] | None:
-    """The workflow or task object at ``module``/``qualname``, or None. The import says so,
-    and a module outside the working directory is refused unless ``allow_outside`` (see
-    :mod:`flightlog.runtime.importing`)."""
+) -> Workflow[Any] | Task[Any]:
+    """The workflow or task object at ``module``/``qualname``. The import says so, and a
+    module outside the working directory is refused unless ``allow_outside`` (see
+    :mod:`flightlog.runtime.importing`). NotFoundError says why it cannot be had."""
     if not module or not qualname:
-        return None
+        raise NotFoundError("the record does not say where its code is (no module and name)")
     try:
         found: Any = import_user_module(module, purpose=purpose, allow_outside=allow_outside)
-        for part in qualname.split("."):
-            found = getattr(found, part)
-    except (ImportError, AttributeError):
-        return None
-    return found if isinstance(found, (Workflow, Task)) else None
+    except ImportError as error:
+        raise NotFoundError(
+            f"module {module!r} cannot be imported from {os.getcwd()}: {error}"
+        ) from None
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+        if found is None:
+            raise NotFoundError(f"module {module!r} has no {qualname!r}")
+    if not isinstance(found, (Workflow, Task)):
+        raise NotFoundError(
+            f"{module}.{qualname} is a {type(found).__name__}, not a flightlog workflow or task"
+        )
+    return found
 
 
 def default_url() -> str:
@@ -275,10 +285,33 @@ class Flightlog(ResourceMethods, TrackingMethods):
                 stacklevel=2,
             )
         run = self._queries.run(run_id)
+        defined = run.workflow in self._runnables
+        if not defined and effective_status(run) is Status.SUCCESSFUL:
+            return self._queries.get_output(run_id)  # nothing to run: nothing to import
         runnable = self._runnable(run, allow_import_outside)
+        if not defined:  # importing a script without a __main__ guard may have run it
+            run = self._ran_on_import(run)
         return runnable.resume_run(
             self.store, run, strict=strict, allow_pickle=self._recorder.allow_pickle
         )
+
+    def _ran_on_import(self, run: Run) -> Run:
+        """The run as it is after its module was imported: if the import itself ran or
+        resumed it (a script without an ``if __name__ == "__main__":`` guard), say so."""
+        now = self._queries.run(run.run_id)
+        if now.resumes == run.resumes and now.status is run.status:
+            return now
+        status = effective_status(now)
+        module = (run.environment.get("entry") or {}).get("module")
+        problem = (
+            f"importing module {module!r} to resume run {run.run_id!r} ran the run itself (the "
+            "module runs it when imported: put that call under "
+            '`if __name__ == "__main__":`)'
+        )
+        if status is Status.SUCCESSFUL:
+            IMPORT_LOGGER.warning("%s; it is now SUCCESSFUL", problem)
+            return now
+        raise ConflictError(f"{problem}; it is now {status.value}")
 
     def resume_all(
         self, *, include_failed: bool = False, allow_import_outside: bool = False
@@ -312,18 +345,18 @@ class Flightlog(ResourceMethods, TrackingMethods):
         if found is not None:
             return found
         entry = run.environment.get("entry") or {}
-        found = import_runnable(
-            entry.get("module"),
-            entry.get("qualname"),
-            purpose=f"to resume run {run.run_id!r}",
-            allow_outside=allow_import_outside,
-        )
-        if found is None:
+        try:
+            return import_runnable(
+                entry.get("module"),
+                entry.get("qualname"),
+                purpose=f"to resume run {run.run_id!r}",
+                allow_outside=allow_import_outside,
+            )
+        except NotFoundError as error:
             raise NotFoundError(
                 f"cannot resume run {run.run_id!r}: its workflow {run.workflow!r} is not defined "
-                f"in this process and cannot be imported from {entry or 'its record'}"
-            )
-        return found
+                f"in this process, and {error}"
+            ) from None
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:

@@ -457,6 +457,7 @@ def test_urls_in_errors_are_redacted(url: str, status: int) -> None:
         assert done.returncode == status, done.stderr
         assert "secret" not in done.stderr, done.stderr
         assert "u:***@" in done.stderr.splitlines()[-1], done.stderr
+        assert not done.stderr.endswith("\\n\n"), done.stderr  # no escaped newline at the end
     with pytest.raises(ConfigurationError) as raised:
         flightlog.open(url)
     shown = "".join(traceback.format_exception(raised.value))

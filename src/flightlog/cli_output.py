@@ -107,7 +107,7 @@ def report(error: BaseException, *, bug: bool, debug: bool) -> None:
     """Say on stderr what went wrong, in one line (after the traceback with ``debug``),
     passwords in URLs redacted; a closed stderr is ignored."""
     message = f"{type(error).__name__}: {error}" if bug else str(error)
-    line = f"flightlog: error: {printable(redact(message))}"
+    line = f"flightlog: error: {printable(redact(message.strip()))}"
     if bug:
         line += (
             "; this is a bug in flightlog: run the command again with --debug (or "

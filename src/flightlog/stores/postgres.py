@@ -155,7 +155,8 @@ class PostgresStore(SQLStore):
         try:
             parameters = self._psycopg.conninfo.conninfo_to_dict(url)
         except self._psycopg.ProgrammingError as error:  # its message may hold the password
-            raise ConfigurationError(f"malformed PostgreSQL URL: {redact(str(error))}") from None
+            shown = redact(str(error).strip())
+            raise ConfigurationError(f"malformed PostgreSQL URL: {shown}") from None
         if _misread_password(parameters):
             raise ConfigurationError(
                 f"malformed PostgreSQL URL {self.url!r}: it reads as a host, port or database "

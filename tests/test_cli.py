@@ -137,7 +137,7 @@ def test_plan_says_once_what_it_cannot_judge_without_the_code(tmp_path: Path) ->
 
 def test_unknown_run_is_a_clear_error(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _ = run_cli("show", "nope", "--url", recorded)
-    assert code == 1
+    assert code == 3  # not found
     assert "no run with id 'nope'" in capsys.readouterr().err
 
 
@@ -167,7 +167,7 @@ def test_cancel_of_a_finished_run_says_so_and_fails(
 ) -> None:
     for run_id, status in (("good-run", "SUCCESSFUL"), ("bad-run", "FAILED")):
         code, text = run_cli("cancel", run_id, "--url", recorded)
-        assert (code, text) == (1, "")
+        assert (code, text) == (4, "")  # a conflict
         assert capsys.readouterr().err == (
             f"flightlog: error: run {run_id!r} has already finished ({status}); nothing to cancel\n"
         )
@@ -175,7 +175,7 @@ def test_cancel_of_a_finished_run_says_so_and_fails(
         assert fl.get_status("good-run") == "SUCCESSFUL"
         assert fl.get_output("good-run") == 3
     code, _ = run_cli("cancel", "nope", "--url", recorded)
-    assert code == 1
+    assert code == 3
     assert "no run with id 'nope'" in capsys.readouterr().err
 
 
@@ -211,5 +211,5 @@ def test_cancel_of_a_running_run(tmp_path: Path, capsys: pytest.CaptureFixture[s
         for handle in handles:
             with pytest.raises(flightlog.CanceledError):
                 handle.result(10)
-        assert run_cli("cancel", "live", "--url", url) == (1, "")
+        assert run_cli("cancel", "live", "--url", url) == (4, "")
         assert "has already finished (CANCELED)" in capsys.readouterr().err

@@ -483,7 +483,7 @@ def test_cli_resume_and_retry_refuse_then_import_when_told(
 ) -> None:
     module, path = elsewhere
     for command in (["resume", "r"], ["resources", "retry", "tables"]):
-        assert cli.main(command, out=io.StringIO()) == 1
+        assert cli.main(command, out=io.StringIO()) == 6  # a ConfigurationError
         err = capsys.readouterr().err
         assert err.startswith(f"flightlog: error: {refusal(module, path)}")
         assert "--allow-import-outside" in err and len(err.splitlines()) == 1

@@ -12,6 +12,7 @@ PACKAGE = Path(flightlog.__file__).resolve().parent
 # Lower numbers are lower layers; a module may import its own layer and the ones below.
 LAYERS = {
     "errors": 0,
+    "redaction": 0,
     "_version": 0,
     "model": 1,
     "codec": 2,

@@ -20,7 +20,6 @@ session's plus ``{"result": {"value": {"type", "value"}}}`` or ``{"result": {"ex
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +27,7 @@ from typing import Any
 from . import codec
 from .errors import FlightlogError
 from .model import MetricChunk, Run, Status, Step, TaskRecord
-
-_SECRET = re.compile(r"(//[^/:@]*:)[^@/]*@")
+from .redaction import redact
 
 
 @dataclass(frozen=True)
@@ -68,8 +66,8 @@ def anonymous_execution_id(run_id: str, position: int) -> str:
 
 
 def redacted_url(url: str) -> str:
-    """The store URL without a password."""
-    return _SECRET.sub(r"\1***@", url)
+    """The store URL without a password (:func:`flightlog.redaction.redact`)."""
+    return redact(url)
 
 
 def step_ids(step: Step) -> Ids:

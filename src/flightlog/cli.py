@@ -13,12 +13,27 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from . import client
+from .cli_output import (
+    EPILOG,
+    EXIT_BUG,
+    EXIT_CLOSED,
+    EXIT_INTERRUPTED,
+    PrintableFormatter,
+    debug_wanted,
+    dump,
+    exit_status,
+    printable,
+    report,
+    silence,
+    table,
+)
 from .cli_resources import add_import_options, command_resources
 from .cli_resources import add_parser as add_resources_parser
 from .cli_tracking import COMMANDS as TRACKING_COMMANDS
 from .cli_tracking import add_parsers as add_tracking_parsers
 from .cli_tracking import tracked_summary
 from .errors import FlightlogError
+from .redaction import redact
 
 
 def _when(epoch: float | None) -> str:
@@ -37,26 +52,12 @@ def _duration(stats: dict[str, Any]) -> str:
     return f"{seconds:.2f}s"
 
 
-def _table(rows: list[list[str]], out: TextIO) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        out.write(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-            + "\n"
-        )
-
-
-def _dump(value: Any, out: TextIO) -> None:
-    json.dump(value, out, indent=2, default=str)
-    out.write("\n")
-
-
 def command_runs(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     runs = fl.list_runs(status=args.status, workflow=args.workflow, tag=args.tag, limit=args.limit)
     if args.json:
-        return _dump(runs, out)
+        return dump(runs, out)
     if not runs:
-        out.write(f"no runs in {fl.url}\n")
+        out.write(f"no runs in {printable(redact(fl.url))}\n")
         return None
     rows = [["RUN ID", "WORKFLOW", "STATUS", "START", "DURATION", "STEPS"]]
     for run in runs:
@@ -70,51 +71,56 @@ def command_runs(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
                 str(run["step_count"]),
             ]
         )
-    _table(rows, out)
+    table(rows, out)
     return None
 
 
 def _indent(text: str, prefix: str) -> str:
-    return "".join(prefix + line + "\n" for line in text.rstrip("\n").splitlines())
+    shown = printable(text, lines=True).rstrip("\n")
+    return "".join(prefix + line + "\n" for line in shown.split("\n")) if shown else ""
 
 
 def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     if args.format == "run-log":
-        return _dump(fl.run_log(args.run_id), out)
+        return dump(fl.run_log(args.run_id), out)
     run = fl.get_metadata(args.run_id)
     steps = fl.steps(args.run_id)
     if args.json or args.format == "json":
-        return _dump({"run": run, "steps": steps}, out)
-    out.write(f"run {run['run_id']}  workflow {run['workflow']}  {run['status']}\n")
+        return dump({"run": run, "steps": steps}, out)
+    out.write(
+        f"run {printable(run['run_id'])}  workflow {printable(run['workflow'])}"
+        f"  {printable(run['status'])}\n"
+    )
     _write_times(run, len(steps), out)
     if run["tag"]:
-        out.write(f"  tag {run['tag']}\n")
+        out.write(f"  tag {printable(run['tag'])}\n")
     if run["user_metadata"]:
-        out.write(f"  metadata {json.dumps(run['user_metadata'])}\n")
+        out.write(f"  metadata {printable(json.dumps(run['user_metadata']))}\n")
     if run["arguments"] is not None:
-        out.write(f"  arguments {json.dumps(run['arguments'], default=str)}\n")
+        out.write(f"  arguments {printable(json.dumps(run['arguments'], default=str))}\n")
     code = run["environment"].get("git_commit")
     if code:
         dirty = " (dirty)" if run["environment"].get("git_dirty") else ""
-        out.write(f"  code {code}{dirty}\n")
+        out.write(f"  code {printable(code)}{dirty}\n")
     if run["error"]:
         out.write(_indent(run["error"]["traceback"], "  | "))
     tracked = tracked_summary(fl, args.run_id)
-    out.writelines(f"  {line}\n" for line in tracked.get(None, []))
+    out.writelines(f"  {printable(line)}\n" for line in tracked.get(None, []))
     for step in steps:
         depth = "  " if step["parent"] is None else "    "
-        origin = "" if step["origin"] == "executed" else f" ({step['origin']})"
+        origin = "" if step["origin"] == "executed" else f" ({printable(step['origin'])})"
         out.write(
-            f"{depth}- {step['name']}  {step['status']}{origin}  {_duration(step['stats'])}\n"
+            f"{depth}- {printable(step['name'])}  {printable(step['status'])}{origin}"
+            f"  {_duration(step['stats'])}\n"
         )
         if step["user_metadata"]:
-            out.write(f"{depth}    metadata {json.dumps(step['user_metadata'])}\n")
-        out.writelines(f"{depth}    {line}\n" for line in tracked.get(step["name"], []))
+            out.write(f"{depth}    metadata {printable(json.dumps(step['user_metadata']))}\n")
+        out.writelines(f"{depth}    {printable(line)}\n" for line in tracked.get(step["name"], []))
         for attempt in step["attempts"]:
             if len(step["attempts"]) > 1 or attempt["error"]:
                 out.write(
-                    f"{depth}    attempt {attempt['attempt_number']}: {attempt['status']}"
-                    f"  {_duration(attempt)}\n"
+                    f"{depth}    attempt {attempt['attempt_number']}: "
+                    f"{printable(attempt['status'])}  {_duration(attempt)}\n"
                 )
             if attempt["error"]:
                 out.write(_indent(attempt["error"]["traceback"], f"{depth}    | "))
@@ -134,30 +140,33 @@ def _write_times(run: dict[str, Any], steps: int, out: TextIO) -> None:
     if len(attempts) > 1:
         for attempt in attempts:
             out.write(
-                f"  attempt {attempt['attempt_number']}: {attempt['status']}"
+                f"  attempt {attempt['attempt_number']}: {printable(attempt['status'])}"
                 f"  started {_when(attempt['start_time'])}  {_duration(attempt)}"
-                f"  on {attempt['host'] or '?'} pid {attempt['pid'] or '?'}\n"
+                f"  on {printable(attempt['host'] or '?')} pid {printable(attempt['pid'] or '?')}\n"
             )
 
 
 def command_plan(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     plan = fl.plan_resume(args.run_id)
     if args.json:
-        return _dump({"run_id": args.run_id, "steps": list(plan), "notes": plan.notes}, out)
+        return dump({"run_id": args.run_id, "steps": list(plan), "notes": plan.notes}, out)
     rows = [["STEP", "DECISION", "WHY"]]
     rows.extend([item["step"], item["decision"], item["why"]] for item in plan)
-    _table(rows, out)
+    table(rows, out)
     for note in plan.notes:
-        out.write(f"note: {note}\n")
+        out.write(f"note: {printable(note)}\n")
     return None
 
 
 def command_explain(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     explained = fl.explain(args.run_id, args.step)
     if args.json:
-        return _dump(explained, out)
-    source = f" (from run {explained['source_run']})" if explained["source_run"] else ""
-    out.write(f"{explained['step']}: {explained['decision']}{source}\n  {explained['why']}\n")
+        return dump(explained, out)
+    source = f" (from run {printable(explained['source_run'])})" if explained["source_run"] else ""
+    out.write(
+        f"{printable(explained['step'])}: {printable(explained['decision'])}{source}\n"
+        f"  {printable(explained['why'])}\n"
+    )
     return None
 
 
@@ -173,16 +182,17 @@ def command_resume(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) 
         ) from None
     status = fl.get_status(args.run_id)
     if args.json:
-        return _dump({"run_id": args.run_id, "status": status, "output": output}, out)
-    out.write(f"resumed run {args.run_id}: {status}, output {json.dumps(output, default=str)}\n")
+        return dump({"run_id": args.run_id, "status": status, "output": output}, out)
+    shown = printable(json.dumps(output, default=str))
+    out.write(f"resumed run {printable(args.run_id)}: {printable(status)}, output {shown}\n")
     return None
 
 
 def command_cancel(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
-    fl.cancel(args.run_id)  # a finished run: ConflictError, one line from main, exit 1
+    fl.cancel(args.run_id)  # a finished run: ConflictError, one line from main, exit 4
     if args.json:
-        return _dump({"run_id": args.run_id, "status": "CANCELED"}, out)
-    out.write(f"run {args.run_id} is now CANCELED; it starts no new step\n")
+        return dump({"run_id": args.run_id, "status": "CANCELED"}, out)
+    out.write(f"run {printable(args.run_id)} is now CANCELED; it starts no new step\n")
     return None
 
 
@@ -200,9 +210,16 @@ COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], Non
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="flightlog", description="See what your recorded workflows did."
+        prog="flightlog",
+        description="See what your recorded workflows did.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    debug_help = "on an error, print its traceback too (as FLIGHTLOG_DEBUG=1 does)"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     common = argparse.ArgumentParser(add_help=False)
+    # after the command too; given there only, so that it never resets the one before it
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     common.add_argument("--url", help="store URL (default: $FLIGHTLOG_URL, else the local file)")
     common.add_argument("--json", action="store_true", help="print JSON for machines")
     common.add_argument(
@@ -250,8 +267,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; return its exit status (``cli_output.EXIT_STATUSES``). An error is
+    one line on stderr, its traceback too with ``--debug`` or ``FLIGHTLOG_DEBUG=1``."""
     stream = out or sys.stdout
+    debug = debug_wanted()
+    try:
+        args = build_parser().parse_args(argv)
+        debug = debug or args.debug
+        _run(args, stream)
+        stream.flush()
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (| head): stop printing, quietly
+        silence(stream)
+        return EXIT_CLOSED
+    except FlightlogError as error:
+        report(error, bug=False, debug=debug)
+        return exit_status(error)
+    except Exception as error:
+        report(error, bug=True, debug=debug)
+        return EXIT_BUG
+    return 0
+
+
+def _run(args: argparse.Namespace, stream: TextIO) -> None:
     options: dict[str, Any] = {}
     if getattr(args, "data_dir", None):
         options["data_dir"] = args.data_dir
@@ -259,17 +298,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     if allowed:
         options["allow_imports"] = allowed
     importing = bool(allowed or getattr(args, "imports_code", False))
-    try:
-        with (
-            _importable_here(importing),
-            _imports_on_stderr(),
-            client.open(args.url, **options) as fl,
-        ):
-            COMMANDS[args.command](fl, args, stream)
-    except FlightlogError as error:
-        print(f"flightlog: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    with (
+        _importable_here(importing),
+        _imports_on_stderr(),
+        client.open(args.url, **options) as fl,
+    ):
+        COMMANDS[args.command](fl, args, stream)
 
 
 @contextlib.contextmanager
@@ -292,7 +326,7 @@ def _imports_on_stderr() -> Iterator[None]:
     """Each module that flightlog imports to act (resume, retry) named on stderr, one line."""
     logger = logging.getLogger("flightlog.imports")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("flightlog: %(message)s"))
+    handler.setFormatter(PrintableFormatter("flightlog: %(message)s"))
     level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -9,16 +9,11 @@ from collections.abc import Callable
 from typing import TextIO
 
 from . import client
+from .cli_output import printable, table
+from .redaction import redact
 
 STATUSES = ("completed", "pending", "error", "unavailable")
 COUNTS = ("total", *STATUSES)
-
-
-def _table(rows: list[list[str]], out: TextIO) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        out.write("  ".join(cells).rstrip() + "\n")
 
 
 def _stats(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
@@ -31,12 +26,12 @@ def _stats(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
         out.write("\n")
         return
     if not found:
-        out.write(f"no resources in {fl.url}\n")
+        out.write(f"no resources in {printable(redact(fl.url))}\n")
         return
     rows = [["COLLECTION", *(name.upper() for name in COUNTS)]]
     for name, stats in found.items():
         rows.append([name, *(str(stats["counts"][key]) for key in COUNTS)])
-    _table(rows, out)
+    table(rows, out)
 
 
 def _list(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
@@ -50,9 +45,9 @@ def _list(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
         json.dump([{"ident": ident, "status": status} for ident, status in found], out, indent=2)
         out.write("\n")
     elif args.status:
-        out.writelines(f"{ident}\n" for ident, _ in found)
+        out.writelines(f"{printable(ident)}\n" for ident, _ in found)
     else:
-        out.writelines(f"{ident}  {status}\n" for ident, status in found)
+        out.writelines(f"{printable(ident)}  {printable(status)}\n" for ident, status in found)
 
 
 def _error(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
@@ -61,7 +56,8 @@ def _error(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
         json.dump({"ident": args.ident, "error": text}, out, indent=2)
         out.write("\n")
     else:
-        out.write(text if text.endswith("\n") or not text else text + "\n")
+        shown = printable(text, lines=True)
+        out.write(shown if shown.endswith("\n") or not shown else shown + "\n")
 
 
 def _log(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
@@ -70,7 +66,7 @@ def _log(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
         json.dump({"ident": args.ident, "log": text}, out, indent=2)
         out.write("\n")
     else:
-        out.write(text)
+        out.write(printable(text, lines=True))
 
 
 def _retry(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
@@ -82,9 +78,9 @@ def _retry(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
         json.dump({"retried": len(done), "failed": failed}, out, indent=2)
         out.write("\n")
         return
-    out.write(f"retried {len(done)} resource(s) of {args.collection}: ")
+    out.write(f"retried {len(done)} resource(s) of {printable(args.collection)}: ")
     out.write(f"{len(done) - len(failed)} completed, {len(failed)} failed\n")
-    out.writelines(f"  {ident}\n" for ident in failed)
+    out.writelines(f"  {printable(ident)}\n" for ident in failed)
 
 
 ACTIONS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], None]] = {

@@ -10,30 +10,20 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from . import client
+from .cli_output import dump, printable, table
 from .errors import FlightlogError
 
 EXPORT_TARGETS = ("mlflow",)
-
-
-def _dump(value: Any, out: TextIO) -> None:
-    json.dump(value, out, indent=2, default=str)
-    out.write("\n")
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _table(rows: list[list[str]], out: TextIO) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        out.write("  ".join(cells).rstrip() + "\n")
-
-
 def tracked_summary(fl: client.Flightlog, run_id: str) -> dict[str | None, list[str]]:
     """Per step name (None: the workflow's own body), lines saying what it tracked: each
-    metric's last value and number of points, and the files it attached."""
+    metric's last value and number of points, and the files it attached (raw: the renderer
+    makes them printable)."""
     try:
         points = fl.metrics(run_id)
         files = fl.attachments(run_id)
@@ -59,9 +49,9 @@ def tracked_summary(fl: client.Flightlog, run_id: str) -> dict[str | None, list[
 def command_metrics(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     points = fl.metrics(args.run_id, args.name)
     if args.json:
-        return _dump(points, out)
+        return dump(points, out)
     if not points:
-        out.write(f"run {args.run_id} tracked no metrics\n")
+        out.write(f"run {printable(args.run_id)} tracked no metrics\n")
         return None
     rows = [["NAME", "STEP", "VALUE", "TASK STEP", "TIME"]]
     for point in points:
@@ -70,19 +60,19 @@ def command_metrics(fl: client.Flightlog, args: argparse.Namespace, out: TextIO)
             [point["name"], str(point["step"]), _text(point["value"]), point["task_step"] or "-",
              when]
         )  # fmt: skip
-    _table(rows, out)
+    table(rows, out)
     return None
 
 
 def command_compare(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     compared = fl.compare(args.run_ids, args.metric)
     if args.json:
-        return _dump(compared, out)
+        return dump(compared, out)
     names = sorted({name for values in compared.values() for name in values})
     rows = [["RUN ID", *names]]
     for run_id, values in compared.items():
         rows.append([run_id, *(_text(values[name]) if name in values else "-" for name in names)])
-    _table(rows, out)
+    table(rows, out)
     return None
 
 
@@ -92,9 +82,9 @@ def command_export(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) 
     tracker = MLflowTracker(tracking_uri=args.tracking_uri, experiment=args.experiment)
     exported = fl.export(args.run_ids, tracker)
     if args.json:
-        return _dump({"target": args.target, "exported": exported}, out)
+        return dump({"target": args.target, "exported": exported}, out)
     for run_id in exported:
-        out.write(f"exported run {run_id} to {args.target}\n")
+        out.write(f"exported run {printable(run_id)} to {args.target}\n")
     return None
 
 

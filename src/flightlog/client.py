@@ -12,6 +12,7 @@ from .errors import ConfigurationError, ConflictError, NotFoundError
 from .explain import Explainer, ResumePlan
 from .model import Run, Status, TaskRecord
 from .query import Queries
+from .redaction import redact
 from .resources.api import ResourceMethods, data_root
 from .resources.engine import ResourceEngine
 from .runtime.control import cancel_run
@@ -107,7 +108,8 @@ class Flightlog(ResourceMethods, TrackingMethods):
 
     @property
     def url(self) -> str:
-        return self.store.url
+        """The store's URL, its password (if any) redacted."""
+        return redact(self.store.url)
 
     # -- decorators ----------------------------------------------------------------------------
     @overload

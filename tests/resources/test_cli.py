@@ -106,7 +106,7 @@ def test_retry_imports_the_function_and_keeps_history(recorded: str, tmp_path: P
 
 def test_errors_are_clear(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _ = run_cli("resources", "error", "tables", "nope")
-    assert code == 1
+    assert code == 3  # not found
     assert "resource 'nope' of collection 'tables' was never computed" in capsys.readouterr().err
     code, _ = run_cli("resources", "log", "tables", "../escape")
     assert code == 1 and "is not allowed" in capsys.readouterr().err

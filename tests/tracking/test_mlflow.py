@@ -196,7 +196,7 @@ def test_export_of_an_unknown_run_sends_nothing(
     fl.close()
     code = cli.main(["export", "mlflow", "good", "nope", "--url", sqlite_url,
                      "--tracking-uri", tracking_uri])  # fmt: skip
-    assert code == 1
+    assert code == 3  # not found
     assert "no run with id 'nope'" in capsys.readouterr().err
     assert MlflowClient(tracking_uri=tracking_uri).get_experiment_by_name("experiment-1") is None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..redaction import redact
 
 
 def _git(directory: Path, *args: str) -> str | None:
@@ -32,14 +33,19 @@ def _git(directory: Path, *args: str) -> str | None:
 
 @lru_cache(maxsize=32)
 def code_identity(directory: str) -> dict[str, Any]:
-    """The git commit, dirty flag and remote URL of the work tree holding ``directory``."""
+    """The git commit, dirty flag and remote URL of the work tree holding ``directory`` (any
+    credentials in the remote URL redacted)."""
     where = Path(directory)
     commit = _git(where, "rev-parse", "HEAD")
     if commit is None:
         return {}
     status = _git(where, "status", "--porcelain", "--untracked-files=no")
     remote = _git(where, "config", "--get", "remote.origin.url")
-    return {"git_commit": commit, "git_dirty": bool(status), "git_remote": remote}
+    return {
+        "git_commit": commit,
+        "git_dirty": bool(status),
+        "git_remote": None if remote is None else redact(remote),
+    }
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from ..errors import ConfigurationError
+from ..redaction import redact
 from .base import SCHEMA_VERSION, Store
 from .files import FileStore
 from .memory import MemoryStore
@@ -36,7 +37,7 @@ ENTRY_POINT_GROUP = "flightlog.stores"
 
 def _memory(url: str, **options: Any) -> Store:
     if url not in ("memory://", "memory:"):
-        raise ConfigurationError(f"malformed memory store URL {url!r}: use 'memory://'")
+        raise ConfigurationError(f"malformed memory store URL {redact(url)!r}: use 'memory://'")
     if options:
         raise ConfigurationError(f"the memory store takes no options, got {sorted(options)}")
     return MemoryStore(url)
@@ -75,8 +76,9 @@ def known_schemes() -> list[str]:
 def open_store(url: str, **options: Any) -> Store:
     """Open the store that ``url`` names; errors name the URL and list the known schemes."""
     if not isinstance(url, str) or ("://" not in url and not url.startswith("memory:")):
+        shown = redact(url) if isinstance(url, str) else url
         raise ConfigurationError(
-            f"malformed store URL {url!r}: expected scheme://..., "
+            f"malformed store URL {shown!r}: expected scheme://..., "
             f"one of the schemes {', '.join(known_schemes())}"
         )
     scheme = url.split(":", 1)[0].lower()
@@ -85,11 +87,11 @@ def open_store(url: str, **options: Any) -> Store:
         point = _plugins().get(scheme)
         if point is None:
             raise ConfigurationError(
-                f"unknown store URL scheme {scheme!r} in {url!r}; "
+                f"unknown store URL scheme {scheme!r} in {redact(url)!r}; "
                 f"known schemes: {', '.join(known_schemes())}"
             )
         factory = point.load()
     try:
         return factory(url, **options)
     except TypeError as error:
-        raise ConfigurationError(f"bad options for store {url!r}: {error}") from error
+        raise ConfigurationError(f"bad options for store {redact(url)!r}: {error}") from error

@@ -59,6 +59,7 @@ from ..model import (
     Status,
     TaskRecord,
 )
+from ..redaction import redact
 from .base import SCHEMA_VERSION
 from .files_io import (
     Writes,
@@ -85,7 +86,7 @@ def path_from_url(url: str) -> tuple[str, dict[str, str]]:
     path, _, query = rest.partition("?")
     if not path:
         raise ConfigurationError(
-            f"malformed files store URL {url!r}: expected file:///absolute/path/to/dir"
+            f"malformed files store URL {redact(url)!r}: expected file:///absolute/path/to/dir"
         )
     settings = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
     return os.path.abspath(unquote(path)), settings

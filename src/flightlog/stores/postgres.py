@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import re
 import threading
 import time
 import weakref
@@ -29,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, ConflictError, StoreError
+from ..redaction import redact
 from .postgres_schema import set_up_schema
 from .postgres_statements import nul_refused, translate, without_nul
 from .sql import RUN_INSERT, SQLStore
@@ -105,12 +105,9 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forked)
 
 
-_PASSWORD = re.compile(r"^([a-z]+://[^:/@?]*):[^@/?]*@", re.IGNORECASE)
-
-
 def without_password(url: str) -> str:
     """The URL with its password (if any) shown as ``***``."""
-    return _PASSWORD.sub(r"\1:***@", url)
+    return redact(url)
 
 
 def describe(parameters: dict[str, Any]) -> str:
@@ -118,7 +115,15 @@ def describe(parameters: dict[str, Any]) -> str:
     user = f"{parameters['user']}@" if parameters.get("user") else ""
     host = parameters.get("host") or "localhost"
     port = f":{parameters['port']}" if parameters.get("port") else ""
-    return f"postgresql://{user}{host}{port}/{parameters.get('dbname') or ''}"
+    return redact(f"postgresql://{user}{host}{port}/{parameters.get('dbname') or ''}")
+
+
+def _misread_password(parameters: dict[str, Any]) -> bool:
+    """Whether libpq took part of a password for the host, port or database: a password
+    holding ``@``, ``/`` or ``:`` that was not percent-encoded."""
+    return any("@" in str(parameters.get(key) or "") for key in ("host", "port", "dbname")) or (
+        not str(parameters.get("port") or "0").replace(",", "").isdigit()
+    )
 
 
 def _import_psycopg() -> Any:
@@ -149,8 +154,15 @@ class PostgresStore(SQLStore):
         self._conninfo = url
         try:
             parameters = self._psycopg.conninfo.conninfo_to_dict(url)
-        except self._psycopg.ProgrammingError as error:
-            raise ConfigurationError(f"malformed PostgreSQL URL: {error}") from error
+        except self._psycopg.ProgrammingError as error:  # its message may hold the password
+            shown = redact(str(error).strip())
+            raise ConfigurationError(f"malformed PostgreSQL URL: {shown}") from None
+        if _misread_password(parameters):
+            raise ConfigurationError(
+                f"malformed PostgreSQL URL {self.url!r}: it reads as a host, port or database "
+                "holding '@', or a port that is not a number; percent-encode '@', '/' and ':' "
+                "in a password (%40, %2F, %3A)"
+            )
         self._where = describe(parameters)
         self._extra: dict[str, Any] = {}
         if "application_name" not in parameters:

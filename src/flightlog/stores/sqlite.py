@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import ConfigurationError, ConflictError, StoreError
+from ..redaction import redact
 from . import sqlite_checkpoint
 from .base import SCHEMA_VERSION
 from .sql import RUN_INSERT, SQLStore
@@ -183,7 +184,7 @@ def path_from_url(url: str) -> Path:
     path = rest.split("?", 1)[0]
     if not path.startswith("/") or path == "/":
         raise ConfigurationError(
-            f"malformed SQLite URL {url!r}: expected sqlite:///relative/path.db "
+            f"malformed SQLite URL {redact(url)!r}: expected sqlite:///relative/path.db "
             "or sqlite:////absolute/path.db"
         )
     return Path(path[1:])

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import TrackerWarning
 from ..model import AttachmentRecord, MetricChunk, Run, Step, TaskRecord
+from ..redaction import redact
 from .environ import (
     DEFAULT_PREFIX,
     EnvironmentMetrics,
@@ -89,8 +90,8 @@ class TrackerNotifier:
             self._reported.add(id(tracker))
         warnings.warn(
             f"tracker {describe_tracker(tracker)} failed in {method}: "
-            f"{type(error).__name__}: {error}; the run goes on (further failures of this "
-            "tracker are not reported)",
+            f"{type(error).__name__}: {redact(str(error))}; the run goes on (further failures "
+            "of this tracker are not reported)",
             TrackerWarning,
             stacklevel=2,
         )

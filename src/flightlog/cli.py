@@ -172,7 +172,9 @@ def command_explain(fl: client.Flightlog, args: argparse.Namespace, out: TextIO)
 
 def command_resume(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     try:
-        output = fl.resume(args.run_id, allow_import_outside=args.allow_import_outside)
+        output = fl.resume(
+            args.run_id, strict=args.strict, allow_import_outside=args.allow_import_outside
+        )
     except FlightlogError:
         raise
     except Exception as error:  # the workflow's own error: recorded with the run
@@ -256,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
         "resume", parents=[common], help="run a failed, canceled or crashed run again"
     )
     resume.add_argument("run_id", metavar="RUN_ID")
+    resume.add_argument(
+        "--strict", action="store_true", help="refuse a step whose code or arguments changed"
+    )
     add_import_options(resume, "the run's workflow")
     cancel = commands.add_parser(
         "cancel", parents=[common], help="cancel a run that has not finished (from any process)"

@@ -141,6 +141,17 @@ class Explainer:
                 for step in steps
             )
         plan = ResumePlan()
+        status = effective_status(run)
+        if status is Status.RUNNING:
+            plan.notes.append(
+                f"run {run_id!r} is RUNNING: resume refuses a live run (cancel it first, or "
+                "wait for it); this is what it would do once it has stopped"
+            )
+        elif status is Status.CANCELED and run.lease_expires is not None:
+            plan.notes.append(
+                f"run {run_id!r} was canceled; resume waits until its process has finished "
+                "the step it was running"
+            )
         unjudged: list[str] = []
         executing: str | None = None
         for step in steps:
@@ -180,8 +191,8 @@ class Explainer:
             plan.notes.append(
                 f"steps {', '.join(unjudged)} replay if their code is unchanged, which cannot be "
                 "judged here: their tasks are not defined in this process (reading never "
-                "imports user code). Ask from a process that defines the workflow, or pass "
-                "strict=True to resume to refuse any change."
+                "imports user code). Ask from a process that defines the workflow, or resume "
+                "with strict=True (flightlog resume --strict) to refuse any change."
             )
         return plan
 

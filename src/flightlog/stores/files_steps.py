@@ -3,10 +3,11 @@
 A step is kept in its session directory's info files (see
 :mod:`flightlog.stores.files_layout`); ``flightlog/runs/<run_id>/steps/<position>`` is a
 symbolic link to that directory, so a run's steps are found (and counted) by listing one
-folder, and a position taken over by another step (a store written by an older flightlog) is
-moved atomically. ``flightlog/cache/<task_id>/<execution_id>`` points at the latest successful
-step of a cache-enabled task with those identities, so a cache lookup reads two small files
-and never scans.
+folder, and a position taken over by another step (a resumed run re-executing a step with
+other arguments, whose new session directory replaces the old one) is moved atomically.
+``flightlog/cache/<task_id>/<execution_id>`` points at the latest successful step of a
+cache-enabled task with those identities, so a cache lookup reads two small files and never
+scans.
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ class FileSteps:
             self._index_cache(ids, step, writes)
         writes.commit()
         if previous is not None and previous != target:
-            # Another step held this position (older flightlogs resumed steps by position).
+            # Another session held this position (a resumed step that now has other arguments).
             self.layout.drop_step(_ids_of(ids.run_id, previous), step.position)
 
     def _index_cache(self, ids: Ids, step: Step, writes: Writes) -> None:

@@ -413,3 +413,23 @@ def test_an_existing_store_opens_without_writing(recorded: tuple[Path, Path]) ->
 
 def test_every_error_here_is_a_flightlog_error() -> None:
     assert issubclass(StoreError, FlightlogError) and issubclass(StoreWarning, UserWarning)
+
+
+def test_a_nul_in_the_url_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="NUL"):
+        open_store(f"file://{tmp_path}/a%00b")
+
+
+def test_bandsaws_own_folder_is_read_without_writing_and_set_up_at_the_first_write(
+    recorded: tuple[Path, Path],
+) -> None:
+    """A folder of bandsaw's layout without flightlog's ``store.json`` (bandsaw's own, or a
+    FileSystemTracker's mirror) opened with create=False: read as it is; a write sets it up."""
+    root, _ = recorded
+    (root / "flightlog" / "store.json").unlink()
+    with closing(FileStore(files_url(root), create=False)) as store:
+        assert {run.run_id for run in store.list_runs()} == {"r1", "r2"}
+        assert not (root / "flightlog" / "store.json").exists()
+    with flightlog.open(files_url(root), create=False) as fl:
+        assert build(fl).run(3, run_id="r3") == 8
+    assert json.loads((root / "flightlog" / "store.json").read_text())["layout"] == "bandsaw"

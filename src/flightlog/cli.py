@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
@@ -32,7 +33,7 @@ from .cli_resources import add_parser as add_resources_parser
 from .cli_tracking import COMMANDS as TRACKING_COMMANDS
 from .cli_tracking import add_parsers as add_tracking_parsers
 from .cli_tracking import tracked_summary
-from .errors import FlightlogError
+from .errors import FlightlogError, StoreWarning
 from .redaction import redact
 
 
@@ -306,6 +307,7 @@ def _run(args: argparse.Namespace, stream: TextIO) -> None:
     with (
         _importable_here(importing),
         _imports_on_stderr(),
+        _warnings_on_stderr(),
         client.open(args.url, **options) as fl,
     ):
         COMMANDS[args.command](fl, args, stream)
@@ -324,6 +326,20 @@ def _importable_here(needed: bool) -> Iterator[None]:
     finally:
         if added and here in sys.path:
             sys.path.remove(here)
+
+
+@contextlib.contextmanager
+def _warnings_on_stderr() -> Iterator[None]:
+    """Each warning given while a command runs (e.g. a run left out of a listing because its
+    record cannot be read), one line on stderr: ``flightlog: warning: ...``."""
+
+    def show(message: Any, *_: Any, **__: Any) -> None:
+        print(f"flightlog: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", StoreWarning)
+        warnings.showwarning = show
+        yield
 
 
 @contextlib.contextmanager

@@ -21,6 +21,9 @@ raised by users' own tasks pass through unchanged.
     ├── ShellError                a shell step's command exited with a non-zero status
     ├── OutsideRunError (RuntimeError)  track() or attach() called where no run is recorded
     └── StepTimeoutError (TimeoutError)  an attempt ran longer than its ``timeout``
+
+Warnings: ``TrackerWarning`` (a tracker failed) and ``StoreWarning`` (a record of the store
+could not be read; the others were listed).
 """
 
 from __future__ import annotations
@@ -118,3 +121,8 @@ class StepTimeoutError(FlightlogError, TimeoutError):
 class TrackerWarning(UserWarning):
     """A tracker failed (reported once per tracker; the run goes on), or could not record a
     value as asked (e.g. a second, different value for an MLflow parameter)."""
+
+
+class StoreWarning(UserWarning):
+    """A record of the store could not be read and was left out of a listing (the message
+    names its path and what is wrong); reading that record alone raises StoreError."""

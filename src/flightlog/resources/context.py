@@ -60,18 +60,15 @@ class Context:
     @property
     def subdir(self) -> Path:
         """The resource's folder for files (``paths["storage"]``), created on first use."""
-        storage = self._files.storage
-        storage.mkdir(parents=True, exist_ok=True)
-        return storage
+        return self._files.make_storage()
 
     @property
     def logger(self) -> logging.Logger:
         """A logger writing to the resource's ``run.log`` (rotated), created on first use."""
         logger = self._logger
         if logger is None:
-            self._files.base.mkdir(parents=True, exist_ok=True)
             handler = logging.handlers.RotatingFileHandler(
-                self._files.log,
+                self._files.log_for_writing(),
                 maxBytes=self._log_max_bytes,
                 backupCount=self._log_backups,
                 encoding="utf-8",

@@ -32,16 +32,14 @@ import copy
 import os
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import unquote
 
-from .._version import __version__
 from ..bandsaw import (
     distribution_info,
     run_info,
-    started_run_info,
     task_record_info,
 )
 from ..errors import (
@@ -49,7 +47,8 @@ from ..errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
-    SchemaVersionError,
+    StoreError,
+    StoreWarning,
 )
 from ..model import (
     ErrorInfo,
@@ -59,73 +58,43 @@ from ..model import (
     Status,
     TaskRecord,
 )
-from ..redaction import redact
-from .base import SCHEMA_VERSION
-from .files_io import (
-    Writes,
-    check_identity,
-    check_run_id,
-    dump,
-    list_names,
-    locked,
-    members,
-    read_json,
-)
+from .files_io import Writes, check_identity, check_run_id, locked
 from .files_layout import OWN, Layout
-from .files_records import run_from, run_record, task_from, task_record
+from .files_open import WRITERS, FileSetUp, check_root, flag, path_from_url, writing
+from .files_records import decoded, run_from, run_record, task_from, task_record
 from .files_resources import FileResources
-from .files_steps import FileSteps, steps_dir
+from .files_steps import FileSteps, run_part, steps_dir
 from .files_tracking import FileTracking
 
 _OPEN_STORES: weakref.WeakSet[FileStore] = weakref.WeakSet()
 
 
-def path_from_url(url: str) -> tuple[str, dict[str, str]]:
-    """``file:///absolute/dir`` (or ``file://relative/dir``) and its query settings."""
-    rest = url[len("file://") :] if url.startswith("file://") else ""
-    path, _, query = rest.partition("?")
-    if not path:
-        raise ConfigurationError(
-            f"malformed files store URL {redact(url)!r}: expected file:///absolute/path/to/dir"
-        )
-    settings = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
-    return os.path.abspath(unquote(path)), settings
-
-
-def _flag(value: object, what: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigurationError(f"{what} must be true or false, not {value!r}")
-
-
-class FileStore(FileSteps, FileResources, FileTracking):
+class FileStore(FileSetUp, FileSteps, FileResources, FileTracking):
     """A store in a directory of JSON files, in bandsaw's layout (``file:///path/to/dir``).
 
     ``fsync`` (default true; ``?fsync=false`` in the URL) syncs every write to disk before
     returning; without it writes are still atomic, and survive a killed process but not a
     power loss. Several processes on one machine may write one directory at once.
+    ``create=False`` opens a store that exists, and makes none (see
+    :mod:`flightlog.stores.files_open`).
     """
 
-    def __init__(self, url: str, *, fsync: bool | str | None = None) -> None:
+    def __init__(self, url: str, *, fsync: bool | str | None = None, create: bool = True) -> None:
         root, settings = path_from_url(url)
         unknown = set(settings) - {"fsync"}
         if unknown:
             raise ConfigurationError(
                 f"unknown files store URL option(s): {', '.join(sorted(unknown))}"
             )
+        check_root(url, root)
         self.url = url
         self.root = root
-        self.fsync = _flag(settings.get("fsync", True) if fsync is None else fsync, "fsync")
+        self.fsync = flag(settings.get("fsync", True) if fsync is None else fsync, "fsync")
         self.layout = Layout(root, sync=self.fsync)
-        self._read_only_reason: str | None = None
+        self.disk = self.layout.disk
         self._reset()
         _OPEN_STORES.add(self)
-        self._set_up()
+        self._set_up(create)
 
     def _reset(self) -> None:
         """Caches of this process (a forked child starts afresh)."""
@@ -138,49 +107,6 @@ class FileStore(FileSteps, FileResources, FileTracking):
         self.layout._reset_locks()
         self._init_tracking()
 
-    def _set_up(self) -> None:
-        writes = self.layout.writes()
-        for folder in ("runs", "tasks", f"{OWN}/order", f"{OWN}/locks", f"{OWN}/cache"):
-            writes.folder(f"{self.root}/{folder}")
-        meta = {"schema_version": SCHEMA_VERSION, "layout": "bandsaw", "flightlog": __version__}
-        writes.file(self._path("store.json"), dump(meta), replace=False)
-        writes.commit()
-        found = read_json(self._path("store.json")) or {}
-        self._version = int(found.get("schema_version", SCHEMA_VERSION))
-        if self._version < SCHEMA_VERSION:
-            self._upgrade(found)
-        if self._version > SCHEMA_VERSION:
-            self._read_only_reason = (
-                f"the store at {self.url} has schema version {self._version}, newer than "
-                f"version {SCHEMA_VERSION} that this flightlog writes; upgrade flightlog to "
-                "write to it"
-            )
-
-    def _upgrade(self, found: dict[str, Any]) -> None:
-        """Migrate an older store forward. Every version's files read the same (version 2
-        added keys that read as empty when absent), so only ``store.json`` changes: rewritten
-        atomically (by every process that opens the store meanwhile, with the same content).
-        A store that cannot be written here stays readable, and refuses writes."""
-        meta = {**found, "schema_version": SCHEMA_VERSION, "flightlog": __version__}
-        writes = self.layout.writes()
-        try:
-            writes.file(self._path("store.json"), dump(meta))
-            writes.commit()
-        except OSError as error:
-            self._read_only_reason = (
-                f"the store at {self.url} has schema version {self._version} and cannot be "
-                f"upgraded to version {SCHEMA_VERSION} here ({error}); it can be read, not written"
-            )
-            return
-        self._version = SCHEMA_VERSION
-
-    def _path(self, *parts: str) -> str:
-        return "/".join((self.root, OWN, *parts))
-
-    def _writable(self) -> None:
-        if self._read_only_reason is not None:
-            raise SchemaVersionError(self._read_only_reason)
-
     def schema_version(self) -> int:
         return self._version
 
@@ -192,8 +118,8 @@ class FileStore(FileSteps, FileResources, FileTracking):
         pass
 
     # -- runs ----------------------------------------------------------------------------------
-    def _run_lock(self, run_id: str) -> str:
-        return self._path("locks", f"run.{run_id}")
+    def _run_lock(self, run_id: str) -> Any:
+        return locked(self._path("locks", f"run.{run_id}"), self.disk)
 
     def _write_run(self, run: Run, order: int | None, writes: Writes) -> None:
         info = run_info(run, self.url)
@@ -202,27 +128,16 @@ class FileStore(FileSteps, FileResources, FileTracking):
         self.layout.write_run_info(run.run_id, info, writes)
 
     def _read_run(self, run_id: str) -> tuple[Run, int | None] | None:
-        """The run and its place in the creation order, or None."""
-        info = read_json(self.layout.run_info_path(run_id))
-        if not isinstance(info, dict):
+        """The run and its place in the creation order, or None; StoreError when its file
+        cannot be read (naming the file and what is wrong)."""
+        path = self.layout.run_info_path(run_id)
+        info = self.disk.read_object(path)
+        if info is None:
             return None
-        own = info.get(OWN) or {}
-        record = own.get("record")
-        environment = info.get("environment") or {}
-        if not isinstance(record, dict):  # bandsaw's own file, or a tracker's mirror
-            bandsaw = info.get("run") or {}
-            record = {
-                "run_id": run_id,
-                "workflow": bandsaw.get("workflow") or "",
-                "status": bandsaw.get("status") or Status.SUCCESSFUL.value,
-                "start_time": bandsaw.get("start_time"),
-                "end_time": bandsaw.get("end_time"),
-                "tag": bandsaw.get("tag"),
-            }
-        return run_from(record, environment), own.get("order")
+        return decoded(path, f"run {run_id!r}", _run_of, run_id, info)
 
     def _step_count(self, run_id: str) -> int:
-        return len(list_names(steps_dir(self.layout, run_id)))
+        return len(self.disk.names(steps_dir(self.layout, run_id)))
 
     def _next_order(self, run_id: str) -> int:
         """A place in the creation order: a symlink ``flightlog/order/<n>`` created only if
@@ -232,22 +147,28 @@ class FileStore(FileSteps, FileResources, FileTracking):
             with self._lock:
                 number = self._order_hint
                 if number is None:
-                    numbers = [int(name) for name in list_names(folder) if name.isdigit()]
+                    numbers = [int(name) for name in self.disk.names(folder) if name.isdigit()]
                     number = max(numbers, default=0)
                 number += 1
                 self._order_hint = number
             try:
+                self.disk.check(folder, folder=True)
                 os.symlink(f"../../runs/{run_id}", f"{folder}/{number:012d}")
                 return number
             except FileExistsError:
                 with self._lock:
                     self._order_hint = None
+            except FileNotFoundError:  # a store whose folders were not all made
+                writes = self.layout.writes()
+                writes.folder(folder)
+                writes.commit()
 
     def create_run(self, run: Run) -> None:
         self._writable()
         run_id = check_run_id(run.run_id)
-        with locked(self._run_lock(run_id)):
-            if os.path.exists(self.layout.run_info_path(run_id)):
+        self.disk.forget()  # a run starts: every folder is looked at again
+        with self._run_lock(run_id):
+            if self.disk.exists(self.layout.run_info_path(run_id)):
                 raise ConflictError(f"run id {run_id!r} exists already")
             order = self._next_order(run_id)
             writes = self.layout.writes()
@@ -255,12 +176,12 @@ class FileStore(FileSteps, FileResources, FileTracking):
             self._write_run(run, order, writes)
             writes.commit()
         with self._lock:
-            self._started[run_id] = members(started_run_info(run, self.url))
+            self._started[run_id] = run_part(run, self.url)
 
     def _update_run(self, run_id: str, change: Any) -> Run:
         """Read, change and write a run under its lock; NotFoundError when unknown."""
         check_run_id(run_id)
-        with locked(self._run_lock(run_id)):
+        with self._run_lock(run_id):
             found = self._read_run(run_id)
             if found is None:
                 raise NotFoundError(f"no run with id {run_id!r}")
@@ -299,9 +220,10 @@ class FileStore(FileSteps, FileResources, FileTracking):
             run.last_seen = start_time
             run.history = [copy.copy(attempt) for attempt in history]
 
+        self.disk.forget()
         run = self._update_run(run_id, claim)
         with self._lock:
-            self._started[run_id] = members(started_run_info(run, self.url))
+            self._started[run_id] = run_part(run, self.url)
         run.step_count = self._step_count(run_id)
         return run
 
@@ -390,14 +312,19 @@ class FileStore(FileSteps, FileResources, FileTracking):
             return []
         folder = self._path("order")
         found: list[Run] = []
-        for name in sorted((n for n in list_names(folder) if n.isdigit()), reverse=True):
+        for name in sorted((n for n in self.disk.names(folder) if n.isdigit()), reverse=True):
             if limit is not None and len(found) >= limit:
                 break
+            target = self.disk.readlink(f"{folder}/{name}") or ""
             try:
-                run_id = check_run_id(os.readlink(f"{folder}/{name}").rsplit("/", 1)[-1])
-            except (OSError, InvalidInputError):
+                run_id = check_run_id(target.rsplit("/", 1)[-1])
+            except InvalidInputError:
                 continue
-            read = self._read_run(run_id)
+            try:
+                read = self._read_run(run_id)
+            except StoreError as error:  # one unreadable run hides no other
+                warnings.warn(f"left out of the runs listed: {error}", StoreWarning, stacklevel=3)
+                continue
             if read is None or read[1] != int(name):  # an abandoned creation
                 continue
             run = read[0]
@@ -425,11 +352,13 @@ class FileStore(FileSteps, FileResources, FileTracking):
     def _task(self, task_id: str) -> TaskRecord | None:
         task = self._tasks.get(task_id)
         if task is None:
-            info = read_json(self.layout.task_info_path(task_id))
-            record = (info.get(OWN) or {}).get("task") if isinstance(info, dict) else None
-            if not isinstance(record, dict):
-                return None
-            task = self._tasks[task_id] = task_from(record)
+            path = self.layout.task_info_path(task_id)
+            info = self.disk.read_object(path)
+            own = None if info is None else info.get(OWN)
+            if not isinstance(own, dict) or "task" not in own:
+                return None  # none, bandsaw's own file, or a tracker's mirror
+            task = decoded(path, f"task {task_id!r}", task_from, own["task"])
+            self._tasks[task_id] = task
         return task
 
     def get_task(self, task_id: str) -> TaskRecord | None:
@@ -438,11 +367,35 @@ class FileStore(FileSteps, FileResources, FileTracking):
 
     def tasks_named(self, name: str) -> list[TaskRecord]:
         found = []
-        for task_id in sorted(list_names(f"{self.root}/tasks")):
+        for task_id in sorted(self.disk.names(f"{self.root}/tasks")):
             task = self._task(task_id)
             if task is not None and task.name == name:
                 found.append(copy.deepcopy(task))
         return found
+
+
+def _run_of(run_id: str, info: dict[str, Any]) -> tuple[Run, int | None]:
+    own = info.get(OWN) or {}
+    record = own.get("record")
+    environment = info.get("environment") or {}
+    if record is None:  # bandsaw's own file, or a tracker's mirror
+        bandsaw = info.get("run") or {}
+        record = {
+            "run_id": run_id,
+            "workflow": bandsaw.get("workflow") or "",
+            "status": bandsaw.get("status") or Status.SUCCESSFUL.value,
+            "start_time": bandsaw.get("start_time"),
+            "end_time": bandsaw.get("end_time"),
+            "tag": bandsaw.get("tag"),
+        }
+    order = own.get("order")
+    if order is not None and (not isinstance(order, int) or isinstance(order, bool)):
+        raise TypeError(f"its field 'flightlog.order' is {order!r:.60}, not int")
+    return run_from(record, environment), order
+
+
+for _name in WRITERS:
+    setattr(FileStore, _name, writing(getattr(FileStore, _name)))
 
 
 def _after_fork() -> None:

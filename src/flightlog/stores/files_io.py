@@ -24,7 +24,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import InvalidInputError, StoreError
+from ..errors import InvalidInputError
+from .files_root import StoreRoot
 
 _counter = itertools.count()
 _KNOWN_LIMIT = 50_000
@@ -100,28 +101,6 @@ def visible(name: str) -> bool:
     return not name.startswith(".")
 
 
-# -- reading -------------------------------------------------------------------------------
-def read_bytes(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as stream:
-            return stream.read()
-    except FileNotFoundError:
-        return None
-    except NotADirectoryError:
-        return None
-
-
-def read_json(path: str) -> Any:
-    """The JSON document at ``path``, or None when there is no such file."""
-    data = read_bytes(path)
-    if data is None:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError as error:
-        raise StoreError(f"the files store cannot read {path}: {error}") from error
-
-
 def dump(document: Any) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode() + b"\n"
 
@@ -135,14 +114,6 @@ def members(document: dict[str, Any]) -> bytes:
 def assemble(*parts: bytes) -> bytes:
     """One JSON object (and a newline) from the members of several (none sharing a key)."""
     return b"{" + b",".join(part for part in parts if part) + b"}\n"
-
-
-def list_names(path: str) -> list[str]:
-    """The visible entries of a directory (none when it does not exist)."""
-    try:
-        return [name for name in os.listdir(path) if not name.startswith(".")]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -172,18 +143,26 @@ def _temporary(path: str) -> str:
 class Writes:
     """One batch of atomic writes: files are replaced (or created) at once; the directories
     whose entries changed are synced by :meth:`commit`. ``sync=False`` skips every fsync
-    (atomic against killed processes, not against power loss)."""
+    (atomic against killed processes, not against power loss). Every path is checked first
+    not to lead out of ``disk``'s root (the parts checked are remembered for the batch)."""
 
-    __slots__ = ("directories", "known", "sync")
+    __slots__ = ("directories", "disk", "known", "sync")
 
-    def __init__(self, sync: bool, known: set[str] | None = None) -> None:
+    def __init__(self, sync: bool, known: set[str] | None, disk: StoreRoot) -> None:
         self.sync = sync
         self.directories: set[str] = set()
         self.known = known if known is not None else set()
+        self.disk = disk
+
+    def _inside(self, path: str) -> None:
+        """Refuse ``path`` if its folder leads out of the root (a file written here replaces
+        a link in its place rather than following it)."""
+        self.disk.check(path.rpartition("/")[0], folder=True)
 
     def folder(self, path: str) -> bool:
         """Make sure the directory exists (its parents too); new ones are synced in. True
         when this call made it (so it holds nothing yet)."""
+        self.disk.check(path, folder=True)
         known = self.known
         if path in known:
             return False
@@ -202,12 +181,14 @@ class Writes:
                 made = False
         if made:
             self.directories.add(os.path.dirname(path))
+            self.disk.verified.add(path)  # made here: a folder, inside
         known.add(path)
         return made
 
     def file(self, path: str, data: bytes, *, replace: bool = True, mode: int = 0o644) -> bool:
         """Write ``data`` to ``path`` atomically. With ``replace=False`` an existing file is
         left alone (and False returned): the first writer wins."""
+        self._inside(path)
         temporary = _temporary(path)
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, mode)
         try:
@@ -251,6 +232,7 @@ class Writes:
 
     def empty(self, path: str) -> bool:
         """Create an empty marker file unless it exists; True when this call created it."""
+        self._inside(path)
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o644)
         except FileExistsError:
@@ -262,6 +244,7 @@ class Writes:
     def symlink(self, target: str, path: str, *, replace: bool = False) -> bool:
         """Point the symbolic link ``path`` at ``target``; an existing link is replaced only
         with ``replace`` (atomically). True when this call changed it."""
+        self._inside(path)
         try:
             os.symlink(target, path)
         except FileExistsError:
@@ -274,6 +257,7 @@ class Writes:
         return True
 
     def remove(self, path: str) -> bool:
+        self._inside(path)
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -290,8 +274,9 @@ class Writes:
 
 
 @contextlib.contextmanager
-def locked(path: str) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on the lock file ``path`` (made if missing)."""
+def locked(path: str, disk: StoreRoot) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the lock file ``path`` (made if missing) of ``disk``."""
+    disk.check(path)
     try:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o644)
     except FileNotFoundError:

@@ -28,7 +28,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..bandsaw import Ids
-from .files_io import Writes, assemble, dump, list_names, members, read_json
+from ..errors import StoreError
+from .files_io import Writes, assemble, dump, members
+from .files_root import StoreRoot
 
 RUN_INFO = "run-info.json"
 TASK_INFO = "task-info.json"
@@ -51,6 +53,7 @@ class Layout:
 
     def __init__(self, root: str, *, sync: bool = True) -> None:
         self.root = root
+        self.disk = StoreRoot(root)
         self.sync = sync
         self.known: set[str] = set()  # directories known to exist
         self._reset_locks()
@@ -59,7 +62,7 @@ class Layout:
         self._stripes = [threading.RLock() for _ in range(_STRIPES)]
 
     def writes(self) -> Writes:
-        return Writes(self.sync, self.known)
+        return Writes(self.sync, self.known, self.disk)
 
     # -- paths ---------------------------------------------------------------------------------
     def run_dir(self, run_id: str) -> str:
@@ -157,11 +160,11 @@ class Layout:
                 fresh = batch.folder(folder)  # a folder this call made holds no other step
                 if result is not None:
                     path = f"{folder}/{RESULT_INFO}"
-                    steps = {} if fresh else _steps_of(path)
+                    steps = {} if fresh else self._steps_of(path)
                     batch.file(path, _document(shared, result, steps, position, result_entry))
                 if session is not None:
                     path = f"{folder}/{SESSION_INFO}"
-                    steps = {} if fresh else _steps_of(path)
+                    steps = {} if fresh else self._steps_of(path)
                     batch.file(path, _document(shared, session, steps, position, session_entry))
             batch.folder(self.run_dir(ids.run_id))
             batch.empty(self.marker_path(ids))
@@ -176,8 +179,8 @@ class Layout:
             folder = self.session_dir(ids)
             with self.session_lock(ids):
                 for name in (SESSION_INFO, RESULT_INFO):
-                    found = read_json(f"{folder}/{name}")
-                    if not isinstance(found, dict):
+                    found = self.disk.read_object(f"{folder}/{name}")
+                    if found is None:
                         continue
                     steps = (found.get(OWN) or {}).get("steps") or {}
                     if steps.pop(str(position), None) is not None:
@@ -185,13 +188,29 @@ class Layout:
 
         self._batch(writes, write)
 
-    def session_steps(self, ids: Ids) -> dict[str, Any]:
-        """The entries of ``session-info.json`` under ``flightlog.steps``, by position."""
-        found = read_json(f"{self.session_dir(ids)}/{SESSION_INFO}")
-        if not isinstance(found, dict):
-            return {}
+    def session_steps(self, ids: Ids) -> dict[str, Any] | None:
+        """The entries of ``session-info.json`` under ``flightlog.steps``, by position; None
+        when the session has no such file."""
+        path = f"{self.session_dir(ids)}/{SESSION_INFO}"
+        found = self.disk.read_object(path)
+        if found is None:
+            return None
         steps = (found.get(OWN) or {}).get("steps")
-        return steps if isinstance(steps, dict) else {}
+        if not isinstance(steps, dict):
+            raise StoreError(
+                f"the files store cannot read {path}: its 'flightlog.steps' is not an object"
+            )
+        return steps
+
+    def _steps_of(self, path: str) -> dict[str, Any]:
+        """The ``flightlog.steps`` entries of the info file at ``path`` (none if it is
+        absent)."""
+        found = self.disk.read_object(path)
+        if found is not None:
+            steps = (found.get(OWN) or {}).get("steps")
+            if isinstance(steps, dict):
+                return steps
+        return {}
 
     def write_attachment(
         self, folder: str, name: str, data: bytes, writes: Writes | None = None
@@ -217,16 +236,6 @@ def result_entry(name: str, result: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, **result}
 
 
-def _steps_of(path: str) -> dict[str, Any]:
-    """The ``flightlog.steps`` entries of the info file at ``path`` (none if it is absent)."""
-    found = read_json(path)
-    if isinstance(found, dict):
-        steps = (found.get(OWN) or {}).get("steps")
-        if isinstance(steps, dict):
-            return steps
-    return {}
-
-
 def _document(
     shared: bytes, info: dict[str, Any], steps: dict[str, Any], position: int, entry: Any
 ) -> bytes:
@@ -239,10 +248,10 @@ def _document(
     return assemble(shared, members(rest), members({OWN: own}))
 
 
-def tracked_names(folder: str) -> list[tuple[int, str]]:
+def tracked_names(disk: StoreRoot, folder: str) -> list[tuple[int, str]]:
     """The numbered files of a folder of appended documents, in the order written."""
     found = []
-    for name in list_names(folder):
+    for name in disk.names(folder):
         stem = name.split(".", 1)[0]
         if stem.isdigit():
             found.append((int(stem), name))
@@ -260,7 +269,7 @@ def append_numbered(
         with lock:
             number = hint.get(folder)
             if number is None:
-                names = tracked_names(folder)
+                names = tracked_names(writes.disk, folder)
                 number = names[-1][0] if names else 0
             number += 1
             hint[folder] = number

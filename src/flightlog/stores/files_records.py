@@ -1,13 +1,17 @@
 """flightlog's records as the JSON the files store keeps beside bandsaw's keys.
 
 Each record becomes a plain dict of its fields (errors, attempts and owners as their own
-``to_dict`` shapes); nothing here touches a file.
+``to_dict`` shapes); nothing here touches a file. Reading one back checks the type of each
+field: :func:`decoded` turns a record that does not fit into a StoreError naming its file and
+what is wrong.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
+from ..errors import StoreError
 from ..model import (
     AttachmentRecord,
     Attempt,
@@ -23,6 +27,48 @@ from ..model import (
     Step,
     TaskRecord,
 )
+
+T = TypeVar("T")
+_TEXT: tuple[type, ...] = (str,)
+_NUMBER: tuple[type, ...] = (int, float)
+_INTEGER: tuple[type, ...] = (int,)
+_OBJECT: tuple[type, ...] = (dict,)
+_LIST: tuple[type, ...] = (list,)
+_FLAG: tuple[type, ...] = (bool,)
+
+
+def decoded(path: str, what: str, read: Callable[..., T], *arguments: Any) -> T:
+    """``read(*arguments)``, whose KeyError, TypeError or ValueError (a record that does not
+    fit) becomes a StoreError naming ``what`` was read from ``path``."""
+    try:
+        return read(*arguments)
+    except KeyError as error:
+        problem = f"the record lacks {error.args[0]!r}"
+    except (TypeError, ValueError, AttributeError) as error:
+        problem = str(error)
+    raise StoreError(f"the files store cannot read {what} from {path}: {problem}")
+
+
+def _fields(
+    data: Any, required: Mapping[str, tuple[type, ...]], **optional: tuple[type, ...]
+) -> None:
+    """TypeError unless ``data`` is an object with each required field, and every field
+    present of one of its types (an optional one may be null)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"the record is a {type(data).__name__}, not an object")
+    for name, kinds in (*required.items(), *optional.items()):
+        if name not in data:
+            if name in required:
+                raise KeyError(name)
+            continue
+        value = data[name]
+        if value is None and name not in required:
+            continue
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            expected = " or ".join(kind.__name__ for kind in kinds)
+            raise TypeError(
+                f"its field {name!r} is {value!r:.60} ({type(value).__name__}), not {expected}"
+            )
 
 
 def _error(data: Any) -> ErrorInfo | None:
@@ -54,6 +100,26 @@ def run_record(run: Run) -> dict[str, Any]:
 
 
 def run_from(data: dict[str, Any], environment: dict[str, Any], step_count: int = 0) -> Run:
+    _fields(
+        data,
+        {"run_id": _TEXT, "workflow": _TEXT, "status": _TEXT},
+        tag=_TEXT,
+        arguments=_TEXT,
+        user_metadata=_OBJECT,
+        start_time=_NUMBER,
+        end_time=_NUMBER,
+        output=_TEXT,
+        error=_OBJECT,
+        owner=_OBJECT,
+        lease_expires=_NUMBER,
+        created_time=_NUMBER,
+        resumes=_INTEGER,
+        cancel_requested=_FLAG,
+        history=_LIST,
+        last_seen=_NUMBER,
+    )
+    if not isinstance(environment, dict):
+        raise TypeError(f"its environment is a {type(environment).__name__}, not an object")
     owner = data.get("owner")
     return Run(
         run_id=data["run_id"],
@@ -105,6 +171,31 @@ def step_record(step: Step) -> dict[str, Any]:
 
 
 def step_from(run_id: str, data: dict[str, Any]) -> Step:
+    _fields(
+        data,
+        {
+            "name": _TEXT,
+            "position": _INTEGER,
+            "task_name": _TEXT,
+            "task_id": _TEXT,
+            "status": _TEXT,
+        },
+        execution_id=_TEXT,
+        parent=_TEXT,
+        start_time=_NUMBER,
+        end_time=_NUMBER,
+        attempts=_LIST,
+        arguments=_TEXT,
+        result=_TEXT,
+        error=_OBJECT,
+        user_metadata=_OBJECT,
+        options=_OBJECT,
+        log=_TEXT,
+        origin=_TEXT,
+        source_run=_TEXT,
+        cache=_FLAG,
+        reason=_TEXT,
+    )
     return Step(
         run_id=run_id,
         name=data["name"],
@@ -143,6 +234,15 @@ def task_record(task: TaskRecord) -> dict[str, Any]:
 
 
 def task_from(data: dict[str, Any]) -> TaskRecord:
+    _fields(
+        data,
+        {"task_id": _TEXT, "name": _TEXT},
+        version=_TEXT,
+        options=_OBJECT,
+        user_metadata=_OBJECT,
+        components=_OBJECT,
+        constants=_OBJECT,
+    )
     return TaskRecord(
         task_id=data["task_id"],
         name=data["name"],
@@ -166,6 +266,12 @@ def chunk_record(chunk: MetricChunk) -> dict[str, Any]:
 
 
 def chunk_from(data: dict[str, Any]) -> MetricChunk:
+    _fields(
+        data,
+        {"name": _TEXT, "steps": _LIST, "values": _LIST, "times": _LIST},
+        position=_INTEGER,
+        step_name=_TEXT,
+    )
     return MetricChunk(
         data["name"],
         data.get("position"),
@@ -188,6 +294,12 @@ def attachment_record(item: AttachmentRecord) -> dict[str, Any]:
 
 
 def attachment_from(data: dict[str, Any]) -> AttachmentRecord:
+    _fields(
+        data,
+        {"name": _TEXT, "size": _INTEGER, "sha256": _TEXT, "time": _NUMBER},
+        position=_INTEGER,
+        step_name=_TEXT,
+    )
     return AttachmentRecord(
         data["name"],
         data.get("position"),
@@ -218,6 +330,21 @@ def resource_record(record: ResourceRecord) -> dict[str, Any]:
 
 
 def resource_from(data: dict[str, Any]) -> ResourceRecord:
+    _fields(
+        data,
+        {"collection": _TEXT, "ident": _TEXT, "status": _TEXT},
+        attempt=_INTEGER,
+        task_id=_TEXT,
+        arguments=_TEXT,
+        result=_TEXT,
+        error=_OBJECT,
+        start_time=_NUMBER,
+        end_time=_NUMBER,
+        owner=_OBJECT,
+        lease_expires=_NUMBER,
+        created_time=_NUMBER,
+        history=_LIST,
+    )
     owner = data.get("owner")
     return ResourceRecord(
         collection=data["collection"],

@@ -23,25 +23,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from ..model import ResourceCount, ResourceRecord, ResourceStatus, claim_takes
-from .files_io import Writes, check_component, dump, locked, read_json
+from .files_io import Writes, check_component, dump, locked
 from .files_layout import OWN, Layout
-from .files_records import resource_from, resource_record
+from .files_records import decoded, resource_from, resource_record
+from .files_root import StoreRoot
 
 _SUFFIX = ".json"
-
-
-def _entries(path: str) -> set[str]:
-    """Every entry of a status folder (markers are never temporary, so none is skipped)."""
-    try:
-        return set(os.listdir(path))
-    except FileNotFoundError:
-        return set()
 
 
 class FileResources:
     """Resource records as files. Needs the store's ``layout``, ``root`` and ``_writable``."""
 
     layout: Layout
+    disk: StoreRoot
     root: str
 
     def _writable(self) -> None:
@@ -58,12 +52,15 @@ class FileResources:
 
     @contextmanager
     def _collection_lock(self, collection: str) -> Iterator[None]:
-        with locked(f"{self.root}/{OWN}/locks/collection.{collection}"):
+        with locked(f"{self.root}/{OWN}/locks/collection.{collection}", self.disk):
             yield
 
     def _read(self, collection: str, ident: str) -> ResourceRecord | None:
-        found = read_json(self._record_path(collection, ident))
-        return resource_from(found) if isinstance(found, dict) else None
+        path = self._record_path(collection, ident)
+        found = self.disk.read_object(path)
+        if found is None:
+            return None
+        return decoded(path, f"resource {ident!r}", resource_from, found)
 
     def _store(
         self, record: ResourceRecord, previous: ResourceStatus | None, writes: Writes
@@ -156,7 +153,7 @@ class FileResources:
         with self._collection_lock(collection):
             writes = self.layout.writes()
             for ident in idents:
-                if os.path.exists(self._record_path(collection, ident)):
+                if self.disk.exists(self._record_path(collection, ident)):
                     continue
                 record = ResourceRecord(collection, ident, created_time=created_time)
                 self._store(record, None, writes)
@@ -168,11 +165,11 @@ class FileResources:
         """Identifiers under ``status`` in the index, those found under two statuses settled
         by their records; sorted."""
         folder = f"{self._collection_dir(collection)}/status"
-        mine = _entries(f"{folder}/{status.value}")
+        mine = set(self.disk.entries(f"{folder}/{status.value}"))  # markers: never temporary
         doubtful: set[str] = set()
         for other in ResourceStatus:
             if other is not status and mine:
-                doubtful |= mine & _entries(f"{folder}/{other.value}")
+                doubtful |= mine & set(self.disk.entries(f"{folder}/{other.value}"))
         for ident in doubtful:
             found = self._read(collection, ident)
             if found is None or found.status is not status:
@@ -184,10 +181,7 @@ class FileResources:
     ) -> list[ResourceRecord]:
         check_component("resource collection name", collection)
         if status is None:
-            try:
-                names = os.listdir(f"{self._collection_dir(collection)}/records")
-            except FileNotFoundError:
-                return []
+            names = self.disk.entries(f"{self._collection_dir(collection)}/records")
             idents = sorted(name[: -len(_SUFFIX)] for name in names if name.endswith(_SUFFIX))
         else:
             idents = self._status_idents(collection, status)
@@ -206,10 +200,7 @@ class FileResources:
         self, collection: str | None = None, *, times: bool = False
     ) -> list[ResourceCount]:
         if collection is None:
-            try:
-                names = sorted(os.listdir(f"{self.root}/{OWN}/collections"))
-            except FileNotFoundError:
-                names = []
+            names = sorted(self.disk.names(f"{self.root}/{OWN}/collections"))
         else:
             names = [check_component("resource collection name", collection)]
         found: list[ResourceCount] = []

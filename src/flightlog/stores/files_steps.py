@@ -27,21 +27,26 @@ from ..bandsaw import (
 )
 from ..errors import InvalidInputError, NotFoundError, StoreError
 from ..model import AttachmentRecord, MetricChunk, Origin, Run, Status, Step, TaskRecord
-from .files_io import (
-    Writes,
-    assemble,
-    check_identity,
-    check_run_id,
-    dump,
-    list_names,
-    locked,
-    members,
-    read_json,
-)
-from .files_layout import Layout, result_entry
-from .files_records import step_from, step_record
+from .files_io import Writes, assemble, check_identity, check_run_id, dump, locked, members
+from .files_layout import RUN_INFO, SESSION_INFO, Layout, result_entry
+from .files_records import decoded, step_from, step_record
+from .files_root import StoreRoot
 
-_UP = "../../../../"  # from flightlog/runs/<run_id>/steps/ to the root
+_UP = "../../../../"  # from flightlog/runs/<run_id>/steps/ (and a session folder) to the root
+
+
+def run_part(run: Run, store_url: str) -> bytes:
+    """What a session's info files say of their run (encoded members, see
+    :func:`~flightlog.stores.files_io.members`): the run as it started, under bandsaw's keys.
+    Its user metadata, which may be large, is not copied into every step's files: they hold
+    a JSON reference to it, ``{"$ref": "../../../../runs/<run_id>/run-info.json#/run/
+    user_metadata"}`` (relative to the session folder)."""
+    info = started_run_info(run, store_url)
+    described = info.get("run")
+    if isinstance(described, dict) and described.get("user_metadata"):
+        pointer = f"{_UP}runs/{run.run_id}/{RUN_INFO}#/run/user_metadata"
+        described["user_metadata"] = {"$ref": pointer}
+    return members(info)
 
 
 def steps_dir(layout: Layout, run_id: str) -> str:
@@ -52,6 +57,7 @@ class FileSteps:
     """Steps as files. Needs the store's layout, caches and run reader."""
 
     layout: Layout
+    disk: StoreRoot
     url: str
     _lock: threading.Lock
     _started: dict[str, bytes]
@@ -95,7 +101,7 @@ class FileSteps:
             found = self._read_run(run_id)
             if found is None:
                 raise NotFoundError(f"no run with id {run_id!r}")
-            part = members(started_run_info(found[0], self.url))
+            part = run_part(found[0], self.url)
             with self._lock:
                 self._started[run_id] = part
         return part
@@ -141,6 +147,7 @@ class FileSteps:
         folder = steps_dir(self.layout, step.run_id)
         link = f"{folder}/{step.position}"
         with self.layout.session_lock(ids):
+            self.disk.check(folder, folder=True)
             if os.path.lexists(link):
                 return
             writes = self.layout.writes()
@@ -168,10 +175,7 @@ class FileSteps:
         with self.layout.session_lock(ids):
             self._write_step(ids, step, writes, finished=True)
             writes.folder(folder)
-            try:
-                previous: str | None = os.readlink(link)
-            except FileNotFoundError:
-                previous = None
+            previous = self.disk.readlink(link)
             if previous != target:
                 writes.symlink(target, link, replace=True)
         if (
@@ -192,8 +196,8 @@ class FileSteps:
         task_id, execution_id = ids.task_id or "", ids.execution_id or ""
         path = self._path("cache", task_id, execution_id)
         entry = {"run_id": step.run_id, "position": step.position, "end_time": step.end_time}
-        with locked(self._path("locks", f"cache.{task_id}")):
-            found = read_json(path)
+        with locked(self._path("locks", f"cache.{task_id}"), self.disk):
+            found = self.disk.read_object(path)
             if (
                 isinstance(found, dict)
                 and (found.get("end_time") or 0.0) > (step.end_time or 0.0)
@@ -207,25 +211,40 @@ class FileSteps:
         """The steps at ``positions`` (each with its session's link target), in order."""
         by_session: dict[str, dict[str, Any]] = {}
         found = []
+        folder = steps_dir(self.layout, run_id)
         for position in sorted(positions):
             target = positions[position]
+            ids = _ids_of(run_id, target)
+            path = f"{self.layout.session_dir(ids)}/{SESSION_INFO}"
             entries = by_session.get(target)
             if entries is None:
-                entries = by_session[target] = self.layout.session_steps(_ids_of(run_id, target))
+                entries = self.layout.session_steps(ids)
+                if entries is None:
+                    raise StoreError(
+                        f"the files store cannot read step {position} of run {run_id!r}: "
+                        f"{folder}/{position} points to {target}, whose {SESSION_INFO} is "
+                        f"missing ({path})"
+                    )
+                by_session[target] = entries
             entry = entries.get(str(position))
-            if isinstance(entry, dict):
-                found.append(step_from(run_id, entry))
+            if entry is None:
+                raise StoreError(
+                    f"the files store cannot read step {position} of run {run_id!r}: {path} "
+                    "holds no entry for it"
+                )
+            found.append(
+                decoded(path, f"step {position} of run {run_id!r}", step_from, run_id, entry)
+            )
         return found
 
     def list_steps(self, run_id: str) -> list[Step]:
         folder = steps_dir(self.layout, check_run_id(run_id))
         positions = {}
-        for name in list_names(folder):
+        for name in self.disk.names(folder):
             if name.isdigit():
-                try:
-                    positions[int(name)] = os.readlink(f"{folder}/{name}")
-                except OSError:
-                    continue
+                target = self.disk.readlink(f"{folder}/{name}")
+                if target is not None:
+                    positions[int(name)] = target
         return self._session_steps(run_id, positions)
 
     def get_step(self, run_id: str, name: str) -> Step | None:
@@ -235,17 +254,18 @@ class FileSteps:
         return None
 
     def _cached_step(self, task_id: str, execution_id: str) -> Step | None:
-        pointer = read_json(self._path("cache", task_id, execution_id))
-        if not isinstance(pointer, dict):
+        pointer = self.disk.read_object(self._path("cache", task_id, execution_id))
+        if pointer is None:
             return None
         run_id, position = pointer.get("run_id"), pointer.get("position")
         if not isinstance(run_id, str) or not isinstance(position, int) or not _safe(run_id):
             return None
-        entries = self.layout.session_steps(Ids(run_id, task_id, execution_id))
-        entry = entries.get(str(position))
-        if not isinstance(entry, dict):
-            return None
-        step = step_from(run_id, entry)
+        ids = Ids(run_id, task_id, execution_id)
+        entry = (self.layout.session_steps(ids) or {}).get(str(position))
+        if entry is None:
+            return None  # the step it pointed to is gone
+        path = f"{self.layout.session_dir(ids)}/{SESSION_INFO}"
+        step = decoded(path, f"step {position} of run {run_id!r}", step_from, run_id, entry)
         if (
             step.cache
             and step.status is Status.SUCCESSFUL
@@ -263,7 +283,7 @@ class FileSteps:
     def cached_steps(self, task_id: str, limit: int) -> list[Step]:
         check_identity("task id", task_id)
         found = []
-        for execution_id in list_names(self._path("cache", task_id)):
+        for execution_id in self.disk.names(self._path("cache", task_id)):
             step = self._cached_step(task_id, execution_id)
             if step is not None:
                 found.append(step)

@@ -14,23 +14,25 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from ..bandsaw import Ids
 from ..errors import NotFoundError
 from ..model import AttachmentRecord, MetricChunk
-from .files_io import (
-    Writes,
-    check_component,
-    check_digest,
-    check_run_id,
-    dump,
-    read_bytes,
-    read_json,
-)
+from .blobs import checked_blob
+from .files_io import Writes, check_component, check_digest, check_run_id, dump
 from .files_layout import Layout, append_numbered, tracked_names
-from .files_records import attachment_from, attachment_record, chunk_from, chunk_record
+from .files_records import (
+    attachment_from,
+    attachment_record,
+    chunk_from,
+    chunk_record,
+    decoded,
+)
+from .files_root import StoreRoot
+
+T = TypeVar("T")
 
 TRACKED = "tracked"
 
@@ -50,6 +52,7 @@ class FileTracking:
     """Tracked values as files. Needs the store's ``layout`` and ``_writable``."""
 
     layout: Layout
+    disk: StoreRoot
     root: str
 
     def _writable(self) -> None:
@@ -96,7 +99,7 @@ class FileTracking:
         blob = self._blob_path(check_digest(item.sha256))
         if writes.hard_link(blob, path):
             return
-        data = read_bytes(blob)
+        data = self.disk.read_bytes(blob)
         if data is not None:
             writes.file(path, data)
 
@@ -108,34 +111,29 @@ class FileTracking:
         attachments: Sequence[AttachmentRecord] = (),
     ) -> None:
         self._writable()
-        if not os.path.exists(self.layout.run_info_path(check_run_id(run_id))):
+        if not self.disk.exists(self.layout.run_info_path(check_run_id(run_id))):
             raise NotFoundError(f"no run with id {run_id!r}")
         if metrics or attachments:
             self._append_tracked(run_id, metrics, attachments)
 
-    def _tracked(self, run_id: str) -> list[dict[str, Any]]:
+    def _tracked(self, run_id: str, key: str, read: Callable[[Any], T]) -> list[T]:
+        """The items under ``key`` of the run's tracked documents, each made by ``read``."""
         folder = self._tracked_dir(check_run_id(run_id))
-        documents = []
-        for _, name in tracked_names(folder):
-            found = read_json(f"{folder}/{name}")
-            if isinstance(found, dict):
-                documents.append(found)
-        return documents
+        found: list[T] = []
+        for _, name in tracked_names(self.disk, folder):
+            path = f"{folder}/{name}"
+            document = self.disk.read_object(path)
+            if document is not None:
+                items = document.get(key) or ()
+                found.extend(decoded(path, key, _each, read, items))
+        return found
 
     def list_metrics(self, run_id: str, name: str | None = None) -> list[MetricChunk]:
-        return [
-            chunk_from(item)
-            for document in self._tracked(run_id)
-            for item in document.get("metrics") or ()
-            if name is None or item.get("name") == name
-        ]
+        chunks = self._tracked(run_id, "metrics", chunk_from)
+        return [chunk for chunk in chunks if name is None or chunk.name == name]
 
     def list_attachments(self, run_id: str) -> list[AttachmentRecord]:
-        return [
-            attachment_from(item)
-            for document in self._tracked(run_id)
-            for item in document.get("attachments") or ()
-        ]
+        return self._tracked(run_id, "attachments", attachment_from)
 
     def _blob_path(self, digest: str) -> str:
         return f"{self.root}/blobs/{digest[:2]}/{digest}"
@@ -145,7 +143,7 @@ class FileTracking:
         data = bytes(data)
         digest = hashlib.sha256(data).hexdigest()
         path = self._blob_path(digest)
-        if os.path.exists(path):
+        if self.disk.exists(path):
             return digest
         writes = self.layout.writes()
         writes.folder(os.path.dirname(path))
@@ -154,4 +152,9 @@ class FileTracking:
         return digest
 
     def get_blob(self, sha256: str) -> bytes | None:
-        return read_bytes(self._blob_path(check_digest(sha256)))
+        path = self._blob_path(check_digest(sha256))
+        return checked_blob(sha256, self.disk.read_bytes(path), f"the files store ({path})")
+
+
+def _each(read: Callable[[Any], T], items: Any) -> list[T]:
+    return [read(item) for item in items]

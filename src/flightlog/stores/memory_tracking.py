@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from ..errors import NotFoundError
 from ..model import AttachmentRecord, MetricChunk, Step
+from .blobs import checked_blob
 
 
 class MemoryTracking:
@@ -66,4 +67,5 @@ class MemoryTracking:
 
     def get_blob(self, sha256: str) -> bytes | None:
         with self._lock:
-            return self._blobs.get(sha256)
+            data = self._blobs.get(sha256)
+        return checked_blob(sha256, data, "the memory store")

@@ -25,8 +25,10 @@ from array import array
 from collections.abc import Sequence
 from typing import Any
 
+from ..bandsaw import redacted_url
 from ..errors import NotFoundError
 from ..model import AttachmentRecord, MetricChunk
+from .blobs import checked_blob
 
 _LITTLE = sys.byteorder == "little"
 _INT64 = 1 << 63
@@ -108,6 +110,8 @@ class SQLTracking:
     """Tracked values in SQL. Needs the dialect hooks of :class:`~flightlog.stores.sql.SQLStore`
     and ``_write_batch`` (several statements in one transaction, overridden by dialects that
     have transactions; the fallback here writes them in order, one by one)."""
+
+    url: str
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -229,4 +233,5 @@ class SQLTracking:
 
     def get_blob(self, sha256: str) -> bytes | None:
         rows = self._query("SELECT data FROM blobs WHERE sha256 = ?", (sha256,))
-        return None if not rows else bytes(rows[0][0])
+        data = None if not rows else bytes(rows[0][0])
+        return checked_blob(sha256, data, f"the store at {redacted_url(self.url)}")

@@ -2,23 +2,36 @@
 
 Both the trackers (:mod:`flightlog.tracking`) and the JSON-files store
 (:mod:`flightlog.stores.files`) speak bandsaw's shapes, so they are built once, here, below
-both of them.
+both of them. Each info holds bandsaw's fields (as its ``TrackerExtension`` and ``Run`` make
+them) and, beside them, flightlog's:
 
-``run``: ``{"run": {"id", "workflow", "status", "tag", "start_time", "end_time",
-"user_metadata", "arguments", "resumes", "error", "output"}, "configuration": {"store"},
-"environment": {...}}``; ``distribution``: ``{"distribution_archive": {"id", "modules",
-"git_dirty", "git_remote"}}``; ``task``: ``{"task": {"id", "definition",
-"advice_parameters"}}``; ``execution``: the task's plus ``{"execution": {"id", "arguments":
-[{"name", "type", "value", "size"}]}}``; ``session``: the execution's, the run's (as it
-started) and the distribution's plus ``{"session": {"id", "name", "position", "parent",
-"status", "origin", "source_run", "start_time", "end_time", "attempts"}}``; ``result``: the
-session's plus ``{"result": {"value": {"type", "value"}}}`` or ``{"result": {"exception",
-"message"}}``; ``metrics``: ``{"run": {"id"}, "session": {"id", "name", "position"} or None,
-"metrics": [{"name", "step", "value", "time"}]}``. Every value is JSON-ready.
+- ``run``: bandsaw's run JSON ``{"id", "start_date", "user", "command", "env", "meta"}`` (the
+  first start in ISO 8601 UTC with milliseconds, the user, the argv, no environment variables
+  since they hold secrets, the run's metadata), and flightlog's ``{"run": {"id", "workflow",
+  "status", "tag", "start_time", "end_time", "arguments", "resumes", "error", "output"},
+  "configuration": <store URL>, "environment": {...}}``;
+- ``distribution``: ``{"distribution_archive": {"id", "modules", "git_dirty", "git_remote"}}``;
+- ``task``: ``{"task": {"id", "definition", "advice_parameters"}}``;
+- ``execution``: the task's plus ``{"execution": {"id", "arguments": [value info + "name"]}}``;
+- ``session``: the execution's, ``{"run": {"id", "workflow"}, "configuration": <store URL>}``,
+  the distribution's, and ``{"session": {"id", "name", "position", "parent", "status",
+  "origin", "source_run", "start_time", "end_time", "attempts"}, "context": <value info of the
+  step's metadata>}`` (the run's metadata and environment stay in the run's info);
+- ``result``: the session's plus ``{"result": {"value": <value infos>}}`` or ``{"result":
+  {"exception", "message"}}``: a dict's value infos are a list of item infos with ``"key"``,
+  a list's or tuple's a list with ``"index"``, anything else's one value info;
+- ``metrics`` (flightlog's own): ``{"run": {"id"}, "session": {"id", "name", "position"} or
+  None, "metrics": [{"name", "step", "value", "time"}]}``.
+
+A value info is ``{"type", "value", "size"?}``: the type's qualified name (taken before a
+set is sorted), the text (past 100 characters its first 85, ``...`` and its last 12), the
+length as text when it has one, and whatever the value's own ``value_info()`` adds. Every
+info is JSON-ready.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -77,7 +90,8 @@ def step_ids(step: Step) -> Ids:
 
 def value_info(value: Any) -> dict[str, Any]:
     """Type and short text of a value (bandsaw's ``value_info``)."""
-    if isinstance(value, (set, frozenset)):
+    kind = type(value).__qualname__
+    if isinstance(value, set):
         try:
             value = sorted(value)
         except TypeError:
@@ -85,13 +99,51 @@ def value_info(value: Any) -> dict[str, Any]:
     text = str(value)
     if len(text) > 100:
         text = text[:85] + "..." + text[-12:]
-    info: dict[str, Any] = {"type": type(value).__qualname__, "value": text}
+    info: dict[str, Any] = {"type": kind, "value": text}
     if hasattr(value, "__len__") and not isinstance(value, type):
         try:
             info["size"] = str(len(value))
         except TypeError:
             pass
+    own = getattr(value, "value_info", None)
+    if callable(own) and not isinstance(value, type):
+        info.update(_own_info(own))
     return info
+
+
+def _own_info(method: Any) -> dict[str, Any]:
+    """What a value's own ``value_info()`` adds, JSON-ready; nothing if it fails."""
+    try:
+        found = method()
+    except Exception:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {str(key): _ready(item) for key, item in found.items()}
+
+
+def _ready(value: Any) -> Any:
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    return str(value)
+
+
+def value_infos(value: Any) -> Any:
+    """A result's value infos (bandsaw's shape): one per item of a dict (with its ``key``),
+    list or tuple (with its ``index``), else the value's own info."""
+    if isinstance(value, dict):
+        return [{**value_info(item), "key": _ready(key)} for key, item in value.items()]
+    if isinstance(value, (list, tuple)):
+        return [{**value_info(item), "index": index} for index, item in enumerate(value)]
+    return value_info(value)
+
+
+def start_date(epoch: float | None) -> str | None:
+    """A time as bandsaw writes a run's ``start_date``: ISO 8601 in UTC, in milliseconds."""
+    if epoch is None:
+        return None
+    moment = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
 
 
 def _decoded(text: str | None) -> Any:
@@ -104,7 +156,14 @@ def _decoded(text: str | None) -> Any:
 def run_info(run: Run, store_url: str, *, started: bool = False) -> dict[str, Any]:
     """The run as it is now, or as it started (``started``: RUNNING, no outcome yet)."""
     finished = not started
+    environment = run.environment
     return {
+        "id": run.run_id,
+        "start_date": start_date(run.created_time or run.start_time),
+        "user": environment.get("user"),
+        "command": list(environment.get("argv") or []),
+        "env": {},
+        "meta": dict(run.user_metadata),
         "run": {
             "id": run.run_id,
             "workflow": run.workflow,
@@ -112,14 +171,13 @@ def run_info(run: Run, store_url: str, *, started: bool = False) -> dict[str, An
             "tag": run.tag,
             "start_time": run.start_time,
             "end_time": run.end_time if finished else None,
-            "user_metadata": dict(run.user_metadata),
             "arguments": _arguments(run.arguments),
             "resumes": run.resumes,
             "error": None if run.error is None or started else run.error.to_dict(),
-            "output": value_info(_decoded(run.output)) if finished and run.output else None,
+            "output": value_infos(_decoded(run.output)) if finished and run.output else None,
         },
-        "configuration": {"store": redacted_url(store_url)},
-        "environment": dict(run.environment),
+        "configuration": redacted_url(store_url),
+        "environment": dict(environment),
     }
 
 
@@ -199,9 +257,19 @@ def session_part(step: Step) -> dict[str, Any]:
     }
 
 
+def session_entries(step: Step) -> dict[str, Any]:
+    """What a session info says of its step: ``session`` and ``context`` (bandsaw: the
+    session's context, here the value info of the step's metadata)."""
+    return {"session": session_part(step), "context": value_info(dict(step.user_metadata))}
+
+
 def started_run_info(run: Run, store_url: str) -> dict[str, Any]:
-    """What a session info says of its run: the run as it started, and its code."""
-    info = run_info(run, store_url, started=True)
+    """What a session info says of its run (bandsaw's ``run{id}``, ``configuration`` and
+    ``distribution_archive``): the run's metadata and environment stay in its own info."""
+    info: dict[str, Any] = {
+        "run": {"id": run.run_id, "workflow": run.workflow},
+        "configuration": redacted_url(store_url),
+    }
     info.update(distribution_info(run))
     return info
 
@@ -209,7 +277,7 @@ def started_run_info(run: Run, store_url: str) -> dict[str, Any]:
 def session_info(run: Run, store_url: str, task: TaskRecord | None, step: Step) -> dict[str, Any]:
     info = execution_info(task, step)
     info.update(started_run_info(run, store_url))
-    info["session"] = session_part(step)
+    info.update(session_entries(step))
     return info
 
 
@@ -217,7 +285,7 @@ def result_part(step: Step) -> dict[str, Any]:
     """The ``result`` entry of a step's result info."""
     if step.error is not None:
         return {"exception": step.error.type, "message": step.error.message}
-    return {"value": value_info(_decoded(step.result))}
+    return {"value": value_infos(_decoded(step.result))}
 
 
 def result_info(run: Run, store_url: str, task: TaskRecord | None, step: Step) -> dict[str, Any]:

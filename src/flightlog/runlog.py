@@ -1,42 +1,56 @@
 """The run log: one JSON document per run, in runnable's shape.
 
-::
+It holds every field of runnable's run-log models (``RunLog``, ``StepLog``, ``StepAttempt``,
+``CodeIdentity``, ``DataCatalog`` in runnable's ``datastore.py``) and flightlog's beside them::
 
-    {"run_id", "status": "SUCCESS" | "FAIL" | "PROCESSING", "tag", "workflow",
-     "start_time", "end_time", "parameters": {name: value},
+    {"run_id", "dag_hash", "use_cached", "tag", "original_run_id",
+     "status": "SUCCESS" | "FAIL" | "PROCESSING", "workflow", "start_time", "end_time",
+     "parameters": {name: value},
      "attempts": [{"attempt_number", "start_time", "end_time", "duration", "status",
                    "host", "pid"}],      # the run's own attempts: its start and each resume
      "user_defined_metrics": {...},          # what the workflow's own body tracked
      "data_catalog": [...],                  # what the workflow's own body attached
-     "steps": {name: {"name", "status", "step_type": "task" | "shell", "message",
-                      "parent", "origin",
+     "steps": {name: {"name", "internal_name", "status", "step_type": "task" | "shell",
+                      "message", "mock", "parent", "origin",
                       "attempts": [{"attempt_number", "start_time", "end_time", "duration",
                                     "status", "message", "parameters"}],
                       "code_identities": [{"code_identifier", "code_identifier_type",
                                            "code_identifier_dependable",
-                                           "code_identifier_url"}],
+                                           "code_identifier_url",
+                                           "code_identifier_message"}],
                       "user_defined_metrics": {metric: value | {step: value}},
-                      "data_catalog": [{"name", "data_hash", "size", "stage"}]}},
+                      "branches": {},
+                      "data_catalog": [{"name", "data_hash", "catalog_relative_path",
+                                        "catalog_handler_location", "stage", "size"}]}},
      "run_config": {"store": {"url", "type"}, "trackers": [...]}}
 
 Statuses: SUCCESSFUL is SUCCESS, FAILED and CANCELED are FAIL, the rest PROCESSING (a run's
 attempt that ended RESUMABLE, its process gone, is FAIL). The run's ``start_time`` and
 ``end_time`` are those of its latest attempt (a run whose process died ended when it was last
-seen alive). Times are ISO 8601 in UTC; ``duration`` is ``H:MM:SS.ffffff``. A metric recorded
-only at step 0 is its plain value, otherwise ``{step: value}`` (the last value written at each
-step). Values are JSON: arguments as flightlog records them (see :mod:`flightlog.codec`).
+seen alive). Times are ISO 8601 in UTC; ``duration`` is ``H:MM:SS.ffffff``; a step attempt's
+time not known yet is ``""`` (runnable's default). A metric recorded only at step 0 is its
+plain value, otherwise ``{step: value}`` (the last value written at each step). Values are
+JSON: arguments as flightlog records them (see :mod:`flightlog.codec`).
+
+As runnable's: ``internal_name`` is the step's name (the key it is listed under: flightlog's
+nested steps are listed beside the others, with their ``parent``, so ``branches`` is empty);
+a resumed run has ``use_cached`` true and is its own ``original_run_id`` (flightlog resumes a
+run in place), and a step it replayed, or one served from the cache, is a ``mock`` (its result
+was not computed again); ``dag_hash`` is the sha1 of the steps' names and task ids in call
+order, so two runs of the same steps of the same code share it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import inspect
 import json
 from collections.abc import Iterable
 from typing import Any
 
 from .errors import NotFoundError
-from .model import Attempt, MetricChunk, Run, RunAttempt, Status, Step
+from .model import Attempt, MetricChunk, Origin, Run, RunAttempt, Status, Step
 from .runtime.liveness import effective_end, effective_status
 from .stores import Store
 from .tracked_query import latest_attachments
@@ -134,12 +148,14 @@ def code_identities(run: Run, step: Step) -> list[dict[str, Any]]:
     found = []
     environment = run.environment
     if environment.get("git_commit"):
+        dirty = bool(environment.get("git_dirty"))
         found.append(
             {
                 "code_identifier": environment["git_commit"],
                 "code_identifier_type": "git",
-                "code_identifier_dependable": not environment.get("git_dirty"),
+                "code_identifier_dependable": not dirty,
                 "code_identifier_url": environment.get("git_remote"),
+                "code_identifier_message": "uncommitted changes in the work tree" if dirty else "",
             }
         )
     found.append(
@@ -148,6 +164,7 @@ def code_identities(run: Run, step: Step) -> list[dict[str, Any]]:
             "code_identifier_type": "flightlog-task",
             "code_identifier_dependable": True,
             "code_identifier_url": None,
+            "code_identifier_message": "",
         }
     )
     return found
@@ -156,9 +173,9 @@ def code_identities(run: Run, step: Step) -> list[dict[str, Any]]:
 def _attempt(attempt: Attempt, parameters: Any) -> dict[str, Any]:
     return {
         "attempt_number": attempt.number,
-        "start_time": _when(attempt.start_time),
-        "end_time": _when(attempt.end_time),
-        "duration": _duration(attempt.start_time, attempt.end_time),
+        "start_time": _when(attempt.start_time) or "",
+        "end_time": _when(attempt.end_time) or "",
+        "duration": _duration(attempt.start_time, attempt.end_time) or "",
         "status": runnable_status(attempt.status),
         "message": "" if attempt.error is None else attempt.error.message,
         "parameters": parameters,
@@ -190,16 +207,27 @@ def step_log(
     parameters = _json(step.arguments) or {}
     return {
         "name": step.name,
+        "internal_name": step.name,
         "status": runnable_status(step.status),
         "step_type": "shell" if step.task_name == "shell" else "task",
         "message": "" if step.error is None else step.error.message,
+        "mock": step.origin is not Origin.EXECUTED,
         "parent": step.parent,
         "origin": step.origin.value,
         "attempts": [_attempt(attempt, parameters) for attempt in step.attempt_records()],
         "code_identities": code_identities(run, step),
         "user_defined_metrics": user_defined_metrics(chunks),
+        "branches": {},
         "data_catalog": files,
     }
+
+
+def dag_hash(steps: Iterable[Step]) -> str:
+    """The sha1 of the steps' names and task ids, in call order (runnable: of its DAG)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for step in steps:
+        digest.update(f"{step.name}\0{step.task_id}\n".encode())
+    return digest.hexdigest()
 
 
 def run_log(store: Store, run_id: str) -> dict[str, Any]:
@@ -207,20 +235,33 @@ def run_log(store: Store, run_id: str) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
         raise NotFoundError(f"no run with id {run_id!r} in {store.url}")
+    location = redacted_url(store.url)
     chunks = store.list_metrics(run_id)
     catalog: dict[int | None, list[dict[str, Any]]] = {}
     for record in latest_attachments(store.list_attachments(run_id)):
         catalog.setdefault(record.position, []).append(
-            {"name": record.name, "data_hash": record.sha256, "size": record.size, "stage": "put"}
+            {
+                "name": record.name,
+                "data_hash": record.sha256,
+                "catalog_relative_path": record.name,
+                "catalog_handler_location": location,
+                "stage": "put",
+                "size": record.size,
+            }
         )
+    recorded = store.list_steps(run_id)
     steps = {}
-    for step in store.list_steps(run_id):
+    for step in recorded:
         own = [chunk for chunk in chunks if chunk.position == step.position]
         steps[step.name] = step_log(run, step, own, catalog.get(step.position, []))
+    resumed = run.resumes > 0
     return {
         "run_id": run.run_id,
-        "status": runnable_status(effective_status(run)),
+        "dag_hash": dag_hash(recorded),
+        "use_cached": resumed,
         "tag": run.tag or "",
+        "original_run_id": run.run_id if resumed else "",
+        "status": runnable_status(effective_status(run)),
         "workflow": run.workflow,
         "start_time": _when(run.start_time),
         "end_time": _when(effective_end(run)),
@@ -232,7 +273,7 @@ def run_log(store: Store, run_id: str) -> dict[str, Any]:
         "attempts": run_attempts(run),
         "steps": steps,
         "run_config": {
-            "store": {"url": redacted_url(store.url), "type": type(store).__name__},
+            "store": {"url": location, "type": type(store).__name__},
             "trackers": list(run.environment.get("trackers") or []),
         },
     }

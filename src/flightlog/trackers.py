@@ -10,6 +10,6 @@ from __future__ import annotations
 
 from .tracking.files import FileSystemTracker
 from .tracking.mlflow import MLflowTracker
-from .tracking.trackers import Attachments, Ids, Tracker
+from .tracking.trackers import Attachment, Attachments, Ids, Tracker
 
-__all__ = ["Attachments", "FileSystemTracker", "Ids", "MLflowTracker", "Tracker"]
+__all__ = ["Attachment", "Attachments", "FileSystemTracker", "Ids", "MLflowTracker", "Tracker"]

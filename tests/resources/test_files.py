@@ -17,7 +17,8 @@ from flightlog import Flightlog
 def test_no_files_unless_the_function_uses_them(fl: Flightlog, tmp_path: Path) -> None:
     fl.resource("plain")(lambda ident, args, ctx: ident)
     fl.fetch("plain", "a")
-    assert not list(tmp_path.rglob("resources"))
+    made = [path for path in tmp_path.rglob("*") if "resources" in path.parts[:-1]]
+    assert [path.name for path in made] == ["plain"]  # the collection's folder (hadrosaur's)
     assert fl.fetch_log("plain", "a") == ""
 
 
@@ -31,13 +32,22 @@ def test_subdir_logger_and_paths_are_real(fl: Flightlog, tmp_path: Path) -> None
 
     resource = fl.fetch("images", "img-1")
     paths = resource.paths
-    assert set(paths) == {"base", "error", "log", "status", "result", "storage"}
+    assert set(paths) == {
+        "base",
+        "error",
+        "log",
+        "status",
+        "start_time",
+        "end_time",
+        "result",
+        "storage",
+    }
     base = Path(paths["base"])
     assert base.parts[-3:] == ("resources", "images", "img-1")
     assert base.is_relative_to(tmp_path)
     assert Path(paths["storage"]).is_dir()
     assert Path(resource.result["path"]) == Path(paths["storage"]) / "out.png"
-    assert Path(paths["status"]).read_text() == "completed\n"
+    assert Path(paths["status"]).read_text() == "completed"  # hadrosaur's: no newline
     assert json.loads(Path(paths["result"]).read_text()) == resource.result
     assert Path(paths["error"]).read_text() == ""
     log = Path(paths["log"]).read_text()
@@ -54,9 +64,9 @@ def test_error_files_and_log(fl: Flightlog) -> None:
     with pytest.raises(RuntimeError):
         fl.fetch("images", "bad")
     paths = fl.get_resource("images", "bad").paths
-    assert Path(paths["status"]).read_text() == "error\n"
+    assert Path(paths["status"]).read_text() == "error"
     assert "RuntimeError: This is an error!" in Path(paths["error"]).read_text()
-    assert Path(paths["result"]).read_text() == "null\n"
+    assert Path(paths["result"]).read_text() == ""  # no result: empty, as hadrosaur's
     log = fl.fetch_log("images", "bad")
     assert "WARNING  about to fail" in log
     assert "ERROR    computing bad failed (test_files.py:" in log

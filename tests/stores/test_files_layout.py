@@ -25,15 +25,21 @@ from flightlog.stores import FileStore, Store, open_store
 from flightlog.testing import StoreContract, make_run, make_step
 from flightlog.trackers import FileSystemTracker
 
-BANDSAW_RUN_KEYS = {"run", "configuration", "environment", "distribution_archive"}
+# bandsaw's run JSON (id ... meta), and flightlog's run, store and environment beside it.
+BANDSAW_RUN_KEYS = {"id", "start_date", "user", "command", "env", "meta"} | {
+    "run",
+    "configuration",
+    "environment",
+    "distribution_archive",
+}
 SESSION_KEYS = {
     "task",
     "execution",
     "run",
     "configuration",
-    "environment",
     "distribution_archive",
     "session",
+    "context",
 }
 
 
@@ -131,7 +137,7 @@ def test_a_run_writes_exactly_bandsaws_layout(files: Flightlog, tmp_path: Path) 
     run_info = load(root / "runs/my_run/run-info.json")
     assert set(run_info) == BANDSAW_RUN_KEYS | {"flightlog"}
     assert run_info["run"]["id"] == "my_run" and run_info["run"]["status"] == "SUCCESSFUL"
-    assert run_info["configuration"] == {"store": files.url}
+    assert run_info["configuration"] == files.url
     assert set(run_info["distribution_archive"]) >= {"modules", "id"}
     assert run_info["flightlog"]["record"]["output"] == "10"
 

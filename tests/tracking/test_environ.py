@@ -28,28 +28,33 @@ def clean_environment() -> Iterator[None]:
     [
         ("1", 1),
         ("-2", -2),
-        ("+7", 7),
-        ("007", 7),
+        ("+7", "+7"),  # not JSON: the text, as runnable keeps it
+        ("007", "007"),
         ("2.5", 2.5),
-        ("-.5", -0.5),
-        ("1.", 1.0),
+        ("-.5", "-.5"),
+        ("1.", "1."),
         ("1e3", 1000.0),
         ("6.02E-23", 6.02e-23),
         ("1_000", "1_000"),
         ("nan", "nan"),
         ("inf", "inf"),
-        ("-Infinity", "-Infinity"),
-        ("true", "true"),
+        ("-Infinity", float("-inf")),  # Python's json reads it, and so runnable
+        ("true", True),  # JSON's true: a boolean, as runnable's json.loads gives
         ("True", "True"),
-        (" 1", " 1"),
-        ("1 ", "1 "),
+        (" 1", 1),
+        ("1 ", 1),
         ("0x10", "0x10"),
         ("", ""),
         ("1e", "1e"),
         ("abc", "abc"),
+        ('"quoted"', "quoted"),
+        ('{"ham": "world"}', {"ham": "world"}),
+        ("[1, 2.5]", [1, 2.5]),
+        ("null", None),
+        ("[" * 100_000, "[" * 100_000),  # too deep for the decoder: the text
     ],
 )
-def test_numbers_are_plain_decimals_only(text: str, expected: object) -> None:
+def test_values_are_decoded_as_json(text: str, expected: object) -> None:
     found = parse_value(text)
     assert found == expected and type(found) is type(expected)
 
@@ -92,7 +97,7 @@ def test_variables_new_or_changed_in_a_step_are_its_metrics(fl: Flightlog) -> No
         ("accuracy", 0, "train"): 0.75,
         ("loss", 3, "train"): 0.5,
         ("model", 0, "train"): "resnet",
-        ("flag", 0, "train"): "true",
+        ("flag", 0, "train"): True,
     }
 
 

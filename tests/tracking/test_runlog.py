@@ -26,14 +26,15 @@ class CodeIdentity(pydantic.BaseModel):
     code_identifier_type: str
     code_identifier_dependable: bool
     code_identifier_url: str | None
+    code_identifier_message: str
 
 
 class AttemptLog(pydantic.BaseModel):
     model_config = Closed
     attempt_number: int
-    start_time: str | None
-    end_time: str | None
-    duration: str | None
+    start_time: str
+    end_time: str
+    duration: str
     status: StatusName
     message: str
     parameters: dict[str, Json]
@@ -54,21 +55,26 @@ class CatalogItem(pydantic.BaseModel):
     model_config = Closed
     name: str
     data_hash: str
-    size: int
+    catalog_relative_path: str
+    catalog_handler_location: str
     stage: Literal["put"]
+    size: int
 
 
 class StepLog(pydantic.BaseModel):
     model_config = Closed
     name: str
+    internal_name: str
     status: StatusName
     step_type: Literal["task", "shell"]
     message: str
+    mock: bool
     parent: str | None
     origin: Literal["executed", "replayed", "cached"]
     attempts: list[AttemptLog]
     code_identities: list[CodeIdentity]
     user_defined_metrics: dict[str, Json]
+    branches: dict[str, Json]
     data_catalog: list[CatalogItem]
 
 
@@ -81,8 +87,11 @@ class RunConfig(pydantic.BaseModel):
 class RunLog(pydantic.BaseModel):
     model_config = Closed
     run_id: str
-    status: StatusName
+    dag_hash: str
+    use_cached: bool
     tag: str
+    original_run_id: str
+    status: StatusName
     workflow: str
     start_time: str | None
     end_time: str | None
@@ -151,6 +160,7 @@ def test_run_log_has_runnables_shape(fl: Flightlog) -> None:
         "code_identifier_type": "flightlog-task",
         "code_identifier_dependable": True,
         "code_identifier_url": None,
+        "code_identifier_message": "",
     }
     assert log["steps"]["fetch"]["step_type"] == "shell"
     assert log["run_config"]["store"] == {"url": fl.url, "type": type(fl.store).__name__}

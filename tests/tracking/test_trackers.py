@@ -80,19 +80,21 @@ def test_trackers_hear_what_a_run_records(sqlite_url: str) -> None:
         "track_run",
         "track_distribution_archive",
         "track_metrics",  # the body's "begin", written with the first step's end record
-        "track_task",
+        "track_task",  # bandsaw's order: task, execution, session, result, attachments
         "track_execution",
         "track_session",
-        "track_metrics",
         "track_result",
+        "track_attachments",  # every step, as bandsaw (none attached here)
+        "track_metrics",  # flightlog's own, last
         "track_session",  # add_1: task and execution known already
-        "track_metrics",
         "track_result",
+        "track_attachments",
+        "track_metrics",
         "track_task",
         "track_execution",
         "track_session",
-        "track_attachments",
         "track_result",
+        "track_attachments",
         "track_metrics",  # the body's "end", at the run's end
         "track_run",
     ]
@@ -112,13 +114,14 @@ def test_trackers_hear_what_a_run_records(sqlite_url: str) -> None:
         {"type": "int", "value": "2", "name": "left"},
         {"type": "int", "value": "1", "name": "right"},
     ]
-    assert tracker.calls[7][2]["result"] == {"value": {"type": "int", "value": "3"}}
-    metrics = tracker.calls[6][2]
+    assert tracker.calls[6][2]["result"] == {"value": {"type": "int", "value": "3"}}
+    assert tracker.calls[7][2] == {}
+    metrics = tracker.calls[8][2]
     assert metrics["session"]["name"] == "add"
     assert [(p["name"], p["step"], p["value"]) for p in metrics["metrics"]] == [("total", 0, 3)]
     assert tracker.calls[2][1] == Ids("r")
     assert tracker.calls[2][2]["metrics"][0]["value"] == "begin"
-    assert tracker.calls[14][2] == {"out.txt": b"saved"}
+    assert tracker.calls[17][2] == {"out.txt": b"saved"}
     for _, _, info in tracker.calls:
         if not isinstance(next(iter(info.values()), None), bytes):
             json.dumps(info)  # every info is JSON-ready
@@ -237,16 +240,18 @@ def test_export_replays_a_recorded_run(sqlite_url: str) -> None:
         "track_task",
         "track_execution",
         "track_session",
-        "track_metrics",
         "track_result",
+        "track_attachments",
+        "track_metrics",
         "track_session",
-        "track_metrics",
         "track_result",
+        "track_attachments",
+        "track_metrics",
         "track_task",
         "track_execution",
         "track_session",
-        "track_attachments",
         "track_result",
+        "track_attachments",
         "track_metrics",  # what the body tracked, all at once after the steps
         "track_run",
     ]

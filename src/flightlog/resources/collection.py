@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -249,11 +250,20 @@ class Resource:
 
     @property
     def paths(self) -> dict[str, str]:
-        """``base``, ``error``, ``log``, ``status``, ``result``, ``storage``: made real now."""
+        """hadrosaur's ``base``, ``error``, ``log``, ``status``, ``start_time``, ``end_time``,
+        ``result`` and ``storage``, made real now with hadrosaur's contents (see
+        :mod:`flightlog.resources.files`)."""
         files = self._engine.files(self.collection, self.ident)
-        error = self.error
-        result = self._record.result if self.status == "completed" else None
-        return files.materialise(self.status, result, error)
+        result = self._result_json() if self.status == "completed" else None
+        return files.materialise(self.status, result, self.error, self.start_time, self.end_time)
+
+    def _result_json(self) -> str | None:
+        """The result as hadrosaur's ``json.dump`` writes it; a value JSON cannot hold (a
+        pickled collection's) as flightlog's encoding of it."""
+        try:
+            return json.dumps(self.result)
+        except (TypeError, ValueError, FlightlogError):
+            return self._record.result
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the paths, as plain values."""

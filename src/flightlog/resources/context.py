@@ -1,7 +1,8 @@
 """``ctx``: what a resource function gets beside its identifier and arguments.
 
 ``ctx.subdir`` (a folder for the function's files) and ``ctx.logger`` (a logger writing to the
-resource's rotated ``run.log``) are made on first use only. The logger is a fresh
+resource's rotated ``run.log``, started anew for each computation, as hadrosaur's) are made
+on first use only. The logger is a fresh
 ``logging.Logger`` that is not registered with the logging module (``logging.getLogger``
 would keep every one of them, and its open file, for the life of the process); its handler
 is closed when the computation ends. Its records also propagate to the ``flightlog.resources``
@@ -67,6 +68,7 @@ class Context:
         """A logger writing to the resource's ``run.log`` (rotated), created on first use."""
         logger = self._logger
         if logger is None:
+            self._files.fresh_log()  # the log holds this computation's (hadrosaur's rule)
             handler = logging.handlers.RotatingFileHandler(
                 self._files.log_for_writing(),
                 maxBytes=self._log_max_bytes,

@@ -35,7 +35,7 @@ from . import bulk
 from .claims import FLIGHTS, LEASE_SECONDS, Flight, death_of, process_owner, split_pending
 from .collection import CollectionOptions, Resource, ResourceCollection, same_arguments
 from .context import Context
-from .files import ResourceFiles
+from .files import ResourceFiles, collection_folder
 from .names import check_collection, check_ident
 
 if TYPE_CHECKING:
@@ -78,6 +78,10 @@ class ResourceEngine:
     ) -> ResourceCollection:
         collection = ResourceCollection(self, check_collection(name), function, options)
         self.collections[collection.name] = collection
+        try:  # hadrosaur makes the collection's folder when it is defined
+            collection_folder(self.root, collection.name).mkdir(parents=True, exist_ok=True)
+        except OSError:  # read-only: made, or refused with its error, when first written
+            pass
         return collection
 
     def _defined(self, name: str, why: str) -> ResourceCollection:

@@ -1,12 +1,18 @@
-"""A resource's folder: ``<data dir>/resources/<collection>/<ident>/``.
+"""A resource's folder: ``<data dir>/resources/<collection>/<ident>/``, with hadrosaur's files.
 
-Inside it (hadrosaur's names): ``storage/`` (``ctx.subdir``, the function's own files),
-``run.log`` (written through ``ctx.logger``, rotated: ``run.log.1`` … are older),
-``status``, ``result.json`` and ``error.log``. The store holds the record; the folder and the
-log file are made only when the function uses ``ctx.subdir`` or ``ctx.logger``, and the
-``status``, ``result.json`` and ``error.log`` files are a view of the record, written (again)
-each time someone asks for ``Resource.paths``. So a resource that needs no files costs no
-file-system work.
+The collection's folder is made when the collection is defined (as hadrosaur's
+``Project.collection`` does). Inside a resource's folder, hadrosaur's names and contents:
+``storage/`` (``ctx.subdir``, the function's own files), ``run.log`` (written through
+``ctx.logger``, rotated: ``run.log.1`` … are older parts; emptied when a computation first
+logs, so it holds the latest computation's log), ``status`` (the bare word, no newline:
+pending, completed or error; absent while unavailable), ``start_time`` and ``end_time``
+(Unix epoch milliseconds, no newline; ``end_time`` empty while pending), ``result.json`` (the
+result as ``json.dump`` writes it, default separators and ASCII; empty until completed) and
+``error.log`` (the traceback; empty otherwise), all in UTF-8. The store holds the record; the
+folder and the log file are made only when the function uses ``ctx.subdir`` or
+``ctx.logger``, and the other files are a view of the record, written (again) each time
+someone asks for ``Resource.paths``. So a resource that needs no files costs no file-system
+work.
 
 None of these paths leads out of the data directory: a symbolic link planted on the way (the
 collection's folder, the resource's, ``storage/``, ``run.log``) that leads outside it is
@@ -26,7 +32,14 @@ STORAGE = "storage"
 LOG = "run.log"
 ERROR = "error.log"
 STATUS = "status"
+START_TIME = "start_time"
+END_TIME = "end_time"
 RESULT = "result.json"
+
+
+def collection_folder(root: Path, collection: str) -> Path:
+    """Where a collection's resources go (made when the collection is defined)."""
+    return root.joinpath("resources", collection)
 
 
 class ResourceFiles:
@@ -76,40 +89,65 @@ class ResourceFiles:
         return self.base / LOG
 
     def paths(self) -> dict[str, str]:
+        """hadrosaur's paths: base, error, log, status, start_time, end_time, result, storage."""
         base = self.base
         return {
             "base": str(base),
             "error": str(base / ERROR),
             "log": str(base / LOG),
             "status": str(base / STATUS),
+            "start_time": str(base / START_TIME),
+            "end_time": str(base / END_TIME),
             "result": str(base / RESULT),
             "storage": str(base / STORAGE),
         }
 
-    def materialise(self, status: str, result: str | None, error: str | None) -> dict[str, str]:
-        """Make every path real: folders, an (empty if unused) log, and the status, result and
-        error files written from the record (``result.json`` holds ``null`` and ``error.log``
-        is empty when there is none)."""
+    def materialise(
+        self,
+        status: str,
+        result: str | None,
+        error: str | None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+    ) -> dict[str, str]:
+        """Make the paths real, holding what hadrosaur writes: the folders, and unless the
+        resource is unavailable (no computation yet: hadrosaur has no file then) the log (empty
+        if unused), the bare status word, the times in milliseconds (``end_time`` empty while
+        pending), ``result.json`` (``result``: its JSON text, given only when completed;
+        otherwise empty) and ``error.log`` (the traceback, or empty)."""
         self.make_storage()
+        if status == "unavailable":
+            return self.paths()
         self._inside(self.log).touch(exist_ok=True)
-        write_atomically(self.base / STATUS, status + "\n")
-        write_atomically(self.base / RESULT, (result if result is not None else "null") + "\n")
-        write_atomically(self.base / ERROR, error or "")
+        base = self._inside(self.base, folder=True)
+        write_atomically(base / STATUS, status)
+        write_atomically(base / START_TIME, "" if start_time is None else str(start_time))
+        ended = end_time is not None and status != "pending"
+        write_atomically(base / END_TIME, str(end_time) if ended else "")
+        write_atomically(base / RESULT, result or "")
+        write_atomically(base / ERROR, error or "")
         return self.paths()
 
+    def fresh_log(self) -> None:
+        """Start the log anew for a computation (hadrosaur empties it): the log and its
+        rotated parts from an earlier computation are removed."""
+        for path in self._log_parts():
+            self._inside(path).unlink(missing_ok=True)
+        self._inside(self.log).unlink(missing_ok=True)
+
+    def _log_parts(self) -> list[Path]:
+        """The rotated parts of the log, newest first (``run.log.1``, ``run.log.2`` …)."""
+        parts = [
+            (int(path.name[len(LOG) + 1 :]), path)
+            for path in self._inside(self.base, folder=True).glob(LOG + ".*")
+            if path.name[len(LOG) + 1 :].isdigit()
+        ]
+        return [path for _, path in sorted(parts)]
+
     def read_log(self) -> str:
-        """The log text, rotated backups first (oldest first), or "" when nothing was logged."""
+        """The log text, rotated parts first (oldest first), or "" when nothing was logged."""
         log = self.log
-        base = self._inside(self.base, folder=True)
-        backups = sorted(
-            (
-                (int(path.name[len(LOG) + 1 :]), path)
-                for path in base.glob(LOG + ".*")
-                if path.name[len(LOG) + 1 :].isdigit()
-            ),
-            reverse=True,
-        )
-        parts = [self._read(path) for _, path in backups]
+        parts = [self._read(path) for path in reversed(self._log_parts())]
         if self._inside(log).exists():
             parts.append(self._read(log))
         return "".join(parts)

@@ -22,7 +22,7 @@ from ..bandsaw import (
     anonymous_execution_id,
     execution_info,
     result_part,
-    session_part,
+    session_entries,
     started_run_info,
 )
 from ..errors import InvalidInputError, NotFoundError, StoreError
@@ -116,7 +116,7 @@ class FileSteps:
                 self._executions.clear()
             self._executions.add(key)
         shared = execution + b"," + self._run_part(step.run_id)
-        session = {"session": session_part(step)}
+        session = session_entries(step)
         record = step_record(step)
         if not finished:
             self.layout.write_session(
@@ -134,7 +134,7 @@ class FileSteps:
             step.position,
             session=session,
             session_entry=record,
-            result={"session": session["session"], "result": outcome},
+            result={**session, "result": outcome},
             result_entry=result_entry(step.name, outcome),
             shared=shared,
             writes=writes,

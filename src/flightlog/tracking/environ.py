@@ -2,9 +2,13 @@
 
 At the end of a step, every variable ``<PREFIX><NAME>`` (recorded at step 0) or
 ``<PREFIX><NAME>_STEP_<n>`` (at step n) whose value is new or different from before the step
-is recorded as metric ``<NAME>``, spelled as written. A value that is a plain decimal integer
-or float (digits, optional sign, point and exponent; no ``_``, ``nan`` or ``inf``) is stored as
-a number, anything else as the string; there is no boolean conversion. The prefix is
+is recorded as metric ``<NAME>``, spelled as written, and then removed from the environment,
+as runnable's experiment tracking does: a later step that sets it again records it again, and
+a step around this one does not record it a second time. Variables that no step set (there
+before the step, unchanged) stay. A value is decoded as JSON, as runnable decodes it
+(``json.loads``): ``'{"ham": "world"}'`` is a dict, ``'"value"'`` the string ``value``, ``3``
+an int, ``0.5`` and ``NaN`` floats, ``true`` the boolean True, ``null`` None; a value that is
+not JSON (``True``, ``+1``, ``.5``, ``resnet``) is kept as the text. The prefix is
 ``FLIGHTLOG_TRACK_`` unless ``flightlog.open(track_prefix=...)`` says otherwise.
 
 Cost: scanning the environment at every step's start and end would slow every step down, so
@@ -16,6 +20,7 @@ dict cannot be replaced, every step scans.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -24,7 +29,6 @@ from typing import Any
 
 DEFAULT_PREFIX = "FLIGHTLOG_TRACK_"
 
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 _STEP = re.compile(r"(.+)_STEP_([0-9]+)\Z", re.DOTALL)
 _install_lock = threading.Lock()
 _environ: Any = os.environ
@@ -90,13 +94,12 @@ def watch_environment() -> bool:
         return True
 
 
-def parse_value(text: str) -> int | float | str:
-    """A plain decimal number as a number; anything else as the string it is."""
-    if _NUMBER.match(text):
-        if "." in text or "e" in text or "E" in text:
-            return float(text)
-        return int(text)
-    return text
+def parse_value(text: str) -> Any:
+    """The value as runnable reads it: decoded as JSON, else the text as it is."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
 
 
 def metric_of(suffix: str) -> tuple[str, int] | None:
@@ -144,8 +147,10 @@ class EnvironmentMetrics:
         data = _environ._data
         return type(data) is CountingDict and data.version == mark[0]
 
-    def changes(self, mark: Mark | None) -> list[tuple[str, int, int | float | str]]:
-        """The metrics (name, step, value) set since ``mark``: variables new or changed."""
+    def changes(self, mark: Mark | None) -> list[tuple[str, int, Any]]:
+        """The metrics (name, step, value) set since ``mark``: variables new or changed, which
+        are removed from the environment (runnable's rule: read once, by the step that set
+        them)."""
         if mark is None:
             return []
         if self.unchanged(mark):
@@ -159,6 +164,7 @@ class EnvironmentMetrics:
             metric = metric_of(variable[start:])
             if metric is not None:
                 found.append((metric[0], metric[1], parse_value(value)))
+                os.environ.pop(variable, None)
         return found
 
     def exported(self, before: dict[str, str], after: dict[str, str]) -> list[tuple[str, int, Any]]:

@@ -124,6 +124,8 @@ class FileSystemTracker(Tracker):
         append_numbered(writes, folder, data, self._numbers, self._numbers_lock)
 
     def track_attachments(self, ids: Ids, attachments: Attachments) -> None:
+        if not attachments:  # told for every step, as bandsaw does: nothing to mirror
+            return
         session = ids if ids.session_id is None else self._session(ids)
         check_run_id(session.run_id)
         folder = self.layout.attachments_dir(session)

@@ -14,10 +14,13 @@ from ..bandsaw import (
     redacted_url,
     result_info,
     run_info,
+    session_entries,
     session_info,
+    start_date,
     step_ids,
     task_info,
     value_info,
+    value_infos,
 )
 
 __all__ = [
@@ -28,8 +31,11 @@ __all__ = [
     "redacted_url",
     "result_info",
     "run_info",
+    "session_entries",
     "session_info",
+    "start_date",
     "step_ids",
     "task_info",
     "value_info",
+    "value_infos",
 ]

@@ -7,6 +7,7 @@ per step (see :mod:`flightlog.tracking.environ`).
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 import time
@@ -51,6 +52,25 @@ if TYPE_CHECKING:
     from ..stores import Store
 
 
+def takes_ids(method: Any) -> bool:
+    """Whether a bound tracker method takes ``(ids, info)``; bandsaw's
+    ``track_distribution_archive(archive)`` takes one argument only."""
+    try:
+        parameters = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    positional = 0
+    for parameter in parameters:
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            return True
+        if parameter.kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            positional += 1
+    return positional >= 2
+
+
 def describe_tracker(tracker: Tracker) -> str:
     try:
         return str(tracker.describe().get("type") or type(tracker).__qualname__)
@@ -68,14 +88,21 @@ class TrackerNotifier:
     def __init__(self, trackers: Sequence[Tracker], *, strict: bool = False) -> None:
         self.trackers = tuple(trackers)
         self.strict = strict
+        self._archive_trackers = tuple(
+            tracker
+            for tracker in self.trackers
+            if takes_ids(getattr(tracker, "track_distribution_archive", None))
+        )
         self._lock = threading.Lock()
         self._reported: set[int] = set()
         self._runs: dict[str, Run] = {}
         self._seen: dict[str, set[str]] = {}
         self._tasks: dict[str, TaskRecord | None] = {}
 
-    def _send(self, method: str, ids: Ids, info: Any) -> None:
-        for tracker in self.trackers:
+    def _send(
+        self, method: str, ids: Ids, info: Any, trackers: Sequence[Tracker] | None = None
+    ) -> None:
+        for tracker in self.trackers if trackers is None else trackers:
             try:
                 getattr(tracker, method)(ids, info)
             except Exception as error:
@@ -114,7 +141,9 @@ class TrackerNotifier:
         self._runs[run.run_id] = run
         ids = Ids(run.run_id)
         self._send("track_run", ids, run_info(run, store.url, started=True))
-        self._send("track_distribution_archive", ids, distribution_info(run))
+        self._send(
+            "track_distribution_archive", ids, distribution_info(run), self._archive_trackers
+        )
 
     def body_tracked(
         self,
@@ -149,13 +178,12 @@ class TrackerNotifier:
         if self._first(step.run_id, f"{step.task_id}_{ids.execution_id}"):
             self._send("track_execution", ids, execution_info(task, step))
         self._send("track_session", ids, session_info(run, store.url, task, step))
+        self._send("track_result", ids, result_info(run, store.url, task, step))
+        files = [item for item in attachments if item.position == step.position]
+        self._send("track_attachments", ids, Attachments(files, store.get_blob))
         chunks = [chunk for chunk in metrics if chunk.position == step.position]
         if chunks:
             self._send("track_metrics", ids, metrics_info(step.run_id, step, chunks))
-        files = [item for item in attachments if item.position == step.position]
-        if files:
-            self._send("track_attachments", ids, Attachments(files, store.get_blob))
-        self._send("track_result", ids, result_info(run, store.url, task, step))
 
     def run_ended(self, store: Store, run: Run) -> None:
         self._send("track_run", Ids(run.run_id), run_info(run, store.url))

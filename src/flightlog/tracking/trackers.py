@@ -7,10 +7,17 @@ bandsaw's info files hold (see :mod:`flightlog.tracking.infos`). When they are c
 
 - ``track_run`` and ``track_distribution_archive`` when a run starts (or resumes): the run's
   status is RUNNING; ``track_run`` again when it ends, with its final status and outcome;
-- at the end of each step: ``track_task`` (the first time this tracker sees the task),
-  ``track_execution`` (the first time it sees the execution), ``track_session``, then
-  ``track_metrics`` and ``track_attachments`` when the step tracked any, and ``track_result``;
-- ``track_metrics`` with run ``ids`` (no task) for what the run's own body tracked.
+- at the end of each step, in the order of bandsaw's ``TrackerExtension``: ``track_task``
+  (the first time this tracker sees the task in the run), ``track_execution`` (the first time
+  it sees the execution), ``track_session``, ``track_result`` and ``track_attachments``
+  (every step, as bandsaw: the mapping may be empty); then ``track_metrics`` when the step
+  tracked any (flightlog's own);
+- ``track_metrics`` and ``track_attachments`` with run ``ids`` (no task) for what the run's
+  own body tracked, when it tracked any.
+
+A tracker written for bandsaw works unchanged: its ``track_distribution_archive`` takes one
+argument (bandsaw's interface), and such a one is not called, as bandsaw's extension never
+calls it; an attachment is ``bytes`` that also opens like bandsaw's (``open()``, ``size``).
 
 Calls come from the thread that drives the run or step. A tracker that raises is reported
 once, as a :class:`~flightlog.errors.TrackerWarning`, and never fails the run.
@@ -18,17 +25,31 @@ once, as a :class:`~flightlog.errors.TrackerWarning`, and never fails the run.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..bandsaw import Ids, anonymous_execution_id
 from ..model import AttachmentRecord
 
-__all__ = ["Attachments", "Ids", "Tracker", "anonymous_execution_id"]
+__all__ = ["Attachment", "Attachments", "Ids", "Tracker", "anonymous_execution_id"]
+
+
+class Attachment(bytes):
+    """The bytes of one attached file, which also read like bandsaw's ``Attachment``:
+    ``open()`` gives a binary stream of them and ``size`` their length."""
+
+    def open(self) -> io.BytesIO:
+        return io.BytesIO(self)
+
+    @property
+    def size(self) -> int:
+        return len(self)
 
 
 class Attachments(Mapping[str, bytes]):
-    """The files a step attached, by name; reading one loads its bytes from the store.
+    """The files a step attached, by name; reading one loads its bytes from the store (an
+    :class:`Attachment`: ``bytes`` with bandsaw's ``open()`` and ``size``).
 
     ``records`` holds their name, size, sha256 digest and time (``AttachmentRecord``).
     """
@@ -48,7 +69,7 @@ class Attachments(Mapping[str, bytes]):
         data = self._read(record.sha256)
         if data is None:
             raise KeyError(f"the bytes of attachment {name!r} ({record.sha256}) are missing")
-        return data
+        return Attachment(data)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._by_name)
@@ -74,7 +95,8 @@ class Tracker:
         """A run started (status RUNNING) or ended (its final status and outcome)."""
 
     def track_distribution_archive(self, ids: Ids, info: dict[str, Any]) -> None:
-        """The code a run runs: ``info["distribution_archive"]`` (git commit, modules)."""
+        """The code a run runs: ``info["distribution_archive"]`` (git commit, modules).
+        Overridden with bandsaw's one argument, it is not called (see the module)."""
 
     def track_task(self, ids: Ids, info: dict[str, Any]) -> None:
         """A task version, the first time this tracker meets it."""
@@ -90,7 +112,8 @@ class Tracker:
         ``message``)."""
 
     def track_attachments(self, ids: Ids, attachments: Attachments) -> None:
-        """The files a step attached: a mapping of name to bytes (bandsaw's ``Attachments``)."""
+        """The files a step attached (every step; maybe none): a mapping of name to bytes
+        (bandsaw's ``Attachments``: each value also has ``open()`` and ``size``)."""
 
     def track_metrics(self, ids: Ids, info: dict[str, Any]) -> None:
         """Metric points a step (or, with run ids, the run's own body) tracked:

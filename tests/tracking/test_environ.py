@@ -39,7 +39,8 @@ def clean_environment() -> Iterator[None]:
         ("nan", "nan"),
         ("inf", "inf"),
         ("-Infinity", float("-inf")),  # Python's json reads it, and so runnable
-        ("true", True),  # JSON's true: a boolean, as runnable's json.loads gives
+        ("true", "true"),  # no booleans from the environment (runnable's documented rule)
+        ("false", "false"),
         ("True", "True"),
         (" 1", 1),
         ("1 ", 1),
@@ -97,7 +98,7 @@ def test_variables_new_or_changed_in_a_step_are_its_metrics(fl: Flightlog) -> No
         ("accuracy", 0, "train"): 0.75,
         ("loss", 3, "train"): 0.5,
         ("model", 0, "train"): "resnet",
-        ("flag", 0, "train"): True,
+        ("flag", 0, "train"): "true",
     }
 
 

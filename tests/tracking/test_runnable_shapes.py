@@ -8,9 +8,9 @@ flightlog follows: ``runnable==0.2.0`` on PyPI, ``runnable/experiment_tracker.py
 - at the end of a step every ``<PREFIX><KEY>[_STEP_<n>]`` variable is read, its value decoded
   with ``json.loads`` (a value that is not JSON is kept as the text), and the variable is
   deleted from ``os.environ``; so ``'{"ham": "world"}'`` is a dict, ``'"value"'`` the string
-  ``value``, ``'1'`` an int and ``'true'`` the boolean ``True`` (its documentation says there
-  is no boolean support, meaning that an environment variable is text; ``true`` is JSON),
-  while ``'True'``, ``'+1'`` or ``'.5'`` are not JSON and stay text;
+  ``value``, ``'1'`` an int; ``'true'`` stays text (runnable documents that no boolean comes
+  from the environment, and flightlog keeps that rule although its code would decode one),
+  and ``'True'``, ``'+1'`` or ``'.5'`` are not JSON and stay text;
 - the run-log models below, rebuilt here with their field names, types and defaults (the
   package itself is not a test dependency: importing it configures the process's logging and
   pulls its command-line and YAML dependencies, and that release needs Python < 3.13).
@@ -138,7 +138,7 @@ VALUES = {
     "big": ("1e3", 1000.0),
     "items": ("[1, 2]", [1, 2]),
     "nothing": ("null", None),
-    "flag": ("true", True),  # JSON: runnable's json.loads gives a boolean
+    "flag": ("true", "true"),  # no booleans from the environment (runnable's documented rule)
     "python_flag": ("True", "True"),  # not JSON: the text
     "plus": ("+1", "+1"),
     "point": (".5", ".5"),

@@ -28,7 +28,7 @@ from ..bandsaw import (
 from ..errors import InvalidInputError, NotFoundError, StoreError
 from ..model import AttachmentRecord, MetricChunk, Origin, Run, Status, Step, TaskRecord
 from .files_io import Writes, assemble, check_identity, check_run_id, dump, locked, members
-from .files_layout import RUN_INFO, SESSION_INFO, Layout, result_entry
+from .files_layout import SESSION_INFO, Layout, result_entry
 from .files_records import decoded, step_from, step_record
 from .files_root import StoreRoot
 
@@ -37,16 +37,9 @@ _UP = "../../../../"  # from flightlog/runs/<run_id>/steps/ (and a session folde
 
 def run_part(run: Run, store_url: str) -> bytes:
     """What a session's info files say of their run (encoded members, see
-    :func:`~flightlog.stores.files_io.members`): the run as it started, under bandsaw's keys.
-    Its user metadata, which may be large, is not copied into every step's files: they hold
-    a JSON reference to it, ``{"$ref": "../../../../runs/<run_id>/run-info.json#/run/
-    user_metadata"}`` (relative to the session folder)."""
-    info = started_run_info(run, store_url)
-    described = info.get("run")
-    if isinstance(described, dict) and described.get("user_metadata"):
-        pointer = f"{_UP}runs/{run.run_id}/{RUN_INFO}#/run/user_metadata"
-        described["user_metadata"] = {"$ref": pointer}
-    return members(info)
+    :func:`~flightlog.stores.files_io.members`), under bandsaw's keys: its id, never its
+    metadata or environment, which may be large and stay in the run's own info."""
+    return members(started_run_info(run, store_url))
 
 
 def steps_dir(layout: Layout, run_id: str) -> str:

@@ -95,11 +95,13 @@ def watch_environment() -> bool:
 
 
 def parse_value(text: str) -> Any:
-    """The value as runnable reads it: decoded as JSON, else the text as it is."""
+    """The value as runnable reads it: decoded as JSON, else the text as it is; except that,
+    as runnable documents, no boolean comes from the environment (``true`` stays text)."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except (ValueError, RecursionError):
         return text
+    return text if isinstance(value, bool) else value
 
 
 def metric_of(suffix: str) -> tuple[str, int] | None:

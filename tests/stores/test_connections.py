@@ -9,6 +9,7 @@ directly, on every Python.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 import time
@@ -185,3 +186,17 @@ def test_a_user_thread_alive_at_close_lets_go_of_its_connection_when_it_ends(
     thread.join(WAIT)
     assert len(after_close) == 1, "a closed store must refuse to work"
     assert [name for name, c in opened if _is_open(c)] == []
+
+
+def test_a_store_collected_unclosed_closes_its_connections(
+    url_and_opened: tuple[str, Opened],
+) -> None:
+    """A store nobody closed: its connections close when it is collected (none can be in use
+    then), not when the threads that opened them end (the main thread may never end)."""
+    url, opened = url_and_opened
+    fl = flightlog.open(url)
+    fl.list_runs()
+    assert [_is_open(connection) for _, connection in opened] == [True]
+    del fl
+    gc.collect()
+    assert [_is_open(connection) for _, connection in opened] == [False]

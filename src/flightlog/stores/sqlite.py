@@ -216,6 +216,10 @@ class SQLiteStore(SQLStore):
         self._all: list[tuple[threading.Thread, sqlite3.Connection, thread_end.Forget]] = []
         self._closed = False
         self._all_lock = threading.Lock()
+        # A store collected unclosed closes its connections: none can be in use then (a thread
+        # using one holds the store). Not at exit, when daemon threads may still be in a query.
+        finalizer = weakref.finalize(self, _close_all, self._all)
+        finalizer.atexit = False
         self._pid = os.getpid()
         _OPEN_STORES.add(self)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -236,7 +240,7 @@ class SQLiteStore(SQLStore):
         """In a forked child: never use the parent's connections (nor close them)."""
         self._local = threading.local()
         thread_end.INHERITED.extend(connection for _, connection, _ in self._all)
-        self._all = []
+        self._all.clear()
         self._pid = os.getpid()
 
     def _connection(self) -> sqlite3.Connection:
@@ -249,7 +253,7 @@ class SQLiteStore(SQLStore):
             forget = thread_end.close_at_thread_end(connection, connection.close)
             with self._all_lock:
                 # (those of threads that ended were closed as they ended)
-                self._all = [entry for entry in self._all if entry[0].is_alive()]
+                self._all[:] = [entry for entry in self._all if entry[0].is_alive()]
                 self._all.append((threading.current_thread(), connection, forget))
             sqlite_checkpoint.watch(self, self.path)
         return connection
@@ -382,7 +386,8 @@ class SQLiteStore(SQLStore):
         self._closed = True
         sqlite_checkpoint.unwatch(self)
         with self._all_lock:
-            connections, self._all = self._all, []
+            connections = self._all[:]
+            self._all.clear()
         self._local = threading.local()
         if self._pid != os.getpid():
             return
@@ -398,6 +403,15 @@ class SQLiteStore(SQLStore):
                 for thread, connection, forget in others:
                     if background_threads is not None and thread in background_threads:
                         _close(connection, forget)
+
+
+def _close_all(
+    connections: list[tuple[threading.Thread, sqlite3.Connection, thread_end.Forget]],
+) -> None:
+    """(In a forked child the list holds only the child's own: see _forget_connections.)"""
+    for _, connection, forget in connections[:]:
+        _close(connection, forget)
+    connections.clear()
 
 
 def _close(connection: sqlite3.Connection, forget: thread_end.Forget) -> None:

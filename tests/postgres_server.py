@@ -205,8 +205,16 @@ class PostgresServer:
 
     def restart(self, mode: str = "fast") -> None:
         """Stop the server (dropping every connection) and start it again on the same port."""
+        self.halt(mode)
+        self._start()
+
+    def halt(self, mode: str = "immediate") -> None:
+        """Stop the server, dropping every connection, and keep its data: :meth:`start_again`
+        starts it again on the same port (an outage)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
         self.running = False
+
+    def start_again(self) -> None:
         self._start()
 
     def stop(self) -> None:

@@ -46,7 +46,7 @@ def _script(directory: Path, body: str) -> str:
 
 @contextlib.contextmanager
 def _child(
-    directory: Path, body: str, env: dict[str, str], output: Path
+    directory: Path, body: str, env: dict[str, str], output: Path, stdin: int | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a child process running ``body``; kill it if it still runs, and reap it."""
     with output.open("wb") as sink:
@@ -54,6 +54,7 @@ def _child(
             [sys.executable, "-c", _script(directory, body)],
             cwd=directory,
             env=env,
+            stdin=stdin,
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
@@ -63,6 +64,8 @@ def _child(
             if process.poll() is None:
                 process.kill()
             process.wait(WAIT)
+            if process.stdin is not None:
+                process.stdin.close()
 
 
 def _run_child(directory: Path, body: str, env: dict[str, str]) -> str:
@@ -110,9 +113,9 @@ def _lines(log: Path) -> int:
     return log.read_text().count("\n") if log.exists() else 0
 
 
-def _grown_to(log: Path, size: int) -> Callable[[], bool]:
-    """Whether a side-effect log has reached ``size`` bytes."""
-    return lambda: log.stat().st_size >= size
+def _has_lines(log: Path, count: int) -> Callable[[], bool]:
+    """Whether a side-effect log holds ``count`` complete lines (or more)."""
+    return lambda: _lines(log) >= count
 
 
 def _integrity(path: Path) -> str:
@@ -124,131 +127,151 @@ def _names(base: str, count: int) -> list[str]:
     return [f"{base}_{i}" if i else base for i in range(count)]
 
 
-# ------------------------------------------------------------ 1. SIGKILL at random instants
+# ------------------------------------------------------- 1. SIGKILL at points the test chooses
 CRASHFLOW = '''
-"""Many fast steps, each leaving one line in a side-effect log."""
+"""Many fast steps, each leaving one line in a side-effect log.
+
+CRASH_MODE and CRASH_AT choose where the process waits to be killed: it blocks reading its
+standard input (which the test never writes) inside step CRASH_AT ("held"), at the last step
+("flow": the test kills it as step CRASH_AT goes by, while the run goes on), or once the run
+has ended ("ended").
+"""
 
 import os
+import sys
 
 import flightlog
 
 fl = flightlog.open(os.environ["CRASH_URL"])
 LOG = os.environ["CRASH_LOG"]
+MODE = os.environ.get("CRASH_MODE", "")
+AT = int(os.environ.get("CRASH_AT", "-1"))
+
+
+def wait_to_be_killed() -> None:
+    sys.stdin.read()
+    raise SystemExit("standard input closed: the test did not kill this process")
 
 
 @fl.task
-def step(i: int) -> int:
+def step(i: int, last: int) -> int:
     with open(LOG, "a") as log:
         log.write(f"{i}\\n")
         log.flush()
+    if (MODE == "held" and i == AT) or (MODE == "flow" and i == last):
+        wait_to_be_killed()
     return i
 
 
 @fl.workflow
 def crashflow(n: int) -> int:
-    return sum(step(i) for i in range(n))
+    return sum(step(i, n - 1) for i in range(n))
+
+
+def main(n: int) -> None:
+    crashflow.run(n, run_id="crash")
+    if MODE == "ended":
+        with open(LOG + ".ended", "w"):
+            pass
+        wait_to_be_killed()
 '''
 
-CRASH_STEPS = 1000
-CRASH_TRIALS = 20
+CRASH_STEPS = 400
 CRASH_RUN = "crash"
+# Where each trial kills the run: "held" blocks inside step CRASH_AT after its effect, before
+# its result is committed (killed at once, or once the monitor has written the step's start:
+# "held-started"); "flow" is killed as step CRASH_AT goes by, at whatever instant of the step
+# path the signal lands (a commit, an encoding, the next step's start), while the run goes on
+# (its last step blocks); "ended" is killed after the run's end was committed.
+CRASH_MODES = ["held", "flow", "held-started", "flow"] * 4 + ["ended", "flow", "held", "ended"]
+
+
+def _step_started(path: Path, position: int) -> Callable[[], bool]:
+    """Whether the store holds step ``position`` as RUNNING (the monitor wrote its start)."""
+
+    def started() -> bool:
+        with contextlib.closing(sqlite3.connect(path, timeout=WAIT)) as connection:
+            row = connection.execute(
+                "SELECT status FROM step_view WHERE run_id = ? AND position = ?",
+                (CRASH_RUN, position),
+            ).fetchone()
+        return row is not None and row[0] == "RUNNING"
+
+    return started
 
 
 @pytest.mark.timeout(240)
-def test_sigkill_at_random_instants_loses_at_most_the_step_in_flight(tmp_path: Path) -> None:
+def test_sigkill_at_chosen_points_loses_at_most_the_step_in_flight(tmp_path: Path) -> None:
     (tmp_path / "crashflow.py").write_text(CRASHFLOW)
     expected = sum(range(CRASH_STEPS))
-    start_run = f"import crashflow\ncrashflow.crashflow.run({CRASH_STEPS}, run_id={CRASH_RUN!r})"
+    start_run = f"import crashflow\ncrashflow.main({CRASH_STEPS})"
     resume = f"import json, crashflow\nprint(json.dumps(crashflow.fl.resume({CRASH_RUN!r})))"
-
-    def trial_env(name: str) -> tuple[dict[str, str], Path, Path]:
-        folder = tmp_path / name
-        folder.mkdir()
-        env = dict(os.environ)
-        env["CRASH_URL"] = f"sqlite:///{folder}/store.db"
-        env["CRASH_LOG"] = str(folder / "effects.log")
-        return env, folder / "store.db", folder / "effects.log"
-
-    # Undisturbed runs: how long from the first step's effect to the last step's. The
-    # shortest of a few is taken, as a machine busy with other work makes some runs slower.
-    size = sum(len(f"{i}\n") for i in range(CRASH_STEPS))
-    durations = []
-    for attempt in range(3):
-        env, _, log = trial_env(f"undisturbed-{attempt}")
-        output = log.parent / "child.out"
-        with _child(tmp_path, start_run, env, output) as child:
-            _wait_for(log.exists, "the first step", child, output, poll=0.0005)
-            began = time.monotonic()
-            _wait_for(_grown_to(log, size), "the last step", child, output, poll=0.0005)
-            durations.append(time.monotonic() - began)
-            assert child.wait(WAIT) == 0, output.read_text()
-        assert _indices(log) == list(range(CRASH_STEPS))
-    duration = min(durations)
-
-    # Kill instants spread over the run (its last fifth left out, as runs vary): one in each
-    # of TRIALS equal slices, in random order.
+    # The step at which each trial kills: one in each of as many equal slices of the run.
     rng = random.Random(20240611)
-    window = 0.8 * duration
-    delays = [window * (slot + rng.random()) / CRASH_TRIALS for slot in range(CRASH_TRIALS)]
-    rng.shuffle(delays)
+    slot = CRASH_STEPS / len(CRASH_MODES)
+    points = [int(slot * (trial + rng.random())) for trial in range(len(CRASH_MODES))]
 
-    killed_mid_run = 0
-    outcomes: list[str] = []
-    for trial, delay in enumerate(delays):
-        env, path, log = trial_env(f"trial-{trial}")
-        output = path.parent / "child.out"
-        with _child(tmp_path, start_run, env, output) as child:
-            _wait_for(log.exists, "the first step", child, output, poll=0.0005)
-            time.sleep(delay)
-            child.send_signal(signal.SIGKILL)  # a no-op when it has been reaped already
+    for trial, (mode, at) in enumerate(zip(CRASH_MODES, points, strict=True)):
+        where = f"trial {trial} ({mode} at step {at})"
+        folder = tmp_path / f"trial-{trial}"
+        folder.mkdir()
+        path, log, output = folder / "store.db", folder / "effects.log", folder / "child.out"
+        env = dict(os.environ, CRASH_URL=f"sqlite:///{path}", CRASH_LOG=str(log))
+        held = dict(env, CRASH_MODE=mode.removesuffix("-started"), CRASH_AT=str(at))
+        with _child(tmp_path, start_run, held, output, stdin=subprocess.PIPE) as child:
+            if mode == "ended":
+                _wait_for(Path(f"{log}.ended").exists, "the run's end", child, output)
+            else:
+                _wait_for(_has_lines(log, at + 1), f"step {at}", child, output, poll=0.0005)
+            if mode == "held-started":
+                _wait_for(_step_started(path, at), f"the start of step {at}", child, output)
+            child.send_signal(signal.SIGKILL)
             returncode = child.wait(WAIT)
-        killed = returncode == -signal.SIGKILL
-        assert killed or returncode == 0, f"trial {trial}: {output.read_text()}"
-        assert _integrity(path) == "ok", f"trial {trial}: integrity check failed"
+        assert returncode == -signal.SIGKILL, f"{where}: {output.read_text()}"
+        assert _integrity(path) == "ok", f"{where}: integrity check failed"
 
         with contextlib.closing(flightlog.open(f"sqlite:///{path}")) as fl:
             before = fl.get_status(CRASH_RUN)
-            # A kill may land after the run's end was committed, while the process exits.
-            assert before in (("RESUMABLE", "SUCCESSFUL") if killed else ("SUCCESSFUL",))
-            mid_run = before == "RESUMABLE"
-            killed_mid_run += mid_run
-            outcomes.append(f"{delay * 1000:.1f} ms: {before}")
+            assert before == ("SUCCESSFUL" if mode == "ended" else "RESUMABLE"), where
 
             # What the kill left: an unbroken prefix of committed steps, and at most the step
             # in flight written as RUNNING (it took longer than the lazy start delay).
             steps = fl.steps(CRASH_RUN)
             done = sum(1 for step in steps if step["status"] == "SUCCESSFUL")
-            assert [s["name"] for s in steps] == _names("step", len(steps))
-            assert all(s["status"] == "SUCCESSFUL" for s in steps[:done])
-            assert len(steps) - done <= 1
-            assert all(s["status"] == "RUNNING" for s in steps[done:])
+            assert [s["name"] for s in steps] == _names("step", len(steps)), where
+            assert all(s["status"] == "SUCCESSFUL" for s in steps[:done]), where
+            assert len(steps) - done <= 1, where
+            assert all(s["status"] == "RUNNING" for s in steps[done:]), where
+            if mode.startswith("held"):  # exactly where it was held
+                assert done == at, f"{where}: {done} steps done"
+                if mode == "held-started":
+                    assert len(steps) == done + 1, where
+            elif mode == "flow":
+                assert at <= done < CRASH_STEPS, f"{where}: {done} steps done"
+            else:
+                assert done == CRASH_STEPS, where
             # Every committed step had its effect once; beyond them only the step in flight did.
             logged = _indices(log)
-            assert logged[:done] == list(range(done)), f"trial {trial}"
-            assert logged[done:] in ([], [done]), f"trial {trial}: {logged[done - 2 :]}"
+            assert logged[:done] == list(range(done)), where
+            assert logged[done:] in ([], [done]), f"{where}: {logged[done - 2 :]}"
 
             printed = _run_child(tmp_path, resume, env)
-            assert json.loads(printed.splitlines()[-1]) == expected, f"trial {trial}"
+            assert json.loads(printed.splitlines()[-1]) == expected, where
 
             assert fl.get_status(CRASH_RUN) == "SUCCESSFUL"
             assert fl.get_output(CRASH_RUN) == expected
             steps = fl.steps(CRASH_RUN)
             assert [s["name"] for s in steps] == _names("step", CRASH_STEPS)
-            assert all(s["status"] == "SUCCESSFUL" for s in steps), f"trial {trial}"
+            assert all(s["status"] == "SUCCESSFUL" for s in steps), where
             origins = [s["origin"] for s in steps]
-            replayed = done if mid_run else 0
+            replayed = 0 if mode == "ended" else done
             assert origins == ["replayed"] * replayed + ["executed"] * (CRASH_STEPS - replayed)
 
         counts = collections.Counter(_indices(log))
-        assert set(counts) == set(range(CRASH_STEPS)), f"trial {trial}: a step never ran"
+        assert set(counts) == set(range(CRASH_STEPS)), f"{where}: a step never ran"
         twice = sorted(index for index, count in counts.items() if count > 1)
-        assert twice in ([], [done]), f"trial {trial}: ran more than once: {twice}"
+        assert twice in ([], [done]), f"{where}: ran more than once: {twice}"
         assert max(counts.values()) <= 2
-
-    assert killed_mid_run >= 15, (
-        f"only {killed_mid_run} of {CRASH_TRIALS} kills landed mid-run "
-        f"(undisturbed run {duration * 1000:.0f} ms): {outcomes}"
-    )
 
 
 # --------------------------------------------------- 2. a killed run reads RESUMABLE, resumes

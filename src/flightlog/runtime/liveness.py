@@ -2,8 +2,11 @@
 
 A pid alone is no identity (pids are reused): an owner is the host, pid, the process's start
 time (from ``/proc/<pid>/stat``) and the boot id. On another host only the lease can tell.
-A RUNNING run whose owner is gone reads as RESUMABLE; that is derived when the run is read,
-and so is its end: when its owner was last seen alive (its last lease renewal).
+Where there is no ``/proc`` (macOS, the BSDs, Windows) the owner has neither start time nor boot
+id: a pid that no process answers to is dead, and one that answers (``kill(pid, 0)``) may have
+been reused, so its lease decides, as on another host. A RUNNING run whose owner is gone reads
+as RESUMABLE; that is derived when the run is read, and so is its end: when its owner was last
+seen alive (its last lease renewal).
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from pathlib import Path
 from ..model import Owner, Run, Status
 from .state import LEASE_SECONDS
 
+# Where the kernel shows its processes (Linux); missing elsewhere.
+PROC = "/proc"
+
 
 def _boot_id() -> str | None:
     try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return Path(f"{PROC}/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
         return None
 
@@ -27,7 +33,7 @@ def _boot_id() -> str | None:
 def process_start(pid: int) -> int | None:
     """The start time of a process in clock ticks since boot (Linux), or None."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        text = Path(f"{PROC}/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name may hold spaces and parentheses: fields follow the last ')'.
@@ -44,17 +50,18 @@ def current_owner() -> Owner:
 
 def owner_alive(owner: Owner) -> bool | None:
     """Whether the owning process still runs: True, False, or None when it cannot be told
-    from here (another host): then the lease decides."""
+    from here (another host; or no ``/proc`` and the pid answers): then the lease decides."""
     if owner.host != socket.gethostname():
         return None
     if owner.boot_id is not None and owner.boot_id != _boot_id():
         return False
     try:
-        text = Path(f"/proc/{owner.pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return _kill_check(owner.pid)
+        text = Path(f"{PROC}/{owner.pid}/stat").read_text()
+    except OSError as error:
+        if isinstance(error, FileNotFoundError) and os.path.exists(f"{PROC}/self/stat"):
+            return False  # /proc shows processes, and not this one
+        # No /proc here (or it cannot be read): a pid that answers may be a reused one.
+        return None if _kill_check(owner.pid) else False
     fields = text[text.rindex(")") + 2 :].split()
     if fields[0] in ("Z", "X"):
         return False
@@ -84,11 +91,10 @@ def effective_status(run: Run, at: float | None = None) -> Status:
         return run.status
     if run.owner is not None:
         alive = owner_alive(run.owner)
-        if alive is False:
+        if alive is False or (run.run_id, run.start_time) in GIVEN_UP:
             return Status.RESUMABLE
         if alive is True:
-            given_up = (run.run_id, run.start_time) in GIVEN_UP
-            return Status.RESUMABLE if given_up else Status.RUNNING
+            return Status.RUNNING
     if run.lease_expires is not None and run.lease_expires < (at or time.time()):
         return Status.RESUMABLE
     return Status.RUNNING

@@ -9,23 +9,36 @@ created directly: they have no content that could be torn.
 
 A :class:`Writes` batch collects the directories to sync, so that a step's several files cost
 one directory sync each at the end (on ext4 the first of them commits the journal for all).
-Read-modify-write sequences across processes hold an exclusive ``fcntl.flock`` on a lock file
-(:func:`locked`), never across user code.
+Read-modify-write sequences across processes hold an exclusive lock on a lock file
+(:func:`locked`), never across user code: ``fcntl.flock`` (POSIX), else ``msvcrt.locking``
+(Windows); on a platform with neither, writing is a StoreError that says so (reading needs no
+lock).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import json
 import os
 import re
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 from ..errors import InvalidInputError
 from .files_root import StoreRoot
+
+fcntl: ModuleType | None
+msvcrt: ModuleType | None
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+try:
+    import msvcrt
+except ImportError:  # POSIX
+    msvcrt = None
 
 _counter = itertools.count()
 _KNOWN_LIMIT = 50_000
@@ -273,9 +286,26 @@ class Writes:
         self.directories.clear()
 
 
+def _lock_windows(descriptor: int) -> None:
+    """Lock the first byte of the file (``msvcrt.locking`` gives up after ten tries a second
+    apart: wait on, as ``flock`` does)."""
+    assert msvcrt is not None
+    while True:
+        try:
+            msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)
+            return
+        except OSError:  # still held by another process after ten seconds
+            continue
+
+
 @contextlib.contextmanager
 def locked(path: str, disk: StoreRoot) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on the lock file ``path`` (made if missing) of ``disk``."""
+    """Hold an exclusive lock on the lock file ``path`` (made if missing) of ``disk``."""
+    if fcntl is None and msvcrt is None:
+        raise StoreError(
+            "the JSON-files store cannot write here: its cross-process locking needs fcntl "
+            "(POSIX) or msvcrt (Windows), and this Python has neither; use the SQLite store"
+        )
     disk.check(path)
     try:
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o644)
@@ -283,7 +313,16 @@ def locked(path: str, disk: StoreRoot) -> Iterator[None]:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | _O_CLOEXEC, 0o644)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
+        if fcntl is not None:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)  # closing the descriptor releases it
+            yield
+        else:
+            assert msvcrt is not None
+            _lock_windows(descriptor)
+            try:
+                yield
+            finally:
+                os.lseek(descriptor, 0, os.SEEK_SET)
+                msvcrt.locking(descriptor, msvcrt.LK_UNLCK, 1)
     finally:
-        os.close(descriptor)  # closing the descriptor releases the lock
+        os.close(descriptor)

@@ -3,7 +3,8 @@
 A dialect of the shared SQL (:mod:`flightlog.stores.sql`), through psycopg 3 (the
 ``flightlog[postgres]`` extra). Every statement runs in autocommit: one statement, one
 transaction, one round trip; batches run in one transaction. Each thread of each process has
-its own connection; a forked child opens new ones and never touches its parent's. The schema
+its own connection, closed when the thread ends or the store closes (see thread_end); a forked
+child opens new ones and never touches its parent's. The schema
 (:mod:`.postgres_schema`, the SQLite schema translated) is created and migrated forward on
 first use under an advisory lock.
 
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, ConflictError, StoreError
 from ..redaction import redact
+from . import thread_end
 from .postgres_schema import set_up_schema
 from .postgres_statements import nul_refused, translate, without_nul
 from .sql import RUN_INSERT, SQLStore
@@ -60,26 +62,30 @@ class _Connections:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.lock = threading.Lock()
-        self.by_thread: dict[int, tuple[threading.Thread, psycopg.Connection[Any]]] = {}
+        self.by_thread: dict[
+            int, tuple[threading.Thread, psycopg.Connection[Any], thread_end.Forget]
+        ] = {}
 
     def close(self) -> None:
         if os.getpid() != self.pid:
             # A forked child: these belong to the parent (and the lock may have been held by
             # one of its threads at the fork, so do not take it).
-            _INHERITED.extend(connection for _, connection in self.by_thread.values())
+            thread_end.INHERITED.extend(entry[1] for entry in self.by_thread.values())
             self.by_thread = {}
             return
         with self.lock:
             entries, self.by_thread = list(self.by_thread.values()), {}
-        for _, connection in entries:
-            _close_quietly(connection)
+        for _, connection, forget in entries:
+            _close_quietly(connection, forget)
 
 
-def _close_quietly(connection: psycopg.Connection[Any]) -> None:
+def _close_quietly(
+    connection: psycopg.Connection[Any], forget: thread_end.Forget | None = None
+) -> None:
     """Close a connection, waiting (a little) for a statement another thread runs on it:
-    psycopg's ``close`` does not wait, and closing under a running statement crashes libpq."""
+    psycopg's ``close`` does not wait, and closing under a running statement crashes libpq.
+    One still busy then is left open: its thread closes it when it ends (see thread_end)."""
     if not connection.lock.acquire(timeout=CLOSE_WAIT):
-        _ABANDONED.append(connection)  # still busy: leave it open rather than crash
         return
     try:
         connection.close()
@@ -87,13 +93,10 @@ def _close_quietly(connection: psycopg.Connection[Any]) -> None:
         pass
     finally:
         connection.lock.release()
+    if forget is not None:
+        forget()
 
 
-# Connections busy in another thread when their store was closed: referenced, never closed.
-_ABANDONED: list[Any] = []
-# Connections inherited through fork: kept referenced, never used and never closed (closing
-# would end the parent's sessions), so that nothing finalises them in the child.
-_INHERITED: list[Any] = []
 _FORKS = [0]
 
 
@@ -170,6 +173,7 @@ class PostgresStore(SQLStore):
         if "connect_timeout" not in parameters:
             self._extra["connect_timeout"] = max(1, round(connect_timeout))
         self.retry_seconds = retry_seconds
+        self._closed = False
         self._local = threading.local()
         self._connections = _Connections()
         self._finalizer = weakref.finalize(self, self._connections.close)
@@ -183,6 +187,8 @@ class PostgresStore(SQLStore):
         if connection is None or self._forks != _FORKS[0]:
             if self._forks != _FORKS[0]:
                 self._after_fork()
+            if self._closed:
+                raise StoreError(f"the PostgreSQL store {self._where} is closed")
             connection = self._open()
         return connection
 
@@ -199,17 +205,18 @@ class PostgresStore(SQLStore):
             self._conninfo, autocommit=True, **self._extra
         )
         thread = threading.current_thread()
+        forget = thread_end.close_at_thread_end(connection, lambda: _close_quietly(connection))
         pool = self._connections
         with pool.lock:
             stale = [
                 ident
-                for ident, (owner, _) in pool.by_thread.items()
+                for ident, (owner, _, _) in pool.by_thread.items()
                 if ident == thread.ident or not owner.is_alive()
             ]
-            dead = [pool.by_thread.pop(ident)[1] for ident in stale]
-            pool.by_thread[thread.ident or 0] = (thread, connection)
-        for old in dead:  # connections of threads that ended, or this thread's lost one
-            _close_quietly(old)
+            dead = [pool.by_thread.pop(ident) for ident in stale]
+            pool.by_thread[thread.ident or 0] = (thread, connection, forget)
+        for _, old, forget_old in dead:  # of threads that ended, or this thread's lost one
+            _close_quietly(old, forget_old)
         self._local.connection = connection
         self._local.cursor = connection.cursor()  # reused by every statement of this thread
         return connection
@@ -414,5 +421,8 @@ class PostgresStore(SQLStore):
         raise ConflictError(f"run id {params[0]!r} exists already")
 
     def close(self) -> None:
+        """Close every connection (waiting a little for a statement running on one; see
+        _close_quietly). Using the store afterwards raises StoreError."""
+        self._closed = True
         self._connections.close()
         self._local = threading.local()

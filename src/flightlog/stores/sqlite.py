@@ -3,8 +3,9 @@
 Settings: WAL journal, ``synchronous=NORMAL`` (a committed step survives a killed process;
 ``synchronous=FULL`` in the URL query or as an option also survives power loss), a busy
 timeout, and retries with backoff whenever SQLite reports the database busy or locked.
-Each thread has its own connection; a forked child opens new ones. WAL checkpoints run in a
-background thread, not in the commit that happens to fill the log (see sqlite_checkpoint).
+Each thread has its own connection, closed when the thread ends or the store closes (see
+thread_end); a forked child opens new ones. WAL checkpoints run in a background thread, not in
+the commit that happens to fill the log (see sqlite_checkpoint).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from typing import Any, TypeVar
 
 from ..errors import ConfigurationError, ConflictError, StoreError
 from ..redaction import redact
-from . import sqlite_checkpoint
+from . import sqlite_checkpoint, thread_end
 from .base import SCHEMA_VERSION
+from .forking import quiet
 from .sql import RUN_INSERT, SQLStore
 from .sql_tracking import Statements
 
@@ -149,6 +151,8 @@ def _after_fork() -> None:
 
 
 _MAX_WAIT = 120.0
+# Seconds that closing a store waits for flightlog's background threads to leave the stores.
+CLOSE_WAIT = 5.0
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
@@ -208,10 +212,15 @@ class SQLiteStore(SQLStore):
         self.synchronous = mode
         self._timeout = timeout
         self._local = threading.local()
-        # Every connection with the thread that owns it (each thread has its own).
-        self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        # Every connection with the thread that owns it (each thread has its own), and that
+        # thread's connections to close when it ends.
+        self._all: list[tuple[threading.Thread, sqlite3.Connection, thread_end.Forget]] = []
         self._closed = False
         self._all_lock = threading.Lock()
+        # A store collected unclosed closes its connections: none can be in use then (a thread
+        # using one holds the store). Not at exit, when daemon threads may still be in a query.
+        finalizer = weakref.finalize(self, _close_all, self._all)
+        finalizer.atexit = False
         self._pid = os.getpid()
         _OPEN_STORES.add(self)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -231,7 +240,8 @@ class SQLiteStore(SQLStore):
     def _forget_connections(self) -> None:
         """In a forked child: never use the parent's connections (nor close them)."""
         self._local = threading.local()
-        self._all = []
+        thread_end.INHERITED.extend(connection for _, connection, _ in self._all)
+        self._all.clear()
         self._pid = os.getpid()
 
     def _connection(self) -> sqlite3.Connection:
@@ -241,8 +251,11 @@ class SQLiteStore(SQLStore):
                 raise StoreError(f"the SQLite store {self.path} is closed")
             connection = self._connect()
             self._local.connection = connection
+            forget = thread_end.close_at_thread_end(connection, connection.close)
             with self._all_lock:
-                self._all.append((threading.current_thread(), connection))
+                # (those of threads that ended were closed as they ended)
+                self._all[:] = [entry for entry in self._all if entry[0].is_alive()]
+                self._all.append((threading.current_thread(), connection, forget))
             sqlite_checkpoint.watch(self, self.path)
         return connection
 
@@ -366,23 +379,48 @@ class SQLiteStore(SQLStore):
         return str(self.path.parent)
 
     def close(self) -> None:
-        """Close this thread's connection and those of threads that have ended. A connection
-        of a live thread (the monitor, a worker) may be in the middle of a query: closing it
-        under that query can crash, so it is only dropped, and closed when its thread lets go.
-        Using the store afterwards raises StoreError."""
+        """Close every connection: this thread's, those of threads that have ended, and those
+        of flightlog's background threads (the monitor, lease renewals), which live on, while
+        they are kept out of the stores. A connection of another live thread (a worker) may be
+        in the middle of a query: closing it under that query can crash, so it is closed when
+        its thread ends (see thread_end). Using the store afterwards raises StoreError."""
         self._closed = True
         sqlite_checkpoint.unwatch(self)
         with self._all_lock:
-            connections, self._all = self._all, []
-        me = threading.current_thread()
-        if self._pid == os.getpid():
-            for thread, connection in connections:
-                if thread is me or not thread.is_alive():
-                    try:
-                        connection.close()
-                    except sqlite3.ProgrammingError:
-                        pass
+            connections = self._all[:]
+            self._all.clear()
         self._local = threading.local()
+        if self._pid != os.getpid():
+            return
+        me = threading.current_thread()
+        others = []
+        for thread, connection, forget in connections:
+            if thread is me or not thread.is_alive():
+                _close(connection, forget)
+            else:
+                others.append((thread, connection, forget))
+        if others:
+            with quiet(CLOSE_WAIT) as background_threads:
+                for thread, connection, forget in others:
+                    if background_threads is not None and thread in background_threads:
+                        _close(connection, forget)
+
+
+def _close_all(
+    connections: list[tuple[threading.Thread, sqlite3.Connection, thread_end.Forget]],
+) -> None:
+    """(In a forked child the list holds only the child's own: see _forget_connections.)"""
+    for _, connection, forget in connections[:]:
+        _close(connection, forget)
+    connections.clear()
+
+
+def _close(connection: sqlite3.Connection, forget: thread_end.Forget) -> None:
+    forget()
+    try:
+        connection.close()
+    except sqlite3.ProgrammingError:
+        pass
 
 
 if hasattr(os, "register_at_fork"):

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, StoreError
 from .files_root import StoreRoot
 
 fcntl: ModuleType | None

@@ -20,6 +20,7 @@ from .errors import (
     ShellError,
     StepTimeoutError,
     StoreError,
+    TrackerError,
     TrackerWarning,
 )
 from .model import Status
@@ -51,6 +52,7 @@ __all__ = [
     "Status",
     "StepTimeoutError",
     "StoreError",
+    "TrackerError",
     "TrackerWarning",
     "Undecoded",
     "__version__",

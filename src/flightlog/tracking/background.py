@@ -63,16 +63,15 @@ class BackgroundSender:
             self._wake.set()
 
     def start(self) -> None:
-        """Start the thread if it is not running (after ``close``, or in a forked child)."""
-        thread = self._thread
-        if thread is not None and thread.is_alive():
+        """Start the thread if it is not running (after ``close``, or in a forked child); a
+        thread that is closing goes on instead."""
+        if self._thread is not None and not self._closing:
             return
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
             self._closing = False
-            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-            self._thread.start()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything put so far was sent; False if ``timeout`` seconds passed
@@ -107,16 +106,28 @@ class BackgroundSender:
 
     # -- the thread ----------------------------------------------------------------------
     def _run(self) -> None:
-        with self._around():
-            while True:
-                self._wake.wait()
-                if not self._hurry.is_set() and not self._closing:
-                    self._hurry.wait(self.interval)  # let a fast run gather a batch
-                self._hurry.clear()
-                self._wake.clear()
-                self._drain()
-                if self._closing and not self._items:
-                    return
+        try:
+            with self._around():
+                while not self._serve():
+                    pass
+        finally:  # also when something unexpected ended it: start() makes a new one
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+
+    def _serve(self) -> bool:
+        """Send what gathered; True when the thread is to stop (closed, nothing left)."""
+        self._wake.wait()
+        if not self._hurry.is_set() and not self._closing:
+            self._hurry.wait(self.interval)  # let a fast run gather a batch
+        self._hurry.clear()
+        self._wake.clear()
+        self._drain()
+        with self._lock:  # decided with start(), which may take the thread back
+            if self._closing and not self._items:
+                self._thread = None  # the next start() makes a new one
+                return True
+            return False
 
     def _drain(self) -> None:
         batch: list[Any] = []

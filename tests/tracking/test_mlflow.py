@@ -256,3 +256,20 @@ def test_without_mlflow_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
     with pytest.raises(flightlog.MissingDependencyError, match=r"flightlog\[mlflow\]"):
         MLflowTracker()
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"flush_timeout": -1}, "flush_timeout"),
+        ({"flush_timeout": "soon"}, "flush_timeout"),
+        ({"http_retries": -1}, "http_retries"),
+        ({"http_retries": 1.5}, "http_retries"),
+        ({"http_timeout": 0}, "http_timeout"),
+        ({"experiment": ""}, "experiment"),
+        ({"tracking_uri": 5}, "tracking_uri"),
+    ],
+)
+def test_bad_options_are_refused_by_name(options: dict[str, Any], named: str) -> None:
+    with pytest.raises(flightlog.ConfigurationError, match=named):
+        MLflowTracker(**{"tracking_uri": "http://127.0.0.1:1", **options})

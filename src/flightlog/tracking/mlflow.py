@@ -98,6 +98,8 @@ class MLflowTracker(Tracker):
             ) from None
         if tracking_uri is not None and not isinstance(tracking_uri, str):
             raise ConfigurationError(f"MLflowTracker: tracking_uri must be text: {tracking_uri!r}")
+        if experiment is not None and (not isinstance(experiment, str) or not experiment):
+            raise ConfigurationError(f"MLflowTracker: experiment must be a name: {experiment!r}")
         if http_retries is not None and (
             isinstance(http_retries, bool) or not isinstance(http_retries, int) or http_retries < 0
         ):

@@ -40,6 +40,7 @@ bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/stores.py
 	$(BIN)/python benchmarks/metrics.py
 	$(BIN)/python benchmarks/resources.py
+	$(BIN)/python benchmarks/trackers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache examples/.flightlog

@@ -21,6 +21,7 @@ from .errors import (
     StepTimeoutError,
     StoreError,
     StoreWarning,
+    TrackerError,
     TrackerWarning,
 )
 from .model import Status
@@ -53,6 +54,7 @@ __all__ = [
     "StepTimeoutError",
     "StoreError",
     "StoreWarning",
+    "TrackerError",
     "TrackerWarning",
     "Undecoded",
     "__version__",

@@ -80,7 +80,10 @@ def command_export(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) 
     from .trackers import MLflowTracker
 
     tracker = MLflowTracker(tracking_uri=args.tracking_uri, experiment=args.experiment)
-    exported = fl.export(args.run_ids, tracker)
+    try:
+        exported = fl.export(args.run_ids, tracker)
+    finally:
+        tracker.close()
     if args.json:
         return dump({"target": args.target, "exported": exported}, out)
     for run_id in exported:

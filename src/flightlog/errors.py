@@ -19,6 +19,7 @@ raised by users' own tasks pass through unchanged.
     ├── CanceledError             the run was canceled; no new step starts
     ├── ResourceError             a resource's computation failed elsewhere, or its process died
     ├── ShellError                a shell step's command exited with a non-zero status
+    ├── TrackerError              a tracker could not deliver (e.g. MLflow did not answer)
     ├── OutsideRunError (RuntimeError)  track() or attach() called where no run is recorded
     └── StepTimeoutError (TimeoutError)  an attempt ran longer than its ``timeout``
 
@@ -116,6 +117,12 @@ class OutsideRunError(FlightlogError, RuntimeError):
 
 class StepTimeoutError(FlightlogError, TimeoutError):
     """An attempt of a step ran longer than the task's ``timeout``."""
+
+
+class TrackerError(FlightlogError):
+    """A tracker could not deliver what a run recorded (its server refused it, or did not
+    answer in time). A live run reports it as a :class:`TrackerWarning` and goes on; an
+    export raises it."""
 
 
 class TrackerWarning(UserWarning):

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import inspect
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -55,6 +54,8 @@ from .runtime.liveness import effective_end, effective_status
 from .stores import Store
 from .tracked_query import latest_attachments
 from .tracking.infos import redacted_url
+from .tracking.parameters import recorded_signature as recorded_signature  # re-exported
+from .tracking.parameters import run_parameters
 
 STATUSES = {Status.SUCCESSFUL: "SUCCESS", Status.FAILED: "FAIL", Status.CANCELED: "FAIL"}
 
@@ -77,59 +78,6 @@ def _duration(start: float | None, end: float | None) -> str | None:
 
 def _json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
-
-
-def recorded_signature(run: Run) -> inspect.Signature | None:
-    """The parameters recorded with the run (``environment["entry"]["parameters"]``, see
-    ``flightlog.runtime.task.parameter_names``) as a signature without defaults; None for
-    runs recorded without them, or with something else there."""
-    entry = run.environment.get("entry")
-    names = entry.get("parameters") if isinstance(entry, dict) else None
-    if not isinstance(names, list):
-        return None
-    kinds = inspect.Parameter
-    parameters: list[inspect.Parameter] = []
-    keyword_only = False
-    try:
-        for name in names:
-            if name == "/":
-                only = kinds.POSITIONAL_ONLY
-                parameters = [parameter.replace(kind=only) for parameter in parameters]
-            elif name == "*":
-                keyword_only = True
-            elif name.startswith("**"):
-                parameters.append(inspect.Parameter(name[2:], kinds.VAR_KEYWORD))
-            elif name.startswith("*"):
-                parameters.append(inspect.Parameter(name[1:], kinds.VAR_POSITIONAL))
-                keyword_only = True
-            else:
-                kind = kinds.KEYWORD_ONLY if keyword_only else kinds.POSITIONAL_OR_KEYWORD
-                parameters.append(inspect.Parameter(name, kind))
-        return inspect.Signature(parameters)
-    except (AttributeError, TypeError, ValueError):  # not names, or not in a valid order
-        return None
-
-
-def run_parameters(run: Run) -> dict[str, Any]:
-    """The run's arguments by parameter name, as recorded with the run. Runs recorded without
-    parameter names (before flightlog recorded them) name keyword arguments by name and
-    positional ones ``args[0]``, ``args[1]`` … (no parameter is called that). Nothing is
-    imported: the workflow's code is never run to read its runs."""
-    recorded = _json(run.arguments)
-    if not isinstance(recorded, dict):
-        return {}
-    args = list(recorded.get("args") or [])
-    kwargs = dict(recorded.get("kwargs") or {})
-    signature = recorded_signature(run)
-    if signature is not None:
-        try:
-            bound = signature.bind_partial(*args, **kwargs)
-            return dict(bound.arguments)
-        except TypeError:
-            pass
-    named = {f"args[{index}]": value for index, value in enumerate(args)}
-    named.update(kwargs)
-    return named
 
 
 def user_defined_metrics(chunks: Iterable[MetricChunk]) -> dict[str, Any]:

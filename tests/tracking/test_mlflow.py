@@ -3,6 +3,7 @@ through MLflow's own client."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import sys
 from pathlib import Path
@@ -76,6 +77,7 @@ def test_a_live_run_becomes_an_mlflow_run(tracking_uri: str, sqlite_url: str) ->
     assert history(tracking_uri, run.info.run_id, "loss") == [(1, 1.0), (2, 0.5), (3, 1 / 3)]
     assert history(tracking_uri, run.info.run_id, "count") == [(0, 7.0)]
     assert run.data.params == {
+        "epochs": "3",  # the workflow's argument
         "model": "small",
         "layers": "[2,3]",
         "tuned": "true",
@@ -167,6 +169,55 @@ def test_a_resumed_run_continues_its_mlflow_run(tracking_uri: str, sqlite_url: s
     fl.close()
 
 
+@dataclasses.dataclass
+class Config:
+    layers: list[int]
+    optimizer: dict[str, Any]
+
+
+def test_the_workflows_arguments_are_mlflow_parameters(tracking_uri: str, sqlite_url: str) -> None:
+    fl = flightlog.open(sqlite_url, trackers=[MLflowTracker(tracking_uri=tracking_uri)])
+    fail = [True]
+
+    @fl.workflow
+    def train(lr: float, config: Config, *, note: str, tags: tuple[str, ...] = ()) -> str:
+        flightlog.track(phase="first" if fail else "second")
+        if fail:
+            fail.pop()
+            raise RuntimeError("interrupted")
+        return "trained"
+
+    config = Config([2, 3], {"name": "adam", "beta": 0.9, "odd key!": None, "nested": {}})
+    with (
+        pytest.warns(flightlog.TrackerWarning, match="6000") as caught,
+        pytest.raises(RuntimeError),
+    ):
+        train.run(0.5, config, note="n" * 7000, tags=("a", "b"), run_id="p")
+    assert len(caught) == 1 and "'note'" in str(caught[0].message)
+    expected = {
+        "lr": "0.5",
+        "config.layers": "[2,3]",
+        "config.optimizer.name": "adam",
+        "config.optimizer.beta": "0.9",
+        "config.optimizer.odd key_": "null",
+        "config.optimizer.nested": "{}",
+        "note": "n" * 6000,
+        "tags": '["a","b"]',
+        "phase": "first",
+    }
+    assert mlflow_run(tracking_uri, "train", "p").data.params == expected
+    # Resumed: the same arguments are not sent again (MLflow parameters are write-once), and
+    # a value tracked differently goes to a tag, with one warning.
+    with pytest.warns(flightlog.TrackerWarning, match="write-once") as caught:
+        assert fl.resume("p") == "trained"
+    assert len(caught) == 1
+    run = mlflow_run(tracking_uri, "train", "p")
+    assert run.info.status == "FINISHED"
+    assert run.data.params == expected
+    assert run.data.tags["phase"] == "second"
+    fl.close()
+
+
 def test_export_of_recorded_runs(tracking_uri: str, sqlite_url: str) -> None:
     fl = flightlog.open(sqlite_url)
     record(fl)
@@ -205,3 +256,20 @@ def test_without_mlflow_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
     with pytest.raises(flightlog.MissingDependencyError, match=r"flightlog\[mlflow\]"):
         MLflowTracker()
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"flush_timeout": -1}, "flush_timeout"),
+        ({"flush_timeout": "soon"}, "flush_timeout"),
+        ({"http_retries": -1}, "http_retries"),
+        ({"http_retries": 1.5}, "http_retries"),
+        ({"http_timeout": 0}, "http_timeout"),
+        ({"experiment": ""}, "experiment"),
+        ({"tracking_uri": 5}, "tracking_uri"),
+    ],
+)
+def test_bad_options_are_refused_by_name(options: dict[str, Any], named: str) -> None:
+    with pytest.raises(flightlog.ConfigurationError, match=named):
+        MLflowTracker(**{"tracking_uri": "http://127.0.0.1:1", **options})

@@ -1,215 +1,185 @@
 """``MLflowTracker``: one MLflow run per flightlog run (the ``flightlog[mlflow]`` extra).
 
-Mapping: numbers (not booleans) become MLflow metrics with their step and time; every other
-value becomes a parameter named ``<key>`` at step 0 and ``<key>_<step>`` otherwise (strings as
-they are, other values as JSON). MLflow parameters are write-once: a later, different value
-for a name already logged goes to a tag of that name, with a TrackerWarning. Attachments
-become artifacts under the step's name. The experiment is ``experiment`` if given, else the
-run's tag, else the workflow's name. flightlog's run id is the MLflow run's name and its tag
-``flightlog.run_id``; a resumed (or exported again) run continues its MLflow run and skips
-points MLflow already has.
+Mapping: the workflow's arguments become MLflow parameters, a mapping's or dataclass's entries
+under dotted names (``config.optimizer.name``). Tracked numbers (not booleans) become MLflow
+metrics with their step and time; every other tracked value becomes a parameter named
+``<key>`` at step 0 and ``<key>_<step>`` otherwise. Parameter values are strings as they are,
+others as JSON (else their ``str``), cut to MLflow's 6,000 characters with a TrackerWarning;
+names MLflow refuses have their other characters replaced by ``_``. MLflow parameters are
+write-once: a later, different value for a name already logged goes to a tag of that name,
+with a TrackerWarning. Attachments become artifacts under the step's name. The experiment is
+``experiment`` if given, else the run's tag, else the workflow's name. flightlog's run id is
+the MLflow run's name and its tag ``flightlog.run_id``; a resumed (or exported again) run
+continues its MLflow run and skips points and parameters MLflow already has.
+
+Delivery: the tracker's methods only queue what they are told; one background thread (see
+:mod:`flightlog.tracking.background`) sends it with ``log_batch`` (at most 1,000 metrics and
+100 parameters and tags per call), with MLflow's HTTP retries and timeout bounded for that
+thread alone (:mod:`flightlog.tracking.mlflow_http`). A run's end waits until MLflow has
+everything (at most ``flush_timeout`` seconds); what went wrong is raised there as a
+:class:`~flightlog.errors.TrackerError`, which a live run reports once as a TrackerWarning
+and an export raises.
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
-import threading
+import importlib.util
+import math
 import warnings
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..errors import MissingDependencyError, TrackerWarning
+from ..errors import ConfigurationError, MissingDependencyError, TrackerError, TrackerWarning
+from .background import BackgroundSender
 from .infos import redacted_url
+from .mlflow_http import bounded_http, http_settings
+from .mlflow_send import MLflowSending
 from .trackers import Attachments, Ids, Tracker
-from .values import is_number
 
-RUN_ID_TAG = "flightlog.run_id"
-WORKFLOW_TAG = "flightlog.workflow"
-MAX_METRICS = 1000
-MAX_PARAMS = 100
-MAX_PARAM_LENGTH = 6000
+__all__ = ["MLflowTracker"]
+
 _FINAL = {"SUCCESSFUL": "FINISHED", "FAILED": "FAILED", "CANCELED": "KILLED"}
+_SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
 
 
 def _millis(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1000)
 
 
-@dataclass
-class _Linked:
-    """What the tracker knows of the MLflow run of one flightlog run."""
+def _check_sql_client(uri: str) -> None:
+    """MLflow's SQL stores (``sqlite:///mlflow.db`` is MLflow 3's default) need SQLAlchemy
+    and alembic, which mlflow-skinny does not bring: say so before anything is recorded."""
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
+    if scheme not in _SQL_SCHEMES:
+        return
+    missing = [name for name in ("sqlalchemy", "alembic") if importlib.util.find_spec(name) is None]
+    if missing:
+        names = " and ".join("SQLAlchemy" if name == "sqlalchemy" else name for name in missing)
+        raise MissingDependencyError(
+            f"MLflow's tracking URI {redacted_url(uri)} is a {scheme}: store, which needs "
+            f"{names}: pip install 'flightlog[mlflow]' (or give MLflowTracker a tracking_uri)"
+        )
 
-    mlflow_run_id: str
-    params: dict[str, str] = field(default_factory=dict)
-    # For a run that existed before: the points MLflow has, per metric key (loaded lazily).
-    existing: bool = False
-    history: dict[str, set[tuple[int, int, float]]] = field(default_factory=dict)
+
+def _seconds(value: Any, name: str, *, zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ConfigurationError(f"MLflowTracker: {name} must be a number, not {value!r}")
+    if value < 0 or (value == 0 and not zero):
+        raise ConfigurationError(f"MLflowTracker: {name} must be positive, not {value!r}")
+    return float(value)
 
 
 class MLflowTracker(Tracker):
-    """Sends what flightlog runs record to MLflow, through ``MlflowClient(tracking_uri)``."""
+    """Sends what flightlog runs record to MLflow, through ``MlflowClient(tracking_uri)``,
+    from a background thread.
 
-    def __init__(self, tracking_uri: str | None = None, experiment: str | None = None) -> None:
+    ``tracking_uri`` defaults to MLflow's (``$MLFLOW_TRACKING_URI``, else
+    ``sqlite:///mlflow.db`` in the working directory with MLflow 3, ``./mlruns`` with MLflow
+    2), resolved when the tracker is made. ``flush_timeout``: how long a run's end waits for
+    MLflow to take what the run recorded. ``http_retries`` and ``http_timeout``: MLflow's HTTP
+    retries and per-request timeout for this tracker (default: ``MLFLOW_HTTP_REQUEST_*``
+    where set, else 2 retries and 10 s).
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        experiment: str | None = None,
+        *,
+        flush_timeout: float = 60.0,
+        http_retries: int | None = None,
+        http_timeout: float | None = None,
+    ) -> None:
         try:
-            from mlflow.tracking import MlflowClient
+            from mlflow.tracking import get_tracking_uri
         except ImportError:
             raise MissingDependencyError(
                 "MLflowTracker needs mlflow, which is not installed: "
                 "pip install 'flightlog[mlflow]'"
             ) from None
-        self.tracking_uri = tracking_uri
+        if tracking_uri is not None and not isinstance(tracking_uri, str):
+            raise ConfigurationError(f"MLflowTracker: tracking_uri must be text: {tracking_uri!r}")
+        if experiment is not None and (not isinstance(experiment, str) or not experiment):
+            raise ConfigurationError(f"MLflowTracker: experiment must be a name: {experiment!r}")
+        if http_retries is not None and (
+            isinstance(http_retries, bool) or not isinstance(http_retries, int) or http_retries < 0
+        ):
+            raise ConfigurationError(
+                f"MLflowTracker: http_retries must be a whole number >= 0, not {http_retries!r}"
+            )
+        self.flush_timeout = _seconds(flush_timeout, "flush_timeout", zero=True)
+        if http_timeout is not None:
+            http_timeout = _seconds(http_timeout, "http_timeout")
+        self.tracking_uri: str = tracking_uri or str(get_tracking_uri())
+        _check_sql_client(self.tracking_uri)
         self.experiment = experiment
-        self.client = MlflowClient(tracking_uri=tracking_uri)
-        self._lock = threading.RLock()
-        self._linked: dict[str, _Linked] = {}
+        self.http = http_settings(http_retries, http_timeout)
+        self._sending = MLflowSending(self.tracking_uri, experiment)
+        self._background = BackgroundSender(
+            self._sending.send,
+            name=f"flightlog-mlflow-{redacted_url(self.tracking_uri)}",
+            around=lambda: bounded_http(self.http),
+        )
+
+    @property
+    def client(self) -> Any:
+        """The tracker's ``MlflowClient`` (made on first use)."""
+        return self._sending.client
 
     def describe(self) -> dict[str, Any]:
         described = super().describe()
-        uri = self.tracking_uri
-        described["tracking_uri"] = None if uri is None else redacted_url(uri)
+        described["tracking_uri"] = redacted_url(self.tracking_uri)
         described["experiment"] = self.experiment
         return described
 
-    # -- runs ----------------------------------------------------------------------------------
-    def _experiment_id(self, name: str) -> str:
-        from mlflow.exceptions import MlflowException
+    def mlflow_run_id(self, run_id: str) -> str | None:
+        """The MLflow run of a flightlog run this tracker is following, or None (also while
+        the run is not created in MLflow yet)."""
+        return self._sending.mlflow_run_id(run_id)
 
-        found = self.client.get_experiment_by_name(name)
-        if found is not None:
-            return str(found.experiment_id)
-        try:
-            return str(self.client.create_experiment(name))
-        except MlflowException:  # created by another process meanwhile
-            found = self.client.get_experiment_by_name(name)
-            if found is None:
-                raise
-            return str(found.experiment_id)
-
-    def _link(self, run: dict[str, Any]) -> _Linked:
-        run_id = run["id"]
-        linked = self._linked.get(run_id)
-        if linked is not None:
-            return linked
-        name = self.experiment or run.get("tag") or run.get("workflow") or "flightlog"
-        experiment_id = self._experiment_id(name)
-        quoted = run_id.replace("\\", "\\\\").replace("'", "\\'")
-        found = self.client.search_runs(
-            [experiment_id], filter_string=f"tags.`{RUN_ID_TAG}` = '{quoted}'", max_results=1
-        )
-        if found:
-            earlier = found[0]
-            linked = _Linked(earlier.info.run_id, dict(earlier.data.params), existing=True)
-            if run.get("status") == "RUNNING":
-                self.client.update_run(linked.mlflow_run_id, status="RUNNING")
-        else:
-            created = self.client.create_run(
-                experiment_id,
-                start_time=_millis(run.get("start_time")),
-                tags={RUN_ID_TAG: run_id, WORKFLOW_TAG: str(run.get("workflow"))},
-                run_name=run_id,
-            )
-            linked = _Linked(created.info.run_id)
-        self._linked[run_id] = linked
-        return linked
-
+    # -- what runs record: queued --------------------------------------------------------
     def track_run(self, ids: Ids, info: dict[str, Any]) -> None:
         run = info["run"]
-        with self._lock:
-            linked = self._link(run)
-            final = _FINAL.get(run.get("status"))
-            if final is not None:
-                self.client.set_terminated(
-                    linked.mlflow_run_id, status=final, end_time=_millis(run.get("end_time"))
-                )
-                del self._linked[run["id"]]
+        if run.get("status") == "RUNNING":
+            self._background.start()
+            self._background.put(("start", run["id"], run))
+            return
+        final = _FINAL.get(run.get("status"))
+        self._background.put(("end", run["id"], final, _millis(run.get("end_time"))))
+        self._settle(f"run {run['id']!r}", self.flush_timeout)
 
-    def mlflow_run_id(self, run_id: str) -> str | None:
-        """The MLflow run of a flightlog run this tracker is following, or None."""
-        linked = self._linked.get(run_id)
-        return None if linked is None else linked.mlflow_run_id
-
-    def _linked_run(self, run_id: str) -> _Linked:
-        linked = self._linked.get(run_id)
-        if linked is None:
-            raise LookupError(f"MLflowTracker was not told that run {run_id!r} started")
-        return linked
-
-    # -- values --------------------------------------------------------------------------------
-    def _known(self, linked: _Linked, key: str) -> set[tuple[int, int, float]]:
-        known = linked.history.get(key)
-        if known is None:
-            known = linked.history[key] = set()
-            if linked.existing:
-                for point in self.client.get_metric_history(linked.mlflow_run_id, key):
-                    known.add((point.step, point.timestamp, point.value))
-        return known
-
-    def _param(self, linked: _Linked, key: str, value: Any, tags: dict[str, str]) -> str | None:
-        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-        if len(text) > MAX_PARAM_LENGTH:
-            warnings.warn(
-                f"MLflow parameter {key!r} is {len(text)} characters long; MLflow keeps "
-                f"{MAX_PARAM_LENGTH}, so it was cut",
-                TrackerWarning,
-                stacklevel=4,
-            )
-            text = text[:MAX_PARAM_LENGTH]
-        logged = linked.params.get(key)
-        if logged is None:
-            linked.params[key] = text
-            return text
-        if logged != text:
-            tags[key] = text
-            warnings.warn(
-                f"MLflow parameter {key!r} was logged as {logged[:50]!r} already and MLflow "
-                f"parameters are write-once: the new value {text[:50]!r} went to tag {key!r}",
-                TrackerWarning,
-                stacklevel=4,
-            )
-        return None
+    def track_parameters(self, ids: Ids, info: dict[str, Any]) -> None:
+        self._background.put(("arguments", ids.run_id, info["parameters"]))
 
     def track_metrics(self, ids: Ids, info: dict[str, Any]) -> None:
-        from mlflow.entities import Metric, Param, RunTag
-
-        with self._lock:
-            linked = self._linked_run(ids.run_id)
-            metrics: list[Any] = []
-            params: list[Any] = []
-            tags: dict[str, str] = {}
-            for point in info["metrics"]:
-                name, step, value = point["name"], point["step"], point["value"]
-                if is_number(value):
-                    stamp = _millis(point["time"]) or 0
-                    if linked.existing:  # skip what MLflow has already
-                        known = self._known(linked, name)
-                        if (step, stamp, float(value)) in known:
-                            continue
-                        known.add((step, stamp, float(value)))
-                    metrics.append(Metric(name, float(value), stamp, step))
-                    continue
-                key = name if step == 0 else f"{name}_{step}"
-                text = self._param(linked, key, value, tags)
-                if text is not None:
-                    params.append(Param(key, text))
-            client, run_id = self.client, linked.mlflow_run_id
-            for start in range(0, len(metrics), MAX_METRICS):
-                client.log_batch(run_id, metrics=metrics[start : start + MAX_METRICS])
-            for start in range(0, len(params), MAX_PARAMS):
-                client.log_batch(run_id, params=params[start : start + MAX_PARAMS])
-            pairs = [RunTag(key, value) for key, value in tags.items()]
-            for start in range(0, len(pairs), MAX_PARAMS):
-                client.log_batch(run_id, tags=pairs[start : start + MAX_PARAMS])
+        self._background.put(("points", ids.run_id, info["metrics"]))
 
     def track_attachments(self, ids: Ids, attachments: Attachments) -> None:
-        with self._lock:
-            linked = self._linked_run(ids.run_id)
-            with tempfile.TemporaryDirectory(prefix="flightlog-mlflow-") as folder:
-                for record in attachments.records:
-                    path = Path(folder) / record.name
-                    path.write_bytes(attachments[record.name])
-                    self.client.log_artifact(
-                        linked.mlflow_run_id, str(path), artifact_path=record.step_name
-                    )
-                    path.unlink()
+        files = [(record.name, record.step_name, attachments[record.name])
+                 for record in attachments.records]  # fmt: skip
+        self._background.put(("files", ids.run_id, files))
+
+    def close(self) -> None:
+        """Send what is still queued (waiting at most ``flush_timeout``), then stop."""
+        self._settle("what was still queued", self.flush_timeout, closing=True)
+
+    # -- the end of a run ----------------------------------------------------------------
+    def _settle(self, what: str, timeout: float, *, closing: bool = False) -> None:
+        """Wait for the flush; warn of what MLflow was given otherwise than asked; raise what
+        went wrong."""
+        background = self._background
+        flushed = background.close(timeout) if closing else background.flush(timeout)
+        for note in self._sending.take_notes():
+            warnings.warn(note, TrackerWarning, stacklevel=4)
+        problems = [str(error) for error in self._sending.take_errors()]
+        problems += [f"{type(error).__name__}: {error}" for error in background.take_errors()]
+        where = f"MLflow at {redacted_url(self.tracking_uri)}"
+        if not flushed:
+            problems.insert(
+                0,
+                f"{where} did not take {what} within {timeout:g} s "
+                f"({background.pending()} records still queued; they are sent while this "
+                "process runs)",
+            )
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise TrackerError(problems[0] + more)

@@ -33,9 +33,23 @@ from .infos import (
     step_ids,
     task_info,
 )
+from .parameters import decoded_parameters
 from .trackers import Attachments, Ids, Tracker
 
 _ENVIRON: Any = os.environ
+_METHODS = (
+    "track_run",
+    "track_distribution_archive",
+    "track_parameters",
+    "track_task",
+    "track_execution",
+    "track_session",
+    "track_metrics",
+    "track_attachments",
+    "track_result",
+)
+# What only these read; a step builds them only when some tracker does.
+_STEP_INFOS = ("track_task", "track_execution", "track_session", "track_result")
 
 
 class _Unwatched:
@@ -71,6 +85,12 @@ def takes_ids(method: Any) -> bool:
     return positional >= 2
 
 
+def _overrides(tracker: Tracker, method: str) -> bool:
+    """Whether the tracker does something in ``method`` (it is not the base class's no-op)."""
+    found = getattr(tracker, method, None)
+    return found is not None and getattr(found, "__func__", found) is not getattr(Tracker, method)
+
+
 def describe_tracker(tracker: Tracker) -> str:
     try:
         return str(tracker.describe().get("type") or type(tracker).__qualname__)
@@ -82,15 +102,22 @@ class TrackerNotifier:
     """Tells trackers what runs record, building the infos they receive.
 
     A tracker that raises is reported once (a TrackerWarning) and called again for what
-    follows; with ``strict`` (exports) its error propagates instead.
+    follows; with ``strict`` (exports) its error propagates instead. A tracker is called only
+    for the methods it overrides, and what only those read is built only when one does (a
+    tracker of metrics costs a step that tracks nothing no info at all).
     """
 
     def __init__(self, trackers: Sequence[Tracker], *, strict: bool = False) -> None:
         self.trackers = tuple(trackers)
         self.strict = strict
-        self._archive_trackers = tuple(
+        self._wanted = {
+            method: tuple(tracker for tracker in self.trackers if _overrides(tracker, method))
+            for method in _METHODS
+        }
+        self._step_infos = any(self._wanted[method] for method in _STEP_INFOS)
+        self._wanted["track_distribution_archive"] = tuple(
             tracker
-            for tracker in self.trackers
+            for tracker in self._wanted["track_distribution_archive"]
             if takes_ids(getattr(tracker, "track_distribution_archive", None))
         )
         self._lock = threading.Lock()
@@ -99,10 +126,8 @@ class TrackerNotifier:
         self._seen: dict[str, set[str]] = {}
         self._tasks: dict[str, TaskRecord | None] = {}
 
-    def _send(
-        self, method: str, ids: Ids, info: Any, trackers: Sequence[Tracker] | None = None
-    ) -> None:
-        for tracker in self.trackers if trackers is None else trackers:
+    def _send(self, method: str, ids: Ids, info: Any) -> None:
+        for tracker in self._wanted[method]:
             try:
                 getattr(tracker, method)(ids, info)
             except Exception as error:
@@ -141,8 +166,13 @@ class TrackerNotifier:
         self._runs[run.run_id] = run
         ids = Ids(run.run_id)
         self._send("track_run", ids, run_info(run, store.url, started=True))
-        self._send(
-            "track_distribution_archive", ids, distribution_info(run), self._archive_trackers
+        self._send("track_distribution_archive", ids, distribution_info(run))
+        if self._wanted["track_parameters"]:
+            self._send("track_parameters", ids, {"parameters": decoded_parameters(run)})
+        self._wanted["track_distribution_archive"] = tuple(
+            tracker
+            for tracker in self._wanted["track_distribution_archive"]
+            if takes_ids(getattr(tracker, "track_distribution_archive", None))
         )
 
     def body_tracked(
@@ -168,19 +198,22 @@ class TrackerNotifier:
         attachments: Sequence[AttachmentRecord],
     ) -> None:
         run = self._runs.get(step.run_id)
-        if run is None:
-            return
+        if run is None or not (self._step_infos or metrics or attachments):
+            return  # nothing any tracker reads
         self.body_tracked(store, step.run_id, metrics, attachments)
         ids = step_ids(step)
-        task = self._task(store, step.task_id)
-        if self._first(step.run_id, step.task_id):
-            self._send("track_task", ids, task_info(task, step))
-        if self._first(step.run_id, f"{step.task_id}_{ids.execution_id}"):
-            self._send("track_execution", ids, execution_info(task, step))
-        self._send("track_session", ids, session_info(run, store.url, task, step))
-        self._send("track_result", ids, result_info(run, store.url, task, step))
-        files = [item for item in attachments if item.position == step.position]
-        self._send("track_attachments", ids, Attachments(files, store.get_blob))
+        task = None
+        if self._step_infos:
+            task = self._task(store, step.task_id)
+            if self._first(step.run_id, step.task_id):
+                self._send("track_task", ids, task_info(task, step))
+            if self._first(step.run_id, f"{step.task_id}_{ids.execution_id}"):
+                self._send("track_execution", ids, execution_info(task, step))
+            self._send("track_session", ids, session_info(run, store.url, task, step))
+            self._send("track_result", ids, result_info(run, store.url, task, step))
+        if self._wanted["track_attachments"]:  # every step, as bandsaw (the mapping may be empty)
+            files = [item for item in attachments if item.position == step.position]
+            self._send("track_attachments", ids, Attachments(files, store.get_blob))
         chunks = [chunk for chunk in metrics if chunk.position == step.position]
         if chunks:
             self._send("track_metrics", ids, metrics_info(step.run_id, step, chunks))

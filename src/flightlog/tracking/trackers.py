@@ -7,6 +7,8 @@ bandsaw's info files hold (see :mod:`flightlog.tracking.infos`). When they are c
 
 - ``track_run`` and ``track_distribution_archive`` when a run starts (or resumes): the run's
   status is RUNNING; ``track_run`` again when it ends, with its final status and outcome;
+- ``track_parameters`` when a run starts (or resumes), after ``track_run``: the workflow's
+  arguments by parameter name;
 - at the end of each step, in the order of bandsaw's ``TrackerExtension``: ``track_task``
   (the first time this tracker sees the task in the run), ``track_execution`` (the first time
   it sees the execution), ``track_session``, ``track_result`` and ``track_attachments``
@@ -114,6 +116,10 @@ class Tracker:
     def track_attachments(self, ids: Ids, attachments: Attachments) -> None:
         """The files a step attached (every step; maybe none): a mapping of name to bytes
         (bandsaw's ``Attachments``: each value also has ``open()`` and ``size``)."""
+
+    def track_parameters(self, ids: Ids, info: dict[str, Any]) -> None:
+        """The workflow's arguments, ``info["parameters"]``: ``{name: value}`` named as in
+        its signature, values decoded (an ``Undecoded`` where the class is not imported)."""
 
     def track_metrics(self, ids: Ids, info: dict[str, Any]) -> None:
         """Metric points a step (or, with run ids, the run's own body) tracked:

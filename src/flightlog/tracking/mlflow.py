@@ -154,6 +154,8 @@ class MLflowTracker(Tracker):
         self._background.put(("points", ids.run_id, info["metrics"]))
 
     def track_attachments(self, ids: Ids, attachments: Attachments) -> None:
+        if not attachments.records:  # called for every step, as bandsaw does: most attach none
+            return
         files = [(record.name, record.step_name, attachments[record.name])
                  for record in attachments.records]  # fmt: skip
         self._background.put(("files", ids.run_id, files))

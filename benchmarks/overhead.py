@@ -36,6 +36,7 @@ def bare_sqlite(directory: Path, count: int, *, background: bool = False) -> flo
     token = Bare()  # stands for a store while the loop runs
     if background:
         connection.execute(f"PRAGMA wal_autocheckpoint = {sqlite_checkpoint.SAFETY_PAGES}")
+        connection.execute(f"PRAGMA journal_size_limit = {sqlite_checkpoint.LOG_LIMIT}")
         sqlite_checkpoint.watch(token, path)
     connection.execute(
         "CREATE TABLE steps (id INTEGER PRIMARY KEY, run_id TEXT, name TEXT, result TEXT)"

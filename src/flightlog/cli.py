@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     stream = out or sys.stdout
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"create": False}  # every command reads or acts on a store
     if getattr(args, "data_dir", None):
         options["data_dir"] = args.data_dir
     allowed = getattr(args, "allow_import", None)

@@ -325,7 +325,7 @@ class SQLiteStore(SQLStore):
         would read those pages as its own. Racy at best: another process that opened the new
         file meanwhile has its own pages in the log too (SQLite cannot tell them apart)."""
         sqlite_checkpoint.unwatch(self)
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        connection = self._any_connection()
         if connection is None:
             return
         deadline = time.monotonic() + 1.0
@@ -339,12 +339,21 @@ class SQLiteStore(SQLStore):
         except sqlite3.Error:
             pass
 
+    def _any_connection(self) -> sqlite3.Connection | None:
+        """This thread's connection, else another thread's (to the file this store opened;
+        a new one would open whatever is at the path now)."""
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            with self._all_lock:
+                connection = self._all[0][1] if self._all else None
+        return connection
+
     def _lost_message(self, *, deleted: bool) -> str:
         seen = self._seen
         what = "deleted" if deleted else "replaced by another file"
         when = time.strftime("%H:%M:%S", time.localtime(seen))
         count = None
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        connection = self._any_connection()
         if connection is not None:  # still the old file: count what went into it since
             try:
                 count = connection.execute(

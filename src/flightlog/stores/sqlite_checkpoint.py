@@ -43,14 +43,16 @@ from .forking import background
 # Pages of log after which a writing connection checkpoints by itself (40 MiB of 4 KiB pages).
 SAFETY_PAGES = 10_000
 # Pages of log after which the thread makes the next commit write the log from its start
-# (8 MiB of 4 KiB pages), and bytes that a log written from its start again is cut back to.
-START_OVER_PAGES = 2048
+# (16 MiB of 4 KiB pages: writers wait a few milliseconds each time), and bytes that a log
+# written from its start again is cut back to.
+START_OVER_PAGES = 4096
 LOG_LIMIT = START_OVER_PAGES * 4096
 # The longest the thread waits for writers (or readers) to hold them back or cut the log.
 WAIT = 0.05
-# Seconds between looks at a log that grows, and at most between looks at one that does not.
+# Seconds between looks at a log that grows, and at most between looks at one that does not
+# (a run that starts after a pause may write 80 MB a second before the next look).
 _SOON = 0.02
-_LATER = 0.5
+_LATER = 0.1
 
 _lock = threading.Lock()
 # Each open store's file: its path, and the device and inode of the file it has open there.

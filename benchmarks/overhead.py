@@ -36,7 +36,9 @@ def bare_sqlite(directory: Path, count: int, *, background: bool = False) -> flo
     token = Bare()  # stands for a store while the loop runs
     if background:
         connection.execute(f"PRAGMA wal_autocheckpoint = {sqlite_checkpoint.SAFETY_PAGES}")
-        sqlite_checkpoint.watch(token, path)
+        connection.execute(f"PRAGMA journal_size_limit = {sqlite_checkpoint.LOG_LIMIT}")
+        found = path.stat()
+        sqlite_checkpoint.watch(token, path, (found.st_dev, found.st_ino))
     connection.execute(
         "CREATE TABLE steps (id INTEGER PRIMARY KEY, run_id TEXT, name TEXT, result TEXT)"
     )

@@ -297,7 +297,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, stream: TextIO) -> None:
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"create": False}  # every command reads or acts on a store
     if getattr(args, "data_dir", None):
         options["data_dir"] = args.data_dir
     allowed = getattr(args, "allow_import", None)

@@ -384,8 +384,10 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
     modules imported already, and reads other values as ``flightlog.codec.Undecoded``);
     ``data_dir`` for resource files when the store has no folder of its own (default
     ``.flightlog/`` here); ``trackers`` (``flightlog.trackers.Tracker`` objects told what runs
-    record) and ``track_prefix`` (of environment-variable metrics, ``FLIGHTLOG_TRACK_``); the
-    rest go to the store (e.g. ``synchronous="FULL"`` for SQLite).
+    record) and ``track_prefix`` (of environment-variable metrics, ``FLIGHTLOG_TRACK_``);
+    ``create=False`` opens only a store that exists (NotFoundError where there is none, and
+    nothing is made: the command line opens stores so); the rest go to the store (e.g.
+    ``synchronous="FULL"`` for SQLite).
     """
     serializer = options.pop("serializer", "json")
     allow_pickle = options.pop("allow_pickle", False)

@@ -3,7 +3,10 @@
 It writes the start record of any step still running after ``LAZY_START_DELAY`` (short steps
 are written once, at their end), renews the leases of live runs, and notices cancel requests
 made from other processes (within ``CANCEL_POLL`` seconds; at once in this process). The store
-guards against a late start record: ``start_step`` never overwrites a finished step.
+guards against a late start record: ``start_step`` never overwrites a finished step. Every
+``CHECK_INTERVAL`` seconds it asks each store with live runs whether it still holds what they
+record (``Store.check``, for stores that have it): a store that lost its file stops its runs
+(no new step starts; each raises the store's error, and so does the run at its end).
 
 A canceled run starts no new step; a plain step in flight runs to its end, and the asyncio
 task running an ``async`` step in flight is cancelled (:func:`interrupt`).
@@ -12,12 +15,15 @@ task running an ``async`` step in flight is cancelled (:func:`interrupt`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..errors import StoreError
 from ..model import Status, Step
 from ..stores.forking import background
 from .liveness import GIVEN_UP
@@ -31,6 +37,7 @@ TICK = 0.05
 CANCEL_POLL = 0.25
 # How long a run given up keeps trying to record its RESUMABLE end (its lease runs out anyway).
 GIVE_UP_RETRY = 3600.0
+CHECK_INTERVAL = 2.0
 
 
 class Monitor:
@@ -45,6 +52,7 @@ class Monitor:
         self._thread: threading.Thread | None = None
         self._last_lease = 0.0
         self._last_cancel = 0.0
+        self._last_check = time.time()
         self._reported: set[str] = set()
         # Runs given up (see liveness.GIVEN_UP) whose RESUMABLE end is still to be written,
         # with the attempt (resume count) that gave them up.
@@ -122,14 +130,17 @@ class Monitor:
                 self._wake.clear()
                 self._wake.wait(1.0)
                 continue
-            try:
-                self._tick(states)
-            except Exception as error:  # never let the monitor die silently
-                key = f"{type(error).__name__}: {error}"
-                if key not in self._reported:
-                    self._reported.add(key)
-                    print(f"flightlog: background monitor: {key}", file=sys.__stderr__)
+            self._guarded(functools.partial(self._tick, states))
             time.sleep(TICK)
+
+    def _guarded(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception as error:  # never let the monitor die silently
+            key = f"{type(error).__name__}: {error}"
+            if key not in self._reported:
+                self._reported.add(key)
+                print(f"flightlog: background monitor: {key}", file=sys.__stderr__)
 
     def _tick(self, states: list[RunState]) -> None:
         current = time.time()
@@ -142,12 +153,13 @@ class Monitor:
                     state.started.add(position)
                     with background():
                         state.store.start_step(_snapshot(step))
+        if current - self._last_check >= CHECK_INTERVAL:
+            self._last_check = current
+            for group in _by_store(states):
+                _check_store(group)
         if current - self._last_lease >= LEASE_RENEWAL:
             self._last_lease = current
-            by_store: dict[int, list[RunState]] = {}
-            for state in states:
-                by_store.setdefault(id(state.store), []).append(state)
-            for group in by_store.values():
+            for group in _by_store(states):
                 with background():
                     group[0].store.renew_leases(
                         [state.run_id for state in group], current + LEASE_SECONDS
@@ -160,6 +172,27 @@ class Monitor:
                         run = state.store.get_run(state.run_id)
                     if run is not None and run.cancel_requested:
                         notice_cancel(state)
+
+
+def _by_store(states: list[RunState]) -> list[list[RunState]]:
+    by_store: dict[int, list[RunState]] = {}
+    for state in states:
+        by_store.setdefault(id(state.store), []).append(state)
+    return list(by_store.values())
+
+
+def _check_store(group: list[RunState]) -> None:
+    """Stop the runs of a store that lost what they record (see ``Store.check``)."""
+    check = getattr(group[0].store, "check", None)
+    if check is None:
+        return
+    try:
+        with background():
+            check()
+    except StoreError as error:
+        for state in group:
+            state.failure = error
+            state.cancel_requested = True  # the one flag a step looks at before it starts
 
 
 def notice_cancel(state: RunState) -> None:

@@ -245,14 +245,18 @@ def _same(first: Any, second: Any) -> bool:
 def end_run(state: RunState, value: Any, error: BaseException | None, serializer: str) -> None:
     """Record what the run's body tracked and the run's outcome.
 
-    Raises CanceledError when the run was canceled meanwhile (it stays CANCELED, whatever the
-    body did; its end time becomes now), SerializationError when the output cannot be encoded
-    (the run is then recorded FAILED with that error), and ConflictError when another process
-    took the run over meanwhile (its outcome here is not recorded).
+    Raises StoreError when the store lost its file while the run recorded (see
+    :func:`check_store`: nothing of the run is in the store then; the run is given up, as when
+    its end cannot be recorded), CanceledError when the run was canceled meanwhile (it stays
+    CANCELED, whatever the body did; its end time becomes now), SerializationError when the
+    output cannot be encoded (the run is then recorded FAILED with that error), and
+    ConflictError when another process took the run over meanwhile (its outcome here is not
+    recorded).
     """
     MONITOR.unregister(state)
     metrics, attachments = collect(take_run_buffer(state))
     try:
+        check_store(state)
         if metrics or attachments:
             state.store.record_tracked(state.run_id, metrics=metrics, attachments=attachments)
         _settle_steps(state)
@@ -272,6 +276,17 @@ def _settle_steps(state: RunState) -> None:
         if step.end_time is not None:
             state.store.finish_step(step)
             state.in_flight.pop(step.position, None)
+
+
+def check_store(state: RunState) -> None:
+    """Raise StoreError if the run's store lost what the run recorded (its file deleted or
+    replaced while the run recorded: see ``Store.check``, which stores may have)."""
+    failure = state.failure
+    if failure is not None:
+        raise type(failure)(str(failure))
+    check = getattr(state.store, "check", None)
+    if check is not None:
+        check()
 
 
 def _record_outcome(

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..errors import FlightlogError
 from ..model import Step
 
 if TYPE_CHECKING:
@@ -46,9 +47,12 @@ class RunState:
     # The run's ``resumes`` when this process claimed it: its outcome is recorded only while
     # the run is still that attempt (see Store.finish_run).
     resumes: int = 0
-    # Set once the run is canceled (by this process or another: see monitor).
+    # Set once the run is canceled (by this process or another: see monitor), and also once
+    # it cannot go on: then ``failure`` says why (its store lost its file), and a step that
+    # would start raises that instead of CanceledError.
     cancel_requested: bool = False
     canceled: threading.Event = field(default_factory=threading.Event)  # set with the above
+    failure: FlightlogError | None = None
     # Driven by an event loop (an async workflow or lone async task): async tasks may be
     # awaited in it (set by ``drive_async``).
     is_async: bool = False

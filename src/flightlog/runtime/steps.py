@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import codec
-from ..errors import CanceledError, SerializationError
+from ..errors import CanceledError, FlightlogError, SerializationError
 from ..model import Attempt, ErrorInfo, Origin, Status, Step
 from . import retries as retrying
 from .monitor import stopped_by_cancel
@@ -57,10 +57,7 @@ class StepCall:
         execution_id: str | None,
     ) -> None:
         if state.cancel_requested:
-            raise CanceledError(
-                f"run {state.run_id!r} was canceled; no new step starts "
-                f"(step {call.name!r} did not)"
-            )
+            raise stopped(state, call.name)
         self.task = task
         self.state = state
         self.call = call
@@ -297,10 +294,7 @@ async def call_step_async(
     state.async_steps[position] = asyncio.current_task()
     try:
         if state.cancel_requested:  # canceled between the call and the start of its coroutine
-            error = CanceledError(
-                f"run {state.run_id!r} was canceled; no new step starts "
-                f"(step {call.step.name!r} did not)"
-            )
+            error = stopped(state, call.step.name)
             call.failed(error)
             raise error
         return await _attempts_async(call, function, args, kwargs)
@@ -310,6 +304,15 @@ async def call_step_async(
         raise
     finally:
         del state.async_steps[position]
+
+
+def stopped(state: RunState, name: str) -> FlightlogError:
+    """Why a step of a canceled (or stopped) run does not start."""
+    if state.failure is not None:
+        return type(state.failure)(str(state.failure))
+    return CanceledError(
+        f"run {state.run_id!r} was canceled; no new step starts (step {name!r} did not)"
+    )
 
 
 def _canceled_in(call: StepCall) -> CanceledError:

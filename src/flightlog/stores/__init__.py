@@ -4,25 +4,30 @@ Built in: ``memory://``, ``sqlite:///path.db``, ``postgresql://user:password@hos
 ``postgres://``; needs the ``flightlog[postgres]`` extra), ``file:///path/to/dir`` (JSON files in
 bandsaw's layout). Third-party stores register a factory
 ``factory(url, **options) -> Store`` under the entry-point group ``flightlog.stores``, named by
-their scheme.
+their scheme; a factory that takes a ``create`` keyword is told when it must not make a store.
 """
 
 from __future__ import annotations
 
+import inspect
+import os
+import stat
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, NotFoundError
 from ..redaction import redact
-from .base import SCHEMA_VERSION, Store
+from .base import SCHEMA_VERSION, CheckedStore, Store
 from .files import FileStore
+from .files_open import path_from_url as files_root
 from .memory import MemoryStore
 from .postgres import PostgresStore  # psycopg itself is imported when one is opened
 from .sqlite import SQLiteStore
 
 __all__ = [
     "SCHEMA_VERSION",
+    "CheckedStore",
     "FileStore",
     "MemoryStore",
     "PostgresStore",
@@ -35,7 +40,7 @@ __all__ = [
 ENTRY_POINT_GROUP = "flightlog.stores"
 
 
-def _memory(url: str, **options: Any) -> Store:
+def _memory(url: str, *, create: bool = True, **options: Any) -> Store:
     if url not in ("memory://", "memory:"):
         raise ConfigurationError(f"malformed memory store URL {redact(url)!r}: use 'memory://'")
     if options:
@@ -47,11 +52,33 @@ def _sqlite(url: str, **options: Any) -> Store:
     return SQLiteStore(url, **options)
 
 
-def _postgres(url: str, **options: Any) -> Store:
+def _postgres(url: str, *, create: bool = True, **options: Any) -> Store:
+    # The database must exist anyway; the store's tables are made when first opened.
     return PostgresStore(url, **options)
 
 
-def _files(url: str, **options: Any) -> Store:
+def _files(url: str, *, create: bool = True, **options: Any) -> Store:
+    root = files_root(url)[0]
+    if os.path.dirname(root) == root:
+        raise ConfigurationError(
+            f"{url!r} names the root folder {root}: a files store needs a folder of its own"
+        )
+    try:
+        found = os.stat(root)
+    except FileNotFoundError:
+        found = None
+    except OSError as error:
+        raise ConfigurationError(f"cannot use {root} as a files store ({url}): {error}") from None
+    if found is not None and not stat.S_ISDIR(found.st_mode):
+        raise ConfigurationError(
+            f"{root} is not a folder ({url}): a files store is a folder of JSON files"
+        )
+    if not create and not (
+        os.path.isfile(os.path.join(root, "flightlog", "store.json"))
+        or os.path.isdir(os.path.join(root, "runs"))
+    ):
+        what = "does not exist" if found is None else "holds no store"
+        raise NotFoundError(f"there is no store at {url}: {root} {what}")
     return FileStore(url, **options)
 
 
@@ -73,17 +100,28 @@ def known_schemes() -> list[str]:
     return sorted(set(_BUILT_IN) | set(_plugins()))
 
 
-def open_store(url: str, **options: Any) -> Store:
-    """Open the store that ``url`` names; errors name the URL and list the known schemes."""
+def open_store(url: str, *, create: bool = True, **options: Any) -> Store:
+    """Open the store that ``url`` names; errors name the URL and list the known schemes.
+
+    ``create=False`` opens only a store that exists: where there is none (no SQLite file, no
+    folder of JSON files, or one that holds no store), NotFoundError says so and nothing is
+    made. The command line's read commands open stores so. Memory and PostgreSQL stores
+    ignore it; a plugin is told only if its factory takes a ``create`` keyword."""
     if not isinstance(url, str) or ("://" not in url and not url.startswith("memory:")):
         shown = redact(url) if isinstance(url, str) else url
         raise ConfigurationError(
             f"malformed store URL {shown!r}: expected scheme://..., "
             f"one of the schemes {', '.join(known_schemes())}"
         )
+    if "\x00" in url:
+        raise ConfigurationError(
+            f"the store URL {url!r} contains a NUL character, which no name may hold"
+        )
     scheme = url.split(":", 1)[0].lower()
     factory = _BUILT_IN.get(scheme)
-    if factory is None:
+    if factory is not None:
+        options["create"] = create
+    else:
         point = _plugins().get(scheme)
         if point is None:
             raise ConfigurationError(
@@ -91,7 +129,16 @@ def open_store(url: str, **options: Any) -> Store:
                 f"known schemes: {', '.join(known_schemes())}"
             )
         factory = point.load()
+        if not create and _takes_create(factory):
+            options["create"] = False
     try:
         return factory(url, **options)
     except TypeError as error:
         raise ConfigurationError(f"bad options for store {redact(url)!r}: {error}") from error
+
+
+def _takes_create(factory: Callable[..., Any]) -> bool:
+    try:
+        return "create" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False

@@ -282,3 +282,19 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
         ...
+
+
+@runtime_checkable
+class CheckedStore(Protocol):
+    """An optional method that a store may have besides :class:`Store`'s; the runtime calls it
+    where present (``getattr(store, "check", None)``)."""
+
+    def check(self) -> None:
+        """Raise StoreError when the store no longer holds what this process records into it
+        (the SQLite store: its file was deleted or replaced while it had it open), saying
+        what happened; return quietly otherwise, and when it cannot tell. It must be cheap
+        (a ``stat``, no query while all is well) and safe from any thread: the runtime calls
+        it at the end of every run, before recording the run's outcome, and every few seconds
+        from its monitor thread while runs record (never on a step's path). Once it has
+        raised, it raises again on every call."""
+        ...

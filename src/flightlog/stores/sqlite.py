@@ -5,11 +5,19 @@ Settings: WAL journal, ``synchronous=NORMAL`` (a committed step survives a kille
 timeout, and retries with backoff whenever SQLite reports the database busy or locked.
 Each thread has its own connection, closed when the thread ends or the store closes (see
 thread_end); a forked child opens new ones. WAL checkpoints run in a background thread, not in
-the commit that happens to fill the log (see sqlite_checkpoint).
+the commit that happens to fill the log, and keep the log small (see sqlite_checkpoint); it is
+truncated when the last store on the file closes, and at exit.
+
+Faults (see sqlite_file): the store notices when its file was deleted or replaced while it
+had it open (``check``, which the runtime calls at every run's end and every few seconds), and
+its errors name the cause (a full disk, a read-only filesystem, a damaged file). A file that
+cannot be written here (read-only media, a full disk) is opened read-only, without writing
+anything: it can be read, and writes raise StoreError saying why.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
 import sqlite3
@@ -19,127 +27,26 @@ import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
-from ..errors import ConfigurationError, ConflictError, StoreError
+from ..errors import (
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    SchemaVersionError,
+    StoreError,
+)
 from ..redaction import redact
-from . import sqlite_checkpoint, thread_end
+from . import sqlite_checkpoint, sqlite_file, thread_end
 from .base import SCHEMA_VERSION
 from .forking import quiet
 from .sql import RUN_INSERT, SQLStore
 from .sql_tracking import Statements
+from .sqlite_schema import ADDED_COLUMNS as ADDED_COLUMNS
+from .sqlite_schema import SCHEMA as SCHEMA
+from .sqlite_schema import add_columns, stored_version
 
 T = TypeVar("T")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS flightlog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    seq INTEGER PRIMARY KEY,
-    run_id TEXT NOT NULL UNIQUE,
-    workflow TEXT NOT NULL,
-    status TEXT NOT NULL,
-    tag TEXT,
-    arguments TEXT,
-    user_metadata TEXT,
-    created_time REAL,
-    start_time REAL,
-    end_time REAL,
-    output TEXT,
-    error TEXT,
-    environment TEXT,
-    owner TEXT,
-    lease_expires REAL,
-    resumes INTEGER NOT NULL DEFAULT 0,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    history TEXT,
-    last_seen REAL
-);
-CREATE TABLE IF NOT EXISTS tasks (
-    task_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    version TEXT,
-    options TEXT,
-    user_metadata TEXT,
-    components TEXT,
-    constants TEXT
-);
-CREATE TABLE IF NOT EXISTS steps (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    execution_id TEXT,
-    parent TEXT,
-    status TEXT NOT NULL,
-    start_time REAL,
-    end_time REAL,
-    attempts TEXT,
-    arguments TEXT,
-    result TEXT,
-    error TEXT,
-    user_metadata TEXT,
-    options TEXT,
-    log TEXT,
-    origin TEXT,
-    source_run TEXT,
-    cache INTEGER,
-    reason TEXT
-);
-CREATE INDEX IF NOT EXISTS steps_cache ON steps (task_id, execution_id, end_time)
-    WHERE cache = 1 AND status = 'SUCCESSFUL' AND (origin IS NULL OR origin = 'replayed');
-CREATE TABLE IF NOT EXISTS resources (
-    collection TEXT NOT NULL,
-    ident TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempt INTEGER NOT NULL DEFAULT 0,
-    task_id TEXT,
-    arguments TEXT,
-    result TEXT,
-    error TEXT,
-    start_time REAL,
-    end_time REAL,
-    owner TEXT,
-    lease_expires REAL,
-    created_time REAL,
-    history TEXT,
-    PRIMARY KEY (collection, ident)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS resources_status ON resources (collection, status);
-CREATE TABLE IF NOT EXISTS metrics (
-    id INTEGER PRIMARY KEY,
-    run_seq INTEGER NOT NULL,
-    position INTEGER,
-    step_name TEXT,
-    name TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    encoding TEXT NOT NULL,
-    data BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS metrics_run ON metrics (run_seq, name);
-CREATE TABLE IF NOT EXISTS attachments (
-    id INTEGER PRIMARY KEY,
-    run_seq INTEGER NOT NULL,
-    position INTEGER,
-    step_name TEXT,
-    name TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
-    created_time REAL
-);
-CREATE INDEX IF NOT EXISTS attachments_run ON attachments (run_seq);
-CREATE TABLE IF NOT EXISTS blobs (
-    sha256 TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    data BLOB NOT NULL
-);
-CREATE VIEW IF NOT EXISTS step_view AS
-    SELECT runs.run_id AS run_id, steps.id & 4294967295 AS position, steps.*
-    FROM steps JOIN runs ON runs.seq = steps.id >> 32;
-"""
-
-# What each schema version added to the one before, as (table, column, type): migrating a
-# store forward adds them, at the end of their tables, as a new store's tables have them.
-ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
-    2: (("runs", "history", "TEXT"), ("runs", "last_seen", "REAL"), ("tasks", "constants", "TEXT")),
-}
 
 _BUSY_WORDS = ("locked", "busy")
 _OPEN_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
@@ -160,28 +67,6 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return any(word in text for word in _BUSY_WORDS)
 
 
-def _stored_version(connection: sqlite3.Connection) -> int | None:
-    """The schema version recorded in the database, or None when there is none yet."""
-    row = connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'flightlog_meta'"
-    ).fetchone()
-    if row is None:
-        return None
-    value = connection.execute(
-        "SELECT value FROM flightlog_meta WHERE key = 'schema_version'"
-    ).fetchone()
-    return None if value is None else int(value[0])
-
-
-def _add_columns(connection: sqlite3.Connection, found: int) -> None:
-    """Add the columns that the versions after ``found`` added (those not there yet)."""
-    for version in range(found + 1, SCHEMA_VERSION + 1):
-        for table, column, kind in ADDED_COLUMNS.get(version, ()):
-            present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
-            if column not in present:
-                connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-
-
 def path_from_url(url: str) -> Path:
     """``sqlite:///relative.db`` and ``sqlite:////absolute.db``, as in SQLAlchemy."""
     rest = url[len("sqlite://") :]
@@ -195,10 +80,22 @@ def path_from_url(url: str) -> Path:
 
 
 class SQLiteStore(SQLStore):
-    """A store in one SQLite file (``sqlite:///path.db``)."""
+    """A store in one SQLite file (``sqlite:///path.db``).
 
-    def __init__(self, url: str, *, synchronous: str | None = None, timeout: float = 30.0):
+    With ``create=False`` only a store that exists is opened: a missing file, or one that
+    holds no flightlog store, is NotFoundError, and nothing is made (read commands use it).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        synchronous: str | None = None,
+        timeout: float = 30.0,
+        create: bool = True,
+    ):
         super().__init__()
+        sqlite_file.check_url_text(url)
         self.url = url
         self.path = path_from_url(url).absolute()
         query = url.split("?", 1)[1] if "?" in url else ""
@@ -222,19 +119,61 @@ class SQLiteStore(SQLStore):
         finalizer = weakref.finalize(self, _close_all, self._all)
         finalizer.atexit = False
         self._pid = os.getpid()
+        # What connections open: the path (read-write), or a read-only URI (_open_read_only).
+        self._target = str(self.path)
+        self._uri = False
+        self._read_only_error: type[StoreError] = SchemaVersionError
+        # The file this store opened (device, inode), when it was last seen at its path, and
+        # what happened to it once it is not there any more (see check).
+        self._identity: tuple[int, int] | None = None
+        self._seen = time.time()
+        self._lost: str | None = None
+        existed = sqlite_file.check_path(self.path, url, create=create)
         _OPEN_STORES.add(self)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._retry(self._set_up)
+        try:
+            self._open(existed, create)
+        except BaseException:
+            self.close()
+            raise
+        self._identity = sqlite_file.identity(self.path)
+        if not self._uri and self._identity is not None:
+            sqlite_checkpoint.watch(self, self.path, self._identity)
+
+    def _open(self, existed: bool, create: bool) -> None:
+        reason = sqlite_file.unwritable(self.path) if existed else None
+        if reason is None:
+            try:
+                self._retry(lambda: self._set_up(create))
+                return
+            except StoreError:
+                reason = sqlite_file.filesystem_problem(self.path) if existed else None
+                if reason is None:
+                    raise
+            self._drop_connections()
+        self._open_read_only(reason, create)
 
     # -- connections ---------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        if self._identity is not None:
+            self.check()  # a new connection would open whatever file is at the path now
         connection = sqlite3.connect(
-            self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            self._target,
+            uri=self._uri,
+            timeout=self._timeout,
+            isolation_level=None,
+            check_same_thread=False,
         )
-        connection.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-        connection.execute(f"PRAGMA synchronous = {self.synchronous}")
-        # Checkpoints run in a background thread (see sqlite_checkpoint); this is the fallback.
-        connection.execute(f"PRAGMA wal_autocheckpoint = {sqlite_checkpoint.SAFETY_PAGES}")
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            if not self._uri:
+                connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+                # Checkpoints run in a background thread (see sqlite_checkpoint); this is the
+                # fallback. A log that was restarted is cut back to this size at once.
+                connection.execute(f"PRAGMA wal_autocheckpoint = {sqlite_checkpoint.SAFETY_PAGES}")
+                connection.execute(f"PRAGMA journal_size_limit = {sqlite_checkpoint.LOG_LIMIT}")
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
     def _forget_connections(self) -> None:
@@ -243,6 +182,14 @@ class SQLiteStore(SQLStore):
         thread_end.INHERITED.extend(connection for _, connection, _ in self._all)
         self._all.clear()
         self._pid = os.getpid()
+
+    def _drop_connections(self) -> None:
+        """Close every connection (while opening: only this thread has one)."""
+        with self._all_lock:
+            connections, self._all = self._all, []
+        for _, connection, forget in connections:
+            _close(connection, forget)
+        self._local = threading.local()
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -256,10 +203,16 @@ class SQLiteStore(SQLStore):
                 # (those of threads that ended were closed as they ended)
                 self._all[:] = [entry for entry in self._all if entry[0].is_alive()]
                 self._all.append((threading.current_thread(), connection, forget))
-            sqlite_checkpoint.watch(self, self.path)
+            if not self._uri and self._identity is not None:  # (a forked child's first one)
+                sqlite_checkpoint.watch(self, self.path, self._identity)
         return connection
 
+    def _failure(self, error: sqlite3.Error) -> StoreError:
+        return sqlite_file.failure(error, self.path)
+
     def _retry(self, action: Callable[[], T]) -> T:
+        if self._lost is not None:
+            raise StoreError(self._lost)
         delay = 0.001
         deadline = time.monotonic() + _MAX_WAIT
         while True:
@@ -267,15 +220,22 @@ class SQLiteStore(SQLStore):
                 return action()
             except sqlite3.OperationalError as error:
                 if not _is_busy(error) or time.monotonic() > deadline:
-                    raise StoreError(f"SQLite store {self.path}: {error}") from error
+                    raise self._failure(error) from error
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 0.1)
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error as error:  # not a database, damaged, closed
+                raise self._failure(error) from error
 
-    def _set_up(self) -> None:
+    # -- opening -------------------------------------------------------------------------------
+    def _set_up(self, create: bool) -> None:
         connection = self._connection()
+        found = stored_version(connection)  # a plain read: no write lock when it is current
+        if found is None and not create:
+            raise NotFoundError(self._no_store())
         if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             connection.execute("PRAGMA journal_mode = WAL")
-        found = _stored_version(connection)  # a plain read: no write lock when it is current
         problem = None
         if found is None or found < SCHEMA_VERSION:
             try:
@@ -283,9 +243,44 @@ class SQLiteStore(SQLStore):
             except sqlite3.OperationalError as error:
                 if found is None or _is_busy(error):
                     raise
-                problem = str(error)  # e.g. a read-only file: read it as it is
+                problem = sqlite_file.describe(error, self.path)  # read it as it is
         self._version = found
         self._check_version(found, problem)
+
+    def _open_read_only(self, reason: str, create: bool) -> None:
+        """Open a file that cannot be written here (read-only media, a full disk) without
+        writing anything: SQLite's ``mode=ro``, or ``immutable=1`` where even that would write
+        (a WAL database whose shared-memory file is missing, and cannot be made) and no log
+        holds commits that the file lacks. Writes raise StoreError saying why."""
+        location = quote(str(self.path))
+        log = Path(f"{self.path}-wal")
+        modes = ["mode=ro"]
+        if not log.exists() or log.stat().st_size == 0:
+            modes.append("immutable=1")
+        for index, mode in enumerate(modes):
+            self._target, self._uri = f"file:{location}?{mode}", True
+            try:
+                found = self._retry(lambda: stored_version(self._connection()))
+                break
+            except StoreError:
+                self._drop_connections()
+                if index == len(modes) - 1:
+                    raise
+        if found is None:
+            if not create:
+                raise NotFoundError(self._no_store())
+            raise StoreError(f"cannot create a store in {self.path}: {reason}")
+        self._version = found
+        self._check_version(found, reason)
+        if self._read_only_reason is None:
+            self._read_only_error = StoreError
+            self._read_only_reason = (
+                f"the SQLite store {self.path} can be read, not written: {reason}"
+            )
+
+    def _no_store(self) -> str:
+        what = "an empty file" if self.path.stat().st_size == 0 else "not a flightlog store"
+        return f"there is no store at {self.url}: {self.path} is {what}"
 
     def _create_or_migrate(self, connection: sqlite3.Connection) -> int:
         """Create the schema, or migrate it forward, in one transaction that holds the write
@@ -293,7 +288,7 @@ class SQLiteStore(SQLStore):
         it done); return the version found afterwards."""
         connection.execute("BEGIN IMMEDIATE")
         try:
-            found = _stored_version(connection)
+            found = stored_version(connection)
             if found is None or found < SCHEMA_VERSION:
                 # Every statement of the schema is idempotent: they create what is missing
                 # (a new store's tables, or a table a version added); then the columns that
@@ -302,7 +297,7 @@ class SQLiteStore(SQLStore):
                     if statement.strip():
                         connection.execute(statement)
                 if found is not None:
-                    _add_columns(connection, found)
+                    add_columns(connection, found)
                 connection.execute(
                     "INSERT OR REPLACE INTO flightlog_meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -314,26 +309,109 @@ class SQLiteStore(SQLStore):
             raise
         return found
 
+    def _writable(self) -> None:
+        if self._read_only_reason is not None:
+            raise self._read_only_error(self._read_only_reason)
+
+    # -- the file at the path ------------------------------------------------------------------
+    def check(self) -> None:
+        """Raise StoreError when the file at the store's path is no longer the database file
+        this store opened: deleted (or its folder), or replaced by another file. This process
+        would go on writing into the file it has open, which no one sees again. One ``stat``:
+        the runtime calls it at every run's end and every few seconds while runs record."""
+        if self._lost is None:
+            if self._identity is None or self._closed:
+                return
+            try:
+                now = sqlite_file.identity(self.path)
+            except OSError:  # cannot tell (e.g. a folder without permission): not lost
+                return
+            if now == self._identity:
+                self._seen = time.time()
+                return
+            self._lost = self._lost_message(deleted=now is None)
+            self._forsake()
+        raise StoreError(self._lost)
+
+    def _forsake(self) -> None:
+        """Write nothing more, and take back from the log at the path what went into it for
+        the old file: a file that replaced it (or is made anew there) shares that log, and
+        would read those pages as its own. Racy at best: another process that opened the new
+        file meanwhile has its own pages in the log too (SQLite cannot tell them apart)."""
+        sqlite_checkpoint.unwatch(self)
+        connection = self._any_connection()
+        if connection is None:
+            return
+        deadline = time.monotonic() + 1.0
+        try:
+            connection.execute("PRAGMA busy_timeout = 100")
+            # Busy at once while another connection checkpoints: try again for a moment.
+            while connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] != 0:
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.005)
+        except sqlite3.Error:
+            pass
+
+    def _any_connection(self) -> sqlite3.Connection | None:
+        """This thread's connection, else another thread's (to the file this store opened;
+        a new one would open whatever is at the path now)."""
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            with self._all_lock:
+                connection = self._all[0][1] if self._all else None
+        return connection
+
+    def _lost_message(self, *, deleted: bool) -> str:
+        seen = self._seen
+        what = "deleted" if deleted else "replaced by another file"
+        when = time.strftime("%H:%M:%S", time.localtime(seen))
+        count = None
+        connection = self._any_connection()
+        if connection is not None:  # still the old file: count what went into it since
+            try:
+                count = connection.execute(
+                    "SELECT count(*) FROM steps"
+                    " WHERE max(coalesce(start_time, 0), coalesce(end_time, 0)) >= ?",
+                    (seen,),
+                ).fetchone()[0]
+            except sqlite3.Error:
+                count = None
+        lost = "what was recorded" if count is None else f"{count} steps recorded"
+        return (
+            f"the SQLite database file {self.path} was {what} while this process had it open; "
+            f"{lost} since {when} (when it was last seen in place) went into the "
+            f"{'deleted' if deleted else 'old'} file and are lost"
+        )
+
     # -- dialect hooks -------------------------------------------------------------------------
     def schema_version(self) -> int:
         return self._version
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self._lost is not None:
+            raise StoreError(self._lost)
         try:
             return self._connection().execute(sql, params).fetchall()
         except sqlite3.OperationalError as error:
             if not _is_busy(error):
-                raise StoreError(f"SQLite store {self.path}: {error}") from error
+                raise self._failure(error) from error
             return self._retry(lambda: self._connection().execute(sql, params).fetchall())
+        except sqlite3.Error as error:  # damaged, closed
+            raise self._failure(error) from error
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        if self._lost is not None:
+            raise StoreError(self._lost)
         connection = self._connection()
         try:
             return connection.execute(sql, params).rowcount
         except sqlite3.OperationalError as error:
             if not _is_busy(error):
-                raise StoreError(f"SQLite store {self.path}: {error}") from error
+                raise self._failure(error) from error
             return self._retry(lambda: connection.execute(sql, params).rowcount)
+        except sqlite3.Error as error:
+            raise self._failure(error) from error
 
     def _insert_run(self, params: Sequence[Any]) -> int:
         def insert() -> int:
@@ -383,9 +461,18 @@ class SQLiteStore(SQLStore):
         of flightlog's background threads (the monitor, lease renewals), which live on, while
         they are kept out of the stores. A connection of another live thread (a worker) may be
         in the middle of a query: closing it under that query can crash, so it is closed when
-        its thread ends (see thread_end). Using the store afterwards raises StoreError."""
+        its thread ends (see thread_end). Using the store afterwards raises StoreError. The last
+        store on a file in this process cuts the file's log back to nothing (SQLite would only
+        when the last connection closes)."""
+        if self._closed:
+            return
         self._closed = True
         sqlite_checkpoint.unwatch(self)
+        if not any(
+            other is not self and not other._closed and other.path == self.path
+            for other in list(_OPEN_STORES)
+        ):
+            self._truncate_log()
         with self._all_lock:
             connections = self._all[:]
             self._all.clear()
@@ -405,6 +492,14 @@ class SQLiteStore(SQLStore):
                     if background_threads is not None and thread in background_threads:
                         _close(connection, forget)
 
+    def _truncate_log(self) -> None:
+        """Copy the log into the database and cut it to nothing, where this store may write
+        and its file is still in place."""
+        if self._uri or self._identity is None or self._pid != os.getpid():
+            return
+        if self._lost is None and sqlite_file.identity(self.path) == self._identity:
+            sqlite_checkpoint.truncate(self.path)
+
 
 def _close_all(
     connections: list[tuple[threading.Thread, sqlite3.Connection, thread_end.Forget]],
@@ -421,6 +516,18 @@ def _close(connection: sqlite3.Connection, forget: thread_end.Forget) -> None:
         connection.close()
     except sqlite3.ProgrammingError:
         pass
+
+
+def _truncate_at_exit() -> None:
+    """At exit, cut back the log of every file a store still has open (once per file)."""
+    done: set[Path] = set()
+    for store in list(_OPEN_STORES):
+        if not store._closed and store.path not in done:
+            done.add(store.path)
+            store._truncate_log()
+
+
+atexit.register(_truncate_at_exit)
 
 
 if hasattr(os, "register_at_fork"):

@@ -1,0 +1,141 @@
+"""The SQLite schema (version 2, described in :mod:`flightlog.stores.sql`), and its set-up: a
+new store's tables, or the columns a later version added to an older store's."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .base import SCHEMA_VERSION
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS flightlog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL UNIQUE,
+    workflow TEXT NOT NULL,
+    status TEXT NOT NULL,
+    tag TEXT,
+    arguments TEXT,
+    user_metadata TEXT,
+    created_time REAL,
+    start_time REAL,
+    end_time REAL,
+    output TEXT,
+    error TEXT,
+    environment TEXT,
+    owner TEXT,
+    lease_expires REAL,
+    resumes INTEGER NOT NULL DEFAULT 0,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    history TEXT,
+    last_seen REAL
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    version TEXT,
+    options TEXT,
+    user_metadata TEXT,
+    components TEXT,
+    constants TEXT
+);
+CREATE TABLE IF NOT EXISTS steps (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    execution_id TEXT,
+    parent TEXT,
+    status TEXT NOT NULL,
+    start_time REAL,
+    end_time REAL,
+    attempts TEXT,
+    arguments TEXT,
+    result TEXT,
+    error TEXT,
+    user_metadata TEXT,
+    options TEXT,
+    log TEXT,
+    origin TEXT,
+    source_run TEXT,
+    cache INTEGER,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS steps_cache ON steps (task_id, execution_id, end_time)
+    WHERE cache = 1 AND status = 'SUCCESSFUL' AND (origin IS NULL OR origin = 'replayed');
+CREATE TABLE IF NOT EXISTS resources (
+    collection TEXT NOT NULL,
+    ident TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    task_id TEXT,
+    arguments TEXT,
+    result TEXT,
+    error TEXT,
+    start_time REAL,
+    end_time REAL,
+    owner TEXT,
+    lease_expires REAL,
+    created_time REAL,
+    history TEXT,
+    PRIMARY KEY (collection, ident)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resources_status ON resources (collection, status);
+CREATE TABLE IF NOT EXISTS metrics (
+    id INTEGER PRIMARY KEY,
+    run_seq INTEGER NOT NULL,
+    position INTEGER,
+    step_name TEXT,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    encoding TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_run ON metrics (run_seq, name);
+CREATE TABLE IF NOT EXISTS attachments (
+    id INTEGER PRIMARY KEY,
+    run_seq INTEGER NOT NULL,
+    position INTEGER,
+    step_name TEXT,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_time REAL
+);
+CREATE INDEX IF NOT EXISTS attachments_run ON attachments (run_seq);
+CREATE TABLE IF NOT EXISTS blobs (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE VIEW IF NOT EXISTS step_view AS
+    SELECT runs.run_id AS run_id, steps.id & 4294967295 AS position, steps.*
+    FROM steps JOIN runs ON runs.seq = steps.id >> 32;
+"""
+
+# What each schema version added to the one before, as (table, column, type): migrating a
+# store forward adds them, at the end of their tables, as a new store's tables have them.
+ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
+    2: (("runs", "history", "TEXT"), ("runs", "last_seen", "REAL"), ("tasks", "constants", "TEXT")),
+}
+
+
+def stored_version(connection: sqlite3.Connection) -> int | None:
+    """The schema version recorded in the database, or None when there is none yet."""
+    row = connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'flightlog_meta'"
+    ).fetchone()
+    if row is None:
+        return None
+    value = connection.execute(
+        "SELECT value FROM flightlog_meta WHERE key = 'schema_version'"
+    ).fetchone()
+    return None if value is None else int(value[0])
+
+
+def add_columns(connection: sqlite3.Connection, found: int) -> None:
+    """Add the columns that the versions after ``found`` added (those not there yet)."""
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        for table, column, kind in ADDED_COLUMNS.get(version, ()):
+            present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")

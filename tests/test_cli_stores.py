@@ -68,8 +68,8 @@ def test_no_command_makes_a_store(
         ("truncated", "sqlite:///{tmp}/cut.db", "{tmp}/cut.db is damaged or truncated"),
         ("", "sqlite:///{tmp}", "{tmp} is a directory, not an SQLite database file"),
         ("", "sqlite:////dev/null", "/dev/null is a character device"),
-        ("", "file:///", "names the root folder"),
-        ("", "file:///dev/null", "/dev/null is not a folder"),
+        ("", "file:///", "root of the file system"),
+        ("", "file:///dev/null", "names /dev/null, which is not a folder"),
         ("", "sqlite:///{tmp}/a\x00b.db", "contains a NUL character"),
     ],
 )

@@ -72,6 +72,10 @@ class StoreError(FlightlogError):
     """The store failed, or refused the operation."""
 
 
+class NoStoreError(NotFoundError, StoreError):
+    """There is no store at the URL, and it was not to be made (``create=False``)."""
+
+
 class SchemaVersionError(StoreError):
     """The store's schema is newer than this version of flightlog understands."""
 

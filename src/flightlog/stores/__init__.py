@@ -10,17 +10,14 @@ their scheme; a factory that takes a ``create`` keyword is told when it must not
 from __future__ import annotations
 
 import inspect
-import os
-import stat
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from ..errors import ConfigurationError, NotFoundError
+from ..errors import ConfigurationError
 from ..redaction import redact
 from .base import SCHEMA_VERSION, CheckedStore, Store
 from .files import FileStore
-from .files_open import path_from_url as files_root
 from .memory import MemoryStore
 from .postgres import PostgresStore  # psycopg itself is imported when one is opened
 from .sqlite import SQLiteStore
@@ -58,28 +55,7 @@ def _postgres(url: str, *, create: bool = True, **options: Any) -> Store:
 
 
 def _files(url: str, *, create: bool = True, **options: Any) -> Store:
-    root = files_root(url)[0]
-    if os.path.dirname(root) == root:
-        raise ConfigurationError(
-            f"{url!r} names the root folder {root}: a files store needs a folder of its own"
-        )
-    try:
-        found = os.stat(root)
-    except FileNotFoundError:
-        found = None
-    except OSError as error:
-        raise ConfigurationError(f"cannot use {root} as a files store ({url}): {error}") from None
-    if found is not None and not stat.S_ISDIR(found.st_mode):
-        raise ConfigurationError(
-            f"{root} is not a folder ({url}): a files store is a folder of JSON files"
-        )
-    if not create and not (
-        os.path.isfile(os.path.join(root, "flightlog", "store.json"))
-        or os.path.isdir(os.path.join(root, "runs"))
-    ):
-        what = "does not exist" if found is None else "holds no store"
-        raise NotFoundError(f"there is no store at {url}: {root} {what}")
-    return FileStore(url, **options)
+    return FileStore(url, create=create, **options)
 
 
 _BUILT_IN: dict[str, Callable[..., Store]] = {

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from .._version import __version__
-from ..errors import ConfigurationError, SchemaVersionError, StoreError
+from ..errors import ConfigurationError, NoStoreError, SchemaVersionError, StoreError
 from ..redaction import redact
 from .base import SCHEMA_VERSION
 from .files_io import dump
@@ -128,9 +128,10 @@ class FileSetUp:
         found = self.disk.read_object(self._path("store.json"))
         if found is None:
             if not create and not self._has_records():
-                raise StoreError(
-                    f"no store at {self.url}: {self.root} holds no files store "
-                    "(nothing is created when reading)"
+                what = "does not exist" if not os.path.isdir(self.root) else "holds no store"
+                raise NoStoreError(
+                    f"there is no store at {self.url}: {self.root} {what} (nothing is created "
+                    "when reading)"
                 )
             if create:
                 found = self._make()

@@ -32,7 +32,7 @@ from urllib.parse import quote
 from ..errors import (
     ConfigurationError,
     ConflictError,
-    NotFoundError,
+    NoStoreError,
     SchemaVersionError,
     StoreError,
 )
@@ -233,7 +233,7 @@ class SQLiteStore(SQLStore):
         connection = self._connection()
         found = stored_version(connection)  # a plain read: no write lock when it is current
         if found is None and not create:
-            raise NotFoundError(self._no_store())
+            raise NoStoreError(self._no_store())
         if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             connection.execute("PRAGMA journal_mode = WAL")
         problem = None
@@ -268,7 +268,7 @@ class SQLiteStore(SQLStore):
                     raise
         if found is None:
             if not create:
-                raise NotFoundError(self._no_store())
+                raise NoStoreError(self._no_store())
             raise StoreError(f"cannot create a store in {self.path}: {reason}")
         self._version = found
         self._check_version(found, reason)

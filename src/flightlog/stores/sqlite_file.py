@@ -18,7 +18,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from ..errors import ConfigurationError, NotFoundError, StoreError
+from ..errors import ConfigurationError, NoStoreError, StoreError
 
 # SQLite result codes (the primary code is the low byte of the extended one).
 _FULL = 13
@@ -70,7 +70,7 @@ def check_path(path: Path, url: str, *, create: bool) -> bool:
             )
         return True
     if not create:
-        raise NotFoundError(f"there is no store at {url}: {path} does not exist")
+        raise NoStoreError(f"there is no store at {url}: {path} does not exist")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:

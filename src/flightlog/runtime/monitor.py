@@ -130,13 +130,16 @@ class Monitor:
                 self._wake.clear()
                 self._wake.wait(1.0)
                 continue
-            self._guarded(functools.partial(self._tick, states))
+            self._guarded(functools.partial(self._tick, states), states)
             time.sleep(TICK)
 
-    def _guarded(self, action: Callable[[], None]) -> None:
+    def _guarded(self, action: Callable[[], None], states: list[RunState]) -> None:
         try:
             action()
         except Exception as error:  # never let the monitor die silently
+            with self._lock:
+                if not any(id(state) in self._runs for state in states):
+                    return  # the runs ended (and their store closed) meanwhile: no news
             key = f"{type(error).__name__}: {error}"
             if key not in self._reported:
                 self._reported.add(key)

@@ -84,6 +84,17 @@ class ErrorInfo:
         return cls(type=data["type"], message=data["message"], traceback=data["traceback"])
 
 
+def _attempt_dict(number: int, start: float, end: float | None, status: Status) -> dict[str, Any]:
+    """What every attempt record says, a step's or a run's (``attempt_number`` … ``status``)."""
+    return {
+        "attempt_number": number,
+        "start_time": start,
+        "end_time": end,
+        "duration": None if end is None else end - start,
+        "status": status._value_,  # not .value: a slow descriptor on Python 3.11
+    }
+
+
 @dataclass(slots=True)
 class Attempt:
     """One try of a step: retries make several."""
@@ -99,14 +110,9 @@ class Attempt:
         return None if self.end_time is None else self.end_time - self.start_time
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "attempt_number": self.number,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "duration": self.duration,
-            "status": self.status._value_,  # not .value: a slow descriptor on Python 3.11
-            "error": None if self.error is None else self.error.to_dict(),
-        }
+        found = _attempt_dict(self.number, self.start_time, self.end_time, self.status)
+        found["error"] = None if self.error is None else self.error.to_dict()
+        return found
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Attempt:
@@ -164,15 +170,10 @@ class RunAttempt:
         return None if self.end_time is None else self.end_time - self.start_time
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "attempt_number": self.number,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "duration": self.duration,
-            "status": self.status.value,
-            "host": self.host,
-            "pid": self.pid,
-        }
+        found = _attempt_dict(self.number, self.start_time, self.end_time, self.status)
+        found["host"] = self.host
+        found["pid"] = self.pid
+        return found
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunAttempt:

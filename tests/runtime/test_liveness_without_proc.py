@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 
 from flightlog import ConflictError, Flightlog
-from flightlog.model import Owner, Run, Status
+from flightlog.model import Owner
 from flightlog.runtime import liveness
+
+from .test_crash import _running_run
 
 WAIT = 30.0
 
@@ -28,21 +30,6 @@ WAIT = 30.0
 @pytest.fixture
 def no_proc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(liveness, "PROC", str(tmp_path / "no-proc"))
-
-
-def _running_run(fl: Flightlog, run_id: str, owner: Owner, lease_expires: float) -> None:
-    now = time.time()
-    fl.store.create_run(
-        Run(
-            run_id=run_id,
-            workflow="somewhere",
-            status=Status.RUNNING,
-            created_time=now,
-            start_time=now,
-            owner=owner,
-            lease_expires=lease_expires,
-        )
-    )
 
 
 def test_the_owner_is_recorded_without_process_start_or_boot_id(no_proc: None) -> None:

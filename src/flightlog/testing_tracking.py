@@ -11,6 +11,7 @@ import math
 import threading
 import time
 from array import array
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -98,6 +99,27 @@ class TrackingStoreContract:
         assert list(read.steps) == list(range(50_000))
         assert math.isnan(read.values[3]) and read.values[4] == math.inf
         assert read.values[:3] == values[:3] and read.values[5:] == values[5:]
+
+    def test_several_steps_finish_together_with_what_they_tracked(self, store: Store) -> None:
+        store.create_run(_run("run-1"))
+        store.create_run(_run("run-2"))
+        first = _step("run-1", 0, "train")
+        second = replace(_step("run-1", 1, "score"), task_name="score")
+        other = _step("run-2", 0, "train")
+        store.start_step(replace(first, status=Status.RUNNING, end_time=None, result=None))
+        store.finish_steps(
+            [
+                (first, [_chunk("loss", [0.5], 0, "train")], []),
+                (second, [_chunk("loss", [0.25], 1, "score")], []),
+                (other, [], []),
+            ]
+        )
+        assert store.list_steps("run-1") == [first, second]
+        assert store.list_steps("run-2") == [other]
+        assert [list(c.values) for c in store.list_metrics("run-1", "loss")] == [[0.5], [0.25]]
+        store.finish_steps([])
+        with pytest.raises(NotFoundError):
+            store.finish_steps([(_step("ghost", 0, "train"), [], [])])
 
     def test_metrics_are_appended_never_replaced(self, store: Store) -> None:
         store.create_run(_run("run-1"))

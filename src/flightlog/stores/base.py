@@ -25,6 +25,9 @@ from ..model import (
     TaskRecord,
 )
 
+FinishedStep = tuple[Step, Sequence[MetricChunk], Sequence[AttachmentRecord]]
+"""A step's end record with the metrics and attachments recorded with it."""
+
 SCHEMA_VERSION = 2
 """The schema version this flightlog writes; stores refuse to write a newer one, and migrate
 an older one forward when they open it (version 2 added a run's history and last-seen time,
@@ -161,6 +164,13 @@ class Store(Protocol):
         with the step's end record: once the end record is visible, so are they (one
         transaction where the database has them; otherwise they are written first).
         """
+        ...
+
+    def finish_steps(self, finished: Sequence[FinishedStep]) -> None:
+        """Record several steps as :meth:`finish_step` does, each with what it tracked, in one
+        transaction where the database has them (the driver of a fan-out commits completions
+        that arrive together at once). On a store without transactions they are written one
+        after the other, in order."""
         ...
 
     def get_step(self, run_id: str, name: str) -> Step | None:

@@ -31,6 +31,7 @@ from .files_io import Writes, assemble, check_identity, check_run_id, dump, lock
 from .files_layout import SESSION_INFO, Layout, result_entry
 from .files_records import decoded, step_from, step_record
 from .files_root import StoreRoot
+from .base import FinishedStep
 
 _UP = "../../../../"  # from flightlog/runs/<run_id>/steps/ (and a session folder) to the root
 
@@ -148,6 +149,10 @@ class FileSteps:
             writes.folder(folder)
             writes.symlink(_target(ids), link)
             writes.commit()
+
+    def finish_steps(self, finished: Sequence[FinishedStep]) -> None:
+        for step, metrics, attachments in finished:
+            self.finish_step(step, metrics=metrics, attachments=attachments)
 
     def finish_step(
         self,

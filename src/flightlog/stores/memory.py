@@ -20,7 +20,7 @@ from ..model import (
     Step,
     TaskRecord,
 )
-from .base import SCHEMA_VERSION
+from .base import SCHEMA_VERSION, FinishedStep
 from .memory_resources import MemoryResources
 from .memory_tracking import MemoryTracking
 
@@ -184,6 +184,10 @@ class MemoryStore(MemoryResources, MemoryTracking):
             raise NotFoundError(f"no run with id {step.run_id!r}")
         # One atomic operation, so that it never replaces the step's end written meanwhile.
         steps.setdefault(step.position, step.copy())
+
+    def finish_steps(self, finished: Sequence[FinishedStep]) -> None:
+        for step, metrics, attachments in finished:
+            self.finish_step(step, metrics=metrics, attachments=attachments)
 
     def finish_step(
         self,

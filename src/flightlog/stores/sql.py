@@ -61,9 +61,9 @@ from ..model import (
     Step,
     TaskRecord,
 )
-from .base import SCHEMA_VERSION
+from .base import SCHEMA_VERSION, FinishedStep
 from .sql_resources import SQLResources
-from .sql_tracking import SQLTracking
+from .sql_tracking import SQLTracking, Statements
 
 POSITION_BITS = 32
 POSITION_MASK = (1 << POSITION_BITS) - 1
@@ -569,6 +569,16 @@ class SQLStore(SQLResources, SQLTracking):
         statements = self._tracked_statements(seq, metrics, attachments)
         statements.append((STEP_UPSERT, [step_row(seq, step)]))  # last: see _write_batch
         self._write_batch(statements)
+
+    def finish_steps(self, finished: Sequence[FinishedStep]) -> None:
+        self._writable()
+        statements: Statements = []
+        for step, metrics, attachments in finished:
+            seq = self._seq(step.run_id)
+            statements.extend(self._tracked_statements(seq, metrics, attachments))
+            statements.append((STEP_UPSERT, [step_row(seq, step)]))
+        if statements:
+            self._write_batch(statements)
 
     def _steps_where(self, run_id: str, extra: str, params: Sequence[Any]) -> list[Step]:
         rows = self._query("SELECT seq FROM runs WHERE run_id = ?", (run_id,))

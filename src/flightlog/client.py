@@ -9,6 +9,7 @@ from typing import Any, TypeVar, overload
 
 from .codec import check_imports
 from .errors import ConfigurationError, ConflictError, NotFoundError
+from .executors import resolve_executor
 from .explain import Explainer, ResumePlan
 from .model import Run, Status, TaskRecord
 from .query import Queries
@@ -78,6 +79,7 @@ class Flightlog(ResourceMethods, TrackingMethods):
         trackers: Iterable[Tracker] | None = None,
         track_prefix: str | None = None,
         allow_imports: bool | Iterable[str] = False,
+        executor: Any = None,
     ):
         if serializer not in ("json", "pickle"):
             raise ConfigurationError(f"unknown serializer {serializer!r}; use 'json' or 'pickle'")
@@ -91,6 +93,7 @@ class Flightlog(ResourceMethods, TrackingMethods):
             allow_pickle=allow_pickle,
             allow_imports=imports,
             hooks=self._tracking,
+            executor=executor,
         )
         self._queries = Queries(
             store, allow_pickle=self._recorder.allow_pickle, allow_imports=imports
@@ -184,6 +187,8 @@ class Flightlog(ResourceMethods, TrackingMethods):
         *,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
+        executor: Any = None,
+        max_workers: int | None = None,
     ) -> Callable[[Callable[..., R]], Workflow[R]]: ...
 
     def workflow(
@@ -193,11 +198,23 @@ class Flightlog(ResourceMethods, TrackingMethods):
         *,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
+        executor: Any = None,
+        max_workers: int | None = None,
     ) -> Workflow[R] | Callable[[Callable[..., R]], Workflow[R]]:
-        """Record every call of the function as a run (``@fl.workflow`` or with options)."""
+        """Record every call of the function as a run (``@fl.workflow`` or with options).
+
+        ``executor`` (a name or an executor object; default: the store's, see ``open``) runs
+        the steps the workflow submits (``task.submit``, ``task.map``), with ``max_workers``."""
 
         def decorate(target: Callable[..., R]) -> Workflow[R]:
-            workflow = Workflow(self._recorder, target, name=name, metadata=metadata)
+            workflow = Workflow(
+                self._recorder,
+                target,
+                name=name,
+                metadata=metadata,
+                executor=executor,
+                max_workers=max_workers,
+            )
             workflow.planner = self._plan_run
             self._runnables[workflow.name] = workflow
             return workflow
@@ -385,9 +402,11 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
     ``data_dir`` for resource files when the store has no folder of its own (default
     ``.flightlog/`` here); ``trackers`` (``flightlog.trackers.Tracker`` objects told what runs
     record) and ``track_prefix`` (of environment-variable metrics, ``FLIGHTLOG_TRACK_``);
-    ``create=False`` opens only a store that exists (NotFoundError where there is none, and
-    nothing is made: the command line opens stores so); the rest go to the store (e.g.
-    ``synchronous="FULL"`` for SQLite).
+    ``executor`` runs the steps that workflows submit (``task.submit``/``task.map``): "inline"
+    (default), "threads", "processes", "ray", "dask", or an executor object (see
+    :mod:`flightlog.executors`); ``create=False`` opens only a store that exists
+    (NotFoundError where there is none, and nothing is made: the command line opens stores
+    so); the rest go to the store (e.g. ``synchronous="FULL"`` for SQLite).
     """
     serializer = options.pop("serializer", "json")
     allow_pickle = options.pop("allow_pickle", False)
@@ -395,7 +414,9 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
     data_dir = options.pop("data_dir", None)
     trackers = options.pop("trackers", None)
     track_prefix = options.pop("track_prefix", None)
+    executor = options.pop("executor", None)
     hooks = tracking_hooks(trackers, track_prefix)  # bad trackers fail before the store opens
+    resolve_executor(executor)  # a bad executor fails before the store opens
     store = open_store(url or default_url(), **options)
     return Flightlog(
         store,
@@ -405,4 +426,5 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
         trackers=hooks.trackers,
         allow_imports=allow_imports,
         track_prefix=hooks.prefix,
+        executor=executor,
     )

@@ -204,6 +204,15 @@ def notice_cancel(state: RunState) -> None:
         return
     state.cancel_requested = True
     state.canceled.set()  # ends a wait between two attempts
+    executor = state.executor
+    if executor is not None and state.pending:
+        # Submitted steps not started on the engine are cancelled there (and recorded
+        # CANCELED: see flightlog.runtime.fanout); those running end as they do.
+        with state.pending_lock:
+            pending = list(state.pending)
+        for future in pending:
+            if future.engine_future is not None:
+                executor.cancel(future.engine_future)
     loop = state.loop
     if loop is not None:
         try:

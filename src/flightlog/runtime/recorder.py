@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import codec
 from ..errors import NondeterminismError
+from ..executors import resolve_executor
 from ..model import Origin, Status, Step
 from .differences import argument_difference, code_difference
 from .state import MISSING
@@ -27,8 +28,12 @@ class Recorder:
         allow_pickle: bool = False,
         allow_imports: codec.Imports = False,
         hooks: RunHooks | None = None,
+        executor: Any = None,
     ):
         self.store = store
+        # Where submitted steps run by default (see flightlog.executors): as given, and made.
+        self.executor_spec = executor
+        self.executor = resolve_executor(executor)
         self.serializer = serializer
         self.allow_pickle = allow_pickle or serializer == "pickle"
         # Which modules decoding a recorded value may import (besides those imported already).

@@ -21,8 +21,10 @@ from ..errors import (
 from ..hashing import value_digest
 from ..model import ErrorInfo, Run, RunAttempt, Status, Step
 from .capture import ensure_capture
+from .context import follow_context
 from .control import check_stopped
 from .environment import run_environment
+from .fanout import wait_pending
 from .liveness import current_owner, effective_end, effective_status, last_seen
 from .monitor import MONITOR
 from .names import check_run_id, new_run_id
@@ -336,13 +338,16 @@ def _record_outcome(
 def drive(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
     """Run ``body`` as the run's code, recording its outcome."""
     token = CURRENT_RUN.set(state)
+    follow_context()
     try:
         value = body()
     except BaseException as error:
         CURRENT_RUN.reset(token)
+        wait_pending(state)
         end_run(state, None, error, serializer)
         raise
     CURRENT_RUN.reset(token)
+    wait_pending(state)
     end_run(state, value, None, serializer)
     return value
 
@@ -352,12 +357,15 @@ async def drive_async(state: RunState, serializer: str, body: Callable[[], Any])
     state.is_async = True
     state.loop = asyncio.get_running_loop()  # a cancel cancels its async steps there
     token = CURRENT_RUN.set(state)
+    follow_context()
     try:
         value = await body()
     except BaseException as error:
         CURRENT_RUN.reset(token)
+        wait_pending(state)
         end_run(state, None, error, serializer)
         raise
     CURRENT_RUN.reset(token)
+    wait_pending(state)
     end_run(state, value, None, serializer)
     return value

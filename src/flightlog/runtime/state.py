@@ -14,7 +14,9 @@ from ..errors import FlightlogError
 from ..model import Step
 
 if TYPE_CHECKING:
+    from ..executors import Executor
     from ..stores import Store
+    from .fanout import Committer, StepFuture
     from .tracked import RunHooks, Tracked
 
 # Seconds after which a step still running is written as RUNNING by the monitor thread.
@@ -70,6 +72,15 @@ class RunState:
     # The tracking layer's hooks (None: nobody listens), and what the run's own body tracked
     # outside any step that is not written yet (see flightlog.runtime.tracked).
     hooks: RunHooks | None = None
+    # Set in a worker that runs one step of the run: the names of the sub-steps it makes begin
+    # with it (see flightlog.runtime.remote).
+    child_prefix: str = ""
+    # How this run's submitted steps run (see flightlog.executors), and its steps submitted and
+    # not yet recorded (see flightlog.runtime.fanout).
+    executor: Executor | None = None
+    pending: set[StepFuture[Any]] = field(default_factory=set)
+    pending_lock: threading.Lock = field(default_factory=threading.Lock)
+    committer: Committer | None = None
     tracked: Tracked | None = None
     tracked_lock: threading.Lock = field(default_factory=threading.Lock)
 

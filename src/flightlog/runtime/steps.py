@@ -63,6 +63,8 @@ class StepCall:
         self.call = call
         # RunState.next_step, inline: the name and position of this step.
         base = call.name
+        if state.child_prefix:  # a sub-step of a step running in a worker (see remote.py)
+            base = state.child_prefix + base
         counter = state.names.get(base) or state.name_counter(base)
         count = next(counter)
         name = f"{base}_{count}" if count else base
@@ -104,6 +106,25 @@ class StepCall:
             mark = hooks.mark
             self.env_mark = mark if mark[0] == hooks.watch.version else hooks.step_started()
         state.in_flight[position] = step
+
+    @classmethod
+    def prepared(
+        cls, task: Task[Any], state: RunState, call: CallOptions, step: Step, earlier: int
+    ) -> StepCall:
+        """A step whose name, position and identity were decided elsewhere (by the driver
+        that submitted it to this worker), with the attempts its record holds so far."""
+        self = cls.__new__(cls)
+        self.task = task
+        self.state = state
+        self.call = call
+        self.attempt_start = step.start_time = time.time()
+        self.step = step
+        self.log = []
+        self.tracked = None
+        self.earlier = earlier
+        self.env_mark = None
+        state.in_flight[step.position] = step
+        return self
 
     @property
     def name(self) -> str:

@@ -8,7 +8,7 @@ import inspect
 import sys
 import types
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -17,6 +17,8 @@ from ..errors import FlightlogError, InvalidInputError, SerializationError
 from ..hashing import fingerprint, module_name, scalar_fingerprint
 from ..identity import TaskIdentity, UnhashableArgumentError, task_identity
 from ..model import Run, TaskRecord
+from .fanout import StepFuture, gather, map_steps, submit
+from .remote import task_reduction
 from .retries import (
     RetryDelay,
     RetryOn,
@@ -256,6 +258,18 @@ class Task(Generic[R]):
     ) -> Any:
         if self.is_async:
             self._check_awaitable(state)
+            step, served = self._begin(state, call, args, kwargs)
+            return self._async_step(step, served, args, kwargs)
+        step, served = self._begin(state, call, args, kwargs)
+        if served is not MISSING:
+            return served
+        return call_step(step, self.function, args, kwargs)
+
+    def _begin(
+        self, state: RunState, call: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[StepCall, Any]:
+        """Name, place and identify a step of this task; its value when an earlier record
+        serves it (replayed, cached; then it is recorded), else MISSING: it must execute."""
         if id(state.store) not in self._recorded_in:
             self._record_task(state)
         found: tuple[str | None, str | None] | None = None
@@ -268,14 +282,60 @@ class Task(Generic[R]):
         if call.recompute:
             step.step.reason = "recompute=True was asked"
         if call.cache or state.recorded:
-            served = self._recorder.serve(self, step)
-            if self.is_async:
-                return self._async_step(step, served, args, kwargs)
-            if served is not MISSING:
-                return served
-        elif self.is_async:
-            return self._async_step(step, MISSING, args, kwargs)
-        return call_step(step, self.function, args, kwargs)
+            return step, self._recorder.serve(self, step)
+        return step, MISSING
+
+    # -- fan-out -------------------------------------------------------------------------------
+    def submit(self, *args: Any, **kwargs: Any) -> StepFuture[R]:
+        """Submit a step to the run's executor and return its future at once (see
+        :mod:`flightlog.runtime.fanout`). Outside a workflow the call is a run of its own,
+        done when this returns."""
+        return self._submit(self._call, args, kwargs)
+
+    def map(self, *iterables: Iterable[Any], return_exceptions: bool = False) -> list[R]:
+        """One step per item (several iterables are zipped), run on the run's executor; the
+        values in input order. Fails only after every item ended, with the first failing
+        item's error; ``return_exceptions=True`` gives errors back as values instead."""
+        return self._map(self._call, iterables, return_exceptions)
+
+    def _submit(
+        self, call: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> StepFuture[R]:
+        self._refuse_async("submit")
+        state = CURRENT_RUN.get()
+        if state is None:
+            future: StepFuture[R] = StepFuture(self.name)
+            try:
+                future.set_result(self._run_alone(call, args, kwargs))
+            except BaseException as error:
+                future.set_exception(error)
+            return future
+        return submit(self, state, call, args, kwargs)
+
+    def _map(
+        self, call: CallOptions, iterables: tuple[Iterable[Any], ...], return_exceptions: bool
+    ) -> list[R]:
+        self._refuse_async("map")
+        if not iterables:
+            raise TypeError(f"{self.name}.map() needs at least one iterable")
+        state = CURRENT_RUN.get()
+        if state is None:
+            futures = [
+                self._submit(call, tuple(items), {}) for items in zip(*iterables, strict=False)
+            ]
+            return gather(futures, return_exceptions)
+        return map_steps(self, state, call, iterables, return_exceptions)
+
+    def _refuse_async(self, method: str) -> None:
+        if self.is_async:
+            raise InvalidInputError(
+                f"task {self.name!r} is async: instead of {method}(), await several calls at "
+                f"once (`await asyncio.gather(*({self.name}(x) for x in items))`)"
+            )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A task crosses to a worker by name, or by value (see runtime/remote.py)."""
+        return task_reduction(self)
 
     def _check_awaitable(self, state: RunState) -> None:
         """Refuse an async task called where nobody can await it (before its coroutine is
@@ -313,6 +373,7 @@ class Task(Generic[R]):
         )
         state = begin_run(self._recorder.store, request)
         assert isinstance(state, RunState)  # a new run id is never a finished run
+        state.executor = self._recorder.executor
         if self.is_async:
             return drive_async(
                 state, self.config.serializer, lambda: self._step(state, call, args, kwargs)
@@ -335,6 +396,7 @@ class Task(Generic[R]):
             return self._recorder.decode(state.output, pickled_ok)
         recorded: Any = self._recorder.decode(run.arguments, pickled_ok)
         args, kwargs = tuple(recorded["args"]), dict(recorded["kwargs"])
+        state.executor = self._recorder.executor
         body = lambda: self._step(state, self._call, args, kwargs)  # noqa: E731
         if self.is_async:
             return asyncio.run(drive_async(state, self.config.serializer, body))
@@ -370,6 +432,14 @@ class BoundTask(Generic[R]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return cast(R, self.task._invoke(self._call, args, kwargs))
+
+    def submit(self, *args: Any, **kwargs: Any) -> StepFuture[R]:
+        """``task.submit`` with these options."""
+        return self.task._submit(self._call, args, kwargs)
+
+    def map(self, *iterables: Iterable[Any], return_exceptions: bool = False) -> list[R]:
+        """``task.map`` with these options (a step name gives ``name``, ``name_1`` …)."""
+        return self.task._map(self._call, iterables, return_exceptions)
 
     def __repr__(self) -> str:
         return f"<flightlog task {self.task.name!r} as step {self._call.name!r}>"

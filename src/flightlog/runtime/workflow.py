@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from ..errors import InvalidInputError
+from ..executors import resolve_executor
 from ..model import Run
 from .control import cancel_run, run_status
 from .runs import Finished, RunRequest, begin_run, claim_run, drive, drive_async
@@ -41,9 +42,17 @@ class Workflow(Generic[R]):
         *,
         name: str | None = None,
         metadata: dict[str, Any] | None = None,
+        executor: Any = None,
+        max_workers: int | None = None,
     ) -> None:
         if not callable(function):
             raise InvalidInputError(f"@workflow needs a function, not {type(function).__name__}")
+        if executor is None and max_workers is not None:
+            executor = recorder.executor_spec  # the store's default kind, with these workers
+        # Where this workflow's submitted steps run (None: inline; see flightlog.executors).
+        self.executor = (
+            recorder.executor if executor is None else resolve_executor(executor, max_workers)
+        )
         self.function = function
         self.name = name or callable_name(function)
         self.metadata = check_metadata(metadata, f"workflow {self.name!r} metadata")
@@ -123,6 +132,7 @@ class Workflow(Generic[R]):
     def _go(self, state: RunState | Finished, args: Any, kwargs: Any) -> Any:
         if isinstance(state, Finished):
             return self._output(state)
+        state.executor = self.executor
         return drive(state, self._recorder.serializer, lambda: self.function(*args, **kwargs))
 
     def _output(self, finished: Finished) -> Any:
@@ -134,6 +144,7 @@ class Workflow(Generic[R]):
         state = begin_run(self._recorder.store, request)
         if isinstance(state, Finished):
             return self._output(state)
+        state.executor = self.executor
         return await drive_async(state, request.serializer, lambda: self.function(*args, **kwargs))
 
     def resume_run(
@@ -155,6 +166,7 @@ class Workflow(Generic[R]):
     def _drive(self, state: RunState, args: Any, kwargs: Any) -> Any:
         """Drive a claimed run to its end in this thread (an async one in its own loop)."""
         serializer = self._recorder.serializer
+        state.executor = self.executor
         if self.is_async:
             return asyncio.run(
                 drive_async(state, serializer, lambda: self.function(*args, **kwargs))

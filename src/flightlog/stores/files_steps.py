@@ -27,11 +27,11 @@ from ..bandsaw import (
 )
 from ..errors import InvalidInputError, NotFoundError, StoreError
 from ..model import AttachmentRecord, MetricChunk, Origin, Run, Status, Step, TaskRecord
+from .base import FinishedStep
 from .files_io import Writes, assemble, check_identity, check_run_id, dump, locked, members
 from .files_layout import SESSION_INFO, Layout, result_entry
 from .files_records import decoded, step_from, step_record
 from .files_root import StoreRoot
-from .base import FinishedStep
 
 _UP = "../../../../"  # from flightlog/runs/<run_id>/steps/ (and a session folder) to the root
 

@@ -1,0 +1,392 @@
+"""Submitted steps: ``task.submit(...)`` and ``task.map(...)``.
+
+A submitted step is named, placed and identified at once, in the submitting thread, in
+submission order: a resumed run meets the same names whatever order its steps finished in.
+A step served from an earlier record (replayed on resume, or a cache hit) is recorded at once and
+its future is done. The others go to the run's executor:
+
+- on a *local* executor (inline, threads) the step runs its usual lifecycle where it runs, in the
+  context of its submission (its run, its parent step), and records itself as a called step does;
+- on a *remote* one (processes, Ray, Dask) a worker runs it (see :mod:`flightlog.runtime.remote`)
+  and sends back its outcome; the run's :class:`Committer` writes the records of completions
+  that arrived together in one transaction, then resolves their futures.
+
+A step submitted inside a step runs where its parent runs (inline there): a pool never waits for
+itself. A run ends only after every step it submitted has ended.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import CancelledError, Future
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ..errors import CanceledError, FlightlogError, SerializationError
+from ..model import AttachmentRecord, Attempt, ErrorInfo, MetricChunk, Status, Step
+from .remote import Work, dumps, run_sent
+from .state import CURRENT_STEP, MISSING, RunState
+from .steps import StepCall, call_step, stopped
+
+if TYPE_CHECKING:
+    from ..executors import Executor
+    from .remote import Outcome
+    from .task import Task
+
+R = TypeVar("R")
+
+
+class StepFuture(Future[R], Generic[R]):
+    """The future outcome of a submitted step (a :class:`concurrent.futures.Future`: ``result``,
+    ``exception``, ``done``, ``add_done_callback``, ``concurrent.futures.wait`` …), with the
+    name the step is recorded under."""
+
+    def __init__(self, step_name: str) -> None:
+        super().__init__()
+        self.step_name = step_name
+        self.engine_future: Future[Any] | None = None
+
+    def cancel(self) -> bool:
+        """A submitted step is recorded to its end: it cannot be cancelled by itself (cancel its
+        run instead: its steps not started yet are then recorded CANCELED). Returns False."""
+        return False
+
+    def __repr__(self) -> str:
+        return f"<StepFuture {self.step_name!r} {self._state.lower()}>"
+
+
+def submit(
+    task: Task[Any], state: RunState, call_options: Any, args: tuple[Any, ...], kwargs: Any
+) -> StepFuture[Any]:
+    """Submit one call of ``task`` in the run ``state`` (see the module's docstring)."""
+    call, served = task._begin(state, call_options, args, kwargs)
+    future: StepFuture[Any] = StepFuture(call.step.name)
+    if served is not MISSING:
+        future.set_result(served)
+        return future
+    executor = state.executor
+    parent = CURRENT_STEP.get()
+    if executor is None or parent is not None or executor.local:
+        _submit_local(executor, state, call, future, args, kwargs)
+    else:
+        _submit_remote(executor, state, call, future, args, kwargs)
+    return future
+
+
+def map_steps(
+    task: Task[Any],
+    state: RunState,
+    call_options: Any,
+    iterables: tuple[Iterable[Any], ...],
+    return_exceptions: bool,
+) -> list[Any]:
+    """``task.map``: one step per item (several iterables: zipped, as ``map`` does), values in
+    input order. Fails only after every item ended, with the first item's error in input order
+    (``return_exceptions=True``: errors are given back as values)."""
+    futures: list[StepFuture[Any]] = []
+    try:
+        for items in zip(*iterables, strict=False):
+            futures.append(submit(task, state, call_options, tuple(items), {}))
+    finally:
+        _wait_all(futures)
+    return gather(futures, return_exceptions)
+
+
+def gather(futures: list[StepFuture[Any]], return_exceptions: bool) -> list[Any]:
+    """The futures' values in order, once all ended; the first error raised (or given back)."""
+    _wait_all(futures)
+    results: list[Any] = []
+    first: BaseException | None = None
+    for future in futures:
+        error = future.exception()
+        if error is None:
+            results.append(future.result())
+        elif return_exceptions:
+            results.append(error)
+        elif first is None:
+            first = error
+    if first is not None:
+        raise first
+    return results
+
+
+def _wait_all(futures: Iterable[Future[Any]]) -> None:
+    for future in futures:
+        try:
+            future.exception()
+        except CancelledError:
+            pass
+
+
+def _track(state: RunState, future: StepFuture[Any]) -> None:
+    with state.pending_lock:
+        state.pending.add(future)
+    future.add_done_callback(lambda done: _untrack(state, done))
+
+
+def _untrack(state: RunState, future: Future[Any]) -> None:
+    with state.pending_lock:
+        state.pending.discard(future)
+
+
+def wait_pending(state: RunState) -> None:
+    """Wait until every step the run submitted has ended (called before the run ends)."""
+    while True:
+        with state.pending_lock:
+            pending = list(state.pending)
+        if not pending:
+            return
+        _wait_all(pending)
+
+
+# -- local executors ---------------------------------------------------------------------------
+def _submit_local(
+    executor: Executor | None,
+    state: RunState,
+    call: StepCall,
+    future: StepFuture[Any],
+    args: tuple[Any, ...],
+    kwargs: Any,
+) -> None:
+    context = contextvars.copy_context()
+    function = call.task.function
+    if executor is None or CURRENT_STEP.get() is not None:
+        _run_local(call, function, args, kwargs, future)
+        return
+    _track(state, future)
+    future.engine_future = executor.submit(
+        context.run, _run_local, call, function, args, kwargs, future
+    )
+    future.engine_future.add_done_callback(lambda engine: _engine_cancelled(call, future, engine))
+
+
+def _run_local(
+    call: StepCall,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Any,
+    future: StepFuture[Any],
+) -> None:
+    if future.done():
+        return
+    state = call.state
+    try:
+        if state.cancel_requested:  # canceled while it waited for a worker
+            error = stopped(state, call.step.name)
+            call.failed(error, final=True)
+            raise error
+        value = call_step(call, function, args, kwargs)
+    except BaseException as error:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+def _engine_cancelled(call: StepCall, future: StepFuture[Any], engine: Future[Any]) -> None:
+    """A step the engine never started (canceled with its run): record it CANCELED."""
+    if engine.cancelled() and not future.done():
+        error = stopped(call.state, call.step.name)
+        try:
+            call.failed(error, final=True)
+        finally:
+            future.set_exception(error)
+
+
+# -- remote executors --------------------------------------------------------------------------
+def _submit_remote(
+    executor: Executor,
+    state: RunState,
+    call: StepCall,
+    future: StepFuture[Any],
+    args: tuple[Any, ...],
+    kwargs: Any,
+) -> None:
+    work = Work(
+        task=call.task,
+        call=call.call,
+        step=call.step.copy(),
+        earlier=call.earlier,
+        args=args,
+        kwargs=dict(kwargs),
+        recorded=_recorded_below(state, call.step.name),
+        allow_pickle=state.allow_pickle,
+    )
+    committer = state.committer
+    if committer is None:
+        with state.pending_lock:
+            committer = state.committer
+            if committer is None:
+                committer = state.committer = Committer(state)
+    _track(state, future)
+    try:
+        data = dumps(work, executor.sends_by_value)
+    except Exception as error:
+        committer.put(call, future, None, _unsendable_step(call, executor, error))
+        return
+    try:
+        engine = executor.submit(run_sent, data)
+    except BaseException as error:
+        committer.put(call, future, None, error)
+        return
+    future.engine_future = engine
+    engine.add_done_callback(lambda done: _arrived(committer, call, future, executor, done))
+
+
+def _recorded_below(state: RunState, name: str) -> list[Step]:
+    """The records an earlier attempt of the run made of the step's sub-steps (on resume)."""
+    if not state.recorded:
+        return []
+    prefix = f"{name}."
+    found = [step for step in state.recorded.values() if step.name.startswith(prefix)]
+    for step in found:
+        state.recorded.pop(step.name, None)
+    return found
+
+
+def _arrived(
+    committer: Committer,
+    call: StepCall,
+    future: StepFuture[Any],
+    executor: Executor,
+    engine: Future[Any],
+) -> None:
+    if engine.cancelled():
+        committer.put(call, future, None, stopped(call.state, call.step.name))
+        return
+    error = engine.exception()
+    if error is not None:  # the engine lost the step (its worker died, …)
+        committer.put(call, future, None, error)
+        return
+    committer.put(call, future, engine.result(), None)
+
+
+def _unsendable_step(call: StepCall, executor: Executor, error: BaseException) -> BaseException:
+    """The step's function or arguments cannot be sent to the workers: an error naming the
+    step and what could not be sent."""
+    problem = SerializationError(
+        f"step {call.step.name!r} of run {call.state.run_id!r} cannot be sent to the "
+        f"{executor.name} executor's workers: {type(error).__name__}: {error}"
+    )
+    problem.__cause__ = error
+    return problem
+
+
+class Committer:
+    """Writes the outcomes of a run's remote steps: those that arrived together go to the store
+    in one transaction, then their futures resolve (in arrival order)."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"flightlog-commit-{state.run_id}", daemon=True
+        )
+        self._thread.start()
+
+    def put(
+        self,
+        call: StepCall,
+        future: StepFuture[Any],
+        outcome: Outcome | None,
+        error: BaseException | None,
+    ) -> None:
+        self._queue.put((call, future, outcome, error))
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[Any]) -> None:
+        state = self.state
+        records: list[tuple[Step, list[MetricChunk], list[AttachmentRecord]]] = []
+        resolutions: list[tuple[StepFuture[Any], Any, BaseException | None]] = []
+        ended: list[tuple[Step, list[MetricChunk], list[AttachmentRecord]]] = []
+        try:
+            for call, future, outcome, error in batch:
+                if outcome is None:
+                    step = _failed_record(call, error or FlightlogError("no outcome"))
+                    records.append((step, [], []))
+                    ended.append((step, [], []))
+                    resolutions.append((future, None, error))
+                    continue
+                made = _adopt(state, call, outcome)
+                records.extend(made)
+                ended.append(made[-1])
+                resolutions.append((future, outcome.value, outcome.error))
+            state.store.finish_steps(records)
+        except BaseException as failure:  # the store failed: every step of the batch says so
+            for future, _, _ in resolutions:
+                if not future.done():
+                    future.set_exception(failure)
+            for _call, future, _, _ in batch:
+                if not future.done():
+                    future.set_exception(failure)
+            return
+        for step, metrics, attachments in ended:
+            state.in_flight.pop(step.position, None)
+            hooks = state.hooks
+            if hooks is not None:
+                try:
+                    hooks.step_ended(state, step, metrics, attachments)
+                except Exception:  # a tracker's failure is its own (it reports it)
+                    pass
+        for future, value, error in resolutions:
+            if error is None:
+                future.set_result(value)
+            else:
+                future.set_exception(error)
+
+
+def _failed_record(call: StepCall, error: BaseException) -> Step:
+    """The end record of a step whose outcome never came back."""
+    step = call.step.copy()
+    end = time.time()
+    canceled = isinstance(error, CanceledError) and call.state.cancel_requested
+    status = Status.CANCELED if canceled else Status.FAILED
+    info = ErrorInfo.from_exception(error)
+    start = step.start_time or end
+    step.attempts.append(Attempt(len(step.attempts) + 1, start, end, status, info))
+    step.status, step.end_time, step.error = status, end, info
+    return step
+
+
+def _adopt(
+    state: RunState, call: StepCall, outcome: Outcome
+) -> list[tuple[Step, list[MetricChunk], list[AttachmentRecord]]]:
+    """The records a worker made, placed in the run: sub-steps take their recorded positions
+    (on resume) or the run's next ones; tasks and blobs are written first."""
+    store = state.store
+    for task in outcome.tasks:
+        if task.task_id != call.task.task_id:
+            store.record_task(task)
+    for data in outcome.blobs.values():
+        store.put_blob(data)
+    main = call.step.position
+    places: dict[int, int] = {main: main}
+    made: list[tuple[Step, list[MetricChunk], list[AttachmentRecord]]] = []
+    for step, metrics, attachments in outcome.finished:
+        position = places.get(step.position)
+        if position is None:
+            position = (
+                state.resumed_positions.pop(step.name, None) if state.resumed_positions else None
+            )
+            if position is None:
+                position = next(state.positions)
+            places[step.position] = position
+        step.position = position
+        for chunk in metrics:
+            if chunk.position is not None:
+                chunk.position = places.get(chunk.position, chunk.position)
+        made.append((step, metrics, attachments))
+    # The step's own end record goes last (a crash in between leaves it unfinished, resumable).
+    own = [item for item in made if item[0].position == main]
+    return [item for item in made if item[0].position != main] + own[-1:]

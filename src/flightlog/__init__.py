@@ -15,6 +15,7 @@ from .errors import (
     NoStoreError,
     NotFoundError,
     OutsideRunError,
+    RemoteStepError,
     ResourceError,
     SchemaVersionError,
     SerializationError,
@@ -24,10 +25,12 @@ from .errors import (
     StoreWarning,
     TrackerError,
     TrackerWarning,
+    WorkerLostError,
 )
 from .model import Status
 from .query import NoOutputError
 from .resources.collection import Resource, ResourceCollection
+from .runtime.fanout import StepFuture
 from .runtime.retries import Backoff, backoff
 from .tracking.track import attach, track
 
@@ -46,6 +49,7 @@ __all__ = [
     "NondeterminismError",
     "NotFoundError",
     "OutsideRunError",
+    "RemoteStepError",
     "Resource",
     "ResourceCollection",
     "ResourceError",
@@ -53,12 +57,14 @@ __all__ = [
     "SerializationError",
     "ShellError",
     "Status",
+    "StepFuture",
     "StepTimeoutError",
     "StoreError",
     "StoreWarning",
     "TrackerError",
     "TrackerWarning",
     "Undecoded",
+    "WorkerLostError",
     "__version__",
     "attach",
     "backoff",

@@ -21,7 +21,9 @@ raised by users' own tasks pass through unchanged.
     ├── ShellError                a shell step's command exited with a non-zero status
     ├── TrackerError              a tracker could not deliver (e.g. MLflow did not answer)
     ├── OutsideRunError (RuntimeError)  track() or attach() called where no run is recorded
-    └── StepTimeoutError (TimeoutError)  an attempt ran longer than its ``timeout``
+    ├── StepTimeoutError (TimeoutError)  an attempt ran longer than its ``timeout``
+    ├── WorkerLostError           the worker running a submitted step died (processes, Ray, Dask)
+    └── RemoteStepError           a step that ran elsewhere raised an error that cannot cross back
 
 Warnings: ``TrackerWarning`` (a tracker failed) and ``StoreWarning`` (a record of the store
 could not be read; the others were listed).
@@ -137,3 +139,21 @@ class TrackerWarning(UserWarning):
 class StoreWarning(UserWarning):
     """A record of the store could not be read and was left out of a listing (the message
     names its path and what is wrong); reading that record alone raises StoreError."""
+
+
+class WorkerLostError(FlightlogError):
+    """The worker that ran a submitted step died before the step ended (see executors)."""
+
+
+class RemoteStepError(FlightlogError):
+    """A step that ran in another process raised an error that could not be sent back as it
+    was (its class cannot be pickled or imported here): its type, message and traceback."""
+
+    def __init__(self, type_name: str, message: str, traceback_text: str) -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+        self.message = message
+        self.traceback_text = traceback_text
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (RemoteStepError, (self.type_name, self.message, self.traceback_text))

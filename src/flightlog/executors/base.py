@@ -54,6 +54,11 @@ class Executor:
         """Cancel a submitted function that has not started (True when it will never run)."""
         return future.cancel()
 
+    def lost(self, error: BaseException) -> BaseException:
+        """The error to record for a step the engine failed without running it to its end (its
+        worker died: a broken pool, a killed worker)."""
+        return error
+
     def shutdown(self) -> None:
         """End what the executor started (pools, local clusters); it starts again if used."""
         with self._lock:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import MissingDependencyError, WorkerLostError
 from .base import Executor
 
 
@@ -37,7 +37,7 @@ class DaskExecutor(Executor):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise ConfigurationError(
+            raise MissingDependencyError(
                 "the dask executor needs Dask: pip install 'flightlog[dask]'"
             ) from None
         if isinstance(self.address, Client):
@@ -89,6 +89,11 @@ class DaskExecutor(Executor):
 
         engine.add_done_callback(relay)
         return future
+
+    def lost(self, error: BaseException) -> BaseException:
+        if type(error).__name__ == "KilledWorker":
+            return WorkerLostError(f"the Dask workers running the step died: {error}")
+        return error
 
     def cancel(self, future: Future[Any]) -> bool:
         engine = self._futures.get(id(future))

@@ -6,8 +6,10 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from ..errors import WorkerLostError
 from .base import Executor
 
 
@@ -64,4 +66,18 @@ class Processes(Executor):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
-        return self._pool.submit(function, *args)
+        try:
+            return self._pool.submit(function, *args)
+        except BrokenProcessPool:  # a worker died: the pool is replaced, steps go on
+            with self._lock:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._start()
+            return self._pool.submit(function, *args)
+
+    def lost(self, error: BaseException) -> BaseException:
+        if isinstance(error, BrokenProcessPool):
+            return WorkerLostError(
+                "the worker process running the step died (or the process pool broke when "
+                f"another worker died): {error}"
+            )
+        return error

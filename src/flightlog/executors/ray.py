@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import MissingDependencyError, WorkerLostError
 from .base import Executor
 
 
@@ -32,14 +32,16 @@ class RayExecutor(Executor):
         super().__init__(max_workers)
         self.address = address
         self.init_options = init_options
-        self.remote_options = dict(remote_options or {})
+        # A worker that dies mid-step is an attempt of the step: the task's ``retries`` apply
+        # and every attempt is recorded (Ray's own retry would hide it), unless set here.
+        self.remote_options = {"max_retries": 0, **(remote_options or {})}
         self._owned = False
 
     def _start(self) -> None:
         try:
             import ray
         except ImportError:
-            raise ConfigurationError(
+            raise MissingDependencyError(
                 "the ray executor needs Ray: pip install 'flightlog[ray]'"
             ) from None
         if not ray.is_initialized():
@@ -52,9 +54,7 @@ class RayExecutor(Executor):
             self._owned = True
             atexit.register(self.shutdown)
         self._ray = ray
-        self._remote = ray.remote(_call)
-        if self.remote_options:
-            self._remote = self._remote.options(**self.remote_options)
+        self._remote = ray.remote(_call).options(**self.remote_options)
         # Engine futures by their concurrent.futures twins, for cancel.
         self._refs: dict[int, Any] = {}
 
@@ -69,6 +69,12 @@ class RayExecutor(Executor):
         self._refs[id(future)] = ref
         future.add_done_callback(lambda done: self._refs.pop(id(done), None))
         return future
+
+    def lost(self, error: BaseException) -> BaseException:
+        names = {cls.__name__ for cls in type(error).__mro__}
+        if names & {"WorkerCrashedError", "NodeDiedError", "OwnerDiedError", "ActorDiedError"}:
+            return WorkerLostError(f"the Ray worker running the step died: {error}")
+        return error
 
     def cancel(self, future: Future[Any]) -> bool:
         ref = self._refs.get(id(future))

@@ -156,6 +156,7 @@ def _submit_local(
     if executor is None or CURRENT_STEP.get() is not None:
         _run_local(call, function, args, kwargs, future)
         return
+    call.children_prefix = f"{call.step.name}."  # its sub-steps' names do not race
     _track(state, future)
     future.engine_future = executor.submit(
         context.run, _run_local, call, function, args, kwargs, future
@@ -232,7 +233,7 @@ def _submit_remote(
         committer.put(call, future, None, error)
         return
     future.engine_future = engine
-    engine.add_done_callback(lambda done: _arrived(committer, call, future, executor, done))
+    engine.add_done_callback(lambda done: _arrived(committer, call, future, executor, done, work))
 
 
 def _recorded_below(state: RunState, name: str) -> list[Step]:
@@ -252,15 +253,39 @@ def _arrived(
     future: StepFuture[Any],
     executor: Executor,
     engine: Future[Any],
+    work: Work,
 ) -> None:
     if engine.cancelled():
         committer.put(call, future, None, stopped(call.state, call.step.name))
         return
     error = engine.exception()
-    if error is not None:  # the engine lost the step (its worker died, …)
-        committer.put(call, future, None, error)
+    if error is None:
+        committer.put(call, future, engine.result(), None)
         return
-    committer.put(call, future, engine.result(), None)
+    # The engine lost the step: its worker died (or the engine failed it otherwise). The
+    # attempt is recorded; the task's retries apply, as to an attempt that raised.
+    lost = executor.lost(error)
+    now = time.time()
+    info = ErrorInfo.from_exception(lost)
+    step = call.step
+    step.attempts.append(
+        Attempt(len(step.attempts) + 1, step.start_time or now, now, Status.FAILED, info)
+    )
+    retries = call.task.config.retries
+    state = call.state
+    if len(step.attempts) - call.earlier <= retries and not state.cancel_requested:
+        work.step.attempts = list(step.attempts)
+        try:
+            again = executor.submit(run_sent, dumps(work, executor.sends_by_value))
+        except BaseException as failure:
+            committer.put(call, future, None, failure)
+            return
+        future.engine_future = again
+        again.add_done_callback(
+            lambda done: _arrived(committer, call, future, executor, done, work)
+        )
+        return
+    committer.put(call, future, None, lost)
 
 
 def _unsendable_step(call: StepCall, executor: Executor, error: BaseException) -> BaseException:
@@ -354,7 +379,8 @@ def _failed_record(call: StepCall, error: BaseException) -> Step:
     status = Status.CANCELED if canceled else Status.FAILED
     info = ErrorInfo.from_exception(error)
     start = step.start_time or end
-    step.attempts.append(Attempt(len(step.attempts) + 1, start, end, status, info))
+    if not step.attempts or step.attempts[-1].error != info:
+        step.attempts.append(Attempt(len(step.attempts) + 1, start, end, status, info))
     step.status, step.end_time, step.error = status, end, info
     return step
 

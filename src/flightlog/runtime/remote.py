@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import FlightlogError
+from ..errors import RemoteStepError
 from ..model import AttachmentRecord, MetricChunk, Step, TaskRecord
 from ..stores.memory import MemoryStore
 from .capture import ensure_capture
@@ -37,22 +37,6 @@ if TYPE_CHECKING:
 # Positions a worker gives the sub-steps it makes: apart from every position the driver gives.
 # The driver gives them their positions in the run when it records them.
 WORKER_POSITIONS = 1 << 40
-
-
-class RemoteStepError(FlightlogError):
-    """A step that ran elsewhere raised an error that could not be sent back as it was (its
-    class cannot be pickled or imported here): its type, message and traceback as text."""
-
-    def __init__(self, type_name: str, message: str, traceback_text: str) -> None:
-        super().__init__(f"{type_name}: {message}")
-        self.type_name = type_name
-        self.traceback_text = traceback_text
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            RemoteStepError,
-            (self.type_name, str(self)[len(self.type_name) + 2 :], self.traceback_text),
-        )
 
 
 # Set while a Work is pickled for an engine that runs it on other machines (Ray, Dask): a task
@@ -74,7 +58,7 @@ def task_reduction(task: Task[Any]) -> tuple[Any, ...]:
         and not (module == "__main__" and SEND_MAIN_BY_VALUE.get())
     ):
         return (import_task, (module, qualname))
-    return (detached_task, (task.function, task.config, task.name, task.task_id))
+    return (detached_task, (task.function, task.config, task.record()))
 
 
 def import_task(module: str, qualname: str) -> Any:
@@ -84,15 +68,14 @@ def import_task(module: str, qualname: str) -> Any:
     return found
 
 
-def detached_task(
-    function: Callable[..., Any], options: TaskOptions, name: str, task_id: str
-) -> Any:
+def detached_task(function: Callable[..., Any], options: TaskOptions, record: TaskRecord) -> Any:
     from .recorder import Recorder
     from .task import Task
 
     task: Task[Any] = Task(Recorder(MemoryStore("memory://detached")), function, options)
-    task.name = name
-    task.__dict__["task_id"] = task_id
+    task.name = record.name
+    task.__dict__["task_id"] = record.task_id
+    task.__dict__["_sent_record"] = record
     return task
 
 
@@ -186,7 +169,6 @@ def run_work(work: Work) -> Outcome:
     state = RunState(store=store, run_id=step.run_id, allow_pickle=work.allow_pickle)
     state.resume_from(work.recorded)
     state.positions = itertools.count(WORKER_POSITIONS)
-    state.child_prefix = f"{step.name}."
     task = work.task
     function = task.function
     call = StepCall.prepared(task, state, work.call, step, work.earlier)

@@ -72,9 +72,6 @@ class RunState:
     # The tracking layer's hooks (None: nobody listens), and what the run's own body tracked
     # outside any step that is not written yet (see flightlog.runtime.tracked).
     hooks: RunHooks | None = None
-    # Set in a worker that runs one step of the run: the names of the sub-steps it makes begin
-    # with it (see flightlog.runtime.remote).
-    child_prefix: str = ""
     # How this run's submitted steps run (see flightlog.executors), and its steps submitted and
     # not yet recorded (see flightlog.runtime.fanout).
     executor: Executor | None = None

@@ -39,6 +39,7 @@ class StepCall:
     __slots__ = (
         "attempt_start",
         "call",
+        "children_prefix",
         "earlier",
         "env_mark",
         "log",
@@ -62,9 +63,13 @@ class StepCall:
         self.state = state
         self.call = call
         # RunState.next_step, inline: the name and position of this step.
+        parent = CURRENT_STEP.get()
         base = call.name
-        if state.child_prefix:  # a sub-step of a step running in a worker (see remote.py)
-            base = state.child_prefix + base
+        # Sub-steps of a step submitted to an executor are named after it (see fanout.py).
+        prefix = "" if parent is None else getattr(parent, "children_prefix", "")
+        if prefix:
+            base = prefix + base
+        self.children_prefix = prefix
         counter = state.names.get(base) or state.name_counter(base)
         count = next(counter)
         name = f"{base}_{count}" if count else base
@@ -73,7 +78,6 @@ class StepCall:
         position = resumed.pop(name, None) if resumed else None
         if position is None:
             position = next(state.positions)
-        parent = CURRENT_STEP.get()
         start = time.time()
         self.attempt_start = start
         self.step = step = Step(
@@ -123,6 +127,7 @@ class StepCall:
         self.tracked = None
         self.earlier = earlier
         self.env_mark = None
+        self.children_prefix = f"{step.name}."
         state.in_flight[step.position] = step
         return self
 

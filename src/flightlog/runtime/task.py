@@ -8,6 +8,7 @@ import inspect
 import sys
 import types
 import warnings
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -148,7 +149,9 @@ class Task(Generic[R]):
             else None
         )
         self._identity: TaskIdentity | None = None
-        self._recorded_in: set[int] = set()
+        # The stores this task version is recorded in: by id, with a weak reference that tells
+        # a store from a later one at the same address.
+        self._recorded_in: dict[int, weakref.ref[Store]] = {}
         self.one_attempt = not self.config.retries and self.config.timeout is None
         self._warned = False
         self._call = CallOptions(
@@ -175,6 +178,9 @@ class Task(Generic[R]):
 
     def record(self) -> TaskRecord:
         """This task version as the store records it."""
+        sent = self.__dict__.get("_sent_record")
+        if sent is not None:  # a task sent by value to a worker: as its driver knows it
+            return cast(TaskRecord, sent)
         identity = self.identity
         return TaskRecord(
             task_id=identity.task_id,
@@ -187,11 +193,12 @@ class Task(Generic[R]):
         )
 
     def _record_task(self, state: RunState) -> None:
-        key = id(state.store)
-        if key in self._recorded_in:
+        store = state.store
+        known = self._recorded_in.get(id(store))
+        if known is not None and known() is store:
             return
-        state.store.record_task(self.record())
-        self._recorded_in.add(key)
+        store.record_task(self.record())
+        self._recorded_in[id(store)] = weakref.ref(store)
 
     # -- arguments -----------------------------------------------------------------------------
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -270,7 +277,8 @@ class Task(Generic[R]):
     ) -> tuple[StepCall, Any]:
         """Name, place and identify a step of this task; its value when an earlier record
         serves it (replayed, cached; then it is recorded), else MISSING: it must execute."""
-        if id(state.store) not in self._recorded_in:
+        known = self._recorded_in.get(id(state.store))
+        if known is None or known() is not state.store:
             self._record_task(state)
         found: tuple[str | None, str | None] | None = None
         keys = self._keys

@@ -1,0 +1,65 @@
+"""A workflow that fans out, run as a script by the executor tests:
+``python fanout_job.py URL EXECUTOR RUN_ID MODE [N]``.
+
+Modes: ``plain`` (N steps through map and submit, with sub-steps), ``failing`` (items listed in
+$FANOUT_FAIL fail), ``slow`` (each step sleeps 0.2 s and tells it started, in $FANOUT_MARKS),
+``die`` (the step of item 1 kills its worker once; the task has retries=1).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import flightlog
+
+URL, EXECUTOR, RUN_ID, MODE = sys.argv[1:5]
+COUNT = int(sys.argv[5]) if len(sys.argv) > 5 else 200
+MARKS = os.environ.get("FANOUT_MARKS")
+
+fl = flightlog.open(URL, executor=EXECUTOR)
+
+
+@fl.task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@fl.task
+def score(x: int) -> int:
+    print(f"scoring {x}")
+    if MODE == "failing" and str(x) in os.environ.get("FANOUT_FAIL", "").split(","):
+        raise ValueError(f"item {x} is bad")
+    if MODE == "slow":
+        if MARKS:
+            with open(MARKS, "a") as marks:
+                marks.write(f"{x}\n")
+        time.sleep(0.2)
+    return double(x) + 1
+
+
+@fl.task(retries=1)
+def fragile(x: int) -> int:
+    marker = f"{MARKS}.died"
+    if x == 1 and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(9)  # the worker dies mid-step
+    return x * 10
+
+
+@fl.workflow
+def fan(count: int) -> int:
+    if MODE == "die":
+        return sum(fragile.map(range(4)))
+    futures = [score.submit(x) for x in range(count // 2)]
+    rest = score.map(range(count // 2, count))
+    return sum(f.result() for f in futures) + sum(rest)
+
+
+if __name__ == "__main__":
+    try:
+        print("result", fan.run(COUNT, run_id=RUN_ID))
+    except Exception as error:
+        print("failed", type(error).__name__, error)
+        sys.exit(3)

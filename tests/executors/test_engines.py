@@ -1,0 +1,237 @@
+"""Fan-outs on every executor, with real engines: a process pool, a Dask LocalCluster and a local
+Ray (started by the job itself, inside a network namespace that has only loopback, since Ray
+binds to every interface). Each job runs as a script in its own process group, which is killed
+and reaped in a ``finally``; every wait has a timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import flightlog
+from flightlog.model import Status
+
+JOB = str(Path(__file__).with_name("fanout_job.py"))
+SRC = str(Path(flightlog.__file__).resolve().parent.parent)
+ENGINES = ["threads", "processes", "dask", "ray"]
+WAIT = 240.0
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def _command(executor: str, *args: str) -> list[str]:
+    command = [sys.executable, JOB, *args]
+    if executor != "ray":
+        return command
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.fail("the Ray tests need root and unshare (a network namespace with loopback)")
+    script = "ip link set lo up && exec " + " ".join(f"'{part}'" for part in command)
+    return ["unshare", "--net", "sh", "-c", script]
+
+
+def _environment(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([SRC, env.get("PYTHONPATH", "")])
+    env["RAY_AUTH_MODE"] = "disabled"
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def _job(
+    tmp_path: Path, url: str, executor: str, run_id: str, mode: str, count: int, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    output = tmp_path / f"{run_id}-{executor}-{time.monotonic_ns()}.out"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            _command(executor, url, executor, run_id, mode, str(count)),
+            cwd=tmp_path,
+            env=_environment(**env),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    process.output = output  # type: ignore[attr-defined]
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=WAIT)
+
+
+def _run(
+    tmp_path: Path,
+    url: str,
+    executor: str,
+    run_id: str,
+    mode: str = "plain",
+    count: int = 200,
+    **env: str,
+) -> str:
+    with _job(tmp_path, url, executor, run_id, mode, count, **env) as process:
+        try:
+            process.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the {executor} job did not end: {process.output.read_text()[-3000:]}")  # type: ignore[attr-defined]
+        return str(process.output.read_text())  # type: ignore[attr-defined]
+
+
+def _shape(fl: flightlog.Flightlog, run_id: str) -> list[tuple[Any, ...]]:
+    """What must be the same on every executor: names, positions, parents, identities,
+    arguments, results, statuses (not times, hosts, pids)."""
+    return [
+        (
+            s.name,
+            s.position,
+            s.parent,
+            s.task_name,
+            s.execution_id,
+            s.arguments,
+            s.result,
+            s.status,
+            s.origin,
+        )
+        for s in fl.store.list_steps(run_id)
+    ]
+
+
+@pytest.fixture(scope="module")
+def inline_shape(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, ...]]:
+    directory = tmp_path_factory.mktemp("inline")
+    url = f"sqlite:///{directory}/inline.db"
+    output = _run(directory, url, "inline", "fan")
+    assert "result 40000" in output, output
+    with flightlog.open(url) as fl:
+        shape = _shape(fl, "fan")
+    assert len(shape) == 400  # 200 steps, each with one sub-step
+    return shape
+
+
+@pytest.mark.parametrize("executor", ENGINES)
+def test_a_fan_out_of_200_steps_is_recorded_as_inline(
+    tmp_path: Path, executor: str, inline_shape: list[tuple[Any, ...]]
+) -> None:
+    url = f"sqlite:///{tmp_path}/fan.db"
+    output = _run(tmp_path, url, executor, "fan")
+    assert "result 40000" in output, output[-3000:]
+    with flightlog.open(url) as fl:
+        shape = _shape(fl, "fan")
+        assert fl.get_status("fan") == "SUCCESSFUL"
+        logs = [s.log for s in fl.store.list_steps("fan") if s.task_name == "score"]
+
+    # Positions follow the order steps started in; names, identities, arguments, results and
+    # statuses are those of the inline run. Sub-steps of a submitted step are named after it
+    # (inline, without an executor, they are numbered in call order).
+    def top(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return sorted((row[0], *row[2:]) for row in rows if row[2] is None)
+
+    def subs(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return sorted(row[3:] for row in rows if row[2] is not None)
+
+    assert top(shape) == top(inline_shape)
+    assert subs(shape) == subs(inline_shape)
+    assert all(row[0] == f"{row[2]}.double" for row in shape if row[2] is not None)
+    assert sorted(row[1] for row in shape) == list(range(400))
+    assert all(log.startswith("scoring ") for log in logs), logs[:3]
+
+
+@pytest.mark.parametrize("executor", ENGINES)
+def test_a_fan_out_whose_driver_is_killed_resumes_where_it_stopped(
+    tmp_path: Path, executor: str
+) -> None:
+    url = f"sqlite:///{tmp_path}/kill.db"
+    marks = tmp_path / "marks"
+    with _job(tmp_path, url, executor, "kill", "slow", 40, FANOUT_MARKS=str(marks)) as process:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            with flightlog.open(url) as fl:
+                done = (
+                    [
+                        s
+                        for s in fl.store.list_steps("kill")
+                        if s.status is Status.SUCCESSFUL and s.parent is None
+                    ]
+                    if fl.store.get_run("kill")
+                    else []
+                )
+            if len(done) >= 4:
+                break
+            assert process.poll() is None, process.output.read_text()[-3000:]  # type: ignore[attr-defined]
+            time.sleep(0.05)
+        else:
+            pytest.fail("no step finished in time")
+        os.kill(process.pid, signal.SIGKILL)  # the driver only
+        process.wait(timeout=WAIT)
+    with flightlog.open(url) as fl:
+        assert fl.get_status("kill") == "RESUMABLE"
+        finished = {
+            s.name
+            for s in fl.store.list_steps("kill")
+            if s.status is Status.SUCCESSFUL and s.parent is None
+        }
+    assert 4 <= len(finished) < 40
+    marks.unlink()
+    output = _run(tmp_path, url, executor, "kill", "slow", 40, FANOUT_MARKS=str(marks))
+    assert "result 1600" in output, output[-3000:]
+    ran_again = {int(line) for line in marks.read_text().split()}
+    with flightlog.open(url) as fl:
+        steps = [s for s in fl.store.list_steps("kill") if s.parent is None]
+        assert fl.get_status("kill") == "SUCCESSFUL"
+    replayed = {s.name for s in steps if s.origin.value == "replayed"}
+    assert replayed == finished
+    assert len(steps) == 40
+    assert len(ran_again) == 40 - len(finished)
+
+
+@pytest.mark.parametrize("executor", ["threads", "processes", "dask"])
+def test_a_failed_fan_out_resumes_after_a_fix_and_reruns_only_the_failed_items(
+    tmp_path: Path, executor: str
+) -> None:
+    url = f"sqlite:///{tmp_path}/fail.db"
+    output = _run(tmp_path, url, executor, "fail", "failing", 20, FANOUT_FAIL="3,15")
+    assert "failed ValueError item 15 is bad" in output, output[-3000:]
+    with flightlog.open(url) as fl:
+        steps = {s.name: s for s in fl.store.list_steps("fail") if s.parent is None}
+        assert len(steps) == 20  # every item ran and was recorded, not only up to the failure
+        failed = sorted(n for n, s in steps.items() if s.status is Status.FAILED)
+        assert failed == ["score_15", "score_3"]
+        assert steps["score_3"].error is not None
+        assert "item 3 is bad" in steps["score_3"].error.message
+    output = _run(tmp_path, url, executor, "fail", "failing", 20, FANOUT_FAIL="")
+    assert "result 400" in output, output[-3000:]
+    with flightlog.open(url) as fl:
+        steps = {s.name: s for s in fl.store.list_steps("fail") if s.parent is None}
+    executed = sorted(n for n, s in steps.items() if s.origin.value == "executed")
+    assert executed == ["score_15", "score_3"]
+    assert [a.status for a in steps["score_3"].attempt_records()] == [
+        Status.FAILED,
+        Status.SUCCESSFUL,
+    ]
+
+
+@pytest.mark.parametrize("executor", ["processes", "ray"])
+def test_a_worker_killed_mid_step_is_an_attempt_and_the_task_retries(
+    tmp_path: Path, executor: str
+) -> None:
+    url = f"sqlite:///{tmp_path}/die.db"
+    output = _run(tmp_path, url, executor, "die", "die", 4, FANOUT_MARKS=str(tmp_path / "m"))
+    assert "result 60" in output, output[-3000:]
+    with flightlog.open(url) as fl:
+        step = fl.store.get_step("die", "fragile_1")
+    assert step is not None and step.status is Status.SUCCESSFUL
+    attempts = step.attempt_records()
+    assert [a.status for a in attempts] == [Status.FAILED, Status.SUCCESSFUL]
+    assert attempts[0].error is not None and "died" in attempts[0].error.message

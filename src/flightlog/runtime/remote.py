@@ -55,6 +55,7 @@ def task_reduction(task: Task[Any]) -> tuple[Any, ...]:
     if (
         isinstance(module, str)
         and qualname
+        and "<locals>" not in qualname
         and not (module == "__main__" and SEND_MAIN_BY_VALUE.get())
     ):
         return (import_task, (module, qualname))

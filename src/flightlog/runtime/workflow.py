@@ -47,11 +47,12 @@ class Workflow(Generic[R]):
     ) -> None:
         if not callable(function):
             raise InvalidInputError(f"@workflow needs a function, not {type(function).__name__}")
-        if executor is None and max_workers is not None:
-            executor = recorder.executor_spec  # the store's default kind, with these workers
-        # Where this workflow's submitted steps run (None: inline; see flightlog.executors).
+        # Where this workflow's submitted steps run (None: inline; see flightlog.executors);
+        # max_workers alone: the store's default kind of executor, with that many workers.
         self.executor = (
-            recorder.executor if executor is None else resolve_executor(executor, max_workers)
+            recorder.executor
+            if executor is None and max_workers is None
+            else resolve_executor(executor or recorder.executor_spec, max_workers)
         )
         self.function = function
         self.name = name or callable_name(function)

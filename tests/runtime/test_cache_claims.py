@@ -30,8 +30,8 @@ import pytest
 
 import flightlog
 from flightlog import CanceledError, Flightlog, cli
-from flightlog.errors import InvalidInputError
-from flightlog.model import Status
+from flightlog.errors import ConflictError, InvalidInputError
+from flightlog.model import ResourceStatus, Status
 
 SRC = str(Path(flightlog.__file__).resolve().parent.parent)
 WAIT = 60.0
@@ -303,6 +303,23 @@ def test_steps_without_cache_take_no_claim(fl: Flightlog) -> None:
     assert fl.store.count_resources() == []
 
 
+def test_a_step_that_would_wait_for_itself_fails_clearly(fl: Flightlog) -> None:
+    @fl.task(cache=True)
+    def loop(x: int) -> int:
+        return loop(x) if x else 0
+
+    @fl.workflow
+    def flow(x: int) -> int:
+        return loop(x)
+
+    with pytest.raises(ConflictError, match="it would wait for itself for ever"):
+        flow.run(1, run_id="loop")
+    assert [step["status"] for step in fl.steps("loop")] == ["FAILED", "FAILED"]
+    [claim] = fl.store.list_resources(f"flightlog.cache.{loop.task_id}")
+    assert claim.status is ResourceStatus.ERROR  # let go, with the error
+    assert claim.error is not None and claim.error.type == "flightlog.errors.ConflictError"
+
+
 # -- processes sharing a store -----------------------------------------------------------------
 WORKERS = """
 import os, pathlib, time
@@ -441,3 +458,15 @@ def test_a_killed_computation_is_taken_over(world: dict[str, str]) -> None:
         other = fl.get_metadata(other_run, name="shared")
         assert other["origin"] == "cached" and other["source_run"] == taker_run
         assert re.fullmatch(WAITED.format(step="shared", run=taker_run), other["reason"])
+
+
+def test_readme_example(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    section = readme.read_text().split("### One computation per cache key", 1)[1]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found is not None, "the README has no example under 'One computation per cache key'"
+    namespace: dict[str, Any] = {}
+    exec(compile(found.group(1), str(readme), "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert printed.startswith("served from cache: run 'run-0' computed it")
+    namespace["fl"].close()

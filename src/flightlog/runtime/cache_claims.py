@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -82,8 +83,11 @@ class _Held:
     claim: ResourceRecord
 
 
-# The claims held by steps in flight, by id of their StepCall (kept alive by the entry).
+# The claims held by steps in flight, by id of their StepCall (kept alive by the entry). A
+# forked child holds none of its parent's (FLIGHTS forgets them too).
 _HELD: dict[int, tuple[StepCall, _Held]] = {}
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_HELD.clear)
 
 
 def collection_of(task_id: str) -> str:

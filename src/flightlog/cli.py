@@ -116,6 +116,8 @@ def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
         )
         if step["user_metadata"]:
             out.write(f"{depth}    metadata {printable(json.dumps(step['user_metadata']))}\n")
+        if step["reason"]:
+            out.write(f"{depth}    why: {printable(step['reason'])}\n")
         out.writelines(f"{depth}    {printable(line)}\n" for line in tracked.get(step["name"], []))
         for attempt in step["attempts"]:
             if len(step["attempts"]) > 1 or attempt["error"]:

@@ -60,6 +60,8 @@ class Explainer:
                 f"served from cache: run {step.source_run!r} computed it with the same code "
                 "and arguments"
             )
+            if step.reason:  # e.g. how long it waited for that run to compute it
+                why += f"; {step.reason}"
         else:
             why = self._why_executed(step)
         return {

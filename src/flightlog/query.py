@@ -181,6 +181,7 @@ class Queries:
             "log": step.log,
             "origin": step.origin._value_,
             "source_run": step.source_run,
+            "reason": step.reason,
         }
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:

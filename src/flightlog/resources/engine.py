@@ -31,6 +31,7 @@ from ..errors import (
     SerializationError,
 )
 from ..model import Attempt, ErrorInfo, ResourceRecord, ResourceStatus, Status
+from ..runtime.flights import RESERVED_PREFIX
 from . import bulk
 from .claims import FLIGHTS, LEASE_SECONDS, Flight, death_of, process_owner, split_pending
 from .collection import CollectionOptions, Resource, ResourceCollection, same_arguments
@@ -370,6 +371,8 @@ class ResourceEngine:
             for defined in sorted(self.collections):
                 totals[defined] = _empty_counts()
         for count in self.store.count_resources(name):
+            if count.collection.startswith(RESERVED_PREFIX):  # flightlog's own
+                continue
             counts = totals.setdefault(count.collection, _empty_counts())
             if count.status is PENDING:  # look at each: its process may have died
                 dead = len(split_pending(self.store, count.collection)[1])

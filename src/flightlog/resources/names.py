@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ..errors import InvalidInputError
+from ..runtime.flights import RESERVED_PREFIX
 
 MAX_NAME_BYTES = 200
 MAX_COLLECTION_LENGTH = 100  # "resource:<collection>" is a run id of at most 128 characters
@@ -40,7 +41,7 @@ def _problem(name: str) -> str | None:
 
 def check_collection(name: object) -> str:
     """The collection name, or InvalidInputError naming it and what is wrong with it."""
-    if type(name) is str and _PLAIN(name):
+    if type(name) is str and _PLAIN(name) and not name.startswith(RESERVED_PREFIX):
         return name
     if not isinstance(name, str):
         raise InvalidInputError(
@@ -49,6 +50,8 @@ def check_collection(name: object) -> str:
     problem = _problem(name)
     if problem is None and len(name) > MAX_COLLECTION_LENGTH:
         problem = f"it is longer than {MAX_COLLECTION_LENGTH} characters"
+    if problem is None and name.startswith(RESERVED_PREFIX):
+        problem = f"names starting with {RESERVED_PREFIX!r} are flightlog's own (cache claims)"
     if problem is not None:
         raise InvalidInputError(f"resource collection name {name!r:.120} is not allowed: {problem}")
     return name

@@ -19,6 +19,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..model import Attempt, ErrorInfo, ResourceRecord, ResourceStatus, Run, Status, Step
+from ..runtime.flights import RESERVED_PREFIX
 from .claims import death_of, split_pending
 from .names import check_collection
 
@@ -54,6 +55,8 @@ class ResourceView:
         """One run per collection (or for the one given), newest first."""
         totals: dict[str, dict[str, float | int | None]] = {}
         for count in self.store.count_resources(collection, times=True):
+            if count.collection.startswith(RESERVED_PREFIX):  # flightlog's own
+                continue
             state = totals.setdefault(
                 count.collection,
                 {"total": 0, "running": 0, "failed": 0, "waiting": 0, "created": None},

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..errors import CanceledError, FlightlogError, SerializationError
 from ..model import AttachmentRecord, Attempt, ErrorInfo, MetricChunk, Status, Step
+from . import cache_claims
 from .remote import Work, dumps, run_sent
 from .state import CURRENT_STEP, MISSING, RunState
 from .steps import StepCall, call_step, stopped
@@ -181,9 +182,17 @@ def _run_local(
             raise error
         value = call_step(call, function, args, kwargs)
     except BaseException as error:
+        _release(call)
         future.set_exception(error)
     else:
+        _release(call)
         future.set_result(value)
+
+
+def _release(call: StepCall) -> None:
+    """Let go of the step's cache key claim, if it holds one (after its end is recorded)."""
+    if call.call.cache:
+        cache_claims.release(call)
 
 
 def _engine_cancelled(call: StepCall, future: StepFuture[Any], engine: Future[Any]) -> None:
@@ -193,6 +202,7 @@ def _engine_cancelled(call: StepCall, future: StepFuture[Any], engine: Future[An
         try:
             call.failed(error, final=True)
         finally:
+            _release(call)
             future.set_exception(error)
 
 
@@ -352,7 +362,8 @@ class Committer:
             for future, _, _ in resolutions:
                 if not future.done():
                     future.set_exception(failure)
-            for _call, future, _, _ in batch:
+            for call, future, _, _ in batch:
+                _release(call)
                 if not future.done():
                     future.set_exception(failure)
             return
@@ -364,6 +375,8 @@ class Committer:
                     hooks.step_ended(state, step, metrics, attachments)
                 except Exception:  # a tracker's failure is its own (it reports it)
                     pass
+        for call, _, _, _ in batch:
+            _release(call)
         for future, value, error in resolutions:
             if error is None:
                 future.set_result(value)

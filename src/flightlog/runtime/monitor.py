@@ -263,6 +263,7 @@ def _snapshot(step: Step) -> Step:
         user_metadata=step.user_metadata,
         options=step.options,
         cache=step.cache,
+        reason=step.reason,  # e.g. that it waits for another step to compute its result
     )
 
 

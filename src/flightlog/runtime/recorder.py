@@ -3,12 +3,14 @@ an earlier record: replayed from this run's earlier attempt, or served from the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import codec
 from ..errors import NondeterminismError
 from ..executors import resolve_executor
 from ..model import Origin, Status, Step
+from . import cache_claims
 from .differences import argument_difference, code_difference
 from .state import MISSING
 
@@ -81,7 +83,28 @@ class Recorder:
             if hit is not None:
                 value = self.decode(hit.result, pickled_ok)
                 return call.finish_from(Origin.CACHED, hit, value)
+            if not task.is_async:  # an async step waits in its coroutine: see serve_async
+                # One computation per cache key: wait while another step computes it.
+                return cache_claims.acquire(call, self._decoder(pickled_ok))
         return MISSING
+
+    async def serve_async(self, task: Task[Any], call: StepCall) -> Any:
+        """For an async step that :meth:`serve` left to run: wait (without blocking the event
+        loop) while another step computes its cache key, and the value served from it; or
+        MISSING when the step must run (holding the key's claim, when it is cache-enabled:
+        ``cache_claims.release`` lets go of it at the step's end)."""
+        options = call.call
+        if not options.cache or options.recompute or call.step.execution_id is None:
+            return MISSING
+        pickled_ok = call.state.allow_pickle or task.config.serializer == "pickle"
+        try:
+            return await cache_claims.acquire_async(call, self._decoder(pickled_ok))
+        except BaseException:
+            call.state.in_flight.pop(call.step.position, None)
+            raise
+
+    def _decoder(self, allow_pickle: bool) -> Callable[[str | None], Any]:
+        return lambda text: self.decode(text, allow_pickle)
 
     def decode(self, text: str | None, allow_pickle: bool) -> Any:
         """A recorded value given back to running code: a class that is not imported here

@@ -18,6 +18,7 @@ from ..errors import FlightlogError, InvalidInputError, SerializationError
 from ..hashing import fingerprint, module_name, scalar_fingerprint
 from ..identity import TaskIdentity, UnhashableArgumentError, task_identity
 from ..model import Run, TaskRecord
+from . import cache_claims
 from .fanout import StepFuture, gather, map_steps, submit
 from .remote import task_reduction
 from .retries import (
@@ -270,6 +271,11 @@ class Task(Generic[R]):
         step, served = self._begin(state, call, args, kwargs)
         if served is not MISSING:
             return served
+        if call.cache:  # it may hold its cache key's claim: let go of it at its end
+            try:
+                return call_step(step, self.function, args, kwargs)
+            finally:
+                cache_claims.release(step)
         return call_step(step, self.function, args, kwargs)
 
     def _begin(
@@ -366,6 +372,14 @@ class Task(Generic[R]):
     async def _async_step(self, step: StepCall, served: Any, args: Any, kwargs: Any) -> Any:
         if served is not MISSING:
             return served
+        if step.call.cache:  # one computation per cache key (see cache_claims)
+            served = await self._recorder.serve_async(self, step)
+            if served is not MISSING:
+                return served
+            try:
+                return await call_step_async(step, self.function, args, kwargs)  # type: ignore[arg-type]
+            finally:
+                cache_claims.release(step)
         return await call_step_async(step, self.function, args, kwargs)  # type: ignore[arg-type]
 
     def _run_alone(self, call: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

@@ -1,0 +1,354 @@
+"""One computation per cache key.
+
+Of the steps of a ``cache=True`` task that start at once with the same ``(task_id,
+execution_id)`` (threads of one run, several runs, processes or machines sharing a store),
+exactly one computes; the others wait and are served its recorded result (recorded CACHED,
+from that step, with how long they waited in their ``reason``). If the computing step fails
+or is canceled, one of the waiters takes over and computes (errors are not cached); if its
+process dies, its death is seen (on this host at once, elsewhere when its lease runs out) and
+a waiter takes over. A cancel of a waiting step's run ends its wait: CanceledError, the step
+recorded CANCELED.
+
+The seam, for whatever resolves a step (the inline path of ``Task``; executors, in the thread
+that resolves the step)::
+
+    served = acquire(call, decode)   # after a cache miss: the value served from the step that
+                                     # computed it (the step is recorded CACHED), or MISSING:
+                                     # this step computes it and holds the key's claim
+    ...                              # run the step; record its end (success, failure, cancel)
+    release(call)                    # then let go of the claim (a no-op when none is held)
+
+``acquire_async`` does the same without blocking an event loop. ``release`` must come after
+the step's end record is written: a waiter that sees the claim let go looks for the result.
+For remote executors the driver calls ``acquire`` before it dispatches a step to a worker and
+``release`` once the worker's outcome is recorded: the claim, and its lease, belong to the
+driver's process. Steps of tasks without ``cache=True``, steps with ``recompute=True`` and
+cache hits never come here: they cost nothing more than before.
+
+The claims are the store's resource claims (``Store.claim_resource``, ``finish_resource``,
+``renew_resource_leases``: compare-and-set on the claim's attempt number), in a collection of
+flightlog's own per task (``flightlog.cache.<task_id>``, identifier the execution id, hidden
+from users' resource listings), so every store supports them without a method of its own.
+The claim's ``arguments`` name the computing step (``{"run": ..., "step": ...}``). Threads of
+one process computing a key are also registered in :data:`~flightlog.runtime.flights.FLIGHTS`,
+which renews their leases and wakes the threads of the process that wait for them at once;
+waiters in other processes poll the claim with a growing delay.
+
+The protocol: claim the key (expecting no record, or the attempt last read). The winner
+computes. A loser reads the claim: while it is held by a live owner, it waits; once let go
+(or its owner dead), it looks for a recorded result (a hit is served), else claims again
+expecting the attempt it read, so that of many waiters one wins. The result is recorded
+before the claim is let go, so a claim let go after a success always finds its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CanceledError, ConflictError, FlightlogError
+from ..model import ErrorInfo, Origin, ResourceRecord, ResourceStatus, Status
+from .flights import FLIGHTS, LEASE_SECONDS, RESERVED_PREFIX, Flight, owner_gone, process_owner
+from .state import MISSING
+
+if TYPE_CHECKING:
+    from ..stores import Store
+    from .state import RunState
+    from .steps import StepCall
+
+__all__ = ["acquire", "acquire_async", "collection_of", "holds", "release"]
+
+_PENDING = ResourceStatus.PENDING
+# Waiting for a claim held by another process: the first poll, and the longest delay between.
+POLL_FIRST = 0.002
+POLL_MAX = 0.25
+# How often a thread waiting for another thread of this process looks for a cancel.
+CANCEL_CHECK = 0.05
+
+Decode = Callable[[str | None], Any]
+# What the negotiation waits for: a computation of this process, or a delay (seconds).
+Wait = Flight | float
+
+
+@dataclass(slots=True)
+class _Held:
+    store: Store
+    flight: Flight
+    claim: ResourceRecord
+
+
+# The claims held by steps in flight, by id of their StepCall (kept alive by the entry). A
+# forked child holds none of its parent's (FLIGHTS forgets them too).
+_HELD: dict[int, tuple[StepCall, _Held]] = {}
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_HELD.clear)
+
+
+def collection_of(task_id: str) -> str:
+    """The reserved collection that holds the claims of a task's cache keys."""
+    return RESERVED_PREFIX + task_id
+
+
+def holds(call: StepCall) -> bool:
+    """Whether the step holds the claim of its cache key (it computes it)."""
+    return id(call) in _HELD
+
+
+def acquire(call: StepCall, decode: Decode) -> Any:
+    """After a cache miss of a cache-enabled step: wait while another step computes its key,
+    then serve that step's result (recording this step CACHED) and return it; or return
+    MISSING once this step holds the key's claim and must compute it (then call
+    :func:`release` at its end). Raises CanceledError (the step recorded CANCELED) when the
+    run is canceled while it waits."""
+    negotiation = _negotiate(call, decode)
+    try:
+        wait = next(negotiation)
+        while True:
+            try:
+                _block(call, wait)
+            except BaseException as error:
+                negotiation.close()
+                _record_stop(call, error)
+                raise
+            wait = negotiation.send(None)
+    except StopIteration as done:
+        return done.value
+
+
+async def acquire_async(call: StepCall, decode: Decode) -> Any:
+    """:func:`acquire` for a step driven by an event loop: it waits without blocking the loop
+    (the step it waits for may run on the same loop)."""
+    negotiation = _negotiate(call, decode)
+    try:
+        wait = next(negotiation)
+        while True:
+            try:
+                await _pause(call, wait)
+            except BaseException as error:
+                negotiation.close()
+                _record_stop(call, error)
+                raise
+            wait = negotiation.send(None)
+    except StopIteration as done:
+        return done.value
+
+
+def release(call: StepCall) -> None:
+    """Let go of the claim the step holds, after its end record was written: COMPLETED when
+    it succeeded, else ERROR with its error (waiters then look for its result, or one of
+    them computes). A no-op when the step holds no claim."""
+    entry = _HELD.pop(id(call), None)
+    if entry is None:
+        return
+    held = entry[1]
+    step = call.step
+    claim = held.claim
+    claim.end_time = step.end_time or time.time()
+    if step.status is Status.SUCCESSFUL:
+        claim.status = ResourceStatus.COMPLETED
+    else:
+        claim.status = ResourceStatus.ERROR
+        claim.error = step.error or ErrorInfo(
+            "flightlog.errors.FlightlogError",
+            f"step {step.name!r} ended {step.status.value} without computing it",
+            "",
+        )
+    claim.owner = None
+    claim.lease_expires = None
+    try:
+        held.store.finish_resource(claim)
+    finally:
+        FLIGHTS.end(held.flight)
+
+
+# -- the negotiation, shared by the blocking and the async wait ---------------------------------
+def _negotiate(call: StepCall, decode: Decode) -> Generator[Wait, None, Any]:
+    state, step = call.state, call.step
+    store = state.store
+    execution_id = step.execution_id
+    assert execution_id is not None, "only steps with an execution id have a cache key"
+    collection = collection_of(step.task_id)
+    before = step.reason
+    expected: int | None = None  # the attempt of the claim last read (None: no record)
+    last: ResourceRecord | None = None  # the claim let go (or abandoned) last read
+    since: float | None = None  # when this step began to wait
+    while True:
+        attempt = 1 if expected is None else expected + 1
+        flight = FLIGHTS.begin(store, collection, execution_id, attempt)
+        if flight is not None:
+            claim = _claim(call, collection, execution_id, attempt)
+            try:
+                won = store.claim_resource(claim, expected_attempt=expected)
+            except BaseException:
+                FLIGHTS.end(flight)
+                raise
+            if won:
+                _HELD[id(call)] = (call, _Held(store, flight, claim))
+                step.reason = _joined(before, _took_over(last, since))
+                return MISSING
+            FLIGHTS.end(flight)
+        else:
+            other = FLIGHTS.find(store, collection, execution_id)
+            if other is not None:  # another thread of this process computes it (or claims)
+                if since is None:
+                    since = time.monotonic()
+                step.reason = _joined(before, "waiting for another step to compute it")
+                yield other
+        record = store.get_resource(collection, execution_id)
+        delay = POLL_FIRST
+        while record is not None and _held_by_live_owner(record):
+            if since is None:
+                since = time.monotonic()
+            step.reason = _joined(before, f"waiting for {_holder(record)} to compute it")
+            local = FLIGHTS.find(store, collection, execution_id)
+            if local is not None and local.attempt == record.attempt:
+                yield local
+            else:
+                yield delay
+                delay = min(delay * 1.5, POLL_MAX)
+            record = store.get_resource(collection, execution_id)
+        hit = store.find_cached(step.task_id, execution_id)
+        if hit is not None:
+            value = decode(hit.result)
+            if since is not None:
+                waited = time.monotonic() - since
+                step.reason = _joined(
+                    before,
+                    f"waited {waited:.1f} s for step {hit.name!r} of run {hit.run_id!r} "
+                    "to compute it",
+                )
+            else:
+                step.reason = before
+            return call.finish_from(Origin.CACHED, hit, value)
+        step.reason = before
+        expected = None if record is None else record.attempt
+        last = record
+
+
+def _claim(call: StepCall, collection: str, ident: str, attempt: int) -> ResourceRecord:
+    step = call.step
+    start = time.time()
+    holder = json.dumps({"run": step.run_id, "step": step.name})
+    return ResourceRecord(
+        collection,
+        ident,
+        _PENDING,
+        attempt,
+        step.task_id,
+        holder,
+        None,
+        None,
+        start,
+        None,
+        process_owner(),
+        start + LEASE_SECONDS,
+        start,
+        [],
+    )
+
+
+def _held_by_live_owner(record: ResourceRecord) -> bool:
+    """Whether a claim is held by a computation that may still finish: PENDING, its owner
+    alive (and, when that owner is this process, one of its threads still computing it)."""
+    if record.status is not _PENDING:
+        return False
+    if owner_gone(record.owner, record.lease_expires, time.time()) is not None:
+        return False
+    if record.owner == process_owner():  # a claim of this process that none computes: let go
+        return FLIGHTS.computes(record.collection, record.ident, record.attempt)
+    return True
+
+
+def _holder(record: ResourceRecord) -> str:
+    """The step that holds (or held) a claim, in words."""
+    try:
+        holder = json.loads(record.arguments or "")
+        return f"step {holder['step']!r} of run {holder['run']!r}"
+    except (ValueError, TypeError, KeyError):
+        return "another step"
+
+
+def _took_over(last: ResourceRecord | None, since: float | None) -> str | None:
+    """Why a step computes a key that another step claimed before (None: it did not)."""
+    if last is None:
+        return None
+    who = _holder(last)
+    if last.status is _PENDING:
+        why = owner_gone(last.owner, last.lease_expires, time.time())
+        what = f"{who} did not finish computing it ({why or 'it was abandoned'})"
+    elif last.status is ResourceStatus.ERROR and since is not None:
+        error = last.error
+        detail = f" ({error.type}: {error.message})" if error is not None else ""
+        what = f"{who} failed computing it{detail}"
+    elif since is not None:
+        what = f"{who} computed it, but its result is not recorded"
+    else:
+        return None  # an old claim, not one this step waited for
+    waited = "" if since is None else f" while this step waited {time.monotonic() - since:.1f} s"
+    return f"{what}{waited}, so this step computed it"
+
+
+def _joined(before: str | None, reason: str | None) -> str | None:
+    if before is None:
+        return reason
+    if reason is None:
+        return before
+    return f"{before}; {reason}"
+
+
+# -- waiting -----------------------------------------------------------------------------------
+def _block(call: StepCall, wait: Wait) -> None:
+    state = call.state
+    if isinstance(wait, Flight):
+        if wait.thread == threading.get_ident():
+            raise ConflictError(
+                f"step {call.step.name!r} of run {state.run_id!r} calls task "
+                f"{call.task.name!r} with the arguments that an enclosing step of this thread "
+                "is computing: it would wait for itself for ever"
+            )
+        while not wait.running.acquire(timeout=CANCEL_CHECK):
+            _check_cancel(state, call)
+        wait.running.release()
+    else:
+        state.canceled.wait(wait)
+    _check_cancel(state, call)
+
+
+async def _pause(call: StepCall, wait: Wait) -> None:
+    state = call.state
+    if isinstance(wait, Flight):
+        delay = POLL_FIRST
+        while wait.running.locked():
+            _check_cancel(state, call)
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, CANCEL_CHECK)
+    else:
+        await asyncio.sleep(wait)
+    _check_cancel(state, call)
+
+
+def _check_cancel(state: RunState, call: StepCall) -> None:
+    if not state.cancel_requested:
+        return
+    if state.failure is not None:
+        raise type(state.failure)(str(state.failure))
+    raise CanceledError(
+        f"run {state.run_id!r} was canceled while its step {call.step.name!r} waited for "
+        "another step to compute its result"
+    )
+
+
+def _record_stop(call: StepCall, error: BaseException) -> None:
+    """A wait ended by a cancel (or another error): the step ends, CANCELED or FAILED."""
+    if call.step.end_time is not None:
+        return
+    try:
+        call.failed(error, final=True)
+    except FlightlogError:  # the store cannot record it: the run's end says why
+        pass

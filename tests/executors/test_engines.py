@@ -235,3 +235,15 @@ def test_a_worker_killed_mid_step_is_an_attempt_and_the_task_retries(
     attempts = step.attempt_records()
     assert [a.status for a in attempts] == [Status.FAILED, Status.SUCCESSFUL]
     assert attempts[0].error is not None and "died" in attempts[0].error.message
+
+
+@pytest.mark.parametrize("executor", ["dask", "processes"])
+def test_steps_of_one_cache_key_compute_once_on_an_engine(tmp_path: Path, executor: str) -> None:
+    url = f"sqlite:///{tmp_path}/key.db"
+    marks = tmp_path / "m"
+    output = _run(tmp_path, url, executor, "key", "samekey", 8, FANOUT_MARKS=str(marks))
+    assert "result 8060" in output, output[-3000:]
+    assert sorted((tmp_path / "m.computed").read_text().split()) == ["7", "8"]
+    with flightlog.open(url) as fl:
+        origins = sorted(s.origin.value for s in fl.store.list_steps("key"))
+    assert origins == ["cached"] * 6 + ["executed"] * 2

@@ -139,6 +139,15 @@ async def acquire_async(call: StepCall, decode: Decode) -> Any:
         return done.value
 
 
+def hand_over(call: StepCall) -> None:
+    """The step was submitted to an executor: its claim is held for it by no thread of this
+    process (the thread that submitted it goes on, and may submit the same key again: that one
+    waits for the step instead of taking it for a step enclosing it)."""
+    entry = _HELD.get(id(call))
+    if entry is not None:
+        entry[1].flight.thread = None
+
+
 def release(call: StepCall) -> None:
     """Let go of the claim the step holds, after its end record was written: COMPLETED when
     it succeeded, else ERROR with its error (waiters then look for its result, or one of

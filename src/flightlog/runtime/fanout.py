@@ -70,6 +70,8 @@ def submit(
         return future
     executor = state.executor
     parent = CURRENT_STEP.get()
+    if executor is not None and parent is None and call.call.cache:
+        cache_claims.hand_over(call)
     if executor is None or parent is not None or executor.local:
         _submit_local(executor, state, call, future, args, kwargs)
     else:

@@ -88,7 +88,7 @@ class Flight:
         self.collection = collection
         self.ident = ident
         self.attempt = attempt
-        self.thread = threading.get_ident()
+        self.thread: int | None = threading.get_ident()
         self.error: BaseException | None = None
         self.renewed = time.monotonic()
         self.running = threading.Lock()

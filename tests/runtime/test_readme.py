@@ -38,3 +38,16 @@ def test_resume_after_a_fix_example(capsys: pytest.CaptureFixture[str]) -> None:
     promised = [line[2:] for line in code.splitlines() if line.startswith("# ")]
     assert printed == promised
     namespace["fl"].close()  # type: ignore[attr-defined]
+
+
+def test_parallel_steps_example(capsys: pytest.CaptureFixture[str]) -> None:
+    section = README.read_text().split("## Parallel steps", 1)[1]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found is not None, "the README has no example under 'Parallel steps'"
+    code = found.group(1)
+    namespace: dict[str, object] = {}
+    exec(compile(code, str(README), "exec"), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    promised = [line[2:] for line in code.splitlines() if line.startswith("# ")]
+    assert printed == promised
+    namespace["fl"].close()  # type: ignore[attr-defined]

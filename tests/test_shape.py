@@ -21,6 +21,7 @@ LAYERS = {
     "identity": 2,
     "module_source": 2,
     "stores": 3,
+    "executors": 3,
     "runtime": 4,
     "tracking": 5,
     "resources": 6,

@@ -322,9 +322,18 @@ def test_a_step_that_would_wait_for_itself_fails_clearly(fl: Flightlog) -> None:
 
 # -- processes sharing a store -----------------------------------------------------------------
 WORKERS = """
-import os, pathlib, time
+import os, pathlib, socket, time
+
+if os.environ.get("FAKE_HOST"):  # each process on a host of its own: only leases tell
+    socket.gethostname = lambda: os.environ["FAKE_HOST"]
 
 import flightlog
+from flightlog.runtime import flights, monitor, runs
+
+if os.environ.get("FAKE_HOST"):  # leases of 1 s, of claims and of runs
+    flights.LEASE_SECONDS, flights.LEASE_RENEWAL = 1.0, 0.2
+    runs.LEASE_SECONDS = monitor.LEASE_SECONDS = 1.0
+    monitor.LEASE_RENEWAL = 0.2
 
 fl = flightlog.open(os.environ["FLIGHTLOG_URL"])
 COMPUTED = pathlib.Path(os.environ["COMPUTED"])
@@ -369,12 +378,12 @@ def computations(world: dict[str, str]) -> list[int]:
     return [int(line) for line in path.read_text().split()] if path.exists() else []
 
 
-def start(world: dict[str, str], run_id: str) -> subprocess.Popen[str]:
+def start(world: dict[str, str], run_id: str, **extra: str) -> subprocess.Popen[str]:
     code = f"from workers import *\nprint(one.run(7, run_id={run_id!r}))"
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=Path(world["COMPUTED"]).parent,
-        env=world,
+        env={**world, **extra},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -425,9 +434,13 @@ def test_four_processes_compute_a_key_once(world: dict[str, str]) -> None:
                 assert re.fullmatch(WAITED.format(step="shared", run=computer), step["reason"])
 
 
-def test_a_killed_computation_is_taken_over(world: dict[str, str]) -> None:
+@pytest.mark.parametrize("where", ["this host", "other hosts"])
+def test_a_killed_computation_is_taken_over(world: dict[str, str], where: str) -> None:
+    """On this host the death is seen at once (pid and start time); from another host, when
+    the lease (shortened to 1 s here) runs out."""
     run_ids = [f"worker-{number}" for number in range(3)]
-    processes = [start(world, run_id) for run_id in run_ids]
+    hosts = [{"FAKE_HOST": f"host-{n}"} if where == "other hosts" else {} for n in range(3)]
+    processes = [start(world, run_id, **host) for run_id, host in zip(run_ids, hosts, strict=True)]
     with children(processes), contextlib.closing(flightlog.open(world["FLIGHTLOG_URL"])) as fl:
         wait_for(
             lambda: len(computations(world)) == 1 and len(waiting(fl, *run_ids)) == 2,
@@ -445,13 +458,18 @@ def test_a_killed_computation_is_taken_over(world: dict[str, str]) -> None:
         assert taker_pid != victim_pid
         victim_run = run_of(processes, victim_pid, run_ids)
         taker_run = run_of(processes, taker_pid, run_ids)
-        assert fl.get_status(victim_run) == "RESUMABLE"
+        wait_for(lambda: fl.get_status(victim_run) == "RESUMABLE", "the victim's run")
         taken = fl.get_metadata(taker_run, name="shared")
         assert taken["origin"] == "executed" and taken["status"] == "SUCCESSFUL"
+        death = (
+            rf"process {victim_pid} on host .+ is no longer running"
+            if where == "this host"
+            else rf"the lease of process {victim_pid} on host host-\d ran out at .+ and was not "
+            "renewed"
+        )
         assert re.fullmatch(
-            rf"step 'shared' of run '{victim_run}' did not finish computing it \(process "
-            rf"{victim_pid} on host .+ is no longer running\) while this step waited \d+\.\d s, "
-            r"so this step computed it",
+            rf"step 'shared' of run '{victim_run}' did not finish computing it \({death}\) "
+            r"while this step waited \d+\.\d s, so this step computed it",
             taken["reason"],
         )
         [other_run] = set(run_ids) - {victim_run, taker_run}

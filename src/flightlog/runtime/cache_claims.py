@@ -54,7 +54,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CanceledError, ConflictError, FlightlogError
 from ..model import ErrorInfo, Origin, ResourceRecord, ResourceStatus, Status
-from .flights import FLIGHTS, LEASE_SECONDS, RESERVED_PREFIX, Flight, owner_gone, process_owner
+from . import flights
+from .flights import FLIGHTS, RESERVED_PREFIX, Flight, owner_gone, process_owner
 from .state import MISSING
 
 if TYPE_CHECKING:
@@ -198,14 +199,14 @@ def _negotiate(call: StepCall, decode: Decode) -> Generator[Wait, None, Any]:
             if other is not None:  # another thread of this process computes it (or claims)
                 if since is None:
                     since = time.monotonic()
-                step.reason = _joined(before, "waiting for another step to compute it")
+                _show_waiting(call, _joined(before, "waiting for another step to compute it"))
                 yield other
         record = store.get_resource(collection, execution_id)
         delay = POLL_FIRST
         while record is not None and _held_by_live_owner(record):
             if since is None:
                 since = time.monotonic()
-            step.reason = _joined(before, f"waiting for {_holder(record)} to compute it")
+            _show_waiting(call, _joined(before, f"waiting for {_holder(record)} to compute it"))
             local = FLIGHTS.find(store, collection, execution_id)
             if local is not None and local.attempt == record.attempt:
                 yield local
@@ -231,6 +232,18 @@ def _negotiate(call: StepCall, decode: Decode) -> Generator[Wait, None, Any]:
         last = record
 
 
+def _show_waiting(call: StepCall, reason: str | None) -> None:
+    """Record the step RUNNING with what it waits for (at once: readers see it waiting)."""
+    step = call.step
+    if step.reason == reason:
+        return
+    step.reason = reason
+    running = step.copy()
+    running.status = Status.RUNNING
+    call.state.store.finish_step(running)  # replaces a start record written meanwhile
+    call.state.started.add(step.position)
+
+
 def _claim(call: StepCall, collection: str, ident: str, attempt: int) -> ResourceRecord:
     step = call.step
     start = time.time()
@@ -247,7 +260,7 @@ def _claim(call: StepCall, collection: str, ident: str, attempt: int) -> Resourc
         start,
         None,
         process_owner(),
-        start + LEASE_SECONDS,
+        start + flights.LEASE_SECONDS,
         start,
         [],
     )

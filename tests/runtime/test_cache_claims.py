@@ -16,6 +16,7 @@ import contextvars
 import io
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
@@ -31,7 +32,8 @@ import pytest
 import flightlog
 from flightlog import CanceledError, Flightlog, cli
 from flightlog.errors import ConflictError, InvalidInputError
-from flightlog.model import ResourceStatus, Status
+from flightlog.model import Owner, ResourceRecord, ResourceStatus, Status
+from flightlog.runtime.liveness import current_owner, process_start
 
 SRC = str(Path(flightlog.__file__).resolve().parent.parent)
 WAIT = 60.0
@@ -318,6 +320,50 @@ def test_a_step_that_would_wait_for_itself_fails_clearly(fl: Flightlog) -> None:
     [claim] = fl.store.list_resources(f"flightlog.cache.{loop.task_id}")
     assert claim.status is ResourceStatus.ERROR  # let go, with the error
     assert claim.error is not None and claim.error.type == "flightlog.errors.ConflictError"
+
+
+def test_a_claim_whose_lease_ran_out_is_taken_over_though_its_process_lives(
+    fl: Flightlog,
+) -> None:
+    failures = [ValueError("the first run fails")]
+
+    @fl.task(cache=True)
+    def embed(x: int) -> int:
+        if failures:
+            raise failures.pop()
+        return x
+
+    @fl.workflow
+    def flow(x: int) -> int:
+        return embed(x)
+
+    with pytest.raises(ValueError):
+        flow.run(1, run_id="first")
+    key = fl.store.list_steps("first")[0].execution_id
+    assert key is not None
+    collection = f"flightlog.cache.{embed.task_id}"
+    [released] = fl.store.list_resources(collection)
+    parent = os.getppid()  # a process that lives, on this host, and that no longer renews it
+    owner = Owner(socket.gethostname(), parent, process_start(parent), current_owner().boot_id)
+    abandoned = ResourceRecord(
+        collection,
+        key,
+        ResourceStatus.PENDING,
+        released.attempt + 1,
+        embed.task_id,
+        '{"run": "elsewhere", "step": "embed"}',
+        start_time=time.time() - 120,
+        owner=owner,
+        lease_expires=time.time() - 60,
+        created_time=time.time() - 120,
+    )
+    assert fl.store.claim_resource(abandoned, expected_attempt=released.attempt)
+    assert flow.run(1, run_id="second") == 1
+    assert re.fullmatch(
+        r"step 'embed' of run 'elsewhere' did not finish computing it \(its lease ran out at "
+        r".+ and was not renewed\), so this step computed it",
+        fl.get_metadata("second", name="embed")["reason"],
+    )
 
 
 # -- processes sharing a store -----------------------------------------------------------------

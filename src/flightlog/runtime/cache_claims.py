@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CanceledError, ConflictError, FlightlogError
 from ..model import ErrorInfo, Origin, ResourceRecord, ResourceStatus, Status
 from . import flights
-from .flights import FLIGHTS, RESERVED_PREFIX, Flight, owner_gone, process_owner
+from .flights import FLIGHTS, RESERVED_PREFIX, Flight, owner_gone, process_owner, when
 from .state import MISSING
 
 if TYPE_CHECKING:
@@ -271,11 +271,22 @@ def _held_by_live_owner(record: ResourceRecord) -> bool:
     alive (and, when that owner is this process, one of its threads still computing it)."""
     if record.status is not _PENDING:
         return False
-    if owner_gone(record.owner, record.lease_expires, time.time()) is not None:
+    if _gone(record) is not None:
         return False
     if record.owner == process_owner():  # a claim of this process that none computes: let go
         return FLIGHTS.computes(record.collection, record.ident, record.attempt)
     return True
+
+
+def _gone(record: ResourceRecord) -> str | None:
+    """Why the owner of a claim no longer computes it, or None. A claim whose lease ran out
+    is abandoned even when its process lives (its computations renew their leases): e.g. one
+    that the process could not let go of because the store failed then."""
+    now = time.time()
+    why = owner_gone(record.owner, record.lease_expires, now)
+    if why is None and record.lease_expires is not None and record.lease_expires < now:
+        why = f"its lease ran out at {when(record.lease_expires)} and was not renewed"
+    return why
 
 
 def _holder(record: ResourceRecord) -> str:
@@ -293,8 +304,7 @@ def _took_over(last: ResourceRecord | None, since: float | None) -> str | None:
         return None
     who = _holder(last)
     if last.status is _PENDING:
-        why = owner_gone(last.owner, last.lease_expires, time.time())
-        what = f"{who} did not finish computing it ({why or 'it was abandoned'})"
+        what = f"{who} did not finish computing it ({_gone(last) or 'it was abandoned'})"
     elif last.status is ResourceStatus.ERROR and since is not None:
         error = last.error
         detail = f" ({error.type}: {error.message})" if error is not None else ""

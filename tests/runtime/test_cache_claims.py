@@ -40,11 +40,22 @@ WAIT = 60.0
 WAITED = r"waited \d+\.\d s for step '{step}' of run '{run}' to compute it"
 
 
-def wait_for(condition: Callable[[], bool], what: str) -> None:
+def wait_for(
+    condition: Callable[[], bool], what: str, state: Callable[[], object] = lambda: None
+) -> None:
     deadline = time.monotonic() + WAIT
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {state()}"
         time.sleep(0.01)
+
+
+def records(fl: Flightlog, *run_ids: str) -> list[tuple[str, str, str, str | None]]:
+    """What the runs' steps are recorded as, for messages."""
+    return [
+        (run_id, step.name, step.status.value, step.reason)
+        for run_id in run_ids
+        for step in fl.store.list_steps(run_id)
+    ]
 
 
 def waiting(fl: Flightlog, *run_ids: str) -> list[str]:
@@ -94,7 +105,11 @@ def test_threads_of_one_run_compute_a_key_once(fl: Flightlog) -> None:
         return x * 2
 
     handle = fan_out(fl, embed, 4).run_async(21, run_id="fan")
-    wait_for(lambda: len(waiting(fl, "fan")) == 3, "three waiting steps")
+    wait_for(
+        lambda: len(waiting(fl, "fan")) == 3,
+        "three waiting steps",
+        lambda: (computed, records(fl, "fan")),
+    )
     assert computed == [21]
     go.set()
     assert handle.result(WAIT) == [42] * 4
@@ -153,7 +168,11 @@ def test_a_failed_computation_is_taken_over_by_one_waiter(fl: Flightlog) -> None
         return x + 1
 
     handle = fan_out(fl, flaky, 4).run_async(7, run_id="fan")
-    wait_for(lambda: len(waiting(fl, "fan")) == 3, "three waiting steps")
+    wait_for(
+        lambda: len(waiting(fl, "fan")) == 3,
+        "three waiting steps",
+        lambda: (computed, records(fl, "fan")),
+    )
     go.set()
     outcomes = handle.result(WAIT)
     assert sorted(map(str, outcomes)) == ["8", "8", "8", "ValueError: the first computation fails"]

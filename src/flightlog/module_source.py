@@ -19,6 +19,7 @@ import ast
 import importlib.util
 import os
 import sys
+import threading
 import types
 import weakref
 from collections.abc import Iterable
@@ -245,13 +246,19 @@ def _signature(namespace: dict[str, Any]) -> object:
     return None if found is None else (file, found.st_mtime_ns, found.st_size)
 
 
+# One parse at a time: CPython 3.11's parser can fail when threads parse at once ("SystemError:
+# AST constructor recursion depth mismatch"), e.g. tasks first called from a pool of threads.
+_PARSING = threading.Lock()
+
+
 def _parse(namespace: dict[str, Any]) -> ModuleNames | None:
     text = read_source(namespace)
     if text is None:
         return None
     filename = namespace.get("__file__")
     try:
-        tree = ast.parse(text)
+        with _PARSING:  # see _PARSING
+            tree = ast.parse(text)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None  # the file changed since the module loaded, and is broken now
     return ModuleNames(tree, filename if isinstance(filename, str) else "<module>")

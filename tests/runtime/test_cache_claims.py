@@ -16,6 +16,7 @@ import contextvars
 import io
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
@@ -31,18 +32,30 @@ import pytest
 import flightlog
 from flightlog import CanceledError, Flightlog, cli
 from flightlog.errors import ConflictError, InvalidInputError
-from flightlog.model import ResourceStatus, Status
+from flightlog.model import Owner, ResourceRecord, ResourceStatus, Status
+from flightlog.runtime.liveness import current_owner, process_start
 
 SRC = str(Path(flightlog.__file__).resolve().parent.parent)
 WAIT = 60.0
 WAITED = r"waited \d+\.\d s for step '{step}' of run '{run}' to compute it"
 
 
-def wait_for(condition: Callable[[], bool], what: str) -> None:
+def wait_for(
+    condition: Callable[[], bool], what: str, state: Callable[[], object] = lambda: None
+) -> None:
     deadline = time.monotonic() + WAIT
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {state()}"
         time.sleep(0.01)
+
+
+def records(fl: Flightlog, *run_ids: str) -> list[tuple[str, str, str, str | None]]:
+    """What the runs' steps are recorded as, for messages."""
+    return [
+        (run_id, step.name, step.status.value, step.reason)
+        for run_id in run_ids
+        for step in fl.store.list_steps(run_id)
+    ]
 
 
 def waiting(fl: Flightlog, *run_ids: str) -> list[str]:
@@ -92,8 +105,11 @@ def test_threads_of_one_run_compute_a_key_once(fl: Flightlog) -> None:
         return x * 2
 
     handle = fan_out(fl, embed, 4).run_async(21, run_id="fan")
-    wait_for(lambda: len(waiting(fl, "fan")) == 3, "three waiting steps")
-    assert computed == [21]
+    wait_for(
+        lambda: computed == [21] and len(waiting(fl, "fan")) == 3,
+        "one computation and three waiting steps",
+        lambda: (computed, records(fl, "fan")),
+    )
     go.set()
     assert handle.result(WAIT) == [42] * 4
     assert computed == [21]
@@ -151,7 +167,11 @@ def test_a_failed_computation_is_taken_over_by_one_waiter(fl: Flightlog) -> None
         return x + 1
 
     handle = fan_out(fl, flaky, 4).run_async(7, run_id="fan")
-    wait_for(lambda: len(waiting(fl, "fan")) == 3, "three waiting steps")
+    wait_for(
+        lambda: len(waiting(fl, "fan")) == 3,
+        "three waiting steps",
+        lambda: (computed, records(fl, "fan")),
+    )
     go.set()
     outcomes = handle.result(WAIT)
     assert sorted(map(str, outcomes)) == ["8", "8", "8", "ValueError: the first computation fails"]
@@ -320,11 +340,64 @@ def test_a_step_that_would_wait_for_itself_fails_clearly(fl: Flightlog) -> None:
     assert claim.error is not None and claim.error.type == "flightlog.errors.ConflictError"
 
 
+def test_a_claim_whose_lease_ran_out_is_taken_over_though_its_process_lives(
+    fl: Flightlog,
+) -> None:
+    failures = [ValueError("the first run fails")]
+
+    @fl.task(cache=True)
+    def embed(x: int) -> int:
+        if failures:
+            raise failures.pop()
+        return x
+
+    @fl.workflow
+    def flow(x: int) -> int:
+        return embed(x)
+
+    with pytest.raises(ValueError):
+        flow.run(1, run_id="first")
+    key = fl.store.list_steps("first")[0].execution_id
+    assert key is not None
+    collection = f"flightlog.cache.{embed.task_id}"
+    [released] = fl.store.list_resources(collection)
+    parent = os.getppid()  # a process that lives, on this host, and that no longer renews it
+    owner = Owner(socket.gethostname(), parent, process_start(parent), current_owner().boot_id)
+    abandoned = ResourceRecord(
+        collection,
+        key,
+        ResourceStatus.PENDING,
+        released.attempt + 1,
+        embed.task_id,
+        '{"run": "elsewhere", "step": "embed"}',
+        start_time=time.time() - 120,
+        owner=owner,
+        lease_expires=time.time() - 60,
+        created_time=time.time() - 120,
+    )
+    assert fl.store.claim_resource(abandoned, expected_attempt=released.attempt)
+    assert flow.run(1, run_id="second") == 1
+    assert re.fullmatch(
+        r"step 'embed' of run 'elsewhere' did not finish computing it \(its lease ran out at "
+        r".+ and was not renewed\), so this step computed it",
+        fl.get_metadata("second", name="embed")["reason"],
+    )
+
+
 # -- processes sharing a store -----------------------------------------------------------------
 WORKERS = """
-import os, pathlib, time
+import os, pathlib, socket, time
+
+if os.environ.get("FAKE_HOST"):  # each process on a host of its own: only leases tell
+    socket.gethostname = lambda: os.environ["FAKE_HOST"]
 
 import flightlog
+from flightlog.runtime import flights, monitor, runs
+
+if os.environ.get("FAKE_HOST"):  # leases of 1 s, of claims and of runs
+    flights.LEASE_SECONDS, flights.LEASE_RENEWAL = 1.0, 0.2
+    runs.LEASE_SECONDS = monitor.LEASE_SECONDS = 1.0
+    monitor.LEASE_RENEWAL = 0.2
 
 fl = flightlog.open(os.environ["FLIGHTLOG_URL"])
 COMPUTED = pathlib.Path(os.environ["COMPUTED"])
@@ -369,12 +442,12 @@ def computations(world: dict[str, str]) -> list[int]:
     return [int(line) for line in path.read_text().split()] if path.exists() else []
 
 
-def start(world: dict[str, str], run_id: str) -> subprocess.Popen[str]:
+def start(world: dict[str, str], run_id: str, **extra: str) -> subprocess.Popen[str]:
     code = f"from workers import *\nprint(one.run(7, run_id={run_id!r}))"
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=Path(world["COMPUTED"]).parent,
-        env=world,
+        env={**world, **extra},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -425,9 +498,13 @@ def test_four_processes_compute_a_key_once(world: dict[str, str]) -> None:
                 assert re.fullmatch(WAITED.format(step="shared", run=computer), step["reason"])
 
 
-def test_a_killed_computation_is_taken_over(world: dict[str, str]) -> None:
+@pytest.mark.parametrize("where", ["this host", "other hosts"])
+def test_a_killed_computation_is_taken_over(world: dict[str, str], where: str) -> None:
+    """On this host the death is seen at once (pid and start time); from another host, when
+    the lease (shortened to 1 s here) runs out."""
     run_ids = [f"worker-{number}" for number in range(3)]
-    processes = [start(world, run_id) for run_id in run_ids]
+    hosts = [{"FAKE_HOST": f"host-{n}"} if where == "other hosts" else {} for n in range(3)]
+    processes = [start(world, run_id, **host) for run_id, host in zip(run_ids, hosts, strict=True)]
     with children(processes), contextlib.closing(flightlog.open(world["FLIGHTLOG_URL"])) as fl:
         wait_for(
             lambda: len(computations(world)) == 1 and len(waiting(fl, *run_ids)) == 2,
@@ -445,13 +522,18 @@ def test_a_killed_computation_is_taken_over(world: dict[str, str]) -> None:
         assert taker_pid != victim_pid
         victim_run = run_of(processes, victim_pid, run_ids)
         taker_run = run_of(processes, taker_pid, run_ids)
-        assert fl.get_status(victim_run) == "RESUMABLE"
+        wait_for(lambda: fl.get_status(victim_run) == "RESUMABLE", "the victim's run")
         taken = fl.get_metadata(taker_run, name="shared")
         assert taken["origin"] == "executed" and taken["status"] == "SUCCESSFUL"
+        death = (
+            rf"process {victim_pid} on host .+ is no longer running"
+            if where == "this host"
+            else rf"the lease of process {victim_pid} on host host-\d ran out at .+ and was not "
+            "renewed"
+        )
         assert re.fullmatch(
-            rf"step 'shared' of run '{victim_run}' did not finish computing it \(process "
-            rf"{victim_pid} on host .+ is no longer running\) while this step waited \d+\.\d s, "
-            r"so this step computed it",
+            rf"step 'shared' of run '{victim_run}' did not finish computing it \({death}\) "
+            r"while this step waited \d+\.\d s, so this step computed it",
             taken["reason"],
         )
         [other_run] = set(run_ids) - {victim_run, taker_run}

@@ -54,7 +54,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import CanceledError, ConflictError, FlightlogError
 from ..model import ErrorInfo, Origin, ResourceRecord, ResourceStatus, Status
-from .flights import FLIGHTS, LEASE_SECONDS, RESERVED_PREFIX, Flight, owner_gone, process_owner
+from . import flights
+from .flights import FLIGHTS, RESERVED_PREFIX, Flight, owner_gone, process_owner, when
 from .state import MISSING
 
 if TYPE_CHECKING:
@@ -207,14 +208,14 @@ def _negotiate(call: StepCall, decode: Decode) -> Generator[Wait, None, Any]:
             if other is not None:  # another thread of this process computes it (or claims)
                 if since is None:
                     since = time.monotonic()
-                step.reason = _joined(before, "waiting for another step to compute it")
+                _show_waiting(call, _joined(before, "waiting for another step to compute it"))
                 yield other
         record = store.get_resource(collection, execution_id)
         delay = POLL_FIRST
         while record is not None and _held_by_live_owner(record):
             if since is None:
                 since = time.monotonic()
-            step.reason = _joined(before, f"waiting for {_holder(record)} to compute it")
+            _show_waiting(call, _joined(before, f"waiting for {_holder(record)} to compute it"))
             local = FLIGHTS.find(store, collection, execution_id)
             if local is not None and local.attempt == record.attempt:
                 yield local
@@ -240,6 +241,18 @@ def _negotiate(call: StepCall, decode: Decode) -> Generator[Wait, None, Any]:
         last = record
 
 
+def _show_waiting(call: StepCall, reason: str | None) -> None:
+    """Record the step RUNNING with what it waits for (at once: readers see it waiting)."""
+    step = call.step
+    if step.reason == reason:
+        return
+    step.reason = reason
+    running = step.copy()
+    running.status = Status.RUNNING
+    call.state.store.finish_step(running)  # replaces a start record written meanwhile
+    call.state.started.add(step.position)
+
+
 def _claim(call: StepCall, collection: str, ident: str, attempt: int) -> ResourceRecord:
     step = call.step
     start = time.time()
@@ -256,7 +269,7 @@ def _claim(call: StepCall, collection: str, ident: str, attempt: int) -> Resourc
         start,
         None,
         process_owner(),
-        start + LEASE_SECONDS,
+        start + flights.LEASE_SECONDS,
         start,
         [],
     )
@@ -267,11 +280,22 @@ def _held_by_live_owner(record: ResourceRecord) -> bool:
     alive (and, when that owner is this process, one of its threads still computing it)."""
     if record.status is not _PENDING:
         return False
-    if owner_gone(record.owner, record.lease_expires, time.time()) is not None:
+    if _gone(record) is not None:
         return False
     if record.owner == process_owner():  # a claim of this process that none computes: let go
         return FLIGHTS.computes(record.collection, record.ident, record.attempt)
     return True
+
+
+def _gone(record: ResourceRecord) -> str | None:
+    """Why the owner of a claim no longer computes it, or None. A claim whose lease ran out
+    is abandoned even when its process lives (its computations renew their leases): e.g. one
+    that the process could not let go of because the store failed then."""
+    now = time.time()
+    why = owner_gone(record.owner, record.lease_expires, now)
+    if why is None and record.lease_expires is not None and record.lease_expires < now:
+        why = f"its lease ran out at {when(record.lease_expires)} and was not renewed"
+    return why
 
 
 def _holder(record: ResourceRecord) -> str:
@@ -289,8 +313,7 @@ def _took_over(last: ResourceRecord | None, since: float | None) -> str | None:
         return None
     who = _holder(last)
     if last.status is _PENDING:
-        why = owner_gone(last.owner, last.lease_expires, time.time())
-        what = f"{who} did not finish computing it ({why or 'it was abandoned'})"
+        what = f"{who} did not finish computing it ({_gone(last) or 'it was abandoned'})"
     elif last.status is ResourceStatus.ERROR and since is not None:
         error = last.error
         detail = f" ({error.type}: {error.message})" if error is not None else ""

@@ -33,6 +33,7 @@ LAYERS = {
     "client": 8,
     "testing": 8,
     "testing_cancel": 8,
+    "testing_live": 8,
     "testing_resources": 8,
     "testing_tracking": 8,
     "cli": 9,

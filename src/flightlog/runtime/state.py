@@ -15,6 +15,7 @@ from ..model import Step
 
 if TYPE_CHECKING:
     from ..stores import Store
+    from .steps import StepCall
     from .tracked import RunHooks, Tracked
 
 # Seconds after which a step still running is written as RUNNING by the monitor thread.
@@ -42,7 +43,8 @@ class RunState:
     resumed_positions: dict[str, int] = field(default_factory=dict)
     # Refuse a recorded step whose identity changed (NondeterminismError) instead of running it.
     strict: bool = False
-    in_flight: dict[int, Step] = field(default_factory=dict)
+    # The steps that have not recorded their end yet, by position (see monitor and live).
+    in_flight: dict[int, StepCall] = field(default_factory=dict)
     started: set[int] = field(default_factory=set)
     # The run's ``resumes`` when this process claimed it: its outcome is recorded only while
     # the run is still that attempt (see Store.finish_run).

@@ -30,9 +30,10 @@ from .cli_output import (
 )
 from .cli_resources import add_import_options, command_resources
 from .cli_resources import add_parser as add_resources_parser
+from .cli_show import add_options as add_show_options
+from .cli_show import command_show
 from .cli_tracking import COMMANDS as TRACKING_COMMANDS
 from .cli_tracking import add_parsers as add_tracking_parsers
-from .cli_tracking import tracked_summary
 from .errors import FlightlogError, StoreWarning
 from .redaction import redact
 
@@ -74,77 +75,6 @@ def command_runs(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
         )
     table(rows, out)
     return None
-
-
-def _indent(text: str, prefix: str) -> str:
-    shown = printable(text, lines=True).rstrip("\n")
-    return "".join(prefix + line + "\n" for line in shown.split("\n")) if shown else ""
-
-
-def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
-    if args.format == "run-log":
-        return dump(fl.run_log(args.run_id), out)
-    run = fl.get_metadata(args.run_id)
-    steps = fl.steps(args.run_id)
-    if args.json or args.format == "json":
-        return dump({"run": run, "steps": steps}, out)
-    out.write(
-        f"run {printable(run['run_id'])}  workflow {printable(run['workflow'])}"
-        f"  {printable(run['status'])}\n"
-    )
-    _write_times(run, len(steps), out)
-    if run["tag"]:
-        out.write(f"  tag {printable(run['tag'])}\n")
-    if run["user_metadata"]:
-        out.write(f"  metadata {printable(json.dumps(run['user_metadata']))}\n")
-    if run["arguments"] is not None:
-        out.write(f"  arguments {printable(json.dumps(run['arguments'], default=str))}\n")
-    code = run["environment"].get("git_commit")
-    if code:
-        dirty = " (dirty)" if run["environment"].get("git_dirty") else ""
-        out.write(f"  code {printable(code)}{dirty}\n")
-    if run["error"]:
-        out.write(_indent(run["error"]["traceback"], "  | "))
-    tracked = tracked_summary(fl, args.run_id)
-    out.writelines(f"  {printable(line)}\n" for line in tracked.get(None, []))
-    for step in steps:
-        depth = "  " if step["parent"] is None else "    "
-        origin = "" if step["origin"] == "executed" else f" ({printable(step['origin'])})"
-        out.write(
-            f"{depth}- {printable(step['name'])}  {printable(step['status'])}{origin}"
-            f"  {_duration(step['stats'])}\n"
-        )
-        if step["user_metadata"]:
-            out.write(f"{depth}    metadata {printable(json.dumps(step['user_metadata']))}\n")
-        out.writelines(f"{depth}    {printable(line)}\n" for line in tracked.get(step["name"], []))
-        for attempt in step["attempts"]:
-            if len(step["attempts"]) > 1 or attempt["error"]:
-                out.write(
-                    f"{depth}    attempt {attempt['attempt_number']}: "
-                    f"{printable(attempt['status'])}  {_duration(attempt)}\n"
-                )
-            if attempt["error"]:
-                out.write(_indent(attempt["error"]["traceback"], f"{depth}    | "))
-        if step["log"]:
-            out.write(f"{depth}    log:\n")
-            out.write(_indent(step["log"], f"{depth}    > "))
-    return None
-
-
-def _write_times(run: dict[str, Any], steps: int, out: TextIO) -> None:
-    """The latest attempt's start and duration; for a resumed run, its first start and every
-    attempt, each with the process that drove it."""
-    attempts = run["attempts"]
-    created = f"  created {_when(run['created_time'])}" if len(attempts) > 1 else ""
-    out.write(f"{created}  started {_when(run['stats'].get('start_time'))}")
-    out.write(f"  duration {_duration(run['stats'])}  steps {steps}\n")
-    if len(attempts) > 1:
-        for attempt in attempts:
-            out.write(
-                f"  attempt {attempt['attempt_number']}: {printable(attempt['status'])}"
-                f"  started {_when(attempt['start_time'])}  {_duration(attempt)}"
-                f"  on {printable(attempt['host'] or '?')} pid {printable(attempt['pid'] or '?')}\n"
-            )
 
 
 def command_plan(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
@@ -246,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="text (default), json (as --json), or run-log: runnable's run-log JSON",
     )
+    add_show_options(show)
     plan = commands.add_parser(
         "plan", parents=[common], help="what resuming a run would replay, serve or execute"
     )

@@ -223,13 +223,24 @@ class Flightlog(ResourceMethods, TrackingMethods):
         workflow: str | None = None,
         tag: str | None = None,
         limit: int | None = None,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        search: str | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Runs, newest first, as metadata dicts."""
-        return self._queries.list_runs(status=status, workflow=workflow, tag=tag, limit=limit)
+        """Runs, newest first, as metadata dicts: those created in ``[since, until)`` (epoch
+        seconds), holding ``search`` (in id, workflow, tag, arguments, metadata or error),
+        after skipping ``offset`` of them."""
+        return self._queries.list_runs(
+            status=status, workflow=workflow, tag=tag, limit=limit,
+            since=since, until=until, search=search, offset=offset,
+        )  # fmt: skip
 
-    def steps(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's steps in call order, as metadata dicts."""
-        return self._queries.steps(run_id)
+    def steps(self, run_id: str, *, results: bool = False) -> list[dict[str, Any]]:
+        """The run's steps in call order, as metadata dicts (each with its decoded
+        ``result`` too, with ``results``)."""
+        return self._queries.steps(run_id, results=results)
 
     def get_step_result(self, run_id: str, name: str) -> Any:
         """The value a successful step returned."""

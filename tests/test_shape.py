@@ -28,6 +28,7 @@ LAYERS = {
     "explain": 7,
     "runlog": 7,
     "tracked_query": 7,
+    "live_query": 7,
     "trackers": 7,
     "tracking_api": 8,
     "client": 8,

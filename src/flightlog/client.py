@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
+from . import live_query
 from .codec import check_imports
 from .errors import ConfigurationError, ConflictError, NotFoundError
 from .explain import Explainer, ResumePlan
@@ -241,6 +242,16 @@ class Flightlog(ResourceMethods, TrackingMethods):
         """The run's steps in call order, as metadata dicts (each with its decoded
         ``result`` too, with ``results``)."""
         return self._queries.steps(run_id, results=results)
+
+    def progress(self, run_id: str) -> dict[str, Any]:
+        """What the run is doing now: steps done, running and failed, the current step,
+        rate and elapsed time (see :func:`flightlog.live_query.progress`)."""
+        return live_query.progress(self._queries, run_id)
+
+    def logs(self, run_id: str, step: str | None = None) -> list[dict[str, Any]]:
+        """``[{"step", "status", "log"}]``: the log of ``step``, or of every step that has
+        one; a running step's log as written so far."""
+        return live_query.logs(self._queries, run_id, step)
 
     def get_step_result(self, run_id: str, name: str) -> Any:
         """The value a successful step returned."""

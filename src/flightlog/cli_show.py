@@ -105,7 +105,7 @@ def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
     if run["user_metadata"]:
         out.write(f"  metadata {preview(run['user_metadata'], full)}\n")
     named = named_arguments(run)
-    if named is not None:
+    if named:
         out.write(f"  arguments {arguments_text(named, full)}\n")
     if has_output:
         out.write(f"  output {preview(output, full)}\n")
@@ -122,11 +122,11 @@ def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
     for step in steps:
         depth = "  " if step["parent"] is None else "    "
         origin = "" if step["origin"] == "executed" else f" ({printable(step['origin'])})"
-        call = arguments_text(step["arguments"], full) if step["arguments"] is not None else ""
-        result = f"  -> {preview(step['result'], full)}" if step["status"] == "SUCCESSFUL" else ""
+        call = arguments_text(step["arguments"], full) if step["arguments"] else ""
+        result = f" -> {preview(step['result'], full)}" if step["status"] == "SUCCESSFUL" else ""
         add(
-            f"{depth}- {printable(step['name'])}({call})  {status_text(step['status'], on)}"
-            f"{origin}  {duration(step['stats'])}{result}\n"
+            f"{depth}- {printable(step['name'])}  {status_text(step['status'], on)}"
+            f"{origin}  {duration(step['stats'])}  ({call}){result}\n"
         )
         if step["user_metadata"]:
             add(f"{depth}    metadata {preview(step['user_metadata'], full)}\n")

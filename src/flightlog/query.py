@@ -281,16 +281,26 @@ def run_matches(
 def named_arguments(run: dict[str, Any]) -> dict[str, Any] | None:
     """A run's arguments by parameter name (its recorded ``args`` named after the parameters
     of its workflow, then its ``kwargs``), or None when they were not recorded; arguments
-    past the named parameters are listed under ``*args``."""
+    past the named parameters are listed under the name of the one that takes them
+    (``*rest``), else ``*args``."""
     arguments = run["arguments"]
     if not isinstance(arguments, dict) or set(arguments) - {"args", "kwargs"}:
         return arguments if isinstance(arguments, dict) else None
     entry = run["environment"].get("entry") or {}
-    names = [name for name in entry.get("parameters") or [] if isinstance(name, str)]
+    names: list[str] = []
+    rest = "*args"  # the name of the parameter taking extra positional arguments (*rest)
+    for name in entry.get("parameters") or []:
+        if not isinstance(name, str):
+            continue
+        if name.startswith("*"):
+            if not name.startswith("**"):
+                rest = name
+            break
+        names.append(name)
     positional = list(arguments.get("args") or [])
     named: dict[str, Any] = dict(zip(names, positional, strict=False))
     if len(positional) > len(names):
-        named["*args"] = positional[len(names) :]
+        named[rest] = positional[len(names) :]
     named.update(arguments.get("kwargs") or {})
     return named
 

@@ -94,6 +94,7 @@ def test_show_json_of_a_large_run_is_whole(tmp_path: Path) -> None:
 
         many.run(2_000, run_id="many")
     code, out = run_cli("show", "many", "--url", url, "--json")
+    assert code == 0
     shown = json.loads(out)
     assert [step["result"] for step in shown["steps"]] == list(range(1, 2_001))
     assert shown["run"]["step_count"] == 2_000

@@ -29,6 +29,7 @@ LAYERS = {
     "runlog": 7,
     "tracked_query": 7,
     "live_query": 7,
+    "notebook": 7,
     "trackers": 7,
     "tracking_api": 8,
     "client": 8,

@@ -13,6 +13,7 @@ from typing import Any
 from . import codec
 from .errors import FlightlogError, InvalidInputError, NotFoundError
 from .model import Origin, Run, Status, Step
+from .notebook import RecordInfo, RunList, StepList
 from .resources.view import PREFIX as RESOURCE_PREFIX
 from .resources.view import ResourceView
 from .runtime.liveness import effective_end, effective_status
@@ -100,9 +101,9 @@ class Queries:
     def get_metadata(self, run_id: str, name: str | None = None) -> dict[str, Any]:
         run = self.run(run_id)
         if name is None:
-            return self.run_metadata(run)
+            return RecordInfo(self.run_metadata(run))
         step = self._step(run_id, name)
-        return self.step_metadata(step, {})
+        return RecordInfo(self.step_metadata(step, {}))
 
     def _step(self, run_id: str, name: str) -> Step:
         step = self.store.get_step(run_id, name) or self.resources.step(run_id, name)
@@ -142,7 +143,7 @@ class Queries:
             found = [
                 run for run in found if run_matches(run, since=since, until=until, search=search)
             ]
-            return found[offset:] if limit is None else found[offset : offset + limit]
+            return RunList(found[offset:] if limit is None else found[offset : offset + limit])
         wanted = parse_statuses(status)
         stored = None
         if wanted is not None:
@@ -167,7 +168,7 @@ class Queries:
             found.append(metadata)
             if limit is not None and len(found) >= limit:
                 break
-        return found
+        return RunList(found)
 
     # -- steps ---------------------------------------------------------------------------------
     def step_metadata(self, step: Step, tasks: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +232,7 @@ class Queries:
         if results:  # each step's decoded result (None for a step without one)
             for step, metadata in zip(steps, found, strict=True):
                 metadata["result"] = self._arguments(step.result)
-        return found
+        return StepList(found)
 
     def step_result(self, run_id: str, name: str) -> Any:
         step = self._step(run_id, name)

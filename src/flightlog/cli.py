@@ -14,6 +14,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from . import client
+from .cli_attachments import add_parser as add_attachments_parser
+from .cli_attachments import command_attachments
+from .cli_live import COMMANDS as LIVE_COMMANDS
+from .cli_live import add_parsers as add_live_parsers
+from .cli_options import add_global_options, add_runs_options, allowed_imports
 from .cli_output import (
     EPILOG,
     EXIT_BUG,
@@ -30,9 +35,12 @@ from .cli_output import (
 )
 from .cli_resources import add_import_options, command_resources
 from .cli_resources import add_parser as add_resources_parser
+from .cli_resume import add_options as add_resume_all_options
+from .cli_resume import resume_all
+from .cli_show import add_options as add_show_options
+from .cli_show import command_show
 from .cli_tracking import COMMANDS as TRACKING_COMMANDS
 from .cli_tracking import add_parsers as add_tracking_parsers
-from .cli_tracking import tracked_summary
 from .errors import FlightlogError, StoreWarning
 from .redaction import redact
 
@@ -54,7 +62,10 @@ def _duration(stats: dict[str, Any]) -> str:
 
 
 def command_runs(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
-    runs = fl.list_runs(status=args.status, workflow=args.workflow, tag=args.tag, limit=args.limit)
+    runs = fl.list_runs(
+        status=args.status, workflow=args.workflow, tag=args.tag, limit=args.limit,
+        since=args.since, until=args.until, search=args.search, offset=args.offset,
+    )  # fmt: skip
     if args.json:
         return dump(runs, out)
     if not runs:
@@ -74,79 +85,6 @@ def command_runs(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
         )
     table(rows, out)
     return None
-
-
-def _indent(text: str, prefix: str) -> str:
-    shown = printable(text, lines=True).rstrip("\n")
-    return "".join(prefix + line + "\n" for line in shown.split("\n")) if shown else ""
-
-
-def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
-    if args.format == "run-log":
-        return dump(fl.run_log(args.run_id), out)
-    run = fl.get_metadata(args.run_id)
-    steps = fl.steps(args.run_id)
-    if args.json or args.format == "json":
-        return dump({"run": run, "steps": steps}, out)
-    out.write(
-        f"run {printable(run['run_id'])}  workflow {printable(run['workflow'])}"
-        f"  {printable(run['status'])}\n"
-    )
-    _write_times(run, len(steps), out)
-    if run["tag"]:
-        out.write(f"  tag {printable(run['tag'])}\n")
-    if run["user_metadata"]:
-        out.write(f"  metadata {printable(json.dumps(run['user_metadata']))}\n")
-    if run["arguments"] is not None:
-        out.write(f"  arguments {printable(json.dumps(run['arguments'], default=str))}\n")
-    code = run["environment"].get("git_commit")
-    if code:
-        dirty = " (dirty)" if run["environment"].get("git_dirty") else ""
-        out.write(f"  code {printable(code)}{dirty}\n")
-    if run["error"]:
-        out.write(_indent(run["error"]["traceback"], "  | "))
-    tracked = tracked_summary(fl, args.run_id)
-    out.writelines(f"  {printable(line)}\n" for line in tracked.get(None, []))
-    for step in steps:
-        depth = "  " if step["parent"] is None else "    "
-        origin = "" if step["origin"] == "executed" else f" ({printable(step['origin'])})"
-        out.write(
-            f"{depth}- {printable(step['name'])}  {printable(step['status'])}{origin}"
-            f"  {_duration(step['stats'])}\n"
-        )
-        if step["user_metadata"]:
-            out.write(f"{depth}    metadata {printable(json.dumps(step['user_metadata']))}\n")
-        if step["reason"]:
-            out.write(f"{depth}    why: {printable(step['reason'])}\n")
-        out.writelines(f"{depth}    {printable(line)}\n" for line in tracked.get(step["name"], []))
-        for attempt in step["attempts"]:
-            if len(step["attempts"]) > 1 or attempt["error"]:
-                out.write(
-                    f"{depth}    attempt {attempt['attempt_number']}: "
-                    f"{printable(attempt['status'])}  {_duration(attempt)}\n"
-                )
-            if attempt["error"]:
-                out.write(_indent(attempt["error"]["traceback"], f"{depth}    | "))
-        if step["log"]:
-            out.write(f"{depth}    log:\n")
-            out.write(_indent(step["log"], f"{depth}    > "))
-    return None
-
-
-def _write_times(run: dict[str, Any], steps: int, out: TextIO) -> None:
-    """The latest attempt's start and duration; for a resumed run, its first start and every
-    attempt, each with the process that drove it."""
-    attempts = run["attempts"]
-    created = f"  created {_when(run['created_time'])}" if len(attempts) > 1 else ""
-    out.write(f"{created}  started {_when(run['stats'].get('start_time'))}")
-    out.write(f"  duration {_duration(run['stats'])}  steps {steps}\n")
-    if len(attempts) > 1:
-        for attempt in attempts:
-            out.write(
-                f"  attempt {attempt['attempt_number']}: {printable(attempt['status'])}"
-                f"  started {_when(attempt['start_time'])}  {_duration(attempt)}"
-                f"  on {printable(attempt['host'] or '?')} pid {printable(attempt['pid'] or '?')}\n"
-            )
 
 
 def command_plan(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
@@ -174,6 +112,8 @@ def command_explain(fl: client.Flightlog, args: argparse.Namespace, out: TextIO)
 
 
 def command_resume(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
+    if args.all or args.run_id is None:
+        return resume_all(fl, args, out)
     try:
         output = fl.resume(
             args.run_id, strict=args.strict, allow_import_outside=args.allow_import_outside
@@ -210,6 +150,8 @@ COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], Non
     "cancel": command_cancel,
     "resources": command_resources,
     **TRACKING_COMMANDS,
+    **LIVE_COMMANDS,
+    "attachments": command_attachments,
 }
 
 
@@ -220,26 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    debug_help = "on an error, print its traceback too (as FLIGHTLOG_DEBUG=1 does)"
-    parser.add_argument("--debug", action="store_true", help=debug_help)
-    common = argparse.ArgumentParser(add_help=False)
-    # after the command too; given there only, so that it never resets the one before it
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
-    common.add_argument("--url", help="store URL (default: $FLIGHTLOG_URL, else the local file)")
-    common.add_argument("--json", action="store_true", help="print JSON for machines")
-    common.add_argument(
-        "--allow-import",
-        action="append",
-        metavar="MODULE",
-        help="decode stored values of classes in MODULE (or its submodules) by importing it "
-        "(repeatable); by default nothing is imported, and such values show as Undecoded",
-    )
+    common = add_global_options(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     runs = commands.add_parser("runs", parents=[common], help="list recent runs")
     runs.add_argument("--status", help="only runs with this status")
     runs.add_argument("--workflow", help="only runs of this workflow")
     runs.add_argument("--tag", help="only runs with this tag")
     runs.add_argument("--limit", type=int, default=20, help="at most this many runs (20)")
+    add_runs_options(runs)
     show = commands.add_parser("show", parents=[common], help="show a run with its steps")
     show.add_argument("run_id", metavar="RUN_ID")
     show.add_argument(
@@ -248,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="text (default), json (as --json), or run-log: runnable's run-log JSON",
     )
+    add_show_options(show)
     plan = commands.add_parser(
         "plan", parents=[common], help="what resuming a run would replay, serve or execute"
     )
@@ -260,10 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     resume = commands.add_parser(
         "resume", parents=[common], help="run a failed, canceled or crashed run again"
     )
-    resume.add_argument("run_id", metavar="RUN_ID")
+    resume.add_argument("run_id", metavar="RUN_ID", nargs="?")
     resume.add_argument(
         "--strict", action="store_true", help="refuse a step whose code or arguments changed"
     )
+    add_resume_all_options(resume)
     add_import_options(resume, "the run's workflow")
     cancel = commands.add_parser(
         "cancel", parents=[common], help="cancel a run that has not finished (from any process)"
@@ -271,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("run_id", metavar="RUN_ID")
     add_resources_parser(commands, common)
     add_tracking_parsers(commands, common)
+    add_live_parsers(commands, common)
+    add_attachments_parser(commands, common)
     return parser
 
 
@@ -302,7 +236,7 @@ def _run(args: argparse.Namespace, stream: TextIO) -> None:
     options: dict[str, Any] = {"create": False}  # every command reads or acts on a store
     if getattr(args, "data_dir", None):
         options["data_dir"] = args.data_dir
-    allowed = getattr(args, "allow_import", None)
+    allowed = allowed_imports(args)
     if allowed:
         options["allow_imports"] = allowed
     importing = bool(allowed or getattr(args, "imports_code", False))

@@ -74,12 +74,53 @@ def printable(value: object, *, lines: bool = False) -> str:
     return _CONTROL_IN_LINE.sub(_escape, text)
 
 
+# The colour of each status (SGR codes) on a terminal.
+STATUS_COLOURS = {
+    "SUCCESSFUL": "32",
+    "FAILED": "31",
+    "RUNNING": "36",
+    "RESUMABLE": "33",
+    "CANCELED": "35",
+    "PENDING": "2",
+}
+
+
+def colour_wanted(stream: object, environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether to colour what goes to ``stream``: only a terminal, and never when
+    ``NO_COLOR`` is set (https://no-color.org) or ``TERM`` is ``dumb``."""
+    if environ.get("NO_COLOR") or environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):
+        return False
+
+
+def paint(text: str, code: str | None, on: bool) -> str:
+    """``text`` in the SGR style ``code`` (e.g. "1" bold, "31" red) when ``on``."""
+    return f"\x1b[{code}m{text}\x1b[0m" if on and code else text
+
+
+def status_text(status: str, on: bool) -> str:
+    """A status, coloured after its meaning when ``on``."""
+    return paint(status, STATUS_COLOURS.get(status), on)
+
+
 def table(rows: list[list[str]], out: TextIO) -> None:
-    """Rows as aligned columns, every cell printable; the first row is the header."""
+    """Rows as aligned columns, every cell printable; the first row is the header. On a
+    terminal (see :func:`colour_wanted`) the header is bold and statuses are coloured."""
     shown = [[printable(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in shown) for i in range(len(shown[0]))]
-    for row in shown:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+    on = colour_wanted(out)
+    for number, row in enumerate(shown):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        if on:
+            code = "1"
+            cells = [
+                paint(cell, code if number == 0 else STATUS_COLOURS.get(plain), on)
+                for cell, plain in zip(cells, row, strict=True)
+            ]
         out.write("  ".join(cells).rstrip() + "\n")
 
 

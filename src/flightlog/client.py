@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
+from . import live_query
 from .codec import check_imports
 from .errors import ConfigurationError, ConflictError, NotFoundError
 from .executors import resolve_executor
@@ -240,13 +241,34 @@ class Flightlog(ResourceMethods, TrackingMethods):
         workflow: str | None = None,
         tag: str | None = None,
         limit: int | None = None,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        search: str | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Runs, newest first, as metadata dicts."""
-        return self._queries.list_runs(status=status, workflow=workflow, tag=tag, limit=limit)
+        """Runs, newest first, as metadata dicts: those created in ``[since, until)`` (epoch
+        seconds), holding ``search`` (in id, workflow, tag, arguments, metadata or error),
+        after skipping ``offset`` of them."""
+        return self._queries.list_runs(
+            status=status, workflow=workflow, tag=tag, limit=limit,
+            since=since, until=until, search=search, offset=offset,
+        )  # fmt: skip
 
-    def steps(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's steps in call order, as metadata dicts."""
-        return self._queries.steps(run_id)
+    def steps(self, run_id: str, *, results: bool = False) -> list[dict[str, Any]]:
+        """The run's steps in call order, as metadata dicts (each with its decoded
+        ``result`` too, with ``results``)."""
+        return self._queries.steps(run_id, results=results)
+
+    def progress(self, run_id: str) -> dict[str, Any]:
+        """What the run is doing now: steps done, running and failed, the current step,
+        rate and elapsed time (see :func:`flightlog.live_query.progress`)."""
+        return live_query.progress(self._queries, run_id)
+
+    def logs(self, run_id: str, step: str | None = None) -> list[dict[str, Any]]:
+        """``[{"step", "status", "log"}]``: the log of ``step``, or of every step that has
+        one; a running step's log as written so far."""
+        return live_query.logs(self._queries, run_id, step)
 
     def get_step_result(self, run_id: str, name: str) -> Any:
         """The value a successful step returned."""

@@ -6,16 +6,20 @@ knows SQL or file layouts.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
 from . import codec
 from .errors import FlightlogError, InvalidInputError, NotFoundError
-from .model import Run, Status, Step, TaskRecord
+from .model import Origin, Run, Status, Step
+from .notebook import RecordInfo, RunList, StepList
 from .resources.view import PREFIX as RESOURCE_PREFIX
 from .resources.view import ResourceView
 from .runtime.liveness import effective_end, effective_status
 from .stores import Store
+
+_EXECUTED = Origin.EXECUTED
 
 
 class NoOutputError(FlightlogError):
@@ -97,9 +101,9 @@ class Queries:
     def get_metadata(self, run_id: str, name: str | None = None) -> dict[str, Any]:
         run = self.run(run_id)
         if name is None:
-            return self.run_metadata(run)
+            return RecordInfo(self.run_metadata(run))
         step = self._step(run_id, name)
-        return self.step_metadata(step, {})
+        return RecordInfo(self.step_metadata(step, {}))
 
     def _step(self, run_id: str, name: str) -> Step:
         step = self.store.get_step(run_id, name) or self.resources.step(run_id, name)
@@ -124,9 +128,22 @@ class Queries:
         workflow: str | None = None,
         tag: str | None = None,
         limit: int | None = None,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        search: str | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise InvalidInputError(f"limit must be a non-negative integer, not {limit!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidInputError(f"offset must be a non-negative integer, not {offset!r}")
+        if since is not None or until is not None or search is not None or offset:
+            found = self.list_runs(status, workflow, tag)
+            found = [
+                run for run in found if run_matches(run, since=since, until=until, search=search)
+            ]
+            return RunList(found[offset:] if limit is None else found[offset : offset + limit])
         wanted = parse_statuses(status)
         stored = None
         if wanted is not None:
@@ -151,18 +168,42 @@ class Queries:
             found.append(metadata)
             if limit is not None and len(found) >= limit:
                 break
-        return found
+        return RunList(found)
 
     # -- steps ---------------------------------------------------------------------------------
-    def step_metadata(self, step: Step, tasks: dict[str, TaskRecord | None]) -> dict[str, Any]:
-        if step.task_id not in tasks:
-            tasks[step.task_id] = self.store.get_task(step.task_id)
-        task = tasks[step.task_id]
-        options = dict(task.options) if task else {}
-        options.update(step.options)
-        metadata = dict(task.user_metadata) if task else {}
-        metadata.update(step.user_metadata)
-        stats = _stats(step.start_time, step.end_time)
+    def step_metadata(self, step: Step, tasks: dict[str, Any]) -> dict[str, Any]:
+        # ``tasks`` caches, per task_id, the task's options and metadata (a step's own are
+        # laid over copies of them): runs of many steps of few tasks read each task once.
+        found = tasks.get(step.task_id)
+        if found is None:
+            task = self.store.get_task(step.task_id)
+            found = tasks[step.task_id] = (
+                (dict(task.options), dict(task.user_metadata)) if task else ({}, {})
+            )
+        options = {**found[0], **step.options} if step.options else found[0].copy()
+        metadata = {**found[1], **step.user_metadata} if step.user_metadata else found[1].copy()
+        start, end = step.start_time, step.end_time
+        if end is None:
+            stats: dict[str, Any] = {"start_time": start}
+        elif start is None:
+            stats = {"start_time": start, "end_time": end}
+        else:
+            stats = {"start_time": start, "end_time": end, "duration": end - start}
+        error = None if step.error is None else step.error.to_dict()
+        if step.attempts or step.origin is not _EXECUTED or start is None:
+            attempts = [attempt.to_dict() for attempt in step.attempt_records()]
+        else:  # the implicit single attempt (see Step.attempt_records), without making it
+            attempts = [
+                {
+                    "attempt_number": 1,
+                    "start_time": start,
+                    "end_time": end,
+                    "duration": None if end is None else end - start,
+                    "status": step.status._value_,
+                    "error": None if error is None else dict(error),
+                }
+            ]
+        arguments = step.arguments
         return {
             "name": step.name,
             "run_id": step.run_id,
@@ -170,25 +211,29 @@ class Queries:
             "task_name": step.task_name,
             "task_id": step.task_id,
             "execution_id": step.execution_id,
-            "arguments": self._arguments(step.arguments),
+            "arguments": None if arguments is None else self._arguments(arguments),
             "parent": step.parent,
             "status": step.status._value_,  # not .value: a slow descriptor on Python 3.11
             "step_options": options,
             "user_metadata": metadata,
             "stats": stats,
-            "attempts": [attempt.to_dict() for attempt in step.attempt_records()],
-            "error": None if step.error is None else step.error.to_dict(),
+            "attempts": attempts,
+            "error": error,
             "log": step.log,
             "origin": step.origin._value_,
             "source_run": step.source_run,
             "reason": step.reason,
         }
 
-    def steps(self, run_id: str) -> list[dict[str, Any]]:
+    def steps(self, run_id: str, *, results: bool = False) -> list[dict[str, Any]]:
         self.run(run_id)
-        tasks: dict[str, TaskRecord | None] = {}
+        tasks: dict[str, Any] = {}
         steps = self.store.list_steps(run_id) or self.resources.steps(run_id)
-        return [self.step_metadata(step, tasks) for step in steps]
+        found = [self.step_metadata(step, tasks) for step in steps]
+        if results:  # each step's decoded result (None for a step without one)
+            for step, metadata in zip(steps, found, strict=True):
+                metadata["result"] = self._arguments(step.result)
+        return StepList(found)
 
     def step_result(self, run_id: str, name: str) -> Any:
         step = self._step(run_id, name)
@@ -205,6 +250,61 @@ class Queries:
             allow_imports=self.allow_imports,
             placeholders=True,
         )
+
+
+def run_matches(
+    run: dict[str, Any], *, since: float | None, until: float | None, search: str | None
+) -> bool:
+    """Whether a run (its metadata) was created in ``[since, until)`` and, with ``search``,
+    holds that text (case-insensitive) in its id, workflow, tag, arguments, metadata or
+    error message."""
+    created = run["created_time"] or run["stats"].get("start_time") or 0.0
+    if since is not None and created < since:
+        return False
+    if until is not None and created >= until:
+        return False
+    if search:
+        error = run["error"] or {}
+        haystack = "\n".join(
+            (
+                run["run_id"],
+                run["workflow"] or "",
+                run["tag"] or "",
+                json.dumps(run["arguments"], default=str),
+                json.dumps(run["user_metadata"], default=str),
+                str(error.get("type") or ""),
+                str(error.get("message") or ""),
+            )
+        )
+        return search.casefold() in haystack.casefold()
+    return True
+
+
+def named_arguments(run: dict[str, Any]) -> dict[str, Any] | None:
+    """A run's arguments by parameter name (its recorded ``args`` named after the parameters
+    of its workflow, then its ``kwargs``), or None when they were not recorded; arguments
+    past the named parameters are listed under the name of the one that takes them
+    (``*rest``), else ``*args``."""
+    arguments = run["arguments"]
+    if not isinstance(arguments, dict) or set(arguments) - {"args", "kwargs"}:
+        return arguments if isinstance(arguments, dict) else None
+    entry = run["environment"].get("entry") or {}
+    names: list[str] = []
+    rest = "*args"  # the name of the parameter taking extra positional arguments (*rest)
+    for name in entry.get("parameters") or []:
+        if not isinstance(name, str):
+            continue
+        if name.startswith("*"):
+            if not name.startswith("**"):
+                rest = name
+            break
+        names.append(name)
+    positional = list(arguments.get("args") or [])
+    named: dict[str, Any] = dict(zip(names, positional, strict=False))
+    if len(positional) > len(names):
+        named[rest] = positional[len(names) :]
+    named.update(arguments.get("kwargs") or {})
+    return named
 
 
 def _created(run: Run) -> float:

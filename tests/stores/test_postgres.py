@@ -24,7 +24,14 @@ from flightlog.stores import open_store
 from flightlog.stores.base import SCHEMA_VERSION
 from flightlog.stores.postgres import PostgresStore
 from flightlog.stores.postgres_statements import repeatable, translate
-from flightlog.stores.sql import REPEATABLE, RUN_INSERT, STEP_START, STEP_UPSERT, step_row
+from flightlog.stores.sql import (
+    REPEATABLE,
+    RUN_INSERT,
+    STEP_LOG_APPEND,
+    STEP_START,
+    STEP_UPSERT,
+    step_row,
+)
 from flightlog.testing import make_run, make_step
 
 from ..postgres_server import Schemas, free_port
@@ -194,6 +201,7 @@ def test_literal_percent_and_question_marks_reach_the_server(store: PostgresStor
         ("UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?", True),
         ("UPDATE runs SET lease_expires = ? WHERE run_id = ? AND status = 'RUNNING'", True),
         ("UPDATE runs SET resumes = resumes + 1 WHERE run_id = ?", False),
+        (STEP_LOG_APPEND, False),
         ("UPDATE runs SET resumes = ? WHERE run_id = ? AND resumes = ?", False),
         ("UPDATE runs SET resumes = ? WHERE run_id = ? AND resumes = ?" + REPEATABLE, True),
         ("INSERT INTO t (k) VALUES (?) ON CONFLICT (k) DO UPDATE SET v = 1 WHERE t.v = 0", False),

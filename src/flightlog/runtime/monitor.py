@@ -1,7 +1,8 @@
 """One background thread per process that looks after live runs.
 
 It writes the start record of any step still running after ``LAZY_START_DELAY`` (short steps
-are written once, at their end), renews the leases of live runs, and notices cancel requests
+are written once, at their end), then what it prints and tracks while it runs (see
+:mod:`flightlog.runtime.live`), renews the leases of live runs, and notices cancel requests
 made from other processes (within ``CANCEL_POLL`` seconds; at once in this process). The store
 guards against a late start record: ``start_step`` never overwrites a finished step. Every
 ``CHECK_INTERVAL`` seconds it asks each store with live runs whether it still holds what they
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 from ..errors import StoreError
 from ..model import Status, Step
 from ..stores.forking import background
+from .live import LIVE_INTERVAL, flush_step
 from .liveness import GIVEN_UP
 from .state import LAZY_START_DELAY, LEASE_SECONDS, RunState
 from .state import RUN_LEASE_RENEWAL as LEASE_RENEWAL
@@ -52,6 +54,7 @@ class Monitor:
         self._thread: threading.Thread | None = None
         self._last_lease = 0.0
         self._last_cancel = 0.0
+        self._last_live = 0.0
         self._last_check = time.time()
         self._reported: set[str] = set()
         # Runs given up (see liveness.GIVEN_UP) whose RESUMABLE end is still to be written,
@@ -147,9 +150,15 @@ class Monitor:
 
     def _tick(self, states: list[RunState]) -> None:
         current = time.time()
+        live = current - self._last_live >= LIVE_INTERVAL
+        if live:
+            self._last_live = current
         for state in states:
-            for position, step in list(state.in_flight.items()):
+            for position, call in list(state.in_flight.items()):
+                step = call.step
                 if position in state.started:
+                    if live:
+                        flush_step(state, call, current)
                     continue
                 start = step.start_time or current
                 if current - start >= LAZY_START_DELAY:

@@ -274,7 +274,8 @@ def end_run(state: RunState, value: Any, error: BaseException | None, serializer
 def _settle_steps(state: RunState) -> None:
     """Record again the end of steps whose end record failed (the store did not answer for a
     moment), so that none is left RUNNING in a finished run."""
-    for step in list(state.in_flight.values()):
+    for call in list(state.in_flight.values()):
+        step = call.step
         if step.end_time is not None:
             state.store.finish_step(step)
             state.in_flight.pop(step.position, None)

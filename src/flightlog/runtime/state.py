@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..executors import Executor
     from ..stores import Store
     from .fanout import Committer, StepFuture
+    from .steps import StepCall
     from .tracked import RunHooks, Tracked
 
 # Seconds after which a step still running is written as RUNNING by the monitor thread.
@@ -44,7 +45,8 @@ class RunState:
     resumed_positions: dict[str, int] = field(default_factory=dict)
     # Refuse a recorded step whose identity changed (NondeterminismError) instead of running it.
     strict: bool = False
-    in_flight: dict[int, Step] = field(default_factory=dict)
+    # The steps that have not recorded their end yet, by position (see monitor and live).
+    in_flight: dict[int, StepCall] = field(default_factory=dict)
     started: set[int] = field(default_factory=set)
     # The run's ``resumes`` when this process claimed it: its outcome is recorded only while
     # the run is still that attempt (see Store.finish_run).

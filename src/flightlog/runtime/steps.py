@@ -17,6 +17,7 @@ from .. import codec
 from ..errors import CanceledError, FlightlogError, SerializationError
 from ..model import Attempt, ErrorInfo, Origin, Status, Step
 from . import retries as retrying
+from .live import end_chunks
 from .monitor import stopped_by_cancel
 from .state import CURRENT_STEP, RunState, StepFrame
 from .timeouts import interrupted_elsewhere, run_attempt, run_attempt_async
@@ -43,11 +44,14 @@ class StepCall:
         "earlier",
         "env_mark",
         "log",
+        "log_written",
         "state",
         "step",
         "task",
         "tracked",
     )
+    # How much of ``log`` the monitor wrote while the step ran; unset until it has (see live).
+    log_written: int
 
     def __init__(
         self,
@@ -109,7 +113,7 @@ class StepCall:
         else:
             mark = hooks.mark
             self.env_mark = mark if mark[0] == hooks.watch.version else hooks.step_started()
-        state.in_flight[position] = step
+        state.in_flight[position] = self
 
     @classmethod
     def prepared(
@@ -128,7 +132,7 @@ class StepCall:
         self.earlier = earlier
         self.env_mark = None
         self.children_prefix = f"{step.name}."
-        state.in_flight[step.position] = step
+        state.in_flight[step.position] = self
         return self
 
     @property
@@ -234,8 +238,14 @@ class StepCall:
             return
         # What the run's own body tracked meanwhile, and what the step tracked, go with the
         # step's end record.
-        metrics, attachments = collect(take_run_buffer(state), self.tracked)
-        state.store.finish_step(step, metrics=metrics, attachments=attachments)
+        run_buffer = take_run_buffer(state)
+        metrics, attachments = collect(run_buffer, self.tracked)
+        stored = metrics
+        if self.tracked is not None:
+            rest = end_chunks(self.tracked)  # points written while the step ran: not again
+            if rest is not None:
+                stored = collect(run_buffer)[0] + rest
+        state.store.finish_step(step, metrics=stored, attachments=attachments)
         del state.in_flight[step.position]
         if hooks is not None:
             hooks.step_ended(state, step, metrics, attachments)

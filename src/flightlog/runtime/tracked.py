@@ -38,13 +38,18 @@ class Tracked:
     """Metric points and attachment references of one step, or of a run's own body (position
     and step name None), not written yet."""
 
-    __slots__ = ("attachments", "position", "series", "step_name")
+    __slots__ = ("attachments", "closed", "lock", "position", "series", "step_name", "written")
 
     def __init__(self, position: int | None, step_name: str | None) -> None:
         self.position = position
         self.step_name = step_name
         self.series: dict[str, list[Point]] = {}
         self.attachments: list[AttachmentRecord] = []
+        # Live recording (see flightlog.runtime.live): how many points of each metric were
+        # written while the step ran, and whether its end took the rest; both under ``lock``.
+        self.written: dict[str, int] = {}
+        self.closed = False
+        self.lock = threading.Lock()
 
     def points(self, name: str) -> list[Point]:
         """The list that points of metric ``name`` are appended to."""
@@ -53,13 +58,17 @@ class Tracked:
             found = self.series.setdefault(name, [])
         return found
 
-    def chunks(self) -> list[MetricChunk]:
-        """The buffered points as chunks, per name in the order names were first tracked."""
+    def chunks(self, skip: dict[str, int] | None = None) -> list[MetricChunk]:
+        """The buffered points as chunks, per name in the order names were first tracked;
+        with ``skip``, without the first ``skip[name]`` points of each."""
         found = []
-        for name, points in self.series.items():
-            for start in range(0, len(points), CHUNK_POINTS):
+        for name, points in list(self.series.items()):
+            first = skip.get(name, 0) if skip else 0
+            for start in range(first, len(points), CHUNK_POINTS):
                 part = (
-                    points[start : start + CHUNK_POINTS] if len(points) > CHUNK_POINTS else points
+                    points[start : start + CHUNK_POINTS]
+                    if start or len(points) > CHUNK_POINTS
+                    else points
                 )
                 found.append(
                     MetricChunk(

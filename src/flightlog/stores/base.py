@@ -173,6 +173,15 @@ class Store(Protocol):
         after the other, in order."""
         ...
 
+    def append_step_log(self, run_id: str, position: int, text: str) -> bool:
+        """Append ``text`` to the log of the step at ``position`` while it is recorded RUNNING
+        (its output so far, written while it runs so that other processes can follow it), and
+        return True. A step not recorded, or recorded in any other status, is left alone and
+        False returned: a late append never changes a finished step, whose end record holds
+        its whole log. Atomic against :meth:`finish_step` and other appends (none is lost);
+        durable on return. Nothing else of the step changes."""
+        ...
+
     def get_step(self, run_id: str, name: str) -> Step | None:
         """The step of that name in that run, or None."""
         ...

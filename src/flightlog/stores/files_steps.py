@@ -188,6 +188,28 @@ class FileSteps:
             # Another session held this position (a resumed step that now has other arguments).
             self.layout.drop_step(_ids_of(ids.run_id, previous), step.position)
 
+    def append_step_log(self, run_id: str, position: int, text: str) -> bool:
+        self._writable()
+        if not _safe(run_id):
+            return False
+        target = self.disk.readlink(f"{steps_dir(self.layout, run_id)}/{position}")
+        if target is None:
+            return False
+        ids = _ids_of(run_id, target)
+        with self.layout.session_lock(ids):  # the lock finish_step writes a step under
+            entry = (self.layout.session_steps(ids) or {}).get(str(position))
+            if entry is None:
+                return False
+            path = f"{self.layout.session_dir(ids)}/{SESSION_INFO}"
+            step = decoded(path, f"step {position} of run {run_id!r}", step_from, run_id, entry)
+            if step.status is not Status.RUNNING:
+                return False
+            step.log += text
+            writes = self.layout.writes()
+            self._write_step(ids, step, writes, finished=False)
+            writes.commit()
+        return True
+
     def _index_cache(self, ids: Ids, step: Step, writes: Writes) -> None:
         """Point the cache index of the step's identities at it, unless a later step of
         the same identities is indexed already."""

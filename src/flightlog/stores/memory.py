@@ -216,6 +216,17 @@ class MemoryStore(MemoryResources, MemoryTracking):
         ):
             self._cache[(step.task_id, step.execution_id)] = step
 
+    def append_step_log(self, run_id: str, position: int, text: str) -> bool:
+        # The stored RUNNING record is changed in place (its ``log``, one atomic assignment),
+        # so that an end record written meanwhile by ``finish_step`` (without the lock) is
+        # never replaced: the append then lands on a record no longer stored.
+        with self._lock:
+            step = self._steps.get(run_id, {}).get(position)
+            if step is None or step.status is not Status.RUNNING:
+                return False
+            step.log = step.log + text
+            return True
+
     def _snapshot(self, run_id: str) -> dict[int, Step]:
         """The steps of a run by position, as they are now (a copy: one atomic operation)."""
         steps = self._steps.get(run_id)

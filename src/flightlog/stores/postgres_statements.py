@@ -16,7 +16,11 @@ from typing import Any
 from .sql import REPEATABLE
 
 _TOKENS = re.compile(r"'[^']*'|\"[^\"]*\"|\?|%")
-_SELF_REFERENCE = re.compile(r"\b(\w+)\s*=\s*(?:\w+\.)?\1\s*[-+*/|]", re.IGNORECASE)
+# ``n = n + 1``, ``log = COALESCE(log, '') || ?``: a column computed from itself.
+_SELF_REFERENCE = re.compile(
+    r"\b(\w+)\s*=\s*(?:(?:\w+\.)?\1\s*[-+*/|]|COALESCE\(\s*(?:\w+\.)?\1\s*,)",
+    re.IGNORECASE,
+)
 _ASSIGNED = re.compile(r"(?:^|,)\s*(?:SET\s+)?(\w+)\s*=")
 _WORD = re.compile(r"\w+")
 _WRITE_WORDS = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)

@@ -105,6 +105,11 @@ STEP_UPSERT = STEP_INSERT + (
     " source_run = excluded.source_run, cache = excluded.cache, reason = excluded.reason"
 )
 STEP_START = STEP_INSERT + " ON CONFLICT (id) DO NOTHING"
+# A running step's output so far (see Store.append_step_log); not run again after a dropped
+# connection: it would append twice.
+STEP_LOG_APPEND = (
+    "UPDATE steps SET log = COALESCE(log, '') || ? WHERE id = ? AND status = 'RUNNING'"
+)
 # Appended to a compare-and-set statement that recognises its own earlier run, so that a
 # dialect may run it again after a dropped connection (see PostgresStore) with the same outcome.
 REPEATABLE = " /* repeatable */"
@@ -579,6 +584,14 @@ class SQLStore(SQLResources, SQLTracking):
             statements.append((STEP_UPSERT, [step_row(seq, step)]))
         if statements:
             self._write_batch(statements)
+
+    def append_step_log(self, run_id: str, position: int, text: str) -> bool:
+        self._writable()
+        try:
+            seq = self._seq(run_id)
+        except NotFoundError:
+            return False
+        return self._write(STEP_LOG_APPEND, (text, (seq << POSITION_BITS) | position)) > 0
 
     def _steps_where(self, run_id: str, extra: str, params: Sequence[Any]) -> list[Step]:
         rows = self._query("SELECT seq FROM runs WHERE run_id = ?", (run_id,))

@@ -1,0 +1,70 @@
+"""What a run is doing now: its progress (steps done, running, failed, the current step, the
+rate) and the logs of its steps, for faces that follow a run while it runs (``flightlog
+watch``, ``flightlog logs --follow``, notebooks). Read through :class:`~flightlog.query.Queries`
+like every other question; nothing here knows a store's layout."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .query import Queries
+from .resources.view import collection_of
+
+FINISHED = frozenset({"SUCCESSFUL", "FAILED", "CANCELED", "RESUMABLE"})
+"""Statuses after which a run or step records nothing more (until a resume)."""
+
+
+def progress(queries: Queries, run_id: str, *, now: float | None = None) -> dict[str, Any]:
+    """``{"run_id", "status", "done", "running", "failed", "pending", "total", "current",
+    "elapsed", "rate", "finished"}``: steps by outcome (done: succeeded, including replayed
+    and cached ones), the step running last started (``current``, None if none), seconds since
+    the run's attempt started, steps done per second, and ``total`` when it is known (a
+    resource collection: its declared resources; else None)."""
+    run = queries.get_metadata(run_id)
+    steps = queries.steps(run_id)
+    counts = {"SUCCESSFUL": 0, "RUNNING": 0, "FAILED": 0, "PENDING": 0}
+    current = None
+    latest = float("-inf")
+    for step in steps:
+        status = step["status"]
+        if status in counts:
+            counts[status] += 1
+        elif status in ("CANCELED", "RESUMABLE"):
+            counts["FAILED"] += 1
+        if status == "RUNNING" and (step["stats"]["start_time"] or 0.0) >= latest:
+            latest = step["stats"]["start_time"] or 0.0
+            current = step["name"]
+    stats = run["stats"]
+    start = stats.get("start_time")
+    end = stats.get("end_time")
+    current_time = time.time() if now is None else now
+    elapsed = 0.0 if start is None else max(0.0, (end or current_time) - start)
+    done = counts["SUCCESSFUL"]
+    return {
+        "run_id": run_id,
+        "status": run["status"],
+        "done": done,
+        "running": counts["RUNNING"],
+        "failed": counts["FAILED"],
+        "pending": counts["PENDING"],
+        "total": len(steps) if collection_of(run_id) is not None else None,
+        "current": current,
+        "elapsed": elapsed,
+        "rate": done / elapsed if elapsed > 0 else None,
+        "finished": run["status"] in FINISHED,
+    }
+
+
+def logs(queries: Queries, run_id: str, step: str | None = None) -> list[dict[str, Any]]:
+    """The log of one step, or of each step of the run that logged something, in call
+    order: ``[{"step", "status", "log"}]``. A running step's log is what it printed and
+    logged so far (written while it runs, see :mod:`flightlog.runtime.live`)."""
+    if step is not None:
+        found = queries.get_metadata(run_id, step)
+        return [{"step": step, "status": found["status"], "log": found["log"]}]
+    return [
+        {"step": item["name"], "status": item["status"], "log": item["log"]}
+        for item in queries.steps(run_id)
+        if item["log"] or item["status"] == "RUNNING"
+    ]

@@ -95,8 +95,7 @@ def step_differences(queries: Queries, first: str, second: str) -> list[dict[str
             if a["status"] != b["status"]:
                 differences.append("outcome")
             da, db = a["duration"], b["duration"]
-            if da is not None and db is not None:
-                if abs(da - db) > 0.01 and abs(da - db) > 0.2 * max(da, db):
-                    differences.append("duration")
+            if da is not None and db is not None and abs(da - db) > max(0.01, 0.2 * max(da, db)):
+                differences.append("duration")
         rows.append({"name": name, "first": a, "second": b, "differences": differences})
     return rows

@@ -20,7 +20,7 @@ def _table(value: Any) -> dict[str, Any]:
     rows = [[str(cell) for cell in row] for row in head.itertuples(index=False, name=None)]
     return {
         "kind": "table",
-        "summary": f"DataFrame, {value.shape[0]} rows × {value.shape[1]} columns",
+        "summary": f"DataFrame, {value.shape[0]} rows, {value.shape[1]} columns",
         "columns": columns,
         "rows": rows,
     }

@@ -33,6 +33,8 @@ from .cli_resources import add_parser as add_resources_parser
 from .cli_tracking import COMMANDS as TRACKING_COMMANDS
 from .cli_tracking import add_parsers as add_tracking_parsers
 from .cli_tracking import tracked_summary
+from .cli_ui import add_parser as add_ui_parser
+from .cli_ui import command_ui
 from .errors import FlightlogError, StoreWarning
 from .redaction import redact
 
@@ -207,6 +209,7 @@ COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], Non
     "resume": command_resume,
     "cancel": command_cancel,
     "resources": command_resources,
+    "ui": command_ui,
     **TRACKING_COMMANDS,
 }
 
@@ -269,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("run_id", metavar="RUN_ID")
     add_resources_parser(commands, common)
     add_tracking_parsers(commands, common)
+    add_ui_parser(commands, common)
     return parser
 
 

@@ -144,6 +144,7 @@ class Timeline {
     const width = Math.max(200, this.scroll.clientWidth - LABEL - 20);
     this.width = width * this.zoom;
     this.spacer.style.height = (this.data.count * ROW) + "px";
+    this.scroll.style.height = Math.min(440, this.data.count * ROW + 24) + "px";
     this.spacer.style.width = (LABEL + this.width + 10) + "px";
     this.scale = this.width / this.span();
     this.info.textContent = this.data.count + " steps · " + fmtSeconds(this.span()) +

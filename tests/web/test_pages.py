@@ -172,6 +172,9 @@ def test_a_live_run_updates(store_url: str, page: Page) -> None:
                 p.goto(server.url + "/runs/live-run")
                 p.wait_for_selector("#timeline[data-loaded='1']")
                 assert p.locator("#run-status").inner_text() == "RUNNING"
+                # The running step appears (its start record is written shortly after it
+                # starts) through the live updates, if it was not recorded yet.
+                p.wait_for_selector(".tl-bar-item.s-RUNNING", timeout=10_000)
                 running = p.locator(".tl-bar-item.s-RUNNING")
                 assert running.count() == 1
                 first: Any = running.bounding_box()

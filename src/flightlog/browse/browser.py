@@ -41,13 +41,18 @@ class Browser:
         """The run's steps, light: names, tasks, parents, statuses, times, origins."""
         return timeline.step_outline(self._queries, run_id)
 
-    def timeline(self, run_id: str, first: int = 0) -> dict[str, Any]:
-        """The outline as JSON-ready columns, times relative to the run's first start."""
-        return timeline.timeline(self._queries, run_id, first)
+    def timeline(
+        self, run_id: str, first: int = 0, outline: StepOutline | None = None
+    ) -> dict[str, Any]:
+        """The outline as JSON-ready columns, times relative to the run's first start (pass
+        the run's ``outline`` when you have read it already)."""
+        return timeline.timeline(self._queries, run_id, first, outline)
 
-    def failing_steps(self, run_id: str) -> list[dict[str, Any]]:
+    def failing_steps(
+        self, run_id: str, outline: StepOutline | None = None
+    ) -> list[dict[str, Any]]:
         """The metadata of the steps that failed, innermost first."""
-        return timeline.failing_steps(self._queries, run_id)
+        return timeline.failing_steps(self._queries, run_id, outline)
 
     def step_values(self, run_id: str, name: str) -> dict[str, Any]:
         """Readable previews of a step's arguments and result."""

@@ -32,19 +32,27 @@ def step_outline(queries: Queries, run_id: str) -> StepOutline:
     return outline
 
 
-def _relative(value: float | None, origin: float) -> float | None:
-    return None if value is None else round(value - origin, 6)
+def _relative(value: float | None, origin: float) -> int | None:
+    return None if value is None else int((value - origin) * 1e6)
 
 
-def timeline(queries: Queries, run_id: str, first: int = 0) -> dict[str, Any]:
+def _times(values: list[float | None], origin: float) -> list[int | None]:
+    """Microseconds after ``origin``: integers encode and decode faster than floats."""
+    return [None if value is None else int((value - origin) * 1e6) for value in values]
+
+
+def timeline(
+    queries: Queries, run_id: str, first: int = 0, outline: StepOutline | None = None
+) -> dict[str, Any]:
     """The run's status and its steps from index ``first`` on (a live page asks only for what
-    may have changed), as parallel lists. Times are seconds after ``origin`` (epoch seconds:
-    the run's first start); statuses and origins are indexes into ``statuses`` and
-    ``origins``; tasks into ``tasks``; ``parents`` are step indexes (-1: none);
-    ``attempts`` maps a step index to ``[[start, end, status], ...]`` for steps with several
-    attempts."""
+    may have changed), as parallel lists. Times are integer microseconds after ``origin``
+    (epoch seconds: the run's first start); statuses and origins are indexes into
+    ``statuses`` and ``origins``; tasks into ``tasks``; ``parents`` are step indexes (-1:
+    none); ``attempts`` maps a step index to ``[[start, end, status], ...]`` for steps with
+    several attempts. ``outline``: the run's, when the caller has read it already."""
     run = queries.run(run_id)
-    outline = step_outline(queries, run_id)
+    if outline is None:
+        outline = step_outline(queries, run_id)
     status = effective_status(run)
     starts = [time for time in outline.start_times if time is not None]
     origin = min([run.created_time or run.start_time or 0.0, *starts[:1]])
@@ -80,17 +88,20 @@ def timeline(queries: Queries, run_id: str, first: int = 0) -> dict[str, Any]:
         ],
         "status_of": [_STATUS_INDEX[item] for item in outline.statuses[window.start :]],
         "origin_of": [_ORIGIN_INDEX[item] for item in outline.origins[window.start :]],
-        "start": [_relative(item, origin) for item in outline.start_times[window.start :]],
-        "stop": [_relative(item, origin) for item in outline.end_times[window.start :]],
+        "start": _times(outline.start_times[window.start :], origin),
+        "stop": _times(outline.end_times[window.start :], origin),
         "failed": [1 if item else 0 for item in outline.failed[window.start :]],
         "attempts": attempts,
     }
 
 
-def failing_steps(queries: Queries, run_id: str) -> list[dict[str, Any]]:
+def failing_steps(
+    queries: Queries, run_id: str, outline: StepOutline | None = None
+) -> list[dict[str, Any]]:
     """The metadata of the steps that failed in the run's latest attempt (the innermost first:
     a child's error is usually the cause of its parent's), empty when none failed."""
-    outline = step_outline(queries, run_id)
+    if outline is None:
+        outline = step_outline(queries, run_id)
     failed = [
         name
         for name, status, error in zip(outline.names, outline.statuses, outline.failed, strict=True)

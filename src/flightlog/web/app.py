@@ -51,6 +51,7 @@ def create_app(fl: Flightlog, *, token: str | None = None) -> Starlette:
         Route("/", pages.runs),
         Route("/runs/{run_id}/steps/{name:path}", pages.step),
         Route("/runs/{run_id}/attachments/{name:path}", api.attachment),
+        Route("/runs/{run_id}/plan", pages.plan),
         Route("/runs/{run_id}/cancel", actions.cancel, methods=["POST"]),
         Route("/runs/{run_id}/resume", actions.resume, methods=["POST"]),
         Route("/runs/{run_id}/delete", actions.delete, methods=["POST"]),
@@ -70,7 +71,7 @@ def create_app(fl: Flightlog, *, token: str | None = None) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(Guard, token=token),
-            Middleware(GZipMiddleware, minimum_size=2048, compresslevel=5),
+            Middleware(GZipMiddleware, minimum_size=2048, compresslevel=1),
         ],
         exception_handlers={Exception: _error, HTTPException: _error},
     )

@@ -3,6 +3,7 @@ the Python API, renders: the state of every view lives in its URL."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
@@ -88,12 +89,10 @@ def run(request: Request) -> Response:
         }
         for index in range(offset, min(len(outline), offset + STEP_PAGE))
     ]
-    failing = fl.browse.failing_steps(run_id) if metadata["status"] != "SUCCESSFUL" else []
-    try:
-        plan: Any = fl.plan_resume(run_id)
-        notes = list(plan.notes)
-    except FlightlogError as error:
-        plan, notes = [], [str(error)]
+    failing = []
+    if metadata["status"] != "SUCCESSFUL":
+        failing = fl.browse.failing_steps(run_id, outline)
+    drawn = json.dumps(fl.browse.timeline(run_id, 0, outline), separators=(",", ":"))
     code, environment = _code_and_environment(metadata["environment"])
     return context.pages.render(
         request,
@@ -104,12 +103,25 @@ def run(request: Request) -> Response:
         step_page=STEP_PAGE,
         step_count=len(outline),
         failing=failing,
-        plan=list(plan),
-        notes=notes,
+        timeline=drawn.replace("<", "\\u003c"),  # safe inside <script type=application/json>
         identity=code,
         environment=environment,
         can_delete=hasattr(fl, "delete_run"),
         title=f"Run {run_id}",
+    )
+
+
+def plan(request: Request) -> Response:
+    context = context_of(request)
+    run_id = request.path_params["run_id"]
+    metadata = context.fl.get_metadata(run_id)
+    try:
+        found: Any = context.fl.plan_resume(run_id)
+        notes = list(found.notes)
+    except FlightlogError as error:
+        found, notes = [], [str(error)]
+    return context.pages.render(
+        request, "plan.html", run=metadata, plan=list(found), notes=notes, title=f"Plan {run_id}"
     )
 
 

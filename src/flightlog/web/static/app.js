@@ -56,7 +56,9 @@ class Timeline {
   }
 
   async load() {
-    this.data = await getJSON(this.api);
+    const embedded = document.getElementById("timeline-data");
+    this.data = embedded ? JSON.parse(embedded.textContent) : await getJSON(this.api);
+    this.toSeconds(this.data, 0);
     this.order();
     this.layout();
     const failed = this.data.status_of.findIndex((code, i) =>
@@ -76,6 +78,7 @@ class Timeline {
       if (status === "RUNNING" || status === "PENDING") { first = i; break; }
     }
     const fresh = await getJSON(this.api + "?first=" + first);
+    this.toSeconds(fresh, 0);
     for (const key of ["names", "parents", "status_of", "origin_of", "start", "stop", "failed"]) {
       d[key] = d[key].slice(0, first).concat(fresh[key]);
     }
@@ -92,6 +95,16 @@ class Timeline {
     this.layout();
     this.draw();
     return d;
+  }
+
+  toSeconds(d) {
+    // Times come as integer microseconds after the run's start.
+    const f = (v) => (v === null ? null : v / 1e6);
+    d.start = d.start.map(f); d.stop = d.stop.map(f);
+    d.end = f(d.end);
+    for (const key of Object.keys(d.attempts)) {
+      d.attempts[key] = d.attempts[key].map(([a, b, s]) => [f(a), f(b), s]);
+    }
   }
 
   order() {

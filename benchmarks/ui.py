@@ -141,7 +141,7 @@ def browser_figures(url: str) -> dict[str, tuple[float, int]]:
                 context = browser.new_context(viewport={"width": 1400, "height": 1000})
                 page = context.new_page()
                 requests: list[Any] = []
-                page.on("requestfinished", lambda request: requests.append(request))
+                page.on("requestfinished", lambda request, into=requests: into.append(request))
                 started = time.perf_counter()
                 page.goto(url + path, wait_until="commit")
                 page.wait_for_selector(ready, state="attached", timeout=60_000)

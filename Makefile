@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 
 $(DEVSTAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# The web UI's tests drive Debian's chromium (never Playwright's own downloaded browsers).
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+		else echo "the web UI tests need chromium: sudo apt-get install chromium"; fi; \
+	fi
 	$(BIN)/python -m pip install -q --no-deps -e tests/plugin_store
 	$(BIN)/python tests/postgres_server.py install
 	touch $(DEVSTAMP)
@@ -41,6 +46,7 @@ bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/metrics.py
 	$(BIN)/python benchmarks/resources.py
 	$(BIN)/python benchmarks/trackers.py
+	$(BIN)/python benchmarks/ui.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache examples/.flightlog

@@ -25,6 +25,7 @@ LAYERS = {
     "runtime": 4,
     "tracking": 5,
     "resources": 6,
+    "browse": 7,
     "query": 7,
     "explain": 7,
     "runlog": 7,

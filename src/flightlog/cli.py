@@ -41,6 +41,8 @@ from .cli_show import add_options as add_show_options
 from .cli_show import command_show
 from .cli_tracking import COMMANDS as TRACKING_COMMANDS
 from .cli_tracking import add_parsers as add_tracking_parsers
+from .cli_ui import add_parser as add_ui_parser
+from .cli_ui import command_ui
 from .errors import FlightlogError, StoreWarning
 from .redaction import redact
 
@@ -149,6 +151,7 @@ COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], Non
     "resume": command_resume,
     "cancel": command_cancel,
     "resources": command_resources,
+    "ui": command_ui,
     **TRACKING_COMMANDS,
     **LIVE_COMMANDS,
     "attachments": command_attachments,
@@ -205,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tracking_parsers(commands, common)
     add_live_parsers(commands, common)
     add_attachments_parser(commands, common)
+    add_ui_parser(commands, common)
     return parser
 
 

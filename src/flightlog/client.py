@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
 from . import live_query
+from .browse import Browser
 from .codec import check_imports
 from .errors import ConfigurationError, ConflictError, NotFoundError
 from .executors import resolve_executor
@@ -273,6 +275,26 @@ class Flightlog(ResourceMethods, TrackingMethods):
     def get_step_result(self, run_id: str, name: str) -> Any:
         """The value a successful step returned."""
         return self._queries.step_result(run_id, name)
+
+    @property
+    def browse(self) -> Browser:
+        """Paged and light reads for pages: ``fl.browse.runs(...)``, ``.timeline(run_id)``,
+        ``.compare([...])`` (see :mod:`flightlog.browse`)."""
+        return Browser(self._queries, self._tracked)
+
+    def ui(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        token: str | None = None,
+        open_browser: bool = False,
+    ) -> None:
+        """Serve the web UI over this store until interrupted (needs ``flightlog[ui]``);
+        binding to other than loopback needs a ``token``. See the README's "Web UI"."""
+        # Imported by name when called: the library itself never imports its faces.
+        web = importlib.import_module("flightlog.web")
+        web.serve(self, host=host, port=port, token=token, open_browser=open_browser)
 
     # -- explanations and plans ----------------------------------------------------------------
     def explain(self, run_id: str, step: str) -> dict[str, Any]:

@@ -423,3 +423,42 @@ class ResourceCount:
     created_time: float | None = None
     start_time: float | None = None
     end_time: float | None = None
+
+
+@dataclass(slots=True)
+class StepOutline:
+    """The light part of a run's steps, enough to draw them on a time axis, as parallel lists
+    in call order (position): no arguments, results, logs or metadata.
+
+    ``attempts`` holds, for the steps whose record lists their attempts (retries, resumes),
+    their index in these lists mapped to those attempts; a step absent from it had its
+    implicit single attempt (see :meth:`Step.attempt_records`).
+    """
+
+    names: list[str] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    task_names: list[str] = field(default_factory=list)
+    parents: list[str | None] = field(default_factory=list)
+    statuses: list[Status] = field(default_factory=list)
+    start_times: list[float | None] = field(default_factory=list)
+    end_times: list[float | None] = field(default_factory=list)
+    origins: list[Origin] = field(default_factory=list)
+    failed: list[bool] = field(default_factory=list)
+    attempts: dict[int, list[Attempt]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def add(self, step: Step) -> None:
+        """Append one step (the outline of stores that have no faster way)."""
+        if step.attempts:
+            self.attempts[len(self.names)] = list(step.attempts)
+        self.names.append(step.name)
+        self.positions.append(step.position)
+        self.task_names.append(step.task_name)
+        self.parents.append(step.parent)
+        self.statuses.append(step.status)
+        self.start_times.append(step.start_time)
+        self.end_times.append(step.end_time)
+        self.origins.append(step.origin)
+        self.failed.append(step.error is not None)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..redaction import redact
-from .base import SCHEMA_VERSION, CheckedStore, Store
+from .base import SCHEMA_VERSION, CheckedStore, OutlinedStore, Store
 from .files import FileStore
 from .memory import MemoryStore
 from .postgres import PostgresStore  # psycopg itself is imported when one is opened
@@ -27,6 +27,7 @@ __all__ = [
     "CheckedStore",
     "FileStore",
     "MemoryStore",
+    "OutlinedStore",
     "PostgresStore",
     "SQLiteStore",
     "Store",

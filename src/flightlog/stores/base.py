@@ -22,6 +22,7 @@ from ..model import (
     RunAttempt,
     Status,
     Step,
+    StepOutline,
     TaskRecord,
 )
 
@@ -316,4 +317,16 @@ class CheckedStore(Protocol):
         it at the end of every run, before recording the run's outcome, and every few seconds
         from its monitor thread while runs record (never on a step's path). Once it has
         raised, it raises again on every call."""
+        ...
+
+
+@runtime_checkable
+class OutlinedStore(Protocol):
+    """An optional method for faces that draw big runs; where a store lacks it, readers build
+    the outline from :meth:`Store.list_steps` (``flightlog.browse`` does)."""
+
+    def step_outline(self, run_id: str) -> StepOutline:
+        """The run's steps in call order, light (no values, logs or metadata): the same as
+        an outline built from :meth:`Store.list_steps`, only faster; empty for an unknown
+        run."""
         ...

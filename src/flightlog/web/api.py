@@ -1,0 +1,97 @@
+"""JSON for the pages' scripts (and for anyone scripting against the server): a page of runs,
+a run's timeline (from a step index on, for live updates), a step's live state, metric
+series, and attachment bytes."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import InvalidInputError
+from .analysis import chosen_runs
+from .context import context_of
+from .pages import IMAGE_TYPES, integer, runs_page_of
+
+
+def as_json(value: Any) -> Response:
+    body = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=repr)
+    return Response(body, media_type="application/json")
+
+
+def runs(request: Request) -> Response:
+    return as_json(runs_page_of(request))
+
+
+def timeline(request: Request) -> Response:
+    fl = context_of(request).fl
+    return as_json(fl.browse.timeline(request.path_params["run_id"], integer(request, "first", 0)))
+
+
+def step_live(request: Request) -> Response:
+    """The step's status, end and log from character ``after`` on (a tail)."""
+    fl = context_of(request).fl
+    metadata = fl.get_metadata(request.path_params["run_id"], request.path_params["name"])
+    after = max(0, integer(request, "after", 0))
+    log = metadata["log"]
+    return as_json(
+        {
+            "status": metadata["status"],
+            "stats": metadata["stats"],
+            "log": log[after:],
+            "log_end": len(log),
+        }
+    )
+
+
+def _numbers(values: list[Any]) -> list[float | None]:
+    found: list[float | None] = []
+    for value in values:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+            found.append(number if math.isfinite(number) else None)
+        else:
+            found.append(None)
+    return found
+
+
+def metrics(request: Request) -> Response:
+    """``{run_id: {metric: {"steps": [...], "values": [...]}}}`` (values not numbers: null),
+    for the runs given (``run=``, repeated) and the metric ``name`` if given."""
+    fl = context_of(request).fl
+    name = request.query_params.get("name") or None
+    found: dict[str, dict[str, Any]] = {}
+    for run_id in chosen_runs(request):
+        series: dict[str, Any] = {}
+        points = fl.metrics(run_id, name)
+        for point in points:
+            entry = series.get(point["name"])
+            if entry is None:
+                entry = series[point["name"]] = {"steps": [], "raw": []}
+            entry["steps"].append(point["step"])
+            entry["raw"].append(point["value"])
+        found[run_id] = {
+            metric: {"steps": entry["steps"], "values": _numbers(entry["raw"])}
+            for metric, entry in series.items()
+        }
+    return as_json(found)
+
+
+def attachment(request: Request) -> Response:
+    """The bytes of an attachment: a download, or shown in the page (``inline=1``) for images
+    of the common raster types only (an SVG could carry script)."""
+    fl = context_of(request).fl
+    run_id, name = request.path_params["run_id"], request.path_params["name"]
+    step = request.query_params.get("step") or None
+    data = fl.read_attachment(run_id, name, step)
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    inline = request.query_params.get("inline") == "1"
+    if inline and suffix not in IMAGE_TYPES:
+        raise InvalidInputError(f"attachment {name!r} is not an image that can be shown")
+    media = IMAGE_TYPES[suffix] if inline else "application/octet-stream"
+    safe_name = "".join(char if char.isalnum() or char in "._-" else "_" for char in name)
+    disposition = "inline" if inline else f'attachment; filename="{safe_name}"'
+    return Response(data, media_type=media, headers={"content-disposition": disposition})

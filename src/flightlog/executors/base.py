@@ -50,6 +50,10 @@ class Executor:
                     self._started = True
         return self._submit(function, *args)
 
+    def run_soon(self, function: Callable[[], Any]) -> None:
+        """For local executors: run ``function()`` (which reports its own outcome) soon."""
+        function()
+
     def cancel(self, future: Future[Any]) -> bool:
         """Cancel a submitted function that has not started (True when it will never run)."""
         return future.cancel()

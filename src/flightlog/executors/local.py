@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -31,19 +33,64 @@ class Inline(Executor):
 
 
 class Threads(Executor):
-    """A pool of threads of this process (``max_workers`` default: as ThreadPoolExecutor's)."""
+    """A pool of threads of this process (``max_workers`` default: ``min(32, CPUs + 4)``, as
+    ThreadPoolExecutor's). Steps go to its threads through one queue, without a future each."""
 
     name = "threads"
     local = True
 
     def _start(self) -> None:
-        self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="flightlog-step")
+        self._queue: queue.SimpleQueue[Callable[[], Any] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = threading.Semaphore(0)
+        self._size = self.max_workers or min(32, (os.cpu_count() or 1) + 4)
 
     def _stop(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+
+    def run_soon(self, function: Callable[[], Any]) -> None:
+        """Run ``function()`` in one of the pool's threads (it reports its own outcome)."""
+        if not self._started:
+            with self._lock:
+                if not self._started:
+                    self._start()
+                    self._started = True
+        self._queue.put(function)
+        if not self._idle.acquire(blocking=False) and len(self._threads) < self._size:
+            thread = threading.Thread(
+                target=self._work, name=f"flightlog-step-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _work(self) -> None:
+        queue_get, idle = self._queue.get, self._idle
+        while True:
+            function = queue_get()
+            if function is None:
+                return
+            function()
+            idle.release()
 
     def _submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
-        return self._pool.submit(function, *args)
+        future: Future[Any] = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                value = function(*args)
+            except BaseException as error:
+                future.set_exception(error)
+            else:
+                future.set_result(value)
+
+        self.run_soon(run)
+        return future
 
 
 class Processes(Executor):

@@ -154,17 +154,23 @@ def _submit_local(
     args: tuple[Any, ...],
     kwargs: Any,
 ) -> None:
-    context = contextvars.copy_context()
     function = call.task.function
     if executor is None or CURRENT_STEP.get() is not None:
         _run_local(call, function, args, kwargs, future)
         return
+    context = contextvars.copy_context()
     call.children_prefix = f"{call.step.name}."  # its sub-steps' names do not race
-    _track(state, future)
-    future.engine_future = executor.submit(
-        context.run, _run_local, call, function, args, kwargs, future
-    )
-    future.engine_future.add_done_callback(lambda engine: _engine_cancelled(call, future, engine))
+    with state.pending_lock:
+        state.pending.add(future)
+
+    def run() -> None:
+        try:
+            context.run(_run_local, call, function, args, kwargs, future)
+        finally:
+            with state.pending_lock:
+                state.pending.discard(future)
+
+    executor.run_soon(run)
 
 
 def _run_local(
@@ -195,17 +201,6 @@ def _release(call: StepCall) -> None:
     """Let go of the step's cache key claim, if it holds one (after its end is recorded)."""
     if call.call.cache:
         cache_claims.release(call)
-
-
-def _engine_cancelled(call: StepCall, future: StepFuture[Any], engine: Future[Any]) -> None:
-    """A step the engine never started (canceled with its run): record it CANCELED."""
-    if engine.cancelled() and not future.done():
-        error = stopped(call.state, call.step.name)
-        try:
-            call.failed(error, final=True)
-        finally:
-            _release(call)
-            future.set_exception(error)
 
 
 # -- remote executors --------------------------------------------------------------------------

@@ -57,9 +57,18 @@ def task_reduction(task: Task[Any]) -> tuple[Any, ...]:
         and qualname
         and "<locals>" not in qualname
         and not (module == "__main__" and SEND_MAIN_BY_VALUE.get())
+        and _names(module, qualname) is task
     ):
         return (import_task, (module, qualname))
     return (detached_task, (task.function, task.config, task.record()))
+
+
+def _names(module: str, qualname: str) -> Any:
+    """What ``module.qualname`` is in this process (None when nothing)."""
+    found: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found
 
 
 def import_task(module: str, qualname: str) -> Any:

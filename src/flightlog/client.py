@@ -83,6 +83,7 @@ class Flightlog(ResourceMethods, TrackingMethods):
         track_prefix: str | None = None,
         allow_imports: bool | Iterable[str] = False,
         executor: Any = None,
+        record: str = "driver",
     ):
         if serializer not in ("json", "pickle"):
             raise ConfigurationError(f"unknown serializer {serializer!r}; use 'json' or 'pickle'")
@@ -97,6 +98,7 @@ class Flightlog(ResourceMethods, TrackingMethods):
             allow_imports=imports,
             hooks=self._tracking,
             executor=executor,
+            record=record,
         )
         self._queries = Queries(
             store, allow_pickle=self._recorder.allow_pickle, allow_imports=imports
@@ -192,6 +194,7 @@ class Flightlog(ResourceMethods, TrackingMethods):
         metadata: dict[str, Any] | None = None,
         executor: Any = None,
         max_workers: int | None = None,
+        record: str | None = None,
     ) -> Callable[[Callable[..., R]], Workflow[R]]: ...
 
     def workflow(
@@ -203,11 +206,14 @@ class Flightlog(ResourceMethods, TrackingMethods):
         metadata: dict[str, Any] | None = None,
         executor: Any = None,
         max_workers: int | None = None,
+        record: str | None = None,
     ) -> Workflow[R] | Callable[[Callable[..., R]], Workflow[R]]:
         """Record every call of the function as a run (``@fl.workflow`` or with options).
 
         ``executor`` (a name or an executor object; default: the store's, see ``open``) runs
-        the steps the workflow submits (``task.submit``, ``task.map``), with ``max_workers``."""
+        the steps the workflow submits (``task.submit``, ``task.map``), with ``max_workers``;
+        ``record="worker"`` lets those steps record themselves from their workers (a shared
+        store: PostgreSQL) instead of sending their outcome to this process."""
 
         def decorate(target: Callable[..., R]) -> Workflow[R]:
             workflow = Workflow(
@@ -217,6 +223,7 @@ class Flightlog(ResourceMethods, TrackingMethods):
                 metadata=metadata,
                 executor=executor,
                 max_workers=max_workers,
+                record=record,
             )
             workflow.planner = self._plan_run
             self._runnables[workflow.name] = workflow
@@ -448,7 +455,8 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
     record) and ``track_prefix`` (of environment-variable metrics, ``FLIGHTLOG_TRACK_``);
     ``executor`` runs the steps that workflows submit (``task.submit``/``task.map``): "inline"
     (default), "threads", "processes", "ray", "dask", or an executor object (see
-    :mod:`flightlog.executors`); ``create=False`` opens only a store that exists
+    :mod:`flightlog.executors`), and ``record="worker"`` lets them record themselves from
+    their workers in a shared store (PostgreSQL); ``create=False`` opens only a store that exists
     (NotFoundError where there is none, and nothing is made: the command line opens stores
     so); the rest go to the store (e.g. ``synchronous="FULL"`` for SQLite).
     """
@@ -459,6 +467,7 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
     trackers = options.pop("trackers", None)
     track_prefix = options.pop("track_prefix", None)
     executor = options.pop("executor", None)
+    record = options.pop("record", "driver")
     hooks = tracking_hooks(trackers, track_prefix)  # bad trackers fail before the store opens
     resolve_executor(executor)  # a bad executor fails before the store opens
     store = open_store(url or default_url(), **options)
@@ -471,4 +480,5 @@ def open(url: str | None = None, **options: Any) -> Flightlog:
         allow_imports=allow_imports,
         track_prefix=hooks.prefix,
         executor=executor,
+        record=record,
     )

@@ -18,7 +18,7 @@ URL, EXECUTOR, RUN_ID, MODE = sys.argv[1:5]
 COUNT = int(sys.argv[5]) if len(sys.argv) > 5 else 200
 MARKS = os.environ.get("FANOUT_MARKS")
 
-fl = flightlog.open(URL, executor=EXECUTOR)
+fl = flightlog.open(URL, executor=EXECUTOR, record=os.environ.get("FANOUT_RECORD", "driver"))
 
 
 @fl.task
@@ -68,8 +68,15 @@ def fan(count: int) -> int:
 
 
 if __name__ == "__main__":
+    batches: list[int] = []
+    finish_steps = fl.store.finish_steps
+    fl.store.finish_steps = lambda finished: (  # type: ignore[method-assign]
+        batches.append(len(finished)),
+        finish_steps(finished),
+    )[1]
     try:
         print("result", fan.run(COUNT, run_id=RUN_ID))
+        print("driver batches", len(batches))
     except Exception as error:
         print("failed", type(error).__name__, error)
         sys.exit(3)

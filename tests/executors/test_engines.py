@@ -247,3 +247,30 @@ def test_steps_of_one_cache_key_compute_once_on_an_engine(tmp_path: Path, execut
     with flightlog.open(url) as fl:
         origins = sorted(s.origin.value for s in fl.store.list_steps("key"))
     assert origins == ["cached"] * 6 + ["executed"] * 2
+
+
+@pytest.mark.parametrize("executor", ["dask", "processes"])
+def test_workers_record_steps_themselves_in_postgresql(
+    tmp_path: Path, executor: str, postgres_url: str, inline_shape: list[tuple[Any, ...]]
+) -> None:
+    output = _run(tmp_path, postgres_url, executor, "fan", FANOUT_RECORD="worker")
+    assert "result 40000" in output, output[-3000:]
+    with flightlog.open(postgres_url) as fl:
+        steps = fl.store.list_steps("fan")
+        assert fl.get_status("fan") == "SUCCESSFUL"
+    shape = [
+        (s.name, s.parent, s.task_name, s.execution_id, s.arguments, s.result, s.status)
+        for s in steps
+    ]
+    assert sorted(row for row in shape if row[1] is None) == sorted(
+        (r[0], r[2], r[3], r[4], r[5], r[6], r[7]) for r in inline_shape if r[2] is None
+    )
+    assert len(shape) == 400
+    assert "driver batches 0" in output  # every record was written by the workers
+
+
+def test_record_worker_needs_a_shared_store(tmp_path: Path) -> None:
+    with pytest.raises(flightlog.ConfigurationError, match="record='worker' needs a store"):
+        flightlog.open(f"sqlite:///{tmp_path}/x.db", executor="processes", record="worker")
+    with pytest.raises(flightlog.ConfigurationError, match="record must be"):
+        flightlog.open(f"sqlite:///{tmp_path}/x.db", record="elsewhere")

@@ -25,11 +25,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError, Future
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ..errors import CanceledError, FlightlogError, SerializationError
+from ..errors import CanceledError, ConfigurationError, FlightlogError, SerializationError
 from ..model import AttachmentRecord, Attempt, ErrorInfo, MetricChunk, Status, Step
+from ..redaction import redact
 from . import cache_claims
 from .remote import Work, dumps, run_sent
-from .state import CURRENT_STEP, MISSING, RunState
+from .state import CURRENT_STEP, MISSING, WORKER_BLOCK, WORKER_BLOCKS_BASE, RunState
 from .steps import StepCall, call_step, stopped
 
 if TYPE_CHECKING:
@@ -57,6 +58,23 @@ class StepFuture(Future[R], Generic[R]):
 
     def __repr__(self) -> str:
         return f"<StepFuture {self.step_name!r} {self._state.lower()}>"
+
+
+RECORD_PLACES = ("driver", "worker")
+
+
+def check_record(record: Any, store: Any) -> bool:
+    """Whether submitted steps record themselves in their workers (``record="worker"``), which
+    needs a store the workers share (PostgreSQL); ``"driver"`` (the default): the driver
+    records what the workers send back."""
+    if record not in RECORD_PLACES:
+        raise ConfigurationError(f"record must be 'driver' or 'worker', not {record!r}")
+    if record == "worker" and not getattr(store, "shared", False):
+        raise ConfigurationError(
+            f"record='worker' needs a store that workers on other machines open by its URL "
+            f"(PostgreSQL); {redact(store.url)} is not one: use record='driver'"
+        )
+    return bool(record == "worker")
 
 
 def submit(
@@ -221,6 +239,12 @@ def _submit_remote(
         kwargs=dict(kwargs),
         recorded=_recorded_below(state, call.step.name),
         allow_pickle=state.allow_pickle,
+        store_url=state.store.url if state.record_in_worker else None,
+        first_position=(
+            WORKER_BLOCKS_BASE + next(state.worker_blocks) * WORKER_BLOCK
+            if state.record_in_worker
+            else 0
+        ),
     )
     committer = state.committer
     if committer is None:
@@ -350,11 +374,16 @@ class Committer:
                     ended.append((step, [], []))
                     resolutions.append((future, None, error))
                     continue
+                if outcome.recorded_in_worker:
+                    state.in_flight.pop(call.step.position, None)
+                    resolutions.append((future, outcome.value, outcome.error))
+                    continue
                 made = _adopt(state, call, outcome)
                 records.extend(made)
                 ended.append(made[-1])
                 resolutions.append((future, outcome.value, outcome.error))
-            state.store.finish_steps(records)
+            if records:
+                state.store.finish_steps(records)
         except BaseException as failure:  # the store failed: every step of the batch says so
             for future, _, _ in resolutions:
                 if not future.done():

@@ -12,6 +12,7 @@ from ..executors import resolve_executor
 from ..model import Origin, Status, Step
 from . import cache_claims
 from .differences import argument_difference, code_difference
+from .fanout import check_record
 from .state import MISSING
 
 if TYPE_CHECKING:
@@ -31,11 +32,14 @@ class Recorder:
         allow_imports: codec.Imports = False,
         hooks: RunHooks | None = None,
         executor: Any = None,
+        record: str = "driver",
     ):
         self.store = store
         # Where submitted steps run by default (see flightlog.executors): as given, and made.
         self.executor_spec = executor
         self.executor = resolve_executor(executor)
+        # Where remote steps are recorded: "driver" (default) or "worker" (a shared store).
+        self.record_in_worker = check_record(record, store)
         self.serializer = serializer
         self.allow_pickle = allow_pickle or serializer == "pickle"
         # Which modules decoding a recorded value may import (besides those imported already).

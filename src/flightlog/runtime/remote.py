@@ -32,6 +32,7 @@ from .capture import ensure_capture
 from .state import CURRENT_RUN, CURRENT_STEP, RunState
 
 if TYPE_CHECKING:
+    from ..stores import Store
     from .task import CallOptions, Task, TaskOptions
 
 # Positions a worker gives the sub-steps it makes: apart from every position the driver gives.
@@ -101,6 +102,9 @@ class Work:
     kwargs: dict[str, Any]
     recorded: list[Step] = field(default_factory=list)  # its sub-steps' records, on resume
     allow_pickle: bool = False
+    # record="worker": the URL of the shared store the worker records the step in itself.
+    store_url: str | None = None
+    first_position: int = 0  # of the block its sub-steps take (record="worker")
 
 
 @dataclass
@@ -113,6 +117,7 @@ class Outcome:
     blobs: dict[str, bytes]
     value: Any = None
     error: BaseException | None = None
+    recorded_in_worker: bool = False  # the worker wrote every record itself
 
     @property
     def step(self) -> Step:
@@ -173,12 +178,16 @@ def run_work(work: Work) -> Outcome:
     from .steps import StepCall, call_step
 
     ensure_capture()
-    store = OutcomeStore()
     step = work.step
-    store.create_run(Run(run_id=step.run_id, workflow="(worker)"))
+    store: Store
+    if work.store_url is not None:
+        store = _shared_store(work.store_url)
+    else:
+        store = OutcomeStore()
+        store.create_run(Run(run_id=step.run_id, workflow="(worker)"))
     state = RunState(store=store, run_id=step.run_id, allow_pickle=work.allow_pickle)
     state.resume_from(work.recorded)
-    state.positions = itertools.count(WORKER_POSITIONS)
+    state.positions = itertools.count(work.first_position or WORKER_POSITIONS)
     task = work.task
     function = task.function
     call = StepCall.prepared(task, state, work.call, step, work.earlier)
@@ -192,10 +201,26 @@ def run_work(work: Work) -> Outcome:
     finally:
         CURRENT_STEP.reset(step_token)
         CURRENT_RUN.reset(run_token)
-    outcome.finished = store.finished
-    outcome.tasks = list(store.tasks.values())
-    outcome.blobs = store.blobs
+    if isinstance(store, OutcomeStore):
+        outcome.finished = store.finished
+        outcome.tasks = list(store.tasks.values())
+        outcome.blobs = store.blobs
+    else:
+        outcome.recorded_in_worker = True
     return outcome
+
+
+_SHARED: dict[str, Store] = {}
+
+
+def _shared_store(url: str) -> Store:
+    """The shared store at ``url``, opened once per worker process."""
+    store = _SHARED.get(url)
+    if store is None:
+        from ..stores import open_store
+
+        store = _SHARED[url] = open_store(url)
+    return store
 
 
 def sendable(error: BaseException) -> BaseException:

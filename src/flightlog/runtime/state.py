@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from .steps import StepCall
     from .tracked import RunHooks, Tracked
 
+# A step that records itself in its worker (record="worker") gives its sub-steps positions
+# from a block of its own, above those the driver gives: block k holds WORKER_BLOCK positions
+# from WORKER_BLOCKS_BASE + k * WORKER_BLOCK.
+WORKER_BLOCKS_BASE = 1 << 31
+WORKER_BLOCK = 4096
+
 # Seconds after which a step still running is written as RUNNING by the monitor thread.
 LAZY_START_DELAY = 0.1
 # How long a run's lease lasts, and how often it is renewed.
@@ -77,6 +83,9 @@ class RunState:
     # How this run's submitted steps run (see flightlog.executors), and its steps submitted and
     # not yet recorded (see flightlog.runtime.fanout).
     executor: Executor | None = None
+    record_in_worker: bool = False  # record="worker": remote steps record themselves
+    # The blocks of positions given to steps that record their sub-steps in their workers.
+    worker_blocks: itertools.count[int] = field(default_factory=itertools.count)
     pending: set[StepFuture[Any]] = field(default_factory=set)
     pending_lock: threading.Lock = field(default_factory=threading.Lock)
     committer: Committer | None = None
@@ -93,6 +102,11 @@ class RunState:
         self.resumed_positions = {step.name: step.position for step in steps}
         if steps:
             self.positions = itertools.count(max(step.position for step in steps) + 1)
+            high = max(step.position for step in steps)
+            if high >= WORKER_BLOCKS_BASE:
+                self.worker_blocks = itertools.count(
+                    (high - WORKER_BLOCKS_BASE) // WORKER_BLOCK + 1
+                )
 
     def skip_subtree(self, step: Step) -> None:
         """A replayed step does not call its sub-steps again: account for their names as if

@@ -396,6 +396,7 @@ class Task(Generic[R]):
         state = begin_run(self._recorder.store, request)
         assert isinstance(state, RunState)  # a new run id is never a finished run
         state.executor = self._recorder.executor
+        state.record_in_worker = self._recorder.record_in_worker
         if self.is_async:
             return drive_async(
                 state, self.config.serializer, lambda: self._step(state, call, args, kwargs)
@@ -419,6 +420,7 @@ class Task(Generic[R]):
         recorded: Any = self._recorder.decode(run.arguments, pickled_ok)
         args, kwargs = tuple(recorded["args"]), dict(recorded["kwargs"])
         state.executor = self._recorder.executor
+        state.record_in_worker = self._recorder.record_in_worker
         body = lambda: self._step(state, self._call, args, kwargs)  # noqa: E731
         if self.is_async:
             return asyncio.run(drive_async(state, self.config.serializer, body))

@@ -13,6 +13,7 @@ from ..errors import InvalidInputError
 from ..executors import resolve_executor
 from ..model import Run
 from .control import cancel_run, run_status
+from .fanout import check_record
 from .runs import Finished, RunRequest, begin_run, claim_run, drive, drive_async
 from .state import CURRENT_RUN, RunState
 from .task import (
@@ -44,6 +45,7 @@ class Workflow(Generic[R]):
         metadata: dict[str, Any] | None = None,
         executor: Any = None,
         max_workers: int | None = None,
+        record: str | None = None,
     ) -> None:
         if not callable(function):
             raise InvalidInputError(f"@workflow needs a function, not {type(function).__name__}")
@@ -53,6 +55,9 @@ class Workflow(Generic[R]):
             recorder.executor
             if executor is None and max_workers is None
             else resolve_executor(executor or recorder.executor_spec, max_workers)
+        )
+        self.record_in_worker = (
+            recorder.record_in_worker if record is None else check_record(record, recorder.store)
         )
         self.function = function
         self.name = name or callable_name(function)
@@ -134,6 +139,7 @@ class Workflow(Generic[R]):
         if isinstance(state, Finished):
             return self._output(state)
         state.executor = self.executor
+        state.record_in_worker = self.record_in_worker
         return drive(state, self._recorder.serializer, lambda: self.function(*args, **kwargs))
 
     def _output(self, finished: Finished) -> Any:
@@ -146,6 +152,7 @@ class Workflow(Generic[R]):
         if isinstance(state, Finished):
             return self._output(state)
         state.executor = self.executor
+        state.record_in_worker = self.record_in_worker
         return await drive_async(state, request.serializer, lambda: self.function(*args, **kwargs))
 
     def resume_run(
@@ -168,6 +175,7 @@ class Workflow(Generic[R]):
         """Drive a claimed run to its end in this thread (an async one in its own loop)."""
         serializer = self._recorder.serializer
         state.executor = self.executor
+        state.record_in_worker = self.record_in_worker
         if self.is_async:
             return asyncio.run(
                 drive_async(state, serializer, lambda: self.function(*args, **kwargs))

@@ -142,11 +142,16 @@ def _import_psycopg() -> Any:
 class PostgresStore(SQLStore):
     """A store in a PostgreSQL database (``postgresql://user:password@host:port/database``).
 
+    It is shared: processes on other machines open it by its URL (so steps submitted to Ray or
+    Dask may record themselves from their workers: ``record="worker"``).
+
     The URL is libpq's: its query may carry any connection parameter, e.g.
     ``?sslmode=require`` or ``?options=-csearch_path%3Dmyschema`` to keep flightlog's tables
     in a schema of their own (which must exist). ``retry_seconds`` bounds how long a lost
     server is waited for; ``connect_timeout`` bounds one connection attempt.
     """
+
+    shared = True  # workers may open it by its URL (record="worker")
 
     def __init__(
         self, url: str, *, retry_seconds: float = 60.0, connect_timeout: float = 10.0

@@ -9,6 +9,7 @@ sends back its outcome, and the driver records it (see :mod:`flightlog.runtime.r
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -49,6 +50,10 @@ class Executor:
                     self._start()
                     self._started = True
         return self._submit(function, *args)
+
+    def parallelism(self) -> int:
+        """How many steps the engine runs at once, about (to size the chunks of a ``map``)."""
+        return self.max_workers or os.cpu_count() or 1
 
     def run_soon(self, function: Callable[[], Any]) -> None:
         """For local executors: run ``function()`` (which reports its own outcome) soon."""

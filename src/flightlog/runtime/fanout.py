@@ -29,7 +29,7 @@ from ..errors import CanceledError, ConfigurationError, FlightlogError, Serializ
 from ..model import AttachmentRecord, Attempt, ErrorInfo, MetricChunk, Status, Step
 from ..redaction import redact
 from . import cache_claims
-from .remote import Work, dumps, run_sent
+from .remote import Work, dumps, dumps_many, run_sent, run_sent_many
 from .state import CURRENT_STEP, MISSING, WORKER_BLOCK, WORKER_BLOCKS_BASE, RunState
 from .steps import StepCall, call_step, stopped
 
@@ -108,12 +108,87 @@ def map_steps(
     input order. Fails only after every item ended, with the first item's error in input order
     (``return_exceptions=True``: errors are given back as values)."""
     futures: list[StepFuture[Any]] = []
+    executor = state.executor
     try:
-        for items in zip(*iterables, strict=False):
-            futures.append(submit(task, state, call_options, tuple(items), {}))
+        if executor is not None and not executor.local and CURRENT_STEP.get() is None:
+            _map_remote(executor, task, state, call_options, iterables, futures)
+        else:
+            for items in zip(*iterables, strict=False):
+                futures.append(submit(task, state, call_options, tuple(items), {}))
     finally:
         _wait_all(futures)
     return gather(futures, return_exceptions)
+
+
+def _map_remote(
+    executor: Executor,
+    task: Task[Any],
+    state: RunState,
+    call_options: Any,
+    iterables: tuple[Iterable[Any], ...],
+    futures: list[StepFuture[Any]],
+) -> None:
+    """``map`` on a remote executor: the steps go to the workers in chunks (one engine task
+    each), so that a fan-out of many short steps does not pay the engine's cost per step."""
+    items = [tuple(values) for values in zip(*iterables, strict=False)]
+    size = max(1, min(MAX_CHUNK, -(-len(items) // (4 * executor.parallelism()))))
+    chunk: list[tuple[StepCall, StepFuture[Any], Work]] = []
+    for args in items:
+        call, served = task._begin(state, call_options, args, {})
+        future: StepFuture[Any] = StepFuture(call.step.name)
+        futures.append(future)
+        if served is not MISSING:
+            future.set_result(served)
+            continue
+        if call.call.cache:
+            cache_claims.hand_over(call)
+        chunk.append((call, future, _work(state, call, args, {})))
+        if len(chunk) >= size:
+            _send_chunk(executor, state, chunk)
+            chunk = []
+    if chunk:
+        _send_chunk(executor, state, chunk)
+
+
+# The most steps one engine task of a ``map`` carries.
+MAX_CHUNK = 64
+
+
+def _send_chunk(
+    executor: Executor, state: RunState, chunk: list[tuple[StepCall, StepFuture[Any], Work]]
+) -> None:
+    committer = _committer(state)
+    for _, future, _ in chunk:
+        _track(state, future)
+    try:
+        data = dumps_many([work for _, _, work in chunk], executor.sends_by_value)
+    except Exception:  # one of them cannot be sent: each goes alone and says which
+        for call, future, work in chunk:
+            _send(executor, committer, call, future, work)
+        return
+    try:
+        engine = executor.submit(run_sent_many, data)
+    except BaseException as error:
+        for call, future, _ in chunk:
+            committer.put(call, future, None, error)
+        return
+    for _, future, _ in chunk:
+        future.engine_future = engine
+    engine.add_done_callback(lambda done: _chunk_arrived(committer, executor, chunk, done))
+
+
+def _chunk_arrived(
+    committer: Committer,
+    executor: Executor,
+    chunk: list[tuple[StepCall, StepFuture[Any], Work]],
+    engine: Future[Any],
+) -> None:
+    if engine.cancelled() or engine.exception() is not None:
+        for call, future, work in chunk:  # each as if it had been sent alone
+            _arrived(committer, call, future, executor, engine, work)
+        return
+    for (call, future, _), outcome in zip(chunk, engine.result(), strict=True):
+        committer.put(call, future, outcome, None)
 
 
 def gather(futures: list[StepFuture[Any]], return_exceptions: bool) -> list[Any]:
@@ -230,7 +305,14 @@ def _submit_remote(
     args: tuple[Any, ...],
     kwargs: Any,
 ) -> None:
-    work = Work(
+    work = _work(state, call, args, kwargs)
+    committer = _committer(state)
+    _track(state, future)
+    _send(executor, committer, call, future, work)
+
+
+def _work(state: RunState, call: StepCall, args: tuple[Any, ...], kwargs: Any) -> Work:
+    return Work(
         task=call.task,
         call=call.call,
         step=call.step.copy(),
@@ -246,13 +328,21 @@ def _submit_remote(
             else 0
         ),
     )
+
+
+def _committer(state: RunState) -> Committer:
     committer = state.committer
     if committer is None:
         with state.pending_lock:
             committer = state.committer
             if committer is None:
                 committer = state.committer = Committer(state)
-    _track(state, future)
+    return committer
+
+
+def _send(
+    executor: Executor, committer: Committer, call: StepCall, future: StepFuture[Any], work: Work
+) -> None:
     try:
         data = dumps(work, executor.sends_by_value)
     except Exception as error:

@@ -31,7 +31,7 @@ def score(x: int) -> int:
     print(f"scoring {x}")
     if MODE == "failing" and str(x) in os.environ.get("FANOUT_FAIL", "").split(","):
         raise ValueError(f"item {x} is bad")
-    if MODE == "slow":
+    if MODE in ("slow", "cancel"):
         if MARKS:
             with open(MARKS, "a") as marks:
                 marks.write(f"{x}\n")
@@ -56,8 +56,22 @@ def embed(x: int) -> int:
     return x + 1000
 
 
+def _cancel_when_started() -> None:
+    """Cancel the run once two steps have started (mode "cancel")."""
+    from pathlib import Path
+
+    while not (MARKS and Path(MARKS).exists() and len(Path(MARKS).read_text().split()) >= 2):
+        time.sleep(0.02)
+    fl.cancel(RUN_ID)
+
+
 @fl.workflow
 def fan(count: int) -> int:
+    if MODE == "cancel":
+        import threading
+
+        threading.Thread(target=_cancel_when_started, daemon=True).start()
+        return sum(score.map(range(count)))
     if MODE == "samekey":
         return sum(embed.map([7, 8] * (count // 2)))
     if MODE == "die":

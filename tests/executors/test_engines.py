@@ -274,3 +274,21 @@ def test_record_worker_needs_a_shared_store(tmp_path: Path) -> None:
         flightlog.open(f"sqlite:///{tmp_path}/x.db", executor="processes", record="worker")
     with pytest.raises(flightlog.ConfigurationError, match="record must be"):
         flightlog.open(f"sqlite:///{tmp_path}/x.db", record="elsewhere")
+
+
+@pytest.mark.parametrize("executor", ["dask", "ray", "processes"])
+def test_a_cancel_of_a_fan_out_cancels_the_steps_queued_on_the_engine(
+    tmp_path: Path, executor: str
+) -> None:
+    url = f"sqlite:///{tmp_path}/cancel.db"
+    marks = tmp_path / "marks"
+    output = _run(tmp_path, url, executor, "cancel", "cancel", 60, FANOUT_MARKS=str(marks))
+    assert "failed CanceledError" in output, output[-3000:]
+    started = len(marks.read_text().split())
+    with flightlog.open(url) as fl:
+        assert fl.get_status("cancel") == "CANCELED"
+        steps = [s for s in fl.store.list_steps("cancel") if s.parent is None]
+    statuses = [s.status for s in steps]
+    assert len(steps) == 60  # every item recorded: none left RUNNING
+    assert Status.RUNNING not in statuses
+    assert statuses.count(Status.CANCELED) >= 60 - started > 0

@@ -51,6 +51,10 @@ class Executor:
                     self._started = True
         return self._submit(function, *args)
 
+    def was_canceled(self, error: BaseException) -> bool:
+        """Whether the engine failed a step with ``error`` because it was canceled there."""
+        return False
+
     def parallelism(self) -> int:
         """How many steps the engine runs at once, about (to size the chunks of a ``map``)."""
         return self.max_workers or os.cpu_count() or 1

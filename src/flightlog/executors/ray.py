@@ -70,6 +70,9 @@ class RayExecutor(Executor):
         future.add_done_callback(lambda done: self._refs.pop(id(done), None))
         return future
 
+    def was_canceled(self, error: BaseException) -> bool:
+        return type(error).__name__ == "TaskCancelledError"
+
     def lost(self, error: BaseException) -> BaseException:
         names = {cls.__name__ for cls in type(error).__mro__}
         if names & {"WorkerCrashedError", "NodeDiedError", "OwnerDiedError", "ActorDiedError"}:

@@ -383,6 +383,9 @@ def _arrived(
     if error is None:
         committer.put(call, future, engine.result(), None)
         return
+    if call.state.cancel_requested and executor.was_canceled(error):
+        committer.put(call, future, None, stopped(call.state, call.step.name))
+        return
     # The engine lost the step: its worker died (or the engine failed it otherwise). The
     # attempt is recorded; the task's retries apply, as to an attempt that raised.
     lost = executor.lost(error)

@@ -313,3 +313,57 @@ def test_bad_executors_are_refused_with_a_clear_error(tmp_path: Path) -> None:
             later.submit()
     finally:
         fl.close()
+
+
+def test_a_step_on_a_worker_records_its_log_metrics_attachments_retries_and_timeout(
+    tmp_path: Path,
+) -> None:
+    """The remote path (pickled both ways, as for processes, Ray and Dask), in this process."""
+    fl = flightlog.open(f"sqlite:///{tmp_path}/remote.db", executor=Deferred())
+    tries: list[int] = []
+
+    @fl.task(retries=2)
+    def flaky(x: int) -> int:
+        tries.append(x)
+        print(f"try {len(tries)}")
+        flightlog.track(loss=1.0 / len(tries), step=len(tries))
+        flightlog.attach("note.txt", f"x={x}".encode())
+        if len(tries) < 3:
+            raise RuntimeError(f"flaky {len(tries)}")
+        return x
+
+    @fl.task(timeout=0.2)
+    def slow() -> None:
+        import time
+
+        time.sleep(5)
+
+    @fl.workflow
+    def flow() -> int:
+        first = flaky.submit(7)
+        late = slow.submit()
+        fl_executor = flow.executor
+        assert isinstance(fl_executor, Deferred)
+        fl_executor.deliver()
+        with pytest.raises(flightlog.StepTimeoutError):
+            late.result(timeout=30)
+        return first.result(timeout=30)
+
+    try:
+        assert flow.run(run_id="remote") == 7
+        step = fl.store.get_step("remote", "flaky")
+        assert step is not None and step.status is Status.SUCCESSFUL
+        assert [a.status for a in step.attempt_records()] == [
+            Status.FAILED,
+            Status.FAILED,
+            Status.SUCCESSFUL,
+        ]
+        assert step.log == "try 1\ntry 2\ntry 3\n"
+        assert [p["value"] for p in fl.metrics("remote", "loss")] == [1.0, 0.5, 1 / 3]
+        (attachment,) = {a["name"]: a for a in fl.attachments("remote")}.values()
+        assert fl.store.get_blob(attachment["sha256"]) == b"x=7"
+        timed_out = fl.store.get_step("remote", "slow")
+        assert timed_out is not None and timed_out.status is Status.FAILED
+        assert timed_out.error is not None and "StepTimeoutError" in timed_out.error.type
+    finally:
+        fl.close()

@@ -253,15 +253,11 @@ def _submit_local(
         return
     context = contextvars.copy_context()
     call.children_prefix = f"{call.step.name}."  # its sub-steps' names do not race
-    with state.pending_lock:
-        state.pending.add(future)
+    _track(state, future)
+    committer = _committer(state)
 
     def run() -> None:
-        try:
-            context.run(_run_local, call, function, args, kwargs, future)
-        finally:
-            with state.pending_lock:
-                state.pending.discard(future)
+        context.run(_run_local, call, function, args, kwargs, future, committer)
 
     executor.run_soon(run)
 
@@ -272,22 +268,35 @@ def _run_local(
     args: tuple[Any, ...],
     kwargs: Any,
     future: StepFuture[Any],
+    committer: Committer | None = None,
 ) -> None:
+    """Run a step where this is called. With a ``committer`` (a step on a thread pool) its end
+    record goes to the committer, which writes it with others and then resolves ``future``."""
     if future.done():
         return
     state = call.state
+    if committer is not None:
+        call.deferred = True
+    value: Any = None
+    error: BaseException | None = None
     try:
         if state.cancel_requested:  # canceled while it waited for a worker
-            error = stopped(state, call.step.name)
-            call.failed(error, final=True)
-            raise error
+            stopping = stopped(state, call.step.name)
+            call.failed(stopping, final=True)
+            raise stopping
         value = call_step(call, function, args, kwargs)
-    except BaseException as error:
-        _release(call)
-        future.set_exception(error)
-    else:
-        _release(call)
+    except BaseException as raised:
+        error = raised
+    record = call.deferred
+    if committer is not None and isinstance(record, tuple):
+        committer.put_recorded(call, future, record, value, error)
+        return
+    call.deferred = None
+    _release(call)
+    if error is None:
         future.set_result(value)
+    else:
+        future.set_exception(error)
 
 
 def _release(call: StepCall) -> None:
@@ -444,6 +453,17 @@ class Committer:
     ) -> None:
         self._queue.put((call, future, outcome, error))
 
+    def put_recorded(
+        self,
+        call: StepCall,
+        future: StepFuture[Any],
+        record: tuple[Step, Any, Any, Any],
+        value: Any,
+        error: BaseException | None,
+    ) -> None:
+        """A step that ran here (a thread pool) and left its end record to be written."""
+        self._queue.put((call, future, record, (value, error)))
+
     def _loop(self) -> None:
         while True:
             batch = [self._queue.get()]
@@ -461,6 +481,12 @@ class Committer:
         ended: list[tuple[Step, list[MetricChunk], list[AttachmentRecord]]] = []
         try:
             for call, future, outcome, error in batch:
+                if isinstance(outcome, tuple):  # ended in a thread of this process
+                    step, stored, attachments, metrics = outcome
+                    records.append((step, stored, attachments))
+                    ended.append((step, metrics, attachments))
+                    resolutions.append((future, error[0], error[1]))
+                    continue
                 if outcome is None:
                     step = _failed_record(call, error or FlightlogError("no outcome"))
                     records.append((step, [], []))

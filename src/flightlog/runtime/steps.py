@@ -41,6 +41,7 @@ class StepCall:
         "attempt_start",
         "call",
         "children_prefix",
+        "deferred",
         "earlier",
         "env_mark",
         "log",
@@ -106,6 +107,9 @@ class StepCall:
             step.cache = True
         self.log: list[str] = []
         self.tracked: Tracked | None = None
+        # Set (to True) when the step's end is recorded by its run's committer, with others that
+        # end at the same time (a step on a thread pool): _finish leaves the record here.
+        self.deferred: Any = None
         self.earlier = 0  # attempts recorded by earlier attempts of the run (see continue_from)
         hooks = state.hooks
         if hooks is None:
@@ -131,6 +135,7 @@ class StepCall:
         self.tracked = None
         self.earlier = earlier
         self.env_mark = None
+        self.deferred = None
         self.children_prefix = f"{step.name}."
         state.in_flight[step.position] = self
         return self
@@ -230,6 +235,16 @@ class StepCall:
         hooks = state.hooks
         if hooks is not None and hooks.watch.version != self.env_mark[0]:
             hooks.step_ending(self)
+        if self.deferred is not None:  # the committer writes it (see fanout.py)
+            run_buffer = take_run_buffer(state)
+            metrics, attachments = collect(run_buffer, self.tracked)
+            stored = metrics
+            if self.tracked is not None:
+                rest = end_chunks(self.tracked)
+                if rest is not None:
+                    stored = collect(run_buffer)[0] + rest
+            self.deferred = (step, stored, attachments, metrics)
+            return
         if self.tracked is None and state.tracked is None:
             state.store.finish_step(step)
             del state.in_flight[step.position]

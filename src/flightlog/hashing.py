@@ -108,8 +108,9 @@ def _main_module_name() -> str:
 
 
 def module_name(name: object) -> str:
-    """``name``, except that ``"__main__"`` becomes the real name of the main module."""
-    if name == "__main__":
+    """``name``, except that ``"__main__"`` becomes the real name of the main module (and so
+    does ``"__mp_main__"``, the main script as multiprocessing's spawned workers load it)."""
+    if name == "__main__" or name == "__mp_main__":
         return _main_module_name()
     return name if isinstance(name, str) else ""
 

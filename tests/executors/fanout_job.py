@@ -48,6 +48,17 @@ def fragile(x: int) -> int:
     return x * 10
 
 
+@fl.task
+def fragile_once(x: int) -> int:
+    """No retries: the worker of item 1 dies once, and takes the pool's other steps with it."""
+    marker = f"{MARKS}.died"
+    if x == 1 and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(9)
+    time.sleep(0.2)
+    return x * 10
+
+
 @fl.task(cache=True)
 def embed(x: int) -> int:
     with open(f"{MARKS}.computed", "a") as marks:
@@ -76,6 +87,8 @@ def fan(count: int) -> int:
         return sum(embed.map([7, 8] * (count // 2)))
     if MODE == "die":
         return sum(fragile.map(range(4)))
+    if MODE == "die-once":
+        return sum(fragile_once.map(range(4)))
     futures = [score.submit(x) for x in range(count // 2)]
     rest = score.map(range(count // 2, count))
     return sum(f.result() for f in futures) + sum(rest)

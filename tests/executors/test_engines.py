@@ -108,6 +108,16 @@ def _shape(fl: flightlog.Flightlog, run_id: str) -> list[tuple[Any, ...]]:
     ]
 
 
+INLINE_TASK_IDS: dict[str, set[str]] = {}
+
+
+def _task_ids(fl: flightlog.Flightlog, run_id: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for step in fl.store.list_steps(run_id):
+        found.setdefault(step.task_name, set()).add(step.task_id)
+    return found
+
+
 @pytest.fixture(scope="module")
 def inline_shape(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, ...]]:
     directory = tmp_path_factory.mktemp("inline")
@@ -116,6 +126,7 @@ def inline_shape(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Any, ..
     assert "result 40000" in output, output
     with flightlog.open(url) as fl:
         shape = _shape(fl, "fan")
+        INLINE_TASK_IDS.update(_task_ids(fl, "fan"))
     assert len(shape) == 400  # 200 steps, each with one sub-step
     return shape
 
@@ -130,6 +141,8 @@ def test_a_fan_out_of_200_steps_is_recorded_as_inline(
     with flightlog.open(url) as fl:
         shape = _shape(fl, "fan")
         assert fl.get_status("fan") == "SUCCESSFUL"
+        # The same code has the same identity wherever it ran (a script's tasks too).
+        assert _task_ids(fl, "fan") == INLINE_TASK_IDS
         logs = [s.log for s in fl.store.list_steps("fan") if s.task_name == "score"]
 
     # Positions follow the order steps started in; names, identities, arguments, results and
@@ -292,3 +305,17 @@ def test_a_cancel_of_a_fan_out_cancels_the_steps_queued_on_the_engine(
     assert len(steps) == 60  # every item recorded: none left RUNNING
     assert Status.RUNNING not in statuses
     assert statuses.count(Status.CANCELED) >= 60 - started > 0
+
+
+def test_a_dead_worker_does_not_fail_the_steps_its_broken_pool_took_along(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/once.db"
+    output = _run(
+        tmp_path, url, "processes", "once", "die-once", 4, FANOUT_MARKS=str(tmp_path / "m")
+    )
+    assert "result 60" in output, output[-3000:]
+    with flightlog.open(url) as fl:
+        steps = {s.name: s for s in fl.store.list_steps("once")}
+    assert all(s.status is Status.SUCCESSFUL for s in steps.values())
+    died = steps["fragile_once_1"].attempt_records()
+    assert [a.status for a in died] == [Status.FAILED, Status.SUCCESSFUL]
+    assert died[0].error is not None and "died" in died[0].error.message

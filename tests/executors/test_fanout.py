@@ -367,3 +367,52 @@ def test_a_step_on_a_worker_records_its_log_metrics_attachments_retries_and_time
         assert timed_out.error is not None and "StepTimeoutError" in timed_out.error.type
     finally:
         fl.close()
+
+
+def test_a_queued_step_starts_when_a_thread_takes_it(tmp_path: Path) -> None:
+    fl = flightlog.open(f"sqlite:///{tmp_path}/queue.db", executor=Threads(max_workers=1))
+
+    @fl.task
+    def nap(x: int) -> int:
+        import time
+
+        time.sleep(0.1)
+        return x
+
+    @fl.workflow
+    def flow() -> int:
+        return sum(nap.map(range(5)))
+
+    try:
+        assert flow.run(run_id="queue") == 10
+        for step in fl.store.list_steps("queue"):
+            assert step.end_time is not None and step.start_time is not None
+            assert step.end_time - step.start_time < 0.3, step.name  # not its time in the queue
+        assert not [t for t in threading.enumerate() if t.name.startswith("flightlog-commit")]
+    finally:
+        fl.close()
+
+
+def test_a_thread_that_outlives_its_run_does_not_write_into_it(fl: flightlog.Flightlog) -> None:
+    go, done = threading.Event(), threading.Event()
+    late: list[int] = []
+
+    @fl.task
+    def square(x: int) -> int:
+        return x * x
+
+    def later() -> None:
+        go.wait(10)
+        late.append(square(3))
+        done.set()
+
+    @fl.workflow
+    def flow() -> int:
+        threading.Thread(target=later, daemon=True).start()
+        return square(2)
+
+    assert flow.run(run_id="short") == 4
+    go.set()
+    assert done.wait(10) and late == [9]
+    assert [s.name for s in fl.store.list_steps("short")] == ["square"]
+    assert len(fl.store.list_runs()) == 2  # the late call is a run of its own

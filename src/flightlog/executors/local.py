@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -107,7 +108,12 @@ class Processes(Executor):
 
     def _start(self) -> None:
         context = multiprocessing.get_context(self.start_method)
-        self._pool = ProcessPoolExecutor(self.max_workers or os.cpu_count(), mp_context=context)
+        self._pool = ProcessPoolExecutor(
+            self.max_workers or os.cpu_count(),
+            mp_context=context,
+            initializer=watch_parent,
+            initargs=(os.getpid(),),
+        )
 
     def _stop(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -128,3 +134,15 @@ class Processes(Executor):
                 f"another worker died): {error}"
             )
         return error
+
+
+def watch_parent(parent: int) -> None:
+    """In a pool's worker: end this process when the driver that made the pool is gone (killed
+    with SIGKILL, its pool cannot tell its workers), checked every second."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="flightlog-parent-watch", daemon=True).start()

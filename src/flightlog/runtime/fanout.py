@@ -229,13 +229,18 @@ def _untrack(state: RunState, future: Future[Any]) -> None:
 
 
 def wait_pending(state: RunState) -> None:
-    """Wait until every step the run submitted has ended (called before the run ends)."""
+    """Wait until every step the run submitted has ended (called before the run ends); then the
+    run's committer, if it has one, ends."""
     while True:
         with state.pending_lock:
             pending = list(state.pending)
         if not pending:
-            return
+            break
         _wait_all(pending)
+    committer = state.committer
+    if committer is not None:
+        state.committer = None
+        committer.close()
 
 
 # -- local executors ---------------------------------------------------------------------------
@@ -255,6 +260,7 @@ def _submit_local(
     call.children_prefix = f"{call.step.name}."  # its sub-steps' names do not race
     _track(state, future)
     committer = _committer(state)
+    state.started.add(call.step.position)  # queued: no start record until a thread takes it
 
     def run() -> None:
         context.run(_run_local, call, function, args, kwargs, future, committer)
@@ -275,8 +281,10 @@ def _run_local(
     if future.done():
         return
     state = call.state
-    if committer is not None:
+    if committer is not None:  # on a thread pool: it starts now (not when it was submitted)
         call.deferred = True
+        call.attempt_start = call.step.start_time = time.time()
+        state.started.discard(call.step.position)
     value: Any = None
     error: BaseException | None = None
     try:
@@ -406,7 +414,12 @@ def _arrived(
     )
     retries = call.task.config.retries
     state = call.state
-    if len(step.attempts) - call.earlier <= retries and not state.cancel_requested:
+    # A step lost with its worker is sent again once whatever its retries (a pool that breaks
+    # takes the steps of its other workers with it); after that, its task's retries apply.
+    send_again = len(step.attempts) - call.earlier <= retries or not work.resent
+    if send_again and not state.cancel_requested:
+        if len(step.attempts) - call.earlier > retries:
+            work.resent = True
         work.step.attempts = list(step.attempts)
         try:
             again = executor.submit(run_sent, dumps(work, executor.sends_by_value))
@@ -464,15 +477,29 @@ class Committer:
         """A step that ran here (a thread pool) and left its end record to be written."""
         self._queue.put((call, future, record, (value, error)))
 
+    def close(self) -> None:
+        """End the committer's thread once what it was given is written (the run ended)."""
+        self._queue.put(None)
+
     def _loop(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            closing = False
             while True:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if item is None:
+                    closing = True
+                    break
+                batch.append(item)
             self._commit(batch)
+            if closing:
+                return
 
     def _commit(self, batch: list[Any]) -> None:
         state = self.state

@@ -105,6 +105,7 @@ class Work:
     # record="worker": the URL of the shared store the worker records the step in itself.
     store_url: str | None = None
     first_position: int = 0  # of the block its sub-steps take (record="worker")
+    resent: bool = False  # sent again once after its worker was lost, whatever its retries
 
 
 @dataclass

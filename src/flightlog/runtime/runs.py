@@ -255,6 +255,7 @@ def end_run(state: RunState, value: Any, error: BaseException | None, serializer
     ConflictError when another process took the run over meanwhile (its outcome here is not
     recorded).
     """
+    state.ended = True
     MONITOR.unregister(state)
     metrics, attachments = collect(take_run_buffer(state))
     try:
@@ -353,6 +354,12 @@ def drive(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
     return value
 
 
+async def _wait_pending_async(state: RunState) -> None:
+    """wait_pending without blocking the event loop (when the run submitted any step)."""
+    if state.pending or state.committer is not None:
+        await asyncio.to_thread(wait_pending, state)
+
+
 async def drive_async(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
     """Await ``body()`` as the run's code, recording its outcome."""
     state.is_async = True
@@ -363,10 +370,10 @@ async def drive_async(state: RunState, serializer: str, body: Callable[[], Any])
         value = await body()
     except BaseException as error:
         CURRENT_RUN.reset(token)
-        wait_pending(state)
+        await _wait_pending_async(state)
         end_run(state, None, error, serializer)
         raise
     CURRENT_RUN.reset(token)
-    wait_pending(state)
+    await _wait_pending_async(state)
     end_run(state, value, None, serializer)
     return value

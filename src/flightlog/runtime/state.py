@@ -84,6 +84,9 @@ class RunState:
     # not yet recorded (see flightlog.runtime.fanout).
     executor: Executor | None = None
     record_in_worker: bool = False  # record="worker": remote steps record themselves
+    # Set when the run's outcome is being recorded: a task called later (from a thread the run
+    # started that lives on) is not a step of it (see Task.__call__).
+    ended: bool = False
     # The blocks of positions given to steps that record their sub-steps in their workers.
     worker_blocks: itertools.count[int] = field(default_factory=itertools.count)
     pending: set[StepFuture[Any]] = field(default_factory=set)

@@ -249,7 +249,7 @@ class Task(Generic[R]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         state = CURRENT_RUN.get()
-        if state is None:
+        if state is None or state.ended:
             alone: R = self._run_alone(self._call, args, kwargs)
             return alone
         value: R = self._step(state, self._call, args, kwargs)
@@ -257,7 +257,7 @@ class Task(Generic[R]):
 
     def _invoke(self, call: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         state = CURRENT_RUN.get()
-        if state is None:
+        if state is None or state.ended:
             return self._run_alone(call, args, kwargs)
         return self._step(state, call, args, kwargs)
 
@@ -317,7 +317,7 @@ class Task(Generic[R]):
     ) -> StepFuture[R]:
         self._refuse_async("submit")
         state = CURRENT_RUN.get()
-        if state is None:
+        if state is None or state.ended:
             future: StepFuture[R] = StepFuture(self.name)
             try:
                 future.set_result(self._run_alone(call, args, kwargs))
@@ -333,7 +333,7 @@ class Task(Generic[R]):
         if not iterables:
             raise TypeError(f"{self.name}.map() needs at least one iterable")
         state = CURRENT_RUN.get()
-        if state is None:
+        if state is None or state.ended:
             futures = [
                 self._submit(call, tuple(items), {}) for items in zip(*iterables, strict=False)
             ]

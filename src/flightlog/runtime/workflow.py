@@ -128,7 +128,8 @@ class Workflow(Generic[R]):
         With the ``run_id`` of an existing run: a SUCCESSFUL run gives back its output without
         executing, a FAILED, CANCELED or RESUMABLE run is resumed, a live one is refused.
         """
-        if CURRENT_RUN.get() is not None:
+        current = CURRENT_RUN.get()
+        if current is not None and not current.ended:
             return self.function(*args, **kwargs)
         request = self._request(args, kwargs, run_id, metadata, tag)
         if self.is_async:

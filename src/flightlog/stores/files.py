@@ -178,6 +178,23 @@ class FileStore(FileSetUp, FileSteps, FileResources, FileTracking):
         with self._lock:
             self._started[run_id] = run_part(run, self.url)
 
+    def put_run(self, run: Run) -> None:
+        self._writable()
+        run_id = check_run_id(run.run_id)
+        self.disk.forget()
+        with self._run_lock(run_id):
+            found = self._read_run(run_id)
+            writes = self.layout.writes()
+            if found is None:
+                order: int | None = self._next_order(run_id)
+                writes.directories.add(self._path("order"))
+            else:
+                order = found[1]
+            self._write_run(run, order, writes)
+            writes.commit()
+        with self._lock:
+            self._started[run_id] = run_part(run, self.url)
+
     def _update_run(self, run_id: str, change: Any) -> Run:
         """Read, change and write a run under its lock; NotFoundError when unknown."""
         check_run_id(run_id)

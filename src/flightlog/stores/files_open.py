@@ -50,6 +50,8 @@ WRITERS = (  # every Store method that writes
     "finish_resource",
     "declare_resources",
     "renew_resource_leases",
+    "put_run",
+    "put_resource",
 )
 
 

@@ -26,6 +26,8 @@ from .errors import (
     TrackerWarning,
 )
 from .model import Status
+from .operations.copy import CopyReport
+from .operations.copy import copy_store as copy
 from .query import NoOutputError
 from .resources.collection import Resource, ResourceCollection
 from .runtime.retries import Backoff, backoff
@@ -37,6 +39,7 @@ __all__ = [
     "CanceledError",
     "ConfigurationError",
     "ConflictError",
+    "CopyReport",
     "Flightlog",
     "FlightlogError",
     "InvalidInputError",
@@ -62,6 +65,7 @@ __all__ = [
     "__version__",
     "attach",
     "backoff",
+    "copy",
     "default_url",
     "open",
     "track",

@@ -379,6 +379,8 @@ class FileStore(FileSetUp, FileSteps, FileResources, FileTracking):
         return task
 
     def get_task(self, task_id: str) -> TaskRecord | None:
+        if not task_id:  # a declared resource, seen as a step, names no task
+            return None
         task = self._task(check_identity("task id", task_id))
         return None if task is None else copy.deepcopy(task)
 

@@ -76,12 +76,20 @@ class FileStore(FileSetUp, FileSteps, FileResources, FileTracking):
     returning; without it writes are still atomic, and survive a killed process but not a
     power loss. Several processes on one machine may write one directory at once.
     ``create=False`` opens a store that exists, and makes none (see
-    :mod:`flightlog.stores.files_open`).
+    :mod:`flightlog.stores.files_open`); ``upgrade=False`` (``?upgrade=false``) reads a store of
+    an older version as it is, and refuses writes, instead of upgrading it.
     """
 
-    def __init__(self, url: str, *, fsync: bool | str | None = None, create: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        fsync: bool | str | None = None,
+        create: bool = True,
+        upgrade: bool | str | None = None,
+    ) -> None:
         root, settings = path_from_url(url)
-        unknown = set(settings) - {"fsync"}
+        unknown = set(settings) - {"fsync", "upgrade"}
         if unknown:
             raise ConfigurationError(
                 f"unknown files store URL option(s): {', '.join(sorted(unknown))}"
@@ -90,6 +98,9 @@ class FileStore(FileSetUp, FileSteps, FileResources, FileTracking):
         self.url = url
         self.root = root
         self.fsync = flag(settings.get("fsync", True) if fsync is None else fsync, "fsync")
+        self._upgrade_wanted = flag(
+            settings.get("upgrade", True) if upgrade is None else upgrade, "upgrade"
+        )
         self.layout = Layout(root, sync=self.fsync)
         self.disk = self.layout.disk
         self._reset()

@@ -28,6 +28,8 @@ from .errors import (
 from .model import Status
 from .operations.copy import CopyReport
 from .operations.copy import copy_store as copy
+from .operations.upgrade import UpgradeReport
+from .operations.upgrade import upgrade_store as upgrade
 from .query import NoOutputError
 from .resources.collection import Resource, ResourceCollection
 from .runtime.retries import Backoff, backoff
@@ -62,6 +64,7 @@ __all__ = [
     "TrackerError",
     "TrackerWarning",
     "Undecoded",
+    "UpgradeReport",
     "__version__",
     "attach",
     "backoff",
@@ -69,4 +72,5 @@ __all__ = [
     "default_url",
     "open",
     "track",
+    "upgrade",
 ]

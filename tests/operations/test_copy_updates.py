@@ -93,11 +93,13 @@ def test_another_run_under_the_same_id_is_left_alone_and_reported(tmp_path: Path
             return 7
 
         other.run(run_id="done")
+    with flightlog.open(target) as fl:
+        created = fl.get_metadata("done")["created_time"]
     report = flightlog.copy(source, target)
     assert report.runs == 1
     assert report.conflicts == [
-        "run done: the destination holds another run under this id (workflow 'other', "
-        f"created {flightlog.open(target).store.get_run('done').created_time})"  # type: ignore[union-attr]
+        f"run done: the destination holds another run under this id (workflow 'other', "
+        f"created {created})"
     ]
     with flightlog.open(target) as fl:
         assert fl.get_output("done") == 7

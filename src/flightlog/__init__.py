@@ -28,6 +28,10 @@ from .errors import (
     WorkerLostError,
 )
 from .model import Status
+from .operations.copy import CopyReport
+from .operations.copy import copy_store as copy
+from .operations.upgrade import UpgradeReport
+from .operations.upgrade import upgrade_store as upgrade
 from .query import NoOutputError
 from .resources.collection import Resource, ResourceCollection
 from .runtime.fanout import StepFuture
@@ -40,6 +44,7 @@ __all__ = [
     "CanceledError",
     "ConfigurationError",
     "ConflictError",
+    "CopyReport",
     "Flightlog",
     "FlightlogError",
     "InvalidInputError",
@@ -64,11 +69,14 @@ __all__ = [
     "TrackerError",
     "TrackerWarning",
     "Undecoded",
+    "UpgradeReport",
     "WorkerLostError",
     "__version__",
     "attach",
     "backoff",
+    "copy",
     "default_url",
     "open",
     "track",
+    "upgrade",
 ]

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from . import client
+from .cli_operations import COMMANDS as OPERATION_COMMANDS
+from .cli_operations import add_parsers as add_operation_parsers
 from .cli_output import (
     EPILOG,
     EXIT_BUG,
@@ -271,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("run_id", metavar="RUN_ID")
     add_resources_parser(commands, common)
     add_tracking_parsers(commands, common)
+    add_operation_parsers(commands, common)
     return parser
 
 
@@ -299,6 +302,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, stream: TextIO) -> None:
+    if args.command in OPERATION_COMMANDS:  # they open the stores they name themselves
+        with _warnings_on_stderr():
+            return OPERATION_COMMANDS[args.command](args, stream)
     options: dict[str, Any] = {"create": False}  # every command reads or acts on a store
     if getattr(args, "data_dir", None):
         options["data_dir"] = args.data_dir

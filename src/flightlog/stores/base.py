@@ -289,6 +289,22 @@ class Store(Protocol):
         under that attempt; others are left alone."""
         ...
 
+    # -- copying and restoring (see flightlog.operations.copy) -------------------------------
+    def put_run(self, run: Run) -> None:
+        """Insert the run, or replace every field of the recorded run with its run_id, exactly
+        as given (``step_count`` aside: it is counted); the run's steps, metrics and
+        attachments are kept, and a new run takes the next place in the creation order. No
+        compare-and-set: this copies and restores records (``flightlog.copy``), never to be
+        used on a run whose owner records into it. One atomic write, durable on return."""
+        ...
+
+    def put_resource(self, record: ResourceRecord) -> None:
+        """Insert the resource, or replace its recorded state, exactly as given (status,
+        attempt, owner, lease, times, history: no field is cleared or kept from before). No
+        compare-and-set: this copies and restores records, never to be used on a resource
+        that a claimer computes. One atomic write, durable on return."""
+        ...
+
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
         ...

@@ -169,6 +169,13 @@ class MemoryStore(MemoryResources, MemoryTracking):
                     break
             return found
 
+    def put_run(self, run: Run) -> None:
+        with self._lock:
+            self._runs[run.run_id] = self._copy_run(run)
+            if run.run_id not in self._order:
+                self._order[run.run_id] = len(self._order)
+                self._steps[run.run_id] = {}
+
     def record_task(self, task: TaskRecord) -> None:
         with self._lock:
             self._tasks.setdefault(task.task_id, copy.deepcopy(task))

@@ -149,7 +149,12 @@ class PostgresStore(SQLStore):
     """
 
     def __init__(
-        self, url: str, *, retry_seconds: float = 60.0, connect_timeout: float = 10.0
+        self,
+        url: str,
+        *,
+        retry_seconds: float = 60.0,
+        connect_timeout: float = 10.0,
+        upgrade: bool = True,
     ) -> None:
         super().__init__()
         self._psycopg = _import_psycopg()
@@ -178,6 +183,7 @@ class PostgresStore(SQLStore):
         self._connections = _Connections()
         self._finalizer = weakref.finalize(self, self._connections.close)
         self._forks = _FORKS[0]
+        self._upgrade = upgrade
         self._version, problem = self._set_up()
         self._check_version(self._version, problem)
 
@@ -241,7 +247,7 @@ class PostgresStore(SQLStore):
         deadline = time.monotonic() + self.retry_seconds
         while True:
             try:
-                return set_up_schema(self._connection(), self._where)
+                return set_up_schema(self._connection(), self._where, self._upgrade)
             except self._psycopg.OperationalError as error:
                 connection = getattr(self._local, "connection", None)
                 if connection is not None and not self._lost(connection, error):

@@ -275,6 +275,39 @@ def run_from_row(row: Sequence[Any], step_count: int = 0) -> Run:
     )
 
 
+def run_params(run: Run) -> tuple[Any, ...]:
+    """The parameters of RUN_INSERT (and of RUN_REPLACE, then the run_id) for one run."""
+    return (
+        run.run_id,
+        run.workflow,
+        run.status.value,
+        run.tag,
+        run.arguments,
+        dump_json(run.user_metadata),
+        run.created_time,
+        run.start_time,
+        run.end_time,
+        run.output,
+        _error_text(run.error),
+        dump_json(run.environment),
+        None if run.owner is None else json.dumps(run.owner.to_dict()),
+        run.lease_expires,
+        run.resumes,
+        1 if run.cancel_requested else 0,
+        history_text(run.history),
+        run.last_seen,
+    )
+
+
+# Every field of a run but its run_id, replaced (put_run).
+RUN_REPLACE = (
+    "UPDATE runs SET workflow = ?, status = ?, tag = ?, arguments = ?, user_metadata = ?,"
+    " created_time = ?, start_time = ?, end_time = ?, output = ?, error = ?, environment = ?,"
+    " owner = ?, lease_expires = ?, resumes = ?, cancel_requested = ?, history = ?,"
+    " last_seen = ? WHERE run_id = ?"
+)
+
+
 class SQLStore(SQLResources, SQLTracking):
     """Every store method, written once in SQL with ``?`` placeholders.
 
@@ -339,29 +372,18 @@ class SQLStore(SQLResources, SQLTracking):
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, run: Run) -> None:
         self._writable()
-        seq = self._insert_run(
-            (
-                run.run_id,
-                run.workflow,
-                run.status.value,
-                run.tag,
-                run.arguments,
-                dump_json(run.user_metadata),
-                run.created_time,
-                run.start_time,
-                run.end_time,
-                run.output,
-                _error_text(run.error),
-                dump_json(run.environment),
-                None if run.owner is None else json.dumps(run.owner.to_dict()),
-                run.lease_expires,
-                run.resumes,
-                1 if run.cancel_requested else 0,
-                history_text(run.history),
-                run.last_seen,
-            )
-        )
+        seq = self._insert_run(run_params(run))
         self._seqs[run.run_id] = seq
+
+    def put_run(self, run: Run) -> None:
+        self._writable()
+        params = run_params(run)
+        while not self._write(RUN_REPLACE, (*params[1:], run.run_id)):
+            try:
+                self._seqs[run.run_id] = self._insert_run(params)
+                return
+            except ConflictError:  # made meanwhile: replace it
+                continue
 
     def restart_run(
         self,

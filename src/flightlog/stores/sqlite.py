@@ -39,12 +39,14 @@ from ..errors import (
 from ..redaction import redact
 from . import sqlite_checkpoint, sqlite_file, thread_end
 from .base import SCHEMA_VERSION
+from .files_open import flag
 from .forking import quiet
 from .sql import RUN_INSERT, SQLStore
 from .sql_tracking import Statements
 from .sqlite_schema import ADDED_COLUMNS as ADDED_COLUMNS
 from .sqlite_schema import SCHEMA as SCHEMA
-from .sqlite_schema import add_columns, stored_version
+from .sqlite_schema import climb, stored_version
+from .sqlite_upgrade import back_up, say_upgraded
 
 T = TypeVar("T")
 
@@ -93,6 +95,7 @@ class SQLiteStore(SQLStore):
         synchronous: str | None = None,
         timeout: float = 30.0,
         create: bool = True,
+        upgrade: bool | None = None,
     ):
         super().__init__()
         sqlite_file.check_url_text(url)
@@ -100,13 +103,18 @@ class SQLiteStore(SQLStore):
         self.path = path_from_url(url).absolute()
         query = url.split("?", 1)[1] if "?" in url else ""
         settings = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
-        unknown = set(settings) - {"synchronous"}
+        unknown = set(settings) - {"synchronous", "upgrade"}
         if unknown:
             raise ConfigurationError(f"unknown SQLite URL option(s): {', '.join(sorted(unknown))}")
         mode = (synchronous or settings.get("synchronous") or "NORMAL").upper()
         if mode not in ("NORMAL", "FULL"):
             raise ConfigurationError(f"synchronous must be NORMAL or FULL, not {mode!r}")
         self.synchronous = mode
+        if upgrade is None:
+            upgrade = flag(settings.get("upgrade", "true"), "the SQLite URL option upgrade")
+        self._upgrade = upgrade
+        # The backup made when this store upgraded the file as it opened it, else None.
+        self.backup: Path | None = None
         self._timeout = timeout
         self._local = threading.local()
         # Every connection with the thread that owns it (each thread has its own), and that
@@ -237,13 +245,22 @@ class SQLiteStore(SQLStore):
         if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             connection.execute("PRAGMA journal_mode = WAL")
         problem = None
-        if found is None or found < SCHEMA_VERSION:
+        if found is not None and found < SCHEMA_VERSION and not self._upgrade:
+            problem = (
+                "opened with upgrade=false; run `flightlog upgrade URL`, or open it without "
+                "that option, to upgrade it"
+            )
+        elif found is None or found < SCHEMA_VERSION:
             try:
                 found = self._create_or_migrate(connection)
             except sqlite3.OperationalError as error:
                 if found is None or _is_busy(error):
                     raise
                 problem = sqlite_file.describe(error, self.path)  # read it as it is
+            except OSError as error:  # no backup can be made beside it
+                if found is None:
+                    raise
+                problem = f"cannot back it up first: {error.strerror or error}"
         self._version = found
         self._check_version(found, problem)
 
@@ -283,21 +300,24 @@ class SQLiteStore(SQLStore):
         return f"there is no store at {self.url}: {self.path} is {what}"
 
     def _create_or_migrate(self, connection: sqlite3.Connection) -> int:
-        """Create the schema, or migrate it forward, in one transaction that holds the write
-        lock (so of many processes opening the store at once, one does it and the others find
-        it done); return the version found afterwards."""
+        """Create the schema, or back the file up and migrate it forward (the ladder of
+        sqlite_schema), in one transaction that holds the write lock (so of many processes
+        opening the store at once, one does it and the others find it done); return the
+        version found afterwards."""
         connection.execute("BEGIN IMMEDIATE")
+        upgraded = None
         try:
             found = stored_version(connection)
-            if found is None or found < SCHEMA_VERSION:
-                # Every statement of the schema is idempotent: they create what is missing
-                # (a new store's tables, or a table a version added); then the columns that
-                # later versions added to existing tables.
+            if found is None:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         connection.execute(statement)
-                if found is not None:
-                    add_columns(connection, found)
+            elif found < SCHEMA_VERSION:
+                # Backed up while this connection holds the write lock: as the old one left it.
+                self.backup = back_up(self.path, found, self._timeout)
+                climb(connection, found)
+                upgraded = found
+            if found is None or found < SCHEMA_VERSION:
                 connection.execute(
                     "INSERT OR REPLACE INTO flightlog_meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -307,6 +327,8 @@ class SQLiteStore(SQLStore):
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+        if upgraded is not None:
+            say_upgraded(str(self.path), upgraded, SCHEMA_VERSION, self.backup)
         return found
 
     def _writable(self) -> None:

@@ -1,9 +1,11 @@
 """The SQLite schema (version 2, described in :mod:`flightlog.stores.sql`), and its set-up: a
-new store's tables, or the columns a later version added to an older store's."""
+new store's tables, or the migration ladder that takes an older store up, one version at a
+time (``LADDER``)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from .base import SCHEMA_VERSION
 
@@ -119,6 +121,33 @@ ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
 }
 
 
+def _add_columns(connection: sqlite3.Connection, version: int) -> None:
+    for table, column, kind in ADDED_COLUMNS[version]:
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def upgrade_1_to_2(connection: sqlite3.Connection) -> None:
+    """Version 2: a run's history of attempts and last-seen time, a task's constants."""
+    _add_columns(connection, 2)
+
+
+# The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the
+# transaction of the caller (which holds the write lock). Each step adds what its version
+# added; the schema's own statements (CREATE ... IF NOT EXISTS) run after the last one.
+LADDER: dict[int, Callable[[sqlite3.Connection], None]] = {1: upgrade_1_to_2}
+
+
+def climb(connection: sqlite3.Connection, found: int) -> None:
+    """Take a store of version ``found`` up to SCHEMA_VERSION, one step at a time."""
+    for version in range(found, SCHEMA_VERSION):
+        LADDER[version](connection)
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+
+
 def stored_version(connection: sqlite3.Connection) -> int | None:
     """The schema version recorded in the database, or None when there is none yet."""
     row = connection.execute(
@@ -130,12 +159,3 @@ def stored_version(connection: sqlite3.Connection) -> int | None:
         "SELECT value FROM flightlog_meta WHERE key = 'schema_version'"
     ).fetchone()
     return None if value is None else int(value[0])
-
-
-def add_columns(connection: sqlite3.Connection, found: int) -> None:
-    """Add the columns that the versions after ``found`` added (those not there yet)."""
-    for version in range(found + 1, SCHEMA_VERSION + 1):
-        for table, column, kind in ADDED_COLUMNS.get(version, ()):
-            present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
-            if column not in present:
-                connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")

@@ -24,6 +24,7 @@ from .errors import ConflictError, NotFoundError
 from .model import Attempt, ErrorInfo, Origin, Owner, Run, RunAttempt, Status, Step, TaskRecord
 from .stores import Store
 from .testing_cancel import CancelStoreContract
+from .testing_deleting import DeletingStoreContract
 from .testing_resources import ResourceStoreContract
 from .testing_tracking import TrackingStoreContract
 
@@ -62,7 +63,9 @@ def make_step(run_id: str = "run-1", position: int = 0, **fields: Any) -> Step:
     return Step(run_id=run_id, position=position, **values)
 
 
-class StoreContract(CancelStoreContract, ResourceStoreContract, TrackingStoreContract):
+class StoreContract(
+    CancelStoreContract, DeletingStoreContract, ResourceStoreContract, TrackingStoreContract
+):
     """Every storage behaviour that flightlog relies on. Needs a ``store`` fixture."""
 
     # -- runs ----------------------------------------------------------------------------------

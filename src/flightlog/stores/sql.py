@@ -62,6 +62,7 @@ from ..model import (
     TaskRecord,
 )
 from .base import SCHEMA_VERSION
+from .sql_deleting import SQLDeleting
 from .sql_resources import SQLResources
 from .sql_tracking import SQLTracking
 
@@ -275,7 +276,7 @@ def run_from_row(row: Sequence[Any], step_count: int = 0) -> Run:
     )
 
 
-class SQLStore(SQLResources, SQLTracking):
+class SQLStore(SQLDeleting, SQLResources, SQLTracking):
     """Every store method, written once in SQL with ``?`` placeholders.
 
     A dialect subclass supplies connections and transactions: ``_query`` (read rows),

@@ -107,6 +107,11 @@ CREATE TABLE IF NOT EXISTS blobs (
     size INTEGER NOT NULL,
     data BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS blob_puts (sha256 TEXT PRIMARY KEY, put_time REAL NOT NULL);
+INSERT INTO blob_puts (sha256, put_time) SELECT sha256, 0 FROM blobs WHERE true
+    ON CONFLICT (sha256) DO NOTHING;
+CREATE INDEX IF NOT EXISTS attachments_blob ON attachments (sha256);
+CREATE INDEX IF NOT EXISTS steps_source ON steps (source_run) WHERE origin = 'cached';
 CREATE VIEW IF NOT EXISTS step_view AS
     SELECT runs.run_id AS run_id, steps.id & 4294967295 AS position, steps.*
     FROM steps JOIN runs ON runs.seq = steps.id >> 32;

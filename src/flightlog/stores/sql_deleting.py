@@ -184,7 +184,7 @@ class SQLDeleting:
             )
             if not sizes:
                 continue
-            rows = [(digest, *params) for digest in sizes]
+            rows: list[Sequence[Any]] = [(digest, *params) for digest in sizes]
             self._write_batch(
                 [
                     (

@@ -26,6 +26,7 @@ from .errors import (
     TrackerWarning,
 )
 from .model import Status
+from .operations import GcReport
 from .query import NoOutputError
 from .resources.collection import Resource, ResourceCollection
 from .runtime.retries import Backoff, backoff
@@ -39,6 +40,7 @@ __all__ = [
     "ConflictError",
     "Flightlog",
     "FlightlogError",
+    "GcReport",
     "InvalidInputError",
     "MissingDependencyError",
     "NoOutputError",

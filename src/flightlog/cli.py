@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 from . import client
+from .cli_operations import COMMANDS as OPERATION_COMMANDS
+from .cli_operations import add_parsers as add_operation_parsers
 from .cli_output import (
     EPILOG,
     EXIT_BUG,
@@ -208,6 +210,7 @@ COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], Non
     "cancel": command_cancel,
     "resources": command_resources,
     **TRACKING_COMMANDS,
+    **OPERATION_COMMANDS,
 }
 
 
@@ -269,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("run_id", metavar="RUN_ID")
     add_resources_parser(commands, common)
     add_tracking_parsers(commands, common)
+    add_operation_parsers(commands, common)
     return parser
 
 

@@ -177,7 +177,7 @@ def test_gc_rules_age_status_and_keep_last_per_workflow(fl: Flightlog) -> None:
 
 def test_clear_cache_makes_the_next_call_compute(fl: Flightlog) -> None:
     calls: list[int] = []
-    embed, pipeline = _recorder(fl, calls)
+    _, pipeline = _recorder(fl, calls)
     pipeline.run(1, run_id="a")
     pipeline.run(1, run_id="b")
     assert calls == [1]

@@ -467,7 +467,7 @@ class SQLiteStore(SQLStore):
         """See :class:`~flightlog.stores.base.CompactingStore` and
         :mod:`flightlog.stores.sqlite_compact`."""
         self._writable()
-        before = sqlite_compact.files_size(self.path)
+        before = sqlite_compact.files_size(self.path, log=False)  # not what the delete logged
         self._retry(lambda: sqlite_compact.compact(self._connection(), self.path, full=full))
         return max(0, before - sqlite_compact.files_size(self.path))
 

@@ -21,10 +21,10 @@ from . import sqlite_checkpoint
 AUTO_VACUUM = "PRAGMA auto_vacuum = INCREMENTAL"
 
 
-def files_size(path: Path) -> int:
-    """The bytes of the database file and its log."""
+def files_size(path: Path, *, log: bool = True) -> int:
+    """The bytes of the database file (and its log)."""
     total = 0
-    for name in (str(path), f"{path}-wal"):
+    for name in (str(path), f"{path}-wal") if log else (str(path),):
         try:
             total += os.path.getsize(name)
         except OSError:

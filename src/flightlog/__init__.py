@@ -28,6 +28,7 @@ from .errors import (
     WorkerLostError,
 )
 from .model import Status
+from .operations import GcReport
 from .operations.copy import CopyReport
 from .operations.copy import copy_store as copy
 from .operations.upgrade import UpgradeReport
@@ -47,6 +48,7 @@ __all__ = [
     "CopyReport",
     "Flightlog",
     "FlightlogError",
+    "GcReport",
     "InvalidInputError",
     "MissingDependencyError",
     "NoOutputError",

@@ -32,6 +32,8 @@ from .cli_output import (
 )
 from .cli_resources import add_import_options, command_resources
 from .cli_resources import add_parser as add_resources_parser
+from .cli_stores import COMMANDS as STORE_COMMANDS
+from .cli_stores import add_parsers as add_store_parsers
 from .cli_tracking import COMMANDS as TRACKING_COMMANDS
 from .cli_tracking import add_parsers as add_tracking_parsers
 from .cli_tracking import tracked_summary
@@ -212,6 +214,7 @@ COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], Non
     "cancel": command_cancel,
     "resources": command_resources,
     **TRACKING_COMMANDS,
+    **OPERATION_COMMANDS,
 }
 
 
@@ -274,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_resources_parser(commands, common)
     add_tracking_parsers(commands, common)
     add_operation_parsers(commands, common)
+    add_store_parsers(commands, common)
     return parser
 
 
@@ -302,9 +306,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, stream: TextIO) -> None:
-    if args.command in OPERATION_COMMANDS:  # they open the stores they name themselves
+    if args.command in STORE_COMMANDS:  # they open the stores they name themselves
         with _warnings_on_stderr():
-            return OPERATION_COMMANDS[args.command](args, stream)
+            return STORE_COMMANDS[args.command](args, stream)
     options: dict[str, Any] = {"create": False}  # every command reads or acts on a store
     if getattr(args, "data_dir", None):
         options["data_dir"] = args.data_dir

@@ -1,112 +1,119 @@
-"""``flightlog copy SRC_URL DST_URL`` and ``flightlog upgrade URL``: operations on whole stores,
-each a thin face over one library call (``flightlog.copy``, ``flightlog.upgrade``). They name
-their stores themselves, so they take no ``--url``."""
+"""``flightlog delete``, ``flightlog gc`` and ``flightlog cache clear``: operating a store,
+each a thin face over one ``Flightlog`` method (see :mod:`flightlog.operations`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any, TextIO
 
+from . import client
 from .cli_output import printable
-from .errors import ConflictError
-from .operations.copy import CopyProgress, copy_store
-from .operations.upgrade import upgrade_store
-from .redaction import redact
-
-BAR_WIDTH = 30
+from .operations import GcReport
 
 
-class ProgressBar:
-    """A one-line bar on a terminal (``\\r`` redraws it); nothing when the stream is piped."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.shown = False
-        self.live = stream.isatty()
-
-    def __call__(self, progress: CopyProgress) -> None:
-        if not self.live:
-            return
-        filled = BAR_WIDTH * progress.done // max(progress.total, 1)
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        self.stream.write(f"\rcopying {progress.phase:<9} [{bar}] {progress.done}/{progress.total}")
-        self.stream.flush()
-        self.shown = True
-
-    def end(self) -> None:
-        if self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} bytes"
+    size = float(count)
+    for unit in ("KB", "MB", "GB"):
+        size /= 1024
+        if size < 1024 or unit == "GB":
+            break
+    return f"{size:.1f} {unit}"
 
 
-def _copy(args: argparse.Namespace, out: TextIO) -> None:
-    bar = ProgressBar(sys.stderr)
-    try:
-        report = copy_store(args.source, args.target, runs=args.run, since=args.since, progress=bar)
-    finally:
-        bar.end()
+def _report(report: GcReport, args: argparse.Namespace, out: TextIO) -> None:
     if args.json:
-        json.dump(report.to_dict(), out, indent=2)
+        json.dump(asdict(report), out, indent=2)
         out.write("\n")
-    else:
-        out.write(
-            f"copied {report.runs} runs ({report.unchanged} up to date already), "
-            f"{report.steps} steps, {report.chunks} metric chunks, {report.attachments} "
-            f"attachments ({report.blobs} blobs), {report.tasks} task versions and "
-            f"{report.resources} resources from {printable(redact(args.source))} to "
-            f"{printable(redact(args.target))}\n"
-        )
-    for conflict in report.conflicts:
-        print(f"flightlog: warning: not copied: {printable(conflict)}", file=sys.stderr)
-    if report.conflicts:
-        raise ConflictError(f"{len(report.conflicts)} records were left alone (see above)")
+        return
+    verb = "would delete" if report.dry_run else "deleted"
+    out.writelines(f"{verb} {printable(run_id)}\n" for run_id in report.runs)
+    out.writelines(
+        f"kept {printable(run_id)}: {printable(why)}\n" for run_id, why in report.kept.items()
+    )
+    out.write(
+        f"{verb} {len(report.runs)} runs, {report.steps} steps, {report.blobs} blobs "
+        f"({_size(report.bytes)})"
+    )
+    if report.compacted:
+        out.write(f"; the store shrank by {_size(report.compacted)}")
+    out.write("\n")
+    if report.dry_run and report.runs:
+        out.write("(a dry run: nothing was deleted; --yes deletes)\n")
 
 
-def _upgrade(args: argparse.Namespace, out: TextIO) -> None:
-    report = upgrade_store(args.store_url)
+def command_delete(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
+    report = fl.delete_run(
+        *args.run_ids, force=args.force, dry_run=args.dry_run, vacuum=args.vacuum
+    )
+    _report(report, args, out)
+
+
+def command_gc(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
+    report = fl.gc(
+        older_than=args.older_than,
+        keep_last=args.keep_last,
+        status=args.status,
+        dry_run=not args.yes,
+        vacuum=args.vacuum,
+    )
+    _report(report, args, out)
+
+
+def command_cache(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
+    cleared = fl.clear_cache(args.task, version=args.version)
     if args.json:
-        json.dump(report.to_dict(), out, indent=2)
+        json.dump(cleared, out, indent=2)
         out.write("\n")
-    elif not report.upgraded:
-        out.write(f"{printable(report.url)} is at schema version {report.after} already\n")
-    else:
-        kept = f"; the file as it was: {report.backup}" if report.backup is not None else ""
-        out.write(
-            f"upgraded {printable(report.url)} from schema version {report.before} to "
-            f"{report.after}{printable(kept)}\n"
-        )
+        return
+    what = "every task" if args.task is None else f"task {printable(args.task)}"
+    out.write(
+        f"cleared {sum(cleared.values())} cached results of {what} ({len(cleared)} task versions)\n"
+    )
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], None]] = {
-    "copy": _copy,
-    "upgrade": _upgrade,
+COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], None]] = {
+    "delete": command_delete,
+    "gc": command_gc,
+    "cache": command_cache,
 }
 
 
 def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
-    """``copy`` and ``upgrade``, with the common options (their ``--url`` is not used)."""
-    copy = commands.add_parser(
-        "copy",
-        parents=[common],
-        help="copy runs and resources from one store to another (idempotent)",
+    vacuum_help = "then rewrite an SQLite file to its smallest size (VACUUM; slower)"
+    delete = commands.add_parser(
+        "delete", parents=[common], help="delete runs with their steps, logs, metrics and files"
     )
-    copy.add_argument("source", metavar="SRC_URL", help="the store to copy from")
-    copy.add_argument("target", metavar="DST_URL", help="the store to copy to (made if needed)")
-    copy.add_argument(
-        "--run", action="append", metavar="ID", help="only this run (repeatable); no resources"
+    delete.add_argument("run_ids", metavar="RUN_ID", nargs="+")
+    delete.add_argument(
+        "--force",
+        action="store_true",
+        help="also when other runs took cached results from it (they keep their results)",
     )
-    copy.add_argument(
-        "--since",
-        metavar="WHEN",
-        help="only what was created or changed since: an ISO date or time, epoch seconds, or "
-        "an age (2h, 30d)",
+    delete.add_argument("--dry-run", action="store_true", help="only say what would go")
+    delete.add_argument("--vacuum", action="store_true", help=vacuum_help)
+    gc = commands.add_parser(
+        "gc", parents=[common], help="delete old runs by a retention rule (a dry run unless --yes)"
     )
-    upgrade = commands.add_parser(
-        "upgrade",
-        parents=[common],
-        help="upgrade a store's schema to this flightlog's (SQLite: after a backup)",
+    gc.add_argument("--older-than", metavar="AGE", help="last active more than AGE ago (30d, 12h)")
+    gc.add_argument(
+        "--keep-last", type=int, metavar="N", help="keep the N newest runs of each workflow"
     )
-    upgrade.add_argument("store_url", metavar="URL", help="the store to upgrade")
+    gc.add_argument(
+        "--status",
+        action="append",
+        help="only runs with this status (repeatable; default: finished and RESUMABLE)",
+    )
+    gc.add_argument("--yes", action="store_true", help="delete (without it: print what would go)")
+    gc.add_argument("--vacuum", action="store_true", help=vacuum_help)
+    cache = commands.add_parser("cache", parents=[common], help="clear cached results")
+    actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
+    clear = actions.add_parser(
+        "clear", parents=[common], help="stop serving a task's cached results (runs stay)"
+    )
+    clear.add_argument("task", metavar="TASK", nargs="?", help="the task's name (default: all)")
+    clear.add_argument("--version", help="only this version (or task id prefix) of the task")

@@ -12,6 +12,7 @@ from .errors import ConfigurationError, ConflictError, NotFoundError
 from .executors import resolve_executor
 from .explain import Explainer, ResumePlan
 from .model import Run, Status, TaskRecord
+from .operations.api import OperationMethods
 from .query import Queries
 from .redaction import redact
 from .resources.api import ResourceMethods, data_root
@@ -65,7 +66,7 @@ def default_url() -> str:
     return os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_URL
 
 
-class Flightlog(ResourceMethods, TrackingMethods):
+class Flightlog(ResourceMethods, TrackingMethods, OperationMethods):
     """A recorder bound to one store: make tasks, workflows and resource collections, ask
     what happened."""
 

@@ -25,6 +25,7 @@ from .model import Attempt, ErrorInfo, Origin, Owner, Run, RunAttempt, Status, S
 from .stores import Store
 from .testing_cancel import CancelStoreContract
 from .testing_copy import CopyStoreContract
+from .testing_deleting import DeletingStoreContract
 from .testing_resources import ResourceStoreContract
 from .testing_tracking import TrackingStoreContract
 
@@ -64,7 +65,11 @@ def make_step(run_id: str = "run-1", position: int = 0, **fields: Any) -> Step:
 
 
 class StoreContract(
-    CancelStoreContract, CopyStoreContract, ResourceStoreContract, TrackingStoreContract
+    CancelStoreContract,
+    CopyStoreContract,
+    DeletingStoreContract,
+    ResourceStoreContract,
+    TrackingStoreContract,
 ):
     """Every storage behaviour that flightlog relies on. Needs a ``store`` fixture."""
 

@@ -14,7 +14,7 @@ import pytest
 
 import flightlog
 from flightlog import cli
-from flightlog.cli_operations import ProgressBar
+from flightlog.cli_stores import ProgressBar
 from flightlog.operations.copy import CopyProgress, parse_since
 
 

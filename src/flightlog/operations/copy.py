@@ -306,7 +306,9 @@ def _selected(source: Store, runs: Iterable[str] | None, since: float | None) ->
 def _resources(source: Store, since: float | None) -> list[ResourceRecord]:
     # Cache claims (reserved collections) coordinate computations in flight: not history.
     counts = source.count_resources()
-    collections = sorted({c.collection for c in counts if not c.collection.startswith(RESERVED_PREFIX)})
+    collections = sorted(
+        {c.collection for c in counts if not c.collection.startswith(RESERVED_PREFIX)}
+    )
     found = [record for name in collections for record in source.list_resources(name)]
     if since is not None:
         found = [

@@ -28,10 +28,11 @@ from ..model import (
 FinishedStep = tuple[Step, Sequence[MetricChunk], Sequence[AttachmentRecord]]
 """A step's end record with the metrics and attachments recorded with it."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema version this flightlog writes; stores refuse to write a newer one, and migrate
 an older one forward when they open it (version 2 added a run's history and last-seen time,
-and a task's constants)."""
+and a task's constants; version 3 the time each blob was last put, and the indexes that
+deleting runs needs)."""
 
 
 @runtime_checkable
@@ -305,6 +306,67 @@ class Store(Protocol):
         that a claimer computes. One atomic write, durable on return."""
         ...
 
+    # -- deleting (see flightlog.operations) -------------------------------------------------
+    def delete_run(
+        self,
+        run_id: str,
+        *,
+        expected_status: Status,
+        expected_resumes: int,
+        force: bool = False,
+    ) -> bool:
+        """Delete the run and everything recorded under it: its steps (attempts, results,
+        logs), metric chunks and attachment references. Task versions, blobs and resources
+        stay. One atomic write, durable on return: readers see the whole run or nothing.
+
+        Compare-and-set: only while the run's stored status and ``resumes`` still equal the
+        expected ones (read by the caller when it judged that the run may go), so a run
+        resumed, canceled or finished meanwhile stays. Unless ``force``, only while no step
+        of another run was served from its cache (a step with origin CACHED whose
+        ``source_run`` is this run; its own steps do not count). Returns whether it deleted.
+        Afterwards cache lookups serve the latest remaining successful step of the deleted
+        steps' identities, if any (and never a step that :meth:`clear_cache` cleared).
+        Unknown run_id: NotFoundError.
+        """
+        ...
+
+    def cache_dependents(self, run_ids: Sequence[str]) -> dict[str, set[str]]:
+        """For each given run whose cached results other runs took (their steps with origin
+        CACHED name it as ``source_run``), the ids of those other runs; runs that no other
+        run took from (and unknown ones) are absent. Served from an index where the store has
+        one."""
+        ...
+
+    def blob_users(self, digests: Sequence[str]) -> dict[str, set[str]]:
+        """For each given digest, the ids of the runs whose attachment references name it;
+        digests that no reference names are absent."""
+        ...
+
+    def unused_blobs(self, *, put_before: float | None = None) -> dict[str, int]:
+        """Every stored blob that no attachment reference names and that was last put
+        (:meth:`put_blob`) before ``put_before`` (epoch seconds; None: now, by the store's
+        clock), with its size in bytes."""
+        ...
+
+    def delete_blobs(
+        self, digests: Sequence[str], *, put_before: float | None = None
+    ) -> dict[str, int]:
+        """Delete those of the given blobs that no attachment reference names and that were
+        last put before ``put_before`` (None: now, by the store's clock); return the deleted
+        ones with their sizes. Each blob's check and deletion are atomic against
+        :meth:`put_blob` and against writes of attachment references: a blob put again or
+        referenced meanwhile stays. Unknown digests are skipped."""
+        ...
+
+    def clear_cache(self, task_id: str, execution_id: str | None = None) -> int:
+        """Stop serving from cache the results recorded so far of a cache-enabled task
+        version (of one execution of it, if ``execution_id`` is given): :meth:`find_cached`
+        and :meth:`cached_steps` no longer return those steps, now or after any later
+        delete. The steps' records stay as they were (``cache`` included); steps recorded
+        afterwards are served again. Returns how many cached results were cleared (0 when
+        there were none); durable on return."""
+        ...
+
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
         ...
@@ -323,4 +385,18 @@ class CheckedStore(Protocol):
         it at the end of every run, before recording the run's outcome, and every few seconds
         from its monitor thread while runs record (never on a step's path). Once it has
         raised, it raises again on every call."""
+        ...
+
+
+@runtime_checkable
+class CompactingStore(Protocol):
+    """An optional method of stores whose files do not shrink by themselves when records are
+    deleted (SQLite); ``flightlog.operations`` calls it after deleting, where present."""
+
+    def compact(self, *, full: bool = False) -> int:
+        """Give the space of deleted records back to the file system: the free pages the
+        store can release without rewriting it (SQLite's incremental vacuum) and its log;
+        with ``full``, rewrite the whole file (SQLite's ``VACUUM``: slower, needs free disk
+        space of the file's size, and waits for other writers). Returns the bytes the files
+        shrank by (0 when they did not)."""
         ...

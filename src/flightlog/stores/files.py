@@ -58,6 +58,7 @@ from ..model import (
     Status,
     TaskRecord,
 )
+from .files_deleting import FileDeleting
 from .files_io import Writes, check_identity, check_run_id, locked
 from .files_layout import OWN, Layout
 from .files_open import WRITERS, FileSetUp, check_root, flag, path_from_url, writing
@@ -69,7 +70,7 @@ from .files_tracking import FileTracking
 _OPEN_STORES: weakref.WeakSet[FileStore] = weakref.WeakSet()
 
 
-class FileStore(FileSetUp, FileSteps, FileResources, FileTracking):
+class FileStore(FileSetUp, FileSteps, FileResources, FileDeleting, FileTracking):
     """A store in a directory of JSON files, in bandsaw's layout (``file:///path/to/dir``).
 
     ``fsync`` (default true; ``?fsync=false`` in the URL) syncs every write to disk before

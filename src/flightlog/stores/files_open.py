@@ -49,6 +49,9 @@ WRITERS = (  # every Store method that writes
     "finish_step",
     "record_tracked",
     "put_blob",
+    "delete_run",
+    "delete_blobs",
+    "clear_cache",
     "claim_resource",
     "finish_resource",
     "declare_resources",
@@ -116,8 +119,14 @@ def upgrade_1_to_2(store: FileSetUp) -> None:
     that read as empty where absent, so no file is rewritten."""
 
 
+def upgrade_2_to_3(store: FileSetUp) -> None:
+    """Version 3 (deleting runs, large values out of line): a blob's put time is its file's
+    modification time, cleared cache entries and large values are new files, and step counts
+    are counted where the steps lie, so no file is rewritten."""
+
+
 # The migration ladder of the files store: LADDER[n] takes version n to version n + 1.
-LADDER: dict[int, Callable[[FileSetUp], None]] = {1: upgrade_1_to_2}
+LADDER: dict[int, Callable[[FileSetUp], None]] = {1: upgrade_1_to_2, 2: upgrade_2_to_3}
 
 
 class FileSetUp:

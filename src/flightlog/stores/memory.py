@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ from ..model import (
     TaskRecord,
 )
 from .base import SCHEMA_VERSION, FinishedStep
+from .memory_deleting import MemoryDeleting
 from .memory_resources import MemoryResources
 from .memory_tracking import MemoryTracking
 
@@ -28,7 +30,7 @@ from .memory_tracking import MemoryTracking
 _CANCELABLE = frozenset({Status.RUNNING, Status.RESUMABLE})
 
 
-class MemoryStore(MemoryResources, MemoryTracking):
+class MemoryStore(MemoryResources, MemoryTracking, MemoryDeleting):
     """Keeps every record in dicts guarded by one lock. ``memory://`` opens one.
 
     Records handed to ``finish_step`` belong to the store from then on (the runtime never
@@ -45,6 +47,8 @@ class MemoryStore(MemoryResources, MemoryTracking):
         self._cache: dict[tuple[str, str], Step] = {}
         self._init_resources()
         self._init_tracking()
+        self._init_deleting()
+        self._next_order = itertools.count()
 
     def schema_version(self) -> int:
         return SCHEMA_VERSION
@@ -54,7 +58,7 @@ class MemoryStore(MemoryResources, MemoryTracking):
             if run.run_id in self._runs:
                 raise ConflictError(f"run id {run.run_id!r} exists already")
             self._runs[run.run_id] = self._copy_run(run)
-            self._order[run.run_id] = len(self._order)
+            self._order[run.run_id] = next(self._next_order)
             self._steps[run.run_id] = {}
 
     def _run(self, run_id: str) -> Run:

@@ -148,6 +148,8 @@ class PostgresStore(SQLStore):
     server is waited for; ``connect_timeout`` bounds one connection attempt.
     """
 
+    NOW_SQL = "extract(epoch from clock_timestamp())"  # the server's clock: hosts may differ
+
     def __init__(
         self,
         url: str,

@@ -23,6 +23,7 @@ from ..errors import StoreError
 from .base import SCHEMA_VERSION
 from .sqlite import ADDED_COLUMNS
 from .sqlite import SCHEMA as SQLITE_SCHEMA
+from .sqlite_schema import version_3_statements
 from .sqlite_upgrade import say_upgraded
 
 if TYPE_CHECKING:
@@ -60,9 +61,21 @@ def upgrade_1_to_2(connection: psycopg.Connection[Any]) -> None:
         connection.execute(postgres_statements(alter)[0])
 
 
+def upgrade_2_to_3(connection: psycopg.Connection[Any]) -> None:
+    """Version 3: blob put times and the indexes that deleting runs needs."""
+    for table, column, kind in ADDED_COLUMNS[3]:
+        alter = f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+        connection.execute(postgres_statements(alter)[0])
+    for statement in version_3_statements():
+        connection.execute(postgres_statements(statement)[0])
+
+
 # The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the
 # transaction that holds the schema lock; the schema's own statements run after the last one.
-LADDER: dict[int, Callable[[psycopg.Connection[Any]], None]] = {1: upgrade_1_to_2}
+LADDER: dict[int, Callable[[psycopg.Connection[Any]], None]] = {
+    1: upgrade_1_to_2,
+    2: upgrade_2_to_3,
+}
 
 NOT_UPGRADED = (
     "opened with upgrade=False; run `flightlog upgrade URL`, or open it without that option, "

@@ -62,6 +62,7 @@ from ..model import (
     TaskRecord,
 )
 from .base import SCHEMA_VERSION, FinishedStep
+from .sql_deleting import SQLDeleting
 from .sql_resources import SQLResources
 from .sql_tracking import SQLTracking, Statements
 
@@ -308,7 +309,7 @@ RUN_REPLACE = (
 )
 
 
-class SQLStore(SQLResources, SQLTracking):
+class SQLStore(SQLDeleting, SQLResources, SQLTracking):
     """Every store method, written once in SQL with ``?`` placeholders.
 
     A dialect subclass supplies connections and transactions: ``_query`` (read rows),

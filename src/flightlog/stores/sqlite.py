@@ -37,7 +37,7 @@ from ..errors import (
     StoreError,
 )
 from ..redaction import redact
-from . import sqlite_checkpoint, sqlite_file, thread_end
+from . import sqlite_checkpoint, sqlite_compact, sqlite_file, thread_end
 from .base import SCHEMA_VERSION
 from .files_open import flag
 from .forking import quiet
@@ -51,6 +51,15 @@ from .sqlite_upgrade import back_up, say_upgraded
 T = TypeVar("T")
 
 _BUSY_WORDS = ("locked", "busy")
+# A new run's seq is never one a deleted run had (SQLite gives the highest seq plus one, and
+# the highest may have been deleted: see sql_deleting).
+RUN_INSERT_AFTER_DELETED = RUN_INSERT.replace(
+    "INSERT INTO runs (run_id,", "INSERT INTO runs (seq, run_id,"
+).replace(
+    "VALUES (?,",
+    "VALUES ((SELECT max(coalesce((SELECT max(seq) FROM runs), 0), coalesce((SELECT"
+    " CAST(value AS INTEGER) FROM flightlog_meta WHERE key = 'deleted_seq'), 0)) + 1), ?,",
+)
 _OPEN_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 
 
@@ -242,6 +251,8 @@ class SQLiteStore(SQLStore):
         found = stored_version(connection)  # a plain read: no write lock when it is current
         if found is None and not create:
             raise NoStoreError(self._no_store())
+        if found is None:  # before the first page is written: a new store's files shrink
+            connection.execute(sqlite_compact.AUTO_VACUUM)
         if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             connection.execute("PRAGMA journal_mode = WAL")
         problem = None
@@ -437,7 +448,7 @@ class SQLiteStore(SQLStore):
 
     def _insert_run(self, params: Sequence[Any]) -> int:
         def insert() -> int:
-            cursor = self._connection().execute(RUN_INSERT, params)
+            cursor = self._connection().execute(RUN_INSERT_AFTER_DELETED, params)
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
@@ -473,6 +484,14 @@ class SQLiteStore(SQLStore):
             connection.execute("COMMIT")
 
         self._retry(write)
+
+    def compact(self, *, full: bool = False) -> int:
+        """See :class:`~flightlog.stores.base.CompactingStore` and
+        :mod:`flightlog.stores.sqlite_compact`."""
+        self._writable()
+        before = sqlite_compact.files_size(self.path, log=False)  # not what the delete logged
+        self._retry(lambda: sqlite_compact.compact(self._connection(), self.path, full=full))
+        return max(0, before - sqlite_compact.files_size(self.path))
 
     def data_directory(self) -> str | None:
         """The folder of the database file: resources go under its ``resources/``."""

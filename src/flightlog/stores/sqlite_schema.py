@@ -1,4 +1,4 @@
-"""The SQLite schema (version 2, described in :mod:`flightlog.stores.sql`), and its set-up: a
+"""The SQLite schema (version 3, described in :mod:`flightlog.stores.sql`), and its set-up: a
 new store's tables, or the migration ladder that takes an older store up, one version at a
 time (``LADDER``)."""
 
@@ -109,6 +109,9 @@ CREATE TABLE IF NOT EXISTS blobs (
     size INTEGER NOT NULL,
     data BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS blob_puts (sha256 TEXT PRIMARY KEY, put_time REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS attachments_blob ON attachments (sha256);
+CREATE INDEX IF NOT EXISTS steps_source ON steps (source_run) WHERE origin = 'cached';
 CREATE VIEW IF NOT EXISTS step_view AS
     SELECT runs.run_id AS run_id, steps.id & 4294967295 AS position, steps.*
     FROM steps JOIN runs ON runs.seq = steps.id >> 32;
@@ -118,6 +121,7 @@ CREATE VIEW IF NOT EXISTS step_view AS
 # store forward adds them, at the end of their tables, as a new store's tables have them.
 ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
     2: (("runs", "history", "TEXT"), ("runs", "last_seen", "REAL"), ("tasks", "constants", "TEXT")),
+    3: (),
 }
 
 
@@ -133,10 +137,34 @@ def upgrade_1_to_2(connection: sqlite3.Connection) -> None:
     _add_columns(connection, 2)
 
 
+# Version 3's additions for deleting runs: the time each blob was last put (those put before
+# count as put at time 0, so gc may take them at once when nothing names them), an index of
+# attachment references by blob, and one of cached steps by the run they were served from.
+VERSION_3_DELETING = """
+CREATE TABLE IF NOT EXISTS blob_puts (sha256 TEXT PRIMARY KEY, put_time REAL NOT NULL);
+INSERT INTO blob_puts (sha256, put_time) SELECT sha256, 0 FROM blobs WHERE true
+    ON CONFLICT (sha256) DO NOTHING;
+CREATE INDEX IF NOT EXISTS attachments_blob ON attachments (sha256);
+CREATE INDEX IF NOT EXISTS steps_source ON steps (source_run) WHERE origin = 'cached'
+"""
+
+
+def version_3_statements() -> list[str]:
+    """What version 3 adds to a version 2 store, in SQLite's words, in order."""
+    return [statement.strip() for statement in VERSION_3_DELETING.split(";") if statement.strip()]
+
+
+def upgrade_2_to_3(connection: sqlite3.Connection) -> None:
+    """Version 3: blob put times and the indexes that deleting runs needs."""
+    _add_columns(connection, 3)
+    for statement in version_3_statements():
+        connection.execute(statement)
+
+
 # The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the
 # transaction of the caller (which holds the write lock). Each step adds what its version
 # added; the schema's own statements (CREATE ... IF NOT EXISTS) run after the last one.
-LADDER: dict[int, Callable[[sqlite3.Connection], None]] = {1: upgrade_1_to_2}
+LADDER: dict[int, Callable[[sqlite3.Connection], None]] = {1: upgrade_1_to_2, 2: upgrade_2_to_3}
 
 
 def climb(connection: sqlite3.Connection, found: int) -> None:

@@ -25,6 +25,7 @@ from .model import Attempt, ErrorInfo, Origin, Owner, Run, RunAttempt, Status, S
 from .stores import Store
 from .testing_cancel import CancelStoreContract
 from .testing_resources import ResourceStoreContract
+from .testing_selection import SelectionStoreContract
 from .testing_tracking import TrackingStoreContract
 
 __all__ = ["StoreContract", "make_run", "make_step"]
@@ -62,7 +63,9 @@ def make_step(run_id: str = "run-1", position: int = 0, **fields: Any) -> Step:
     return Step(run_id=run_id, position=position, **values)
 
 
-class StoreContract(CancelStoreContract, ResourceStoreContract, TrackingStoreContract):
+class StoreContract(
+    CancelStoreContract, ResourceStoreContract, SelectionStoreContract, TrackingStoreContract
+):
     """Every storage behaviour that flightlog relies on. Needs a ``store`` fixture."""
 
     # -- runs ----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ..model import (
     Step,
     TaskRecord,
 )
+from ..selection import RunSelection, StatusCounts
 
 SCHEMA_VERSION = 2
 """The schema version this flightlog writes; stores refuse to write a newer one, and migrate
@@ -132,6 +133,21 @@ class Store(Protocol):
         """Runs matching every given filter (stored status), newest first (by creation)."""
         ...
 
+    def select_runs(
+        self, selection: RunSelection, *, offset: int = 0, limit: int | None = None
+    ) -> list[Run]:
+        """The runs in the selection (see :class:`~flightlog.selection.RunSelection`; by
+        stored status), with their step counts, newest first (by creation), skipping the
+        first ``offset`` of them and giving at most ``limit``. SQL stores answer from their
+        indexes; the time does not grow with the number of steps."""
+        ...
+
+    def count_statuses(self, selection: RunSelection) -> StatusCounts:
+        """How many runs of the selection have each stored status, and how many of their
+        steps have each status. SQL stores keep a finished run's counts (written when it
+        finishes) and count only the steps of runs still going."""
+        ...
+
     def record_task(self, task: TaskRecord) -> None:
         """Insert a task version if its task_id is not recorded yet (idempotent). Every field
         is read back as given, ``components`` and ``constants`` included."""
@@ -169,6 +185,19 @@ class Store(Protocol):
 
     def list_steps(self, run_id: str) -> list[Step]:
         """The run's steps in call order (position); empty for an unknown run."""
+        ...
+
+    def steps_page(
+        self,
+        run_id: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        after: int | None = None,
+    ) -> list[Step]:
+        """Part of the run's steps in call order: those after position ``after`` (if given),
+        less the first ``offset``, at most ``limit``; empty for an unknown run. Reads only
+        those steps."""
         ...
 
     def find_cached(self, task_id: str, execution_id: str) -> Step | None:

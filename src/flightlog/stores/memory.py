@@ -23,12 +23,13 @@ from ..model import (
 from .base import SCHEMA_VERSION
 from .memory_resources import MemoryResources
 from .memory_tracking import MemoryTracking
+from .python_selection import PythonSelection
 
 # Stored statuses a cancel applies to (see Store.request_cancel).
 _CANCELABLE = frozenset({Status.RUNNING, Status.RESUMABLE})
 
 
-class MemoryStore(MemoryResources, MemoryTracking):
+class MemoryStore(MemoryResources, MemoryTracking, PythonSelection):
     """Keeps every record in dicts guarded by one lock. ``memory://`` opens one.
 
     Records handed to ``finish_step`` belong to the store from then on (the runtime never

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigurationError, ConflictError, StoreError
 from ..redaction import redact
 from . import thread_end
-from .postgres_schema import set_up_schema
+from .base import SCHEMA_VERSION
+from .postgres_schema import add_scale_tables, set_up_schema
 from .postgres_statements import nul_refused, translate, without_nul
 from .sql import RUN_INSERT, SQLStore
 
@@ -148,6 +149,10 @@ class PostgresStore(SQLStore):
     server is waited for; ``connect_timeout`` bounds one connection attempt.
     """
 
+    _CONTAINS = "strpos({column}, ?) > 0"
+    _JSON_FIELD = "({column}::json ->> '{key}')"
+    _NO_LIMIT = ""
+
     def __init__(
         self, url: str, *, retry_seconds: float = 60.0, connect_timeout: float = 10.0
     ) -> None:
@@ -241,7 +246,10 @@ class PostgresStore(SQLStore):
         deadline = time.monotonic() + self.retry_seconds
         while True:
             try:
-                return set_up_schema(self._connection(), self._where)
+                found = set_up_schema(self._connection(), self._where)
+                if found[0] == SCHEMA_VERSION:
+                    self._scale_ready = add_scale_tables(self._connection())
+                return found
             except self._psycopg.OperationalError as error:
                 connection = getattr(self._local, "connection", None)
                 if connection is not None and not self._lost(connection, error):

@@ -63,6 +63,7 @@ from ..model import (
 )
 from .base import SCHEMA_VERSION
 from .sql_resources import SQLResources
+from .sql_selection import SQLSelection
 from .sql_tracking import SQLTracking
 
 POSITION_BITS = 32
@@ -275,7 +276,7 @@ def run_from_row(row: Sequence[Any], step_count: int = 0) -> Run:
     )
 
 
-class SQLStore(SQLResources, SQLTracking):
+class SQLStore(SQLSelection, SQLResources, SQLTracking):
     """Every store method, written once in SQL with ``?`` placeholders.
 
     A dialect subclass supplies connections and transactions: ``_query`` (read rows),
@@ -378,7 +379,9 @@ class SQLStore(SQLResources, SQLTracking):
         changed = self._write(
             "UPDATE runs SET status = 'RUNNING', owner = ?, start_time = ?, end_time = NULL,"
             " output = NULL, error = NULL, lease_expires = ?, cancel_requested = 0,"
-            " resumes = ?, history = ?, last_seen = ? WHERE run_id = ? AND (resumes = ?"
+            " resumes = ?, history = ?, last_seen = ?"
+            + (", step_count = NULL" if self._scale_ready else "")
+            + " WHERE run_id = ? AND (resumes = ?"
             # Repeatable after a dropped connection: a second run of it matches its own claim
             # (same owner and start) and writes the same values again.
             " OR (resumes = ? AND owner = ? AND start_time = ?))" + REPEATABLE,
@@ -405,6 +408,27 @@ class SQLStore(SQLResources, SQLTracking):
         return run
 
     def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: Status,
+        end_time: float | None,
+        output: str | None = None,
+        error: ErrorInfo | None = None,
+        expected_resumes: int | None = None,
+    ) -> Status:
+        found = self._finish_run(
+            run_id,
+            status=status,
+            end_time=end_time,
+            output=output,
+            error=error,
+            expected_resumes=expected_resumes,
+        )
+        self._keep_step_counts(run_id, found)
+        return found
+
+    def _finish_run(
         self,
         run_id: str,
         *,
@@ -460,12 +484,6 @@ class SQLStore(SQLResources, SQLTracking):
         if not self._query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
             raise NotFoundError(f"no run with id {run_id!r}")
         return False
-
-    def _count_sql(self) -> str:
-        return (
-            "(SELECT count(*) FROM steps WHERE steps.id BETWEEN runs.seq * 4294967296"
-            " AND runs.seq * 4294967296 + 4294967295)"
-        )
 
     def get_run(self, run_id: str) -> Run | None:
         rows = self._query(

@@ -37,7 +37,7 @@ from ..errors import (
     StoreError,
 )
 from ..redaction import redact
-from . import sqlite_checkpoint, sqlite_file, thread_end
+from . import sql_scale_schema, sqlite_checkpoint, sqlite_file, thread_end
 from .base import SCHEMA_VERSION
 from .forking import quiet
 from .sql import RUN_INSERT, SQLStore
@@ -246,6 +246,32 @@ class SQLiteStore(SQLStore):
                 problem = sqlite_file.describe(error, self.path)  # read it as it is
         self._version = found
         self._check_version(found, problem)
+        if self._read_only_reason is None:
+            self._scale_ready = sql_scale_schema.MARKER in self._tables(connection)
+            if not self._scale_ready:
+                self._add_scale_tables(connection)
+
+    def _tables(self, connection: sqlite3.Connection) -> set[str]:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in rows}
+
+    def _add_scale_tables(self, connection: sqlite3.Connection) -> None:
+        """Add what :mod:`flightlog.stores.sql_scale_schema` describes, under the write lock
+        (of many processes opening the store at once, one does it)."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if sql_scale_schema.MARKER not in self._tables(connection):
+                table, column, kind = sql_scale_schema.ADDED_COLUMN
+                present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                for statement in [*sql_scale_schema.statements(), *sql_scale_schema.BACKFILL]:
+                    connection.execute(statement)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        self._scale_ready = True
 
     def _open_read_only(self, reason: str, create: bool) -> None:
         """Open a file that cannot be written here (read-only media, a full disk) without

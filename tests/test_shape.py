@@ -26,6 +26,7 @@ LAYERS = {
     "tracking": 5,
     "resources": 6,
     "query": 7,
+    "questions": 7,
     "explain": 7,
     "runlog": 7,
     "tracked_query": 7,

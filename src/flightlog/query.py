@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import codec
+from .codec_blobs import BLOBS, StoreBlobs
 from .errors import FlightlogError, InvalidInputError, NotFoundError
 from .model import Run, Status, Step, TaskRecord
 from .resources.view import PREFIX as RESOURCE_PREFIX
@@ -198,12 +199,16 @@ class Queries:
     def decode(self, text: str) -> Any:
         """A stored value; a class whose module is not imported (and not allowed) comes back
         as a ``codec.Undecoded`` placeholder, importing nothing."""
-        return codec.decode(
-            text,
-            allow_pickle=self.allow_pickle,
-            allow_imports=self.allow_imports,
-            placeholders=True,
-        )
+        blobs = BLOBS.set(StoreBlobs(self.store))  # values stored out of line
+        try:
+            return codec.decode(
+                text,
+                allow_pickle=self.allow_pickle,
+                allow_imports=self.allow_imports,
+                placeholders=True,
+            )
+        finally:
+            BLOBS.reset(blobs)
 
 
 def _created(run: Run) -> float:

@@ -23,6 +23,7 @@ import pytest
 from .errors import ConflictError, NotFoundError
 from .model import Attempt, ErrorInfo, Origin, Owner, Run, RunAttempt, Status, Step, TaskRecord
 from .stores import Store
+from .testing_blobs import BlobStoreContract
 from .testing_cancel import CancelStoreContract
 from .testing_resources import ResourceStoreContract
 from .testing_selection import SelectionStoreContract
@@ -64,7 +65,11 @@ def make_step(run_id: str = "run-1", position: int = 0, **fields: Any) -> Step:
 
 
 class StoreContract(
-    CancelStoreContract, ResourceStoreContract, SelectionStoreContract, TrackingStoreContract
+    BlobStoreContract,
+    CancelStoreContract,
+    ResourceStoreContract,
+    SelectionStoreContract,
+    TrackingStoreContract,
 ):
     """Every storage behaviour that flightlog relies on. Needs a ``store`` fixture."""
 

@@ -7,7 +7,7 @@ Every store must pass the conformance suite in ``flightlog.testing``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from ..model import (
@@ -242,6 +242,31 @@ class Store(Protocol):
 
     def get_blob(self, sha256: str) -> bytes | None:
         """The bytes stored under that digest, or None."""
+        ...
+
+    def put_blob_stream(self, sha256: str, size: int, chunks: Iterable[bytes | memoryview]) -> bool:
+        """Store ``size`` bytes, given as the pieces of ``chunks`` (of any sizes; the caller
+        computed their ``sha256``), under that digest, durably, holding about one piece at a
+        time (SQL and files stores). Idempotent: when the digest is stored already nothing is
+        written and False is returned. A blob is whole or absent, never partly visible; the
+        same blob as ``get_blob`` gives. ``chunks`` may be iterated again (a retry)."""
+        ...
+
+    def blob_size(self, sha256: str) -> int | None:
+        """The size of the blob stored under that digest, or None when there is none."""
+        ...
+
+    def read_blob_chunks(self, sha256: str) -> Iterator[bytes]:
+        """The blob's bytes a piece at a time, in order (nothing for an unknown digest). The
+        pieces are hashed as they pass: after the last one, StoreError if they do not hash
+        to the digest."""
+        ...
+
+    def referenced_blobs(self) -> set[str]:
+        """Every blob digest that a record of the store refers to: its attachments, and the
+        values stored out of line (see :mod:`flightlog.codec_blobs`) in runs' arguments and
+        outputs, steps' arguments and results, resources' arguments and results. A blob
+        outside this set is referred to by nothing (what ``gc`` may remove)."""
         ...
 
     # -- resources (see flightlog.resources) -------------------------------------------------

@@ -65,6 +65,7 @@ from .base import SCHEMA_VERSION
 from .sql_resources import SQLResources
 from .sql_selection import SQLSelection
 from .sql_tracking import SQLTracking
+from .streamed_blobs import SQLBlobs
 
 POSITION_BITS = 32
 POSITION_MASK = (1 << POSITION_BITS) - 1
@@ -276,7 +277,7 @@ def run_from_row(row: Sequence[Any], step_count: int = 0) -> Run:
     )
 
 
-class SQLStore(SQLSelection, SQLResources, SQLTracking):
+class SQLStore(SQLSelection, SQLBlobs, SQLResources, SQLTracking):
     """Every store method, written once in SQL with ``?`` placeholders.
 
     A dialect subclass supplies connections and transactions: ``_query`` (read rows),

@@ -152,6 +152,8 @@ class PostgresStore(SQLStore):
     _CONTAINS = "strpos({column}, ?) > 0"
     _JSON_FIELD = "({column}::json ->> '{key}')"
     _NO_LIMIT = ""
+    _JSON_OBJECT_AGG = "json_object_agg({key}, {value})::text"
+    _JSON_EACH = "json_each_text({column}::json)"
 
     def __init__(
         self, url: str, *, retry_seconds: float = 60.0, connect_timeout: float = 10.0
@@ -248,7 +250,7 @@ class PostgresStore(SQLStore):
             try:
                 found = set_up_schema(self._connection(), self._where)
                 if found[0] == SCHEMA_VERSION:
-                    self._scale_ready = add_scale_tables(self._connection())
+                    self._scale_ready = add_scale_tables(self._connection(), self._JSON_OBJECT_AGG)
                 return found
             except self._psycopg.OperationalError as error:
                 connection = getattr(self._local, "connection", None)

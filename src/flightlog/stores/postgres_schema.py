@@ -112,7 +112,7 @@ def set_up_schema(connection: psycopg.Connection[Any], where: str) -> tuple[int,
         raise StoreError(f"cannot set up flightlog's schema in {where}: {error}") from error
 
 
-def add_scale_tables(connection: psycopg.Connection[Any]) -> bool:
+def add_scale_tables(connection: psycopg.Connection[Any], object_agg: str) -> bool:
     """Add what :mod:`flightlog.stores.sql_scale_schema` describes, when missing, under the
     schema lock; return whether the store has it (False: a user without the right to alter
     the tables; the store then answers the same questions more slowly)."""
@@ -126,18 +126,16 @@ def add_scale_tables(connection: psycopg.Connection[Any]) -> bool:
 
     if present():
         return True
-    table, column, kind = scale.ADDED_COLUMN
     try:
         with connection.transaction():
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             if not present():
-                added = f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
-                for statement in postgres_statements(added):
-                    connection.execute(statement)
+                for table, column, kind in scale.ADDED_COLUMNS:
+                    added = f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+                    connection.execute(postgres_statements(added)[0])
                 for statement in scale.statements():
                     connection.execute(postgres_statements(statement)[0])
-                for statement in scale.BACKFILL:
-                    connection.execute(statement)
+                connection.execute(scale.backfill(object_agg))
     except psycopg.errors.InsufficientPrivilege:
         return False
     return True

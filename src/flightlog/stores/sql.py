@@ -381,7 +381,7 @@ class SQLStore(SQLSelection, SQLBlobs, SQLResources, SQLTracking):
             "UPDATE runs SET status = 'RUNNING', owner = ?, start_time = ?, end_time = NULL,"
             " output = NULL, error = NULL, lease_expires = ?, cancel_requested = 0,"
             " resumes = ?, history = ?, last_seen = ?"
-            + (", step_count = NULL" if self._scale_ready else "")
+            + (", step_count = NULL, step_counts = NULL" if self._scale_ready else "")
             + " WHERE run_id = ? AND (resumes = ?"
             # Repeatable after a dropped connection: a second run of it matches its own claim
             # (same owner and start) and writes the same values again.
@@ -418,27 +418,6 @@ class SQLStore(SQLSelection, SQLBlobs, SQLResources, SQLTracking):
         error: ErrorInfo | None = None,
         expected_resumes: int | None = None,
     ) -> Status:
-        found = self._finish_run(
-            run_id,
-            status=status,
-            end_time=end_time,
-            output=output,
-            error=error,
-            expected_resumes=expected_resumes,
-        )
-        self._keep_step_counts(run_id, found)
-        return found
-
-    def _finish_run(
-        self,
-        run_id: str,
-        *,
-        status: Status,
-        end_time: float | None,
-        output: str | None = None,
-        error: ErrorInfo | None = None,
-        expected_resumes: int | None = None,
-    ) -> Status:
         self._writable()
         attempt = "" if expected_resumes is None else " AND resumes = ?"
         mine = (run_id,) if expected_resumes is None else (run_id, expected_resumes)
@@ -446,13 +425,14 @@ class SQLStore(SQLSelection, SQLBlobs, SQLResources, SQLTracking):
         # wrote, and that is what is returned either way (see the end).
         if self._write(
             "UPDATE runs SET status = ?, end_time = ?, output = ?, error = ?,"
-            " lease_expires = NULL WHERE run_id = ? AND status = 'RUNNING'" + attempt + REPEATABLE,
+            " lease_expires = NULL" + self._kept_counts() + " WHERE run_id = ?"
+            " AND status = 'RUNNING'" + attempt + REPEATABLE,
             (status.value, end_time, output, _error_text(error), *mine),
         ):
             return status
         # Canceled meanwhile: it stays CANCELED; its end is when the owner really stopped.
         if self._write(
-            "UPDATE runs SET end_time = ?, lease_expires = NULL"
+            "UPDATE runs SET end_time = ?, lease_expires = NULL" + self._kept_counts() + ""
             " WHERE run_id = ? AND status = 'CANCELED'" + attempt,
             (end_time, *mine),
         ):

@@ -1,11 +1,11 @@
 """What the SQL stores add to schema version 2 for questions at scale and large values.
 
-``step_counts``
-    per finished run, how many of its steps have each status: written when the run finishes
-    (:meth:`~flightlog.stores.sql_selection.SQLSelection.finish_run`), not on every step, so
-    the step commit costs what it did. ``runs.step_count`` holds the run's total; it is NULL
-    while the run's counts are not kept (a run that has not finished, or was resumed), and
-    then the steps are counted where they lie.
+``runs.step_count``, ``runs.step_counts``
+    a finished run's number of steps, and how many have each status (JSON: ``{"SUCCESSFUL":
+    120, "FAILED": 1}``), computed by the very statement that records the run's outcome
+    (no other write, and nothing on a step's commit). NULL while the run's counts are not
+    kept (a run going on, resumed, or canceled by another process while its owner lives):
+    then its steps are counted where they lie, a key range of the steps table.
 ``blob_chunks``
     the bytes of a blob written in parts (large values, see :mod:`flightlog.large_values`):
     ``(sha256, part)`` in order; the blob's ``blobs`` row (its size, and empty ``data``) is
@@ -22,12 +22,6 @@ does the rest of the schema.
 from __future__ import annotations
 
 TABLES = """
-CREATE TABLE IF NOT EXISTS step_counts (
-    run_seq INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    PRIMARY KEY (run_seq, status)
-);
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_time);
 CREATE TABLE IF NOT EXISTS blob_chunks (
     sha256 TEXT NOT NULL,
@@ -37,20 +31,31 @@ CREATE TABLE IF NOT EXISTS blob_chunks (
 )
 """
 
-ADDED_COLUMN = ("runs", "step_count", "INTEGER")
+ADDED_COLUMNS = (("runs", "step_count", "INTEGER"), ("runs", "step_counts", "TEXT"))
 
 FINISHED = "('SUCCESSFUL', 'FAILED', 'CANCELED')"
 
-# The counts of runs that finished before the store had them.
-BACKFILL = (
-    "INSERT INTO step_counts (run_seq, status, count)"
-    " SELECT runs.seq, steps.status, count(*) FROM runs JOIN steps"
-    " ON steps.id BETWEEN runs.seq * 4294967296 AND runs.seq * 4294967296 + 4294967295"
-    f" WHERE runs.status IN {FINISHED} AND runs.step_count IS NULL"
-    " GROUP BY runs.seq, steps.status",
-    "UPDATE runs SET step_count = (SELECT coalesce(sum(count), 0) FROM step_counts"
-    f" WHERE step_counts.run_seq = runs.seq) WHERE status IN {FINISHED} AND step_count IS NULL",
-)
+STEP_RANGE = "steps.id BETWEEN runs.seq * 4294967296 AND runs.seq * 4294967296 + 4294967295"
+
+
+def kept_counts(object_agg: str) -> str:
+    """The assignments that keep a finished run's counts (part of an UPDATE of ``runs``);
+    ``object_agg`` is the dialect's JSON object aggregate, with ``{key}`` and ``{value}``."""
+    pairs = object_agg.format(key="c.status", value="c.n")
+    return (
+        f", step_count = (SELECT count(*) FROM steps WHERE {STEP_RANGE})"
+        f", step_counts = (SELECT coalesce({pairs}, '{{}}') FROM (SELECT steps.status AS status,"
+        f" count(*) AS n FROM steps WHERE {STEP_RANGE} GROUP BY steps.status) AS c)"
+    )
+
+
+def backfill(object_agg: str) -> str:
+    """The counts of the runs that finished before the store kept them."""
+    return (
+        f"UPDATE runs SET status = status{kept_counts(object_agg)}"
+        f" WHERE status IN {FINISHED} AND step_counts IS NULL"
+    )
+
 
 # The table made last: when it exists, so does everything else here.
 MARKER = "blob_chunks"

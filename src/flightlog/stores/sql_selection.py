@@ -1,9 +1,10 @@
 """Questions over many runs, answered by the database: runs selected by date, text and
 stored values, counts by status, and a run's steps a page at a time.
 
-Counts come from ``step_counts`` (see :mod:`flightlog.stores.sql_scale_schema`) for finished
-runs, written once when a run finishes, and from the steps themselves for runs still going
-(few, and each one key range of the steps table). The step commit is unchanged.
+Counts come from ``runs.step_counts`` (see :mod:`flightlog.stores.sql_scale_schema`) for
+finished runs, written by the statement that records a run's outcome, and from the steps
+themselves for runs still going (few, each one key range of the steps table). The step
+commit is unchanged.
 """
 
 from __future__ import annotations
@@ -13,19 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 from ..model import Run, Status, Step
 from ..selection import RunSelection, StatusCounts, ascii_lower
+from .sql_scale_schema import kept_counts
 from .sql_tracking import Statements
 
 POSITION_BITS = 32
 POSITION_MASK = (1 << POSITION_BITS) - 1
 STEP_RANGE = "steps.id BETWEEN runs.seq * 4294967296 AND runs.seq * 4294967296 + 4294967295"
-_FINISHED = frozenset({Status.SUCCESSFUL, Status.FAILED, Status.CANCELED})
 
 
 class SQLSelection:
     """The selection methods of :class:`~flightlog.stores.sql.SQLStore`.
 
     Dialects say how to find a substring (``_CONTAINS``), read a field of JSON text
-    (``_JSON_FIELD``) and list without a limit (``_NO_LIMIT``); the defaults are SQLite's.
+    (``_JSON_FIELD``), list without a limit (``_NO_LIMIT``), and make and read a JSON object
+    of counts (``_JSON_OBJECT_AGG``, ``_JSON_EACH``); the defaults are SQLite's.
     """
 
     url: str
@@ -34,6 +36,8 @@ class SQLSelection:
     _CONTAINS = "instr({column}, ?) > 0"
     _JSON_FIELD = "json_extract({column}, '$.{key}')"
     _NO_LIMIT = " LIMIT -1"
+    _JSON_OBJECT_AGG = "json_group_object({key}, {value})"
+    _JSON_EACH = "json_each({column})"
 
     if TYPE_CHECKING:
 
@@ -119,17 +123,16 @@ class SQLSelection:
         )
         _add(counts.runs, rows)
         if self._scale_ready:
+            each = self._JSON_EACH.format(column="runs.step_counts")
             _add(
                 counts.steps,
                 self._query(
-                    "SELECT step_counts.status, sum(step_counts.count) FROM runs"
-                    " JOIN step_counts ON step_counts.run_seq = runs.seq"
-                    f" WHERE runs.step_count IS NOT NULL AND {where}"
-                    " GROUP BY step_counts.status",
+                    f"SELECT j.key, sum(CAST(j.value AS BIGINT)) FROM runs, {each} AS j"
+                    f" WHERE runs.step_counts IS NOT NULL AND {where} GROUP BY j.key",
                     params,
                 ),
             )
-            where = f"runs.step_count IS NULL AND {where}"
+            where = f"runs.step_counts IS NULL AND {where}"
         _add(
             counts.steps,
             self._query(
@@ -172,33 +175,11 @@ class SQLSelection:
         )
         return [step_from_row(run_id, row) for row in rows]
 
-    def _keep_step_counts(self, run_id: str, status: Status) -> None:
-        """Write down the counts of a run that has just finished (see the module)."""
-        if not self._scale_ready or status not in _FINISHED:
-            return
-        seq = self._seq(run_id)
-        low = seq << POSITION_BITS
-        rows = self._query(
-            "SELECT status, count(*) FROM steps WHERE id BETWEEN ? AND ? GROUP BY status",
-            (low, low | POSITION_MASK),
-        )
-        total = sum(int(row[1]) for row in rows)
-        statements: Statements = [("DELETE FROM step_counts WHERE run_seq = ?", [(seq,)])]
-        if rows:
-            statements.append(
-                (
-                    "INSERT INTO step_counts (run_seq, status, count) VALUES (?, ?, ?)",
-                    [(seq, row[0], int(row[1])) for row in rows],
-                )
-            )
-        statements.append(
-            (
-                "UPDATE runs SET step_count = ? WHERE seq = ?"
-                " AND status IN ('SUCCESSFUL', 'FAILED', 'CANCELED')",
-                [(total, seq)],
-            )
-        )
-        self._write_batch(statements)
+    def _kept_counts(self) -> str:
+        """The assignments that keep a run's counts, for the UPDATE that finishes it."""
+        if not self._scale_ready:
+            return ""
+        return kept_counts(self._JSON_OBJECT_AGG)
 
 
 def _add(into: dict[Status, int], rows: list[tuple[Any, ...]]) -> None:

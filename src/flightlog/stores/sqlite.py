@@ -261,12 +261,13 @@ class SQLiteStore(SQLStore):
         connection.execute("BEGIN IMMEDIATE")
         try:
             if sql_scale_schema.MARKER not in self._tables(connection):
-                table, column, kind = sql_scale_schema.ADDED_COLUMN
-                present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
-                if column not in present:
-                    connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-                for statement in [*sql_scale_schema.statements(), *sql_scale_schema.BACKFILL]:
+                for table, column, kind in sql_scale_schema.ADDED_COLUMNS:
+                    present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+                    if column not in present:
+                        connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                for statement in sql_scale_schema.statements():
                     connection.execute(statement)
+                connection.execute(sql_scale_schema.backfill(self._JSON_OBJECT_AGG))
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")

@@ -27,7 +27,7 @@ from json.scanner import make_scanner
 from typing import Any
 
 from flightlog import codec_blobs
-from flightlog.codec_blobs import BLOBS, MIN_THRESHOLD, TEXT_PREFIX
+from flightlog.codec_blobs import BLOBS, TEXT_PREFIX
 from flightlog.errors import ConfigurationError, SerializationError
 
 __all__ = [
@@ -115,8 +115,7 @@ def encode(value: object, serializer: str = "json") -> str:
     v: Any = value
     kind = type(v)
     if kind is str:
-        text = _encode_str(v)
-        return text if len(text) < MIN_THRESHOLD else codec_blobs.spill_text(text)
+        return codec_blobs.spill_text(_encode_str(v))
     if kind is int:
         if -_BIG < v < _BIG:
             return repr(v)
@@ -127,12 +126,10 @@ def encode(value: object, serializer: str = "json") -> str:
     try:
         if (kind is list or kind is dict) and _plain(v, True):
             try:
-                text = _dumps(v)
-                return text if len(text) < MIN_THRESHOLD else codec_blobs.spill_text(text)
+                return codec_blobs.spill_text(_dumps(v))
             except ValueError:  # nan/inf, or an int too long for decimal digits
                 pass
-        text = _dumps(_enc(v))
-        return text if len(text) < MIN_THRESHOLD else codec_blobs.spill_text(text)
+        return codec_blobs.spill_text(_dumps(_enc(v)))
     except _Unencodable as error:
         where = "value" + "".join(reversed(error.path))
         detail = error.detail or "; convert it, or pass serializer='pickle' to pickle it"
@@ -451,11 +448,7 @@ _BY_TYPE: dict[type, Callable[[Any], object]] = {
 
 
 def _enc_buffer(kind: str, v: bytes | bytearray) -> object:
-    if len(v) >= MIN_THRESHOLD:
-        found = codec_blobs.spill(kind, memoryview(v), {})
-        if found is not None:
-            return found
-    return {_TAG: kind, "b64": _b64(v)}
+    return codec_blobs.spill(kind, memoryview(v), {}) or {_TAG: kind, "b64": _b64(v)}
 
 
 def _encode_pickle(value: object) -> str:
@@ -468,10 +461,8 @@ def _encode_pickle(value: object) -> str:
         raise SerializationError(
             f"cannot encode value of type '{name}' with pickle: {exc}"
         ) from exc
-    if len(data) >= MIN_THRESHOLD:
-        found = codec_blobs.spill("pickle", memoryview(data), {})
-        if found is not None:
-            return _dumps(found)
+    if found := codec_blobs.spill("pickle", memoryview(data), {}):
+        return _dumps(found)
     return f'{{"{_TAG}":"pickle","b64":"{_b64(data)}"}}'
 
 

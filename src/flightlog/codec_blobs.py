@@ -146,6 +146,8 @@ def sink() -> BlobSink:
 def spill(kind: str, data: memoryview, extra: dict[str, Any]) -> dict[str, Any] | None:
     """A reference to the buffer put into the blobs in force, or None to keep it inline
     (no sink, or too small)."""
+    if data.nbytes < MIN_THRESHOLD:
+        return None
     found = BLOBS.get()
     if found is None or data.nbytes < found.threshold:
         return None
@@ -155,6 +157,8 @@ def spill(kind: str, data: memoryview, extra: dict[str, Any]) -> dict[str, Any] 
 
 def spill_text(text: str) -> str:
     """``text`` itself, or a reference to it put into the blobs in force when it is long."""
+    if len(text) < MIN_THRESHOLD:
+        return text
     found = BLOBS.get()
     if found is None or len(text) < found.threshold:
         return text

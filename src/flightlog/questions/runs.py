@@ -206,7 +206,8 @@ class RunQuestions:
             return self.store.select_runs(selection, offset=offset, limit=limit)
         found: list[Run] = []
         skip = offset
-        for run in self._pages(selection, checks):
+        page = PAGE if limit is None else max(50, min(PAGE, 2 * (offset + limit)))
+        for run in self._pages(selection, checks, page):
             if skip:
                 skip -= 1
                 continue
@@ -215,14 +216,16 @@ class RunQuestions:
             found.append(run)
         return found
 
-    def _pages(self, selection: RunSelection, checks: list[Callable[[Run], bool]]) -> Iterator[Run]:
+    def _pages(
+        self, selection: RunSelection, checks: list[Callable[[Run], bool]], size: int
+    ) -> Iterator[Run]:
         start = 0
         while True:
-            page = self.store.select_runs(selection, offset=start, limit=PAGE)
+            page = self.store.select_runs(selection, offset=start, limit=size)
             yield from self._matching(page, checks)
-            if len(page) < PAGE:
+            if len(page) < size:
                 return
-            start += PAGE
+            start += size
 
     @staticmethod
     def _matching(runs: Iterable[Run], checks: list[Callable[[Run], bool]]) -> list[Run]:

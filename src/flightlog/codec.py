@@ -572,7 +572,7 @@ def decode(
     decodes as an :class:`Undecoded`.
     """
     try:
-        if text.startswith(TEXT_PREFIX):  # a long value, stored out of line
+        if isinstance(text, str) and text.startswith(TEXT_PREFIX):  # a long value, out of line
             text = codec_blobs.read_text(text)
         if _MARK not in text:
             try:

@@ -12,6 +12,8 @@ import pytest
 import flightlog
 from flightlog.codec_blobs import blob_references
 
+from .store_urls import STORE_KINDS, store_url
+
 
 def _stored_result(fl: flightlog.Flightlog, run_id: str, name: str) -> str:
     step = fl.store.get_step(run_id, name)
@@ -132,3 +134,23 @@ def test_a_damaged_blob_is_never_used(tmp_path: Path) -> None:
     with pytest.raises(flightlog.FlightlogError, match="does not match its digest"):
         fl.get_step_result("r", "make")
     fl.close()
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_a_resource_result_goes_out_of_line(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    fl = flightlog.open(store_url(kind, request, tmp_path), data_dir=tmp_path / "data")
+    request.addfinalizer(fl.close)
+
+    @fl.resource("arrays")
+    def make(ident: str, args: dict[str, int], ctx: object) -> np.ndarray:
+        return np.full(args["n"], 7, dtype=np.int64)
+
+    first = fl.fetch("arrays", "a", args={"n": 300_000})  # 2.4 MB
+    assert int(first.result.sum()) == 7 * 300_000
+    record = fl.store.get_resource("arrays", "a")
+    assert record is not None and record.result is not None and len(record.result) < 300
+    assert blob_references(record.result) <= fl.store.referenced_blobs()
+    again = fl.fetch("arrays", "a")
+    np.testing.assert_array_equal(again.result, first.result)

@@ -23,6 +23,7 @@ every blob a kept record refers to). Smaller values are stored inline, as before
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import hashlib
 import re
@@ -40,6 +41,7 @@ __all__ = [
     "Pieces",
     "StoreBlobs",
     "blob_references",
+    "out_of_line",
     "read_text",
 ]
 
@@ -186,3 +188,14 @@ def blob_references(text: str | None) -> set[str]:
     if not text or '"blob":"' not in text:
         return set()
     return set(_REFERENCE.findall(text))
+
+
+@contextlib.contextmanager
+def out_of_line(store: Any) -> Iterator[None]:
+    """Within: values encoded or decoded go out of line into the store's blobs, and come
+    back from there."""
+    token = BLOBS.set(StoreBlobs(store))
+    try:
+        yield
+    finally:
+        BLOBS.reset(token)

@@ -32,6 +32,9 @@ Schema (version 2). Users may query it with any SQL tool:
     :mod:`flightlog.stores.sql_tracking`.
 ``flightlog_meta``
     ``schema_version`` and other settings.
+``runs.step_count``, ``runs.step_counts``, ``blob_chunks``, index ``runs_created``
+    a finished run's step counts, the pieces of large blobs, runs by creation time: see
+    :mod:`flightlog.stores.sql_scale_schema`.
 
 Opening a store of an older version migrates it forward in place (each dialect under its
 lock, so that many processes may open it at once): version 2 added ``runs.history``,

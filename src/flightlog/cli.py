@@ -30,6 +30,9 @@ from .cli_output import (
     silence,
     table,
 )
+from .cli_questions import COMMANDS as QUESTION_COMMANDS
+from .cli_questions import add_parsers as add_question_parsers
+from .cli_questions import add_run_filters, run_filters
 from .cli_resources import add_import_options, command_resources
 from .cli_resources import add_parser as add_resources_parser
 from .cli_stores import COMMANDS as STORE_COMMANDS
@@ -58,7 +61,14 @@ def _duration(stats: dict[str, Any]) -> str:
 
 
 def command_runs(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
-    runs = fl.list_runs(status=args.status, workflow=args.workflow, tag=args.tag, limit=args.limit)
+    runs = fl.list_runs(
+        status=args.status,
+        workflow=args.workflow,
+        tag=args.tag,
+        limit=args.limit,
+        offset=args.offset,
+        **run_filters(args),
+    )
     if args.json:
         return dump(runs, out)
     if not runs:
@@ -215,6 +225,7 @@ COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], Non
     "resources": command_resources,
     **TRACKING_COMMANDS,
     **OPERATION_COMMANDS,
+    **QUESTION_COMMANDS,
 }
 
 
@@ -245,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--workflow", help="only runs of this workflow")
     runs.add_argument("--tag", help="only runs with this tag")
     runs.add_argument("--limit", type=int, default=20, help="at most this many runs (20)")
+    runs.add_argument("--offset", type=int, default=0, help="skip this many runs first")
+    add_run_filters(runs)
     show = commands.add_parser("show", parents=[common], help="show a run with its steps")
     show.add_argument("run_id", metavar="RUN_ID")
     show.add_argument(
@@ -278,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tracking_parsers(commands, common)
     add_operation_parsers(commands, common)
     add_store_parsers(commands, common)
+    add_question_parsers(commands, common)
     return parser
 
 

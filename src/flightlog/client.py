@@ -14,6 +14,7 @@ from .explain import Explainer, ResumePlan
 from .model import Run, Status, TaskRecord
 from .operations.api import OperationMethods
 from .query import Queries
+from .questions.methods import QuestionMethods
 from .redaction import redact
 from .resources.api import ResourceMethods, data_root
 from .resources.engine import ResourceEngine
@@ -66,7 +67,7 @@ def default_url() -> str:
     return os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_URL
 
 
-class Flightlog(ResourceMethods, TrackingMethods, OperationMethods):
+class Flightlog(QuestionMethods, ResourceMethods, TrackingMethods, OperationMethods):
     """A recorder bound to one store: make tasks, workflows and resource collections, ask
     what happened."""
 
@@ -234,20 +235,6 @@ class Flightlog(ResourceMethods, TrackingMethods, OperationMethods):
     def get_output(self, run_id: str) -> Any:
         """The value the run returned; NoOutputError unless it succeeded."""
         return self._queries.get_output(run_id)
-
-    def list_runs(
-        self,
-        status: str | Status | Iterable[str | Status] | None = None,
-        workflow: str | None = None,
-        tag: str | None = None,
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """Runs, newest first, as metadata dicts."""
-        return self._queries.list_runs(status=status, workflow=workflow, tag=tag, limit=limit)
-
-    def steps(self, run_id: str) -> list[dict[str, Any]]:
-        """The run's steps in call order, as metadata dicts."""
-        return self._queries.steps(run_id)
 
     def get_step_result(self, run_id: str, name: str) -> Any:
         """The value a successful step returned."""

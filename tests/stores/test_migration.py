@@ -283,7 +283,12 @@ def _open_and_version(url: str) -> int:
 def test_many_openers_of_a_version_1_sqlite_database_migrate_it_once(tmp_path: Path) -> None:
     url = _v1_sqlite(tmp_path / "old.db")
     assert _at_once(8, lambda: _open_and_version(url)) == [SCHEMA_VERSION] * 8
-    assert _columns_sqlite(tmp_path / "old.db", "runs")[-2:] == ["history", "last_seen"]
+    assert _columns_sqlite(tmp_path / "old.db", "runs")[-4:] == [
+        "history",
+        "last_seen",
+        "step_count",  # added for questions at scale (sql_scale_schema)
+        "step_counts",
+    ]
     with closing(open_store(url)) as store:
         _check_old_records_read_back(store)
 

@@ -7,7 +7,7 @@ Every store must pass the conformance suite in ``flightlog.testing``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from ..model import (
@@ -24,6 +24,7 @@ from ..model import (
     Step,
     TaskRecord,
 )
+from ..selection import RunSelection, StatusCounts
 
 FinishedStep = tuple[Step, Sequence[MetricChunk], Sequence[AttachmentRecord]]
 """A step's end record with the metrics and attachments recorded with it."""
@@ -136,6 +137,21 @@ class Store(Protocol):
         """Runs matching every given filter (stored status), newest first (by creation)."""
         ...
 
+    def select_runs(
+        self, selection: RunSelection, *, offset: int = 0, limit: int | None = None
+    ) -> list[Run]:
+        """The runs in the selection (see :class:`~flightlog.selection.RunSelection`; by
+        stored status), with their step counts, newest first (by creation), skipping the
+        first ``offset`` of them and giving at most ``limit``. SQL stores answer from their
+        indexes; the time does not grow with the number of steps."""
+        ...
+
+    def count_statuses(self, selection: RunSelection) -> StatusCounts:
+        """How many runs of the selection have each stored status, and how many of their
+        steps have each status. SQL stores keep a finished run's counts (written when it
+        finishes) and count only the steps of runs still going."""
+        ...
+
     def record_task(self, task: TaskRecord) -> None:
         """Insert a task version if its task_id is not recorded yet (idempotent). Every field
         is read back as given, ``components`` and ``constants`` included."""
@@ -182,6 +198,19 @@ class Store(Protocol):
         """The run's steps in call order (position); empty for an unknown run."""
         ...
 
+    def steps_page(
+        self,
+        run_id: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        after: int | None = None,
+    ) -> list[Step]:
+        """Part of the run's steps in call order: those after position ``after`` (if given),
+        less the first ``offset``, at most ``limit``; empty for an unknown run. Reads only
+        those steps."""
+        ...
+
     def find_cached(self, task_id: str, execution_id: str) -> Step | None:
         """The latest SUCCESSFUL step of a cache-enabled task with these identities, or None."""
         ...
@@ -224,6 +253,31 @@ class Store(Protocol):
 
     def get_blob(self, sha256: str) -> bytes | None:
         """The bytes stored under that digest, or None."""
+        ...
+
+    def put_blob_stream(self, sha256: str, size: int, chunks: Iterable[bytes | memoryview]) -> bool:
+        """Store ``size`` bytes, given as the pieces of ``chunks`` (of any sizes; the caller
+        computed their ``sha256``), under that digest, durably, holding about one piece at a
+        time (SQL and files stores). Idempotent: when the digest is stored already nothing is
+        written and False is returned. A blob is whole or absent, never partly visible; the
+        same blob as ``get_blob`` gives. ``chunks`` may be iterated again (a retry)."""
+        ...
+
+    def blob_size(self, sha256: str) -> int | None:
+        """The size of the blob stored under that digest, or None when there is none."""
+        ...
+
+    def read_blob_chunks(self, sha256: str) -> Iterator[bytes]:
+        """The blob's bytes a piece at a time, in order (nothing for an unknown digest). The
+        pieces are hashed as they pass: after the last one, StoreError if they do not hash
+        to the digest."""
+        ...
+
+    def referenced_blobs(self) -> set[str]:
+        """Every blob digest that a record of the store refers to: its attachments, and the
+        values stored out of line (see :mod:`flightlog.codec_blobs`) in runs' arguments and
+        outputs, steps' arguments and results, resources' arguments and results. A blob
+        outside this set is referred to by nothing (what ``gc`` may remove)."""
         ...
 
     # -- resources (see flightlog.resources) -------------------------------------------------

@@ -66,11 +66,15 @@ from .files_records import decoded, run_from, run_record, task_from, task_record
 from .files_resources import FileResources
 from .files_steps import FileSteps, run_part, steps_dir
 from .files_tracking import FileTracking
+from .python_selection import PythonSelection
+from .streamed_blobs import FileBlobs
 
 _OPEN_STORES: weakref.WeakSet[FileStore] = weakref.WeakSet()
 
 
-class FileStore(FileSetUp, FileSteps, FileResources, FileDeleting, FileTracking):
+class FileStore(
+    FileBlobs, FileSetUp, FileSteps, FileResources, FileDeleting, FileTracking, PythonSelection
+):
     """A store in a directory of JSON files, in bandsaw's layout (``file:///path/to/dir``).
 
     ``fsync`` (default true; ``?fsync=false`` in the URL) syncs every write to disk before

@@ -25,12 +25,14 @@ from .base import SCHEMA_VERSION, FinishedStep
 from .memory_deleting import MemoryDeleting
 from .memory_resources import MemoryResources
 from .memory_tracking import MemoryTracking
+from .python_selection import PythonSelection
+from .streamed_blobs import MemoryBlobs
 
 # Stored statuses a cancel applies to (see Store.request_cancel).
 _CANCELABLE = frozenset({Status.RUNNING, Status.RESUMABLE})
 
 
-class MemoryStore(MemoryResources, MemoryTracking, MemoryDeleting):
+class MemoryStore(MemoryBlobs, MemoryResources, MemoryTracking, MemoryDeleting, PythonSelection):
     """Keeps every record in dicts guarded by one lock. ``memory://`` opens one.
 
     Records handed to ``finish_step`` belong to the store from then on (the runtime never

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
+from . import sql_scale_schema as scale
 from .base import SCHEMA_VERSION
 from .sqlite import ADDED_COLUMNS
 from .sqlite import SCHEMA as SQLITE_SCHEMA
@@ -62,12 +63,14 @@ def upgrade_1_to_2(connection: psycopg.Connection[Any]) -> None:
 
 
 def upgrade_2_to_3(connection: psycopg.Connection[Any]) -> None:
-    """Version 3: blob put times and the indexes that deleting runs needs."""
+    """Version 3: blob put times and the indexes that deleting runs needs; finished runs'
+    step counts, blob pieces, runs by creation time (sql_scale_schema)."""
     for table, column, kind in ADDED_COLUMNS[3]:
         alter = f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
         connection.execute(postgres_statements(alter)[0])
     for statement in version_3_statements():
         connection.execute(postgres_statements(statement)[0])
+    connection.execute(scale.backfill(scale.POSTGRES_OBJECT_AGG))  # valid in both dialects
 
 
 # The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the

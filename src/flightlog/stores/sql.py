@@ -1,6 +1,6 @@
 """The SQL shared by every relational store; SQLite and PostgreSQL are dialects of it.
 
-Schema (version 2). Users may query it with any SQL tool:
+Schema (version 3). Users may query it with any SQL tool:
 
 ``runs``
     one row per run. ``seq`` is an integer key; ``run_id`` the public id. JSON text columns:
@@ -32,6 +32,9 @@ Schema (version 2). Users may query it with any SQL tool:
     :mod:`flightlog.stores.sql_tracking`.
 ``flightlog_meta``
     ``schema_version`` and other settings.
+``runs.step_count``, ``runs.step_counts``, ``blob_chunks``, index ``runs_created``
+    a finished run's step counts, the pieces of large blobs, runs by creation time: see
+    :mod:`flightlog.stores.sql_scale_schema`.
 
 Opening a store of an older version migrates it forward in place (each dialect under its
 lock, so that many processes may open it at once): version 2 added ``runs.history``,
@@ -64,7 +67,9 @@ from ..model import (
 from .base import SCHEMA_VERSION, FinishedStep
 from .sql_deleting import SQLDeleting
 from .sql_resources import SQLResources
+from .sql_selection import SQLSelection
 from .sql_tracking import SQLTracking, Statements
+from .streamed_blobs import SQLBlobs
 
 POSITION_BITS = 32
 POSITION_MASK = (1 << POSITION_BITS) - 1
@@ -309,7 +314,7 @@ RUN_REPLACE = (
 )
 
 
-class SQLStore(SQLDeleting, SQLResources, SQLTracking):
+class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
     """Every store method, written once in SQL with ``?`` placeholders.
 
     A dialect subclass supplies connections and transactions: ``_query`` (read rows),
@@ -379,7 +384,12 @@ class SQLStore(SQLDeleting, SQLResources, SQLTracking):
     def put_run(self, run: Run) -> None:
         self._writable()
         params = run_params(run)
-        while not self._write(RUN_REPLACE, (*params[1:], run.run_id)):
+        # Its steps may be copied after it: the counts kept at a run's end are dropped, and
+        # counted where the steps lie (sql_scale_schema).
+        replace = RUN_REPLACE
+        if self._scale_ready:
+            replace = replace.replace(" WHERE", ", step_count = NULL, step_counts = NULL WHERE")
+        while not self._write(replace, (*params[1:], run.run_id)):
             try:
                 self._seqs[run.run_id] = self._insert_run(params)
                 return
@@ -401,7 +411,9 @@ class SQLStore(SQLDeleting, SQLResources, SQLTracking):
         changed = self._write(
             "UPDATE runs SET status = 'RUNNING', owner = ?, start_time = ?, end_time = NULL,"
             " output = NULL, error = NULL, lease_expires = ?, cancel_requested = 0,"
-            " resumes = ?, history = ?, last_seen = ? WHERE run_id = ? AND (resumes = ?"
+            " resumes = ?, history = ?, last_seen = ?"
+            + (", step_count = NULL, step_counts = NULL" if self._scale_ready else "")
+            + " WHERE run_id = ? AND (resumes = ?"
             # Repeatable after a dropped connection: a second run of it matches its own claim
             # (same owner and start) and writes the same values again.
             " OR (resumes = ? AND owner = ? AND start_time = ?))" + REPEATABLE,
@@ -444,13 +456,14 @@ class SQLStore(SQLDeleting, SQLResources, SQLTracking):
         # wrote, and that is what is returned either way (see the end).
         if self._write(
             "UPDATE runs SET status = ?, end_time = ?, output = ?, error = ?,"
-            " lease_expires = NULL WHERE run_id = ? AND status = 'RUNNING'" + attempt + REPEATABLE,
+            " lease_expires = NULL" + self._kept_counts() + " WHERE run_id = ?"
+            " AND status = 'RUNNING'" + attempt + REPEATABLE,
             (status.value, end_time, output, _error_text(error), *mine),
         ):
             return status
         # Canceled meanwhile: it stays CANCELED; its end is when the owner really stopped.
         if self._write(
-            "UPDATE runs SET end_time = ?, lease_expires = NULL"
+            "UPDATE runs SET end_time = ?, lease_expires = NULL" + self._kept_counts() + ""
             " WHERE run_id = ? AND status = 'CANCELED'" + attempt,
             (end_time, *mine),
         ):
@@ -483,12 +496,6 @@ class SQLStore(SQLDeleting, SQLResources, SQLTracking):
         if not self._query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
             raise NotFoundError(f"no run with id {run_id!r}")
         return False
-
-    def _count_sql(self) -> str:
-        return (
-            "(SELECT count(*) FROM steps WHERE steps.id BETWEEN runs.seq * 4294967296"
-            " AND runs.seq * 4294967296 + 4294967295)"
-        )
 
     def get_run(self, run_id: str) -> Run | None:
         rows = self._query(

@@ -37,7 +37,7 @@ from ..errors import (
     StoreError,
 )
 from ..redaction import redact
-from . import sqlite_checkpoint, sqlite_compact, sqlite_file, thread_end
+from . import sql_scale_schema, sqlite_checkpoint, sqlite_compact, sqlite_file, thread_end
 from .base import SCHEMA_VERSION
 from .files_open import flag
 from .forking import quiet
@@ -274,6 +274,13 @@ class SQLiteStore(SQLStore):
                 problem = f"cannot back it up first: {error.strerror or error}"
         self._version = found
         self._check_version(found, problem)
+        # An older store opened without upgrading it has no step counts nor blob pieces: its
+        # questions are answered where the steps lie.
+        self._scale_ready = sql_scale_schema.MARKER in self._tables(connection)
+
+    def _tables(self, connection: sqlite3.Connection) -> set[str]:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in rows}
 
     def _open_read_only(self, reason: str, create: bool) -> None:
         """Open a file that cannot be written here (read-only media, a full disk) without

@@ -7,9 +7,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from . import sql_scale_schema as scale
 from .base import SCHEMA_VERSION
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS flightlog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY,
@@ -30,7 +32,9 @@ CREATE TABLE IF NOT EXISTS runs (
     resumes INTEGER NOT NULL DEFAULT 0,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     history TEXT,
-    last_seen REAL
+    last_seen REAL,
+    step_count INTEGER,
+    step_counts TEXT
 );
 CREATE TABLE IF NOT EXISTS tasks (
     task_id TEXT PRIMARY KEY,
@@ -116,12 +120,14 @@ CREATE VIEW IF NOT EXISTS step_view AS
     SELECT runs.run_id AS run_id, steps.id & 4294967295 AS position, steps.*
     FROM steps JOIN runs ON runs.seq = steps.id >> 32;
 """
+    + scale.TABLES  # version 3's tables for questions at scale and large values
+)
 
 # What each schema version added to the one before, as (table, column, type): migrating a
 # store forward adds them, at the end of their tables, as a new store's tables have them.
 ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
     2: (("runs", "history", "TEXT"), ("runs", "last_seen", "REAL"), ("tasks", "constants", "TEXT")),
-    3: (),
+    3: scale.ADDED_COLUMNS,
 }
 
 
@@ -150,15 +156,19 @@ CREATE INDEX IF NOT EXISTS steps_source ON steps (source_run) WHERE origin = 'ca
 
 
 def version_3_statements() -> list[str]:
-    """What version 3 adds to a version 2 store, in SQLite's words, in order."""
-    return [statement.strip() for statement in VERSION_3_DELETING.split(";") if statement.strip()]
+    """What version 3 adds to a version 2 store (after its columns, before the backfill of
+    step counts), in SQLite's words, in order."""
+    deleting = [part.strip() for part in VERSION_3_DELETING.split(";") if part.strip()]
+    return deleting + scale.statements()
 
 
 def upgrade_2_to_3(connection: sqlite3.Connection) -> None:
-    """Version 3: blob put times and the indexes that deleting runs needs."""
+    """Version 3: blob put times and the indexes that deleting runs needs; finished runs'
+    step counts, blob pieces, runs by creation time (sql_scale_schema)."""
     _add_columns(connection, 3)
     for statement in version_3_statements():
         connection.execute(statement)
+    connection.execute(scale.backfill(scale.SQLITE_OBJECT_AGG))
 
 
 # The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the

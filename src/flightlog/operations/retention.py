@@ -9,10 +9,11 @@ never goes:
 - a run whose cached results a kept run took (a kept run's step served from cache names it
   as its ``source_run``): retention keeps it, and an explicit delete refuses it unless
   ``force`` (the kept run keeps its own copy of the result; only the link dangles);
-- a blob that a kept run references, or that was put while a live run may still reference
-  it: blobs put after the earliest start of the runs live when the deletion began (and, on a
-  store that several hosts share, within ``blob_grace`` seconds before it: their clocks may
-  differ) stay.
+- a blob that a kept record references (an attachment, or a value out of line in a run's
+  arguments or output, a step's arguments or result, a resource: ``referenced_blobs``), or
+  that was put while a live run may still reference it: blobs put (or put again) after the
+  earliest start of the runs live when the deletion began (and, on a store that several
+  hosts share, within ``blob_grace`` seconds before it: their clocks may differ) stay.
 
 Each run is deleted by a compare-and-set against the state it was judged in, so a run resumed
 or finished meanwhile, or one that a new run took cached results from meanwhile, stays and is
@@ -24,11 +25,12 @@ is compacted.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from ..codec_blobs import blob_references
 from ..errors import ConflictError, InvalidInputError, NotFoundError
-from ..model import Run, Status
+from ..model import Run, Status, Step
 from ..runtime.liveness import effective_end, effective_status
 from ..stores import CompactingStore, Store
 from .durations import parse_age
@@ -97,13 +99,31 @@ def _protect(store: Store, chosen: dict[str, Run], kept: dict[str, str]) -> dict
             kept[run_id] = f"kept runs took cached results from it: {', '.join(sorted(users))}"
 
 
-def _blobs(store: Store, run_ids: Sequence[str]) -> dict[str, int]:
-    """The blobs that the runs reference and no other run does, with their sizes."""
+def _steps(store: Store, run_id: str, page: int = 1000) -> Iterator[Step]:
+    """The run's steps, read a page at a time (a huge run is never held whole)."""
+    after = None
+    while steps := store.steps_page(run_id, limit=page, after=after):
+        yield from steps
+        after = steps[-1].position
+
+
+def _blobs(store: Store, runs: Sequence[Run]) -> dict[str, int]:
+    """The blobs that the runs reference (attachments, and values out of line in their
+    arguments, output and steps) and no other run's attachment does, with their sizes.
+    Values out of line of other records are checked at the end (:func:`_finish`)."""
     sizes: dict[str, int] = {}
-    for run_id in run_ids:
-        for item in store.list_attachments(run_id):
+    values: set[str] = set()
+    for run in runs:
+        for item in store.list_attachments(run.run_id):
             sizes[item.sha256] = item.size
-    going = set(run_ids)
+        values |= blob_references(run.arguments) | blob_references(run.output)
+        for step in _steps(store, run.run_id):
+            values |= blob_references(step.arguments) | blob_references(step.result)
+    for digest in values - set(sizes):
+        size = store.blob_size(digest)
+        if size is not None:
+            sizes[digest] = size
+    going = {run.run_id for run in runs}
     users = store.blob_users(list(sizes))
     return {digest: size for digest, size in sizes.items() if users.get(digest, set()) <= going}
 
@@ -146,6 +166,9 @@ def _finish(
     limit: float,
     vacuum: bool,
 ) -> GcReport:
+    if blobs:  # what a record that stays refers to stays: attachments, values out of line
+        used = store.referenced_blobs(except_runs=report.runs if report.dry_run else ())
+        blobs = {digest: size for digest, size in blobs.items() if digest not in used}
     if report.dry_run:
         report.blobs, report.bytes = len(blobs), sum(blobs.values())
         return report
@@ -192,7 +215,7 @@ def delete_runs(
             )
     report = GcReport(dry_run=dry_run)
     limit = _blob_limit(store.list_runs(statuses=_LIVE), started, _grace(store, blob_grace))
-    blobs = _blobs(store, list(chosen))
+    blobs = _blobs(store, list(chosen.values()))
     if dry_run:
         report.runs = list(chosen)
         report.steps = sum(run.step_count for run in chosen.values())
@@ -245,7 +268,7 @@ def collect(
         chosen[run.run_id] = run
     dependents = _protect(store, chosen, report.kept)
     limit = _blob_limit(runs, started, _grace(store, blob_grace))
-    blobs = _blobs(store, list(chosen))
+    blobs = _blobs(store, list(chosen.values()))
     blobs.update(store.unused_blobs(put_before=limit))
     if dry_run:
         report.runs = list(chosen)

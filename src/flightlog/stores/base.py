@@ -7,7 +7,7 @@ Every store must pass the conformance suite in ``flightlog.testing``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from ..model import (
@@ -259,7 +259,8 @@ class Store(Protocol):
         """Store ``size`` bytes, given as the pieces of ``chunks`` (of any sizes; the caller
         computed their ``sha256``), under that digest, durably, holding about one piece at a
         time (SQL and files stores). Idempotent: when the digest is stored already nothing is
-        written and False is returned. A blob is whole or absent, never partly visible; the
+        written but the blob's put time (as :meth:`put_blob` does; see :meth:`unused_blobs`)
+        and False is returned. A blob is whole or absent, never partly visible; the
         same blob as ``get_blob`` gives. ``chunks`` may be iterated again (a retry)."""
         ...
 
@@ -273,11 +274,13 @@ class Store(Protocol):
         to the digest."""
         ...
 
-    def referenced_blobs(self) -> set[str]:
+    def referenced_blobs(self, *, except_runs: Collection[str] = ()) -> set[str]:
         """Every blob digest that a record of the store refers to: its attachments, and the
         values stored out of line (see :mod:`flightlog.codec_blobs`) in runs' arguments and
         outputs, steps' arguments and results, resources' arguments and results. A blob
-        outside this set is referred to by nothing (what ``gc`` may remove)."""
+        outside this set is referred to by nothing (what ``gc`` may remove). The runs named
+        in ``except_runs`` (with their steps and attachments) are left out: what else refers
+        to a blob that those runs do (``gc``'s dry run)."""
         ...
 
     # -- resources (see flightlog.resources) -------------------------------------------------

@@ -8,7 +8,7 @@ reading them raises a StoreError naming the digest. One sha256 per read (about 2
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ..codec_blobs import blob_references
@@ -51,13 +51,16 @@ def checked_pieces(sha256: str, pieces: Iterable[bytes], where: str) -> Iterator
         )
 
 
-def value_references(store: Store) -> set[str]:
+def value_references(store: Store, except_runs: Collection[str] = ()) -> set[str]:
     """Every blob that a record of ``store`` refers to, found through the store's own
     methods (for stores without a query engine): attachments, and the values stored out of
     line (see :mod:`flightlog.codec_blobs`) among runs' arguments and outputs, steps'
-    arguments and results, and resources' arguments and results."""
+    arguments and results, and resources' arguments and results; none of ``except_runs``."""
     found: set[str] = set()
+    left_out = set(except_runs)
     for run in store.list_runs():
+        if run.run_id in left_out:
+            continue
         found |= blob_references(run.arguments) | blob_references(run.output)
         for step in store.list_steps(run.run_id):
             found |= blob_references(step.arguments) | blob_references(step.result)

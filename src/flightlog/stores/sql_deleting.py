@@ -21,11 +21,12 @@ and the partial index that serves cache lookups (``cache = 1``) leaves it out.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..errors import NotFoundError
 from ..model import Status
+from .files_io import check_digest
 from .sql_tracking import Statements
 
 POSITION_BITS = 32
@@ -142,6 +143,14 @@ class SQLDeleting:
         )
         return digest
 
+    def put_blob_stream(self, sha256: str, size: int, chunks: Iterable[bytes | memoryview]) -> bool:
+        """Every put of a blob, whole or in pieces, records when it was last put (so gc
+        leaves a blob that a live run is about to refer to again); then the pieces (see
+        :class:`~flightlog.stores.streamed_blobs.SQLBlobs`)."""
+        self._writable()
+        self._write_batch([(BLOB_PUT.format(now=self.NOW_SQL), [(check_digest(sha256),)])])
+        return bool(super().put_blob_stream(sha256, size, chunks))  # type: ignore[misc]
+
     def blob_users(self, digests: Sequence[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
         for part in _chunks(list(dict.fromkeys(digests))):
@@ -199,6 +208,11 @@ class SQLDeleting:
                         + _UNREFERENCED.format(table="blobs")
                         + " AND NOT EXISTS (SELECT 1 FROM blob_puts"
                         " WHERE blob_puts.sha256 = blobs.sha256)",
+                        [(digest,) for digest in sizes],
+                    ),
+                    (  # the pieces of a streamed blob go with it (large values)
+                        "DELETE FROM blob_chunks WHERE sha256 = ? AND NOT EXISTS"
+                        " (SELECT 1 FROM blobs WHERE blobs.sha256 = blob_chunks.sha256)",
                         [(digest,) for digest in sizes],
                     ),
                 ]

@@ -5,17 +5,18 @@ refer to."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..codec_blobs import PIECE, blob_references
 from ..redaction import redact
 from .blobs import checked_blob, checked_pieces, value_references
-from .files_io import check_digest
+from .files_io import check_digest, locked
+from .files_layout import OWN, Layout
 
 if TYPE_CHECKING:
     from .files_io import Writes
-    from .files_layout import Layout
     from .files_root import StoreRoot
     from .sql_tracking import Statements
 
@@ -42,15 +43,18 @@ class MemoryBlobs:
 
     if TYPE_CHECKING:
         _blobs: dict[str, bytes]
+        _put_times: dict[str, float]
         _lock: Any
 
     def put_blob_stream(self, sha256: str, size: int, chunks: Iterable[bytes | memoryview]) -> bool:
         with self._lock:
             if sha256 in self._blobs:
+                self._put_times[sha256] = time.time()  # put again: gc leaves it (put_blob)
                 return False
         data = b"".join(chunks)
         with self._lock:
             self._blobs.setdefault(sha256, data)
+            self._put_times[sha256] = time.time()
         return True
 
     def blob_size(self, sha256: str) -> int | None:
@@ -67,8 +71,8 @@ class MemoryBlobs:
         pieces = (bytes(view[at : at + PIECE]) for at in range(0, len(data), PIECE))
         return checked_pieces(sha256, pieces, "the memory store")
 
-    def referenced_blobs(self) -> set[str]:
-        return value_references(self)  # type: ignore[arg-type]
+    def referenced_blobs(self, *, except_runs: Collection[str] = ()) -> set[str]:
+        return value_references(self, except_runs)  # type: ignore[arg-type]
 
 
 class FileBlobs:
@@ -77,6 +81,7 @@ class FileBlobs:
     if TYPE_CHECKING:
         disk: StoreRoot
         layout: Layout
+        root: str
 
         def _writable(self) -> None: ...
 
@@ -85,8 +90,12 @@ class FileBlobs:
     def put_blob_stream(self, sha256: str, size: int, chunks: Iterable[bytes | memoryview]) -> bool:
         self._writable()
         path = self._blob_path(check_digest(sha256))
-        if self.disk.exists(path):
-            return False
+        # Put again: touched under the lock that deleting blobs takes, as put_blob does (its
+        # modification time is when it was last put, see files_deleting), so gc leaves it.
+        with locked(f"{self.root}/{OWN}/locks/blobs", self.disk):
+            if self.disk.exists(path):
+                os.utime(path)
+                return False
         writes: Writes = self.layout.writes()
         writes.folder(os.path.dirname(path))
         created = writes.file(path, chunks, replace=False, mode=0o444)
@@ -108,8 +117,8 @@ class FileBlobs:
             return iter(())
         return checked_pieces(sha256, _read_pieces(stream), f"the files store ({path})")
 
-    def referenced_blobs(self) -> set[str]:
-        return value_references(self)  # type: ignore[arg-type]
+    def referenced_blobs(self, *, except_runs: Collection[str] = ()) -> set[str]:
+        return value_references(self, except_runs)  # type: ignore[arg-type]
 
 
 def _read_pieces(stream: Any) -> Iterator[bytes]:
@@ -207,16 +216,31 @@ class SQLBlobs:
             data = b"".join(self._pieces(sha256, self._chunked(sha256) or 0))
         return checked_blob(sha256, bytes(data), where)
 
-    def referenced_blobs(self) -> set[str]:
+    def referenced_blobs(self, *, except_runs: Collection[str] = ()) -> set[str]:
         found: set[str] = set()
+        left_out = set(except_runs)
         for table, columns in _VALUE_COLUMNS:
+            # Which run a row belongs to (a step's: through the view that names it), only
+            # when some runs are left out; a resource belongs to none.
+            source, run = table, "NULL"
+            if left_out and table != "resources":
+                source, run = ("step_view" if table == "steps" else table), "run_id"
             for column in columns:
                 test = self._CONTAINS.format(column=column)
-                for (text,) in self._query(
-                    f"SELECT {column} FROM {table} WHERE {test}", ('"blob":"',)
+                for run_id, text in self._query(
+                    f"SELECT {run}, {column} FROM {source} WHERE {test}", ('"blob":"',)
                 ):
-                    found |= blob_references(text)
-        found.update(row[0] for row in self._query("SELECT DISTINCT sha256 FROM attachments"))
+                    if run_id not in left_out:
+                        found |= blob_references(text)
+        if not left_out:
+            rows = self._query("SELECT DISTINCT sha256 FROM attachments")
+            found.update(row[0] for row in rows)
+            return found
+        rows = self._query(
+            "SELECT DISTINCT attachments.sha256, runs.run_id FROM attachments"
+            " JOIN runs ON runs.seq = attachments.run_seq"
+        )
+        found.update(digest for digest, run_id in rows if run_id not in left_out)
         return found
 
 

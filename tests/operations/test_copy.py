@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import flightlog
+from flightlog.codec_blobs import blob_references
 from flightlog.model import Step
 from flightlog.testing import make_run
 
@@ -24,10 +26,19 @@ KINDS = ("memory", "sqlite", "files", "postgres", "teststore")
 COLLECTION = "images"
 
 
+LARGE = np.arange(300_000, dtype=np.float64)  # 2.4 MB: stored out of line, in a blob
+
+
 def fill(fl: flightlog.Flightlog) -> None:
     """Record one of everything into ``fl``, with real workflows."""
     calls = {"flaky": 0}
     broken = {"on": True}
+
+    @fl.task
+    def large(scale: float) -> Any:
+        return LARGE * scale
+
+    assert np.array_equal(large(1.0), LARGE)  # a lone task: a run whose output is out of line
 
     @fl.task
     def add(left: int, right: int) -> int:
@@ -210,10 +221,17 @@ def test_a_rich_store_goes_through_every_pair_of_stores_losslessly(
     report = _copy(source, middle)
     assert report.conflicts == []
     stored_runs = len(source.store.list_runs())
-    assert (report.runs, report.resources, report.tasks) == (stored_runs, 4, 6)
+    assert (report.runs, report.resources, report.tasks) == (stored_runs, 4, 7)
     target = stores.open(second, "second")
     _copy(middle, target)
     assert snapshot(target) == expected
+    # The large result went out of line, as a blob of its own, and came through whole.
+    (large,) = [run["run_id"] for run in target.list_runs() if run["workflow"] == "large"]
+    assert np.array_equal(target.get_output(large), LARGE)
+    (step,) = target.store.list_steps(large)
+    (digest,) = blob_references(step.result)
+    assert target.store.blob_size(digest) == LARGE.nbytes
+    assert digest in target.store.referenced_blobs()
     # Copying again adds nothing.
     again = _copy(middle, target)
     assert again.to_dict() == {

@@ -6,7 +6,9 @@ each run: the run record (arguments, status, history of attempts, owner, output,
 with ``put_run``; its steps (attempts, results, logs, errors, origins) with ``finish_step``; the
 task versions they name with ``record_task``; its metric chunks and attachment references, in
 the order they were written, with ``record_tracked``, and the attachments' bytes with
-``put_blob`` (checked against their sha256). Then every resource with ``put_resource``, its task
+``put_blob`` (checked against their sha256); the blobs of values stored out of line (large
+results and arguments) with ``put_blob_stream``, a piece at a time, before the record that
+names them. Then every resource with ``put_resource``, its task
 version, and its folder (``resources/<collection>/<ident>/``: ``ctx.subdir`` files and log)
 when both stores have a data directory.
 
@@ -24,11 +26,12 @@ import hashlib
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from ..codec_blobs import blob_references
 from ..errors import InvalidInputError, NotFoundError, StoreError
 from ..model import AttachmentRecord, MetricChunk, ResourceRecord, Run
 from ..redaction import redact
@@ -157,6 +160,17 @@ def _missing_tail(have: Sequence[Any], want: Sequence[Any], key: Callable[[Any],
     return list(want[len(have) :])
 
 
+class _Pieces:
+    """A blob's pieces as the source reads them (checked against its digest at the end), read
+    again when the destination retries its write."""
+
+    def __init__(self, source: Store, digest: str) -> None:
+        self.source, self.digest = source, digest
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.source.read_blob_chunks(self.digest))
+
+
 class _Copier:
     def __init__(
         self,
@@ -170,6 +184,23 @@ class _Copier:
         self.report = report
         self.folders = folders
         self.tasks_seen: set[str] = set()
+        self.blobs_seen: set[str] = set()
+
+    def values(self, *texts: str | None) -> None:
+        """Copy the blobs that values stored out of line name (large results and arguments),
+        streamed a piece at a time and checked, before the record that names them."""
+        for digest in sorted(set().union(*(blob_references(text) for text in texts))):
+            if digest in self.blobs_seen:
+                continue
+            size = self.source.blob_size(digest)
+            if size is None:
+                raise StoreError(
+                    f"the source {redact(self.source.url)} lacks the blob {digest} that a "
+                    "value stored out of line refers to"
+                )
+            if self.target.put_blob_stream(digest, size, _Pieces(self.source, digest)):
+                self.report.blobs += 1
+            self.blobs_seen.add(digest)
 
     def task(self, task_id: str | None) -> None:
         if task_id is None or task_id in self.tasks_seen:
@@ -193,6 +224,7 @@ class _Copier:
             found.step_count = run.step_count
             changed = found != run
         if changed:
+            self.values(run.arguments, run.output)
             self.target.put_run(run)
         steps = self.steps(run.run_id)
         tracked = self.tracked(run.run_id)
@@ -207,6 +239,7 @@ class _Copier:
         for step in self.source.list_steps(run_id):
             self.task(step.task_id)
             if present.get(step.position) != step:
+                self.values(step.arguments, step.result)
                 self.target.finish_step(step)
                 written += 1
         self.report.steps += written
@@ -253,6 +286,7 @@ class _Copier:
     def resource(self, record: ResourceRecord, found: ResourceRecord | None) -> None:
         self.task(record.task_id)
         if found != record:
+            self.values(record.arguments, record.result)
             self.target.put_resource(record)
             self.report.resources += 1
         if self.folders is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 
 import pytest
 
@@ -109,3 +110,34 @@ class BlobStoreContract:
         found = store.referenced_blobs()
         expected = {digest[:64] for digest in digests[:5]} | {attachment}
         assert found == expected
+        # what other records refer to, leaving run "r" out (gc's dry run of deleting it)
+        assert store.referenced_blobs(except_runs=["r"]) == {digests[4][:64]}
+        assert store.referenced_blobs(except_runs=["s", "unknown"]) == expected
+
+    def test_a_streamed_blob_put_again_stays(self, store: Store) -> None:
+        data = _blob(PIECE + 20, seed=5)
+        digest = hashlib.sha256(data).hexdigest()
+        assert store.put_blob_stream(digest, len(data), Pieces(memoryview(data))) is True
+        time.sleep(0.01)
+        cutoff = time.time()
+        time.sleep(0.01)
+        # put again (a live run about to refer to it): its put time is now, so gc leaves it
+        assert store.put_blob_stream(digest, len(data), Pieces(memoryview(data))) is False
+        assert store.unused_blobs(put_before=cutoff) == {}
+        assert store.delete_blobs([digest], put_before=cutoff) == {}
+        assert b"".join(store.read_blob_chunks(digest)) == data
+
+    def test_deleting_a_streamed_blob_takes_its_pieces(self, store: Store) -> None:
+        data = _blob(2 * PIECE + 5, seed=6)
+        digest = hashlib.sha256(data).hexdigest()
+        store.put_blob_stream(digest, len(data), Pieces(memoryview(data)))
+        time.sleep(0.01)
+        assert store.unused_blobs() == {digest: len(data)}
+        assert store.delete_blobs([digest]) == {digest: len(data)}
+        assert store.blob_size(digest) is None
+        assert list(store.read_blob_chunks(digest)) == []
+        assert store.get_blob(digest) is None
+        assert store.unused_blobs() == {}
+        # written again in other pieces, it reads back whole (no piece of the old one left)
+        assert store.put_blob_stream(digest, len(data), [data[:7], data[7:]]) is True
+        assert b"".join(store.read_blob_chunks(digest)) == data

@@ -208,3 +208,62 @@ def test_many_processes_opening_an_old_sqlite_store_upgrade_it_once(tmp_path: Pa
     assert sorted(path.name for path in tmp_path.glob("*.bak")) == ["sqlite_v1.db.v1.bak"]
     with closing(open_store(url)) as store:
         _check_old_records_read_back(store)
+
+
+def _schema_of(database: Path) -> dict[str, list[Any]]:
+    """Each table's columns and each index's definition, as SQLite describes them."""
+    with closing(sqlite3.connect(database)) as connection:
+        rows = connection.execute(
+            "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        found: dict[str, list[Any]] = {}
+        for kind, name, table in rows:
+            if kind == "table":
+                found[name] = [row[1:3] for row in connection.execute(f"PRAGMA table_info({name})")]
+            elif kind == "index":
+                found[name] = [table, connection.execute(f"PRAGMA index_info({name})").fetchall()]
+            else:
+                found[name] = [kind]
+        return found
+
+
+def test_version_2_to_3_adds_what_deleting_and_questions_at_scale_need(tmp_path: Path) -> None:
+    """The ladder's step to version 3: a new store's tables, columns and indexes; every blob
+    with a put time; every finished run's step counts filled in."""
+    database = _copied(tmp_path, "sqlite_v2.db")
+    with closing(sqlite3.connect(database)) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        assert not {"blob_puts", "blob_chunks", "runs_created", "steps_source"} & tables
+    with flightlog.open(f"sqlite:///{database}") as fl:
+        fl.store.create_run(make_run("new-run"))
+    with flightlog.open(f"sqlite:///{tmp_path}/new.db") as fl:
+        pass
+    assert _schema_of(database) == _schema_of(tmp_path / "new.db")
+    with closing(sqlite3.connect(database)) as connection:
+        blobs = connection.execute("SELECT sha256 FROM blobs ORDER BY 1").fetchall()
+        puts = connection.execute("SELECT sha256 FROM blob_puts ORDER BY 1").fetchall()
+        assert blobs and puts == blobs
+        counts = connection.execute(
+            "SELECT run_id, step_count, step_counts FROM runs WHERE status = 'SUCCESSFUL'"
+            " ORDER BY run_id"
+        ).fetchall()
+        assert [(run_id, count, json.loads(text)) for run_id, count, text in counts] == [
+            ("plain", 2, {"SUCCESSFUL": 2}),
+            ("resumed", 2, {"SUCCESSFUL": 2}),
+        ]
+
+
+def test_a_version_4_store_is_read_not_written(tmp_path: Path) -> None:
+    database = _copied(tmp_path, f"sqlite_v{SCHEMA_VERSION}.db")
+    with closing(sqlite3.connect(database)) as connection:
+        connection.execute(
+            "UPDATE flightlog_meta SET value = ? WHERE key = 'schema_version'",
+            (str(SCHEMA_VERSION + 1),),
+        )
+        connection.commit()
+    with flightlog.open(f"sqlite:///{database}") as fl:
+        assert fl.store.schema_version() == SCHEMA_VERSION + 1
+        assert fl.get_metadata("plain")["run_id"] == "plain"
+        with pytest.raises(SchemaVersionError, match=f"version {SCHEMA_VERSION + 1}"):
+            fl.store.create_run(make_run("new-run"))
+    assert list(tmp_path.glob("*.bak")) == []

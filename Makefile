@@ -47,6 +47,8 @@ bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/resources.py
 	$(BIN)/python benchmarks/trackers.py
 	$(BIN)/python benchmarks/ui.py
+	$(BIN)/python benchmarks/queries.py
+	$(BIN)/python benchmarks/large_values.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache examples/.flightlog

@@ -28,6 +28,11 @@ from .errors import (
     WorkerLostError,
 )
 from .model import Status
+from .operations import GcReport
+from .operations.copy import CopyReport
+from .operations.copy import copy_store as copy
+from .operations.upgrade import UpgradeReport
+from .operations.upgrade import upgrade_store as upgrade
 from .query import NoOutputError
 from .resources.collection import Resource, ResourceCollection
 from .runtime.fanout import StepFuture
@@ -40,8 +45,10 @@ __all__ = [
     "CanceledError",
     "ConfigurationError",
     "ConflictError",
+    "CopyReport",
     "Flightlog",
     "FlightlogError",
+    "GcReport",
     "InvalidInputError",
     "MissingDependencyError",
     "NoOutputError",
@@ -64,11 +71,14 @@ __all__ = [
     "TrackerError",
     "TrackerWarning",
     "Undecoded",
+    "UpgradeReport",
     "WorkerLostError",
     "__version__",
     "attach",
     "backoff",
+    "copy",
     "default_url",
     "open",
     "track",
+    "upgrade",
 ]

@@ -18,6 +18,8 @@ from .cli_attachments import add_parser as add_attachments_parser
 from .cli_attachments import command_attachments
 from .cli_live import COMMANDS as LIVE_COMMANDS
 from .cli_live import add_parsers as add_live_parsers
+from .cli_operations import COMMANDS as OPERATION_COMMANDS
+from .cli_operations import add_parsers as add_operation_parsers
 from .cli_options import add_global_options, add_runs_options, allowed_imports
 from .cli_output import (
     EPILOG,
@@ -33,12 +35,17 @@ from .cli_output import (
     silence,
     table,
 )
+from .cli_questions import COMMANDS as QUESTION_COMMANDS
+from .cli_questions import add_parsers as add_question_parsers
+from .cli_questions import add_value_filters, run_filters
 from .cli_resources import add_import_options, command_resources
 from .cli_resources import add_parser as add_resources_parser
 from .cli_resume import add_options as add_resume_all_options
 from .cli_resume import resume_all
 from .cli_show import add_options as add_show_options
 from .cli_show import command_show
+from .cli_stores import COMMANDS as STORE_COMMANDS
+from .cli_stores import add_parsers as add_store_parsers
 from .cli_tracking import COMMANDS as TRACKING_COMMANDS
 from .cli_tracking import add_parsers as add_tracking_parsers
 from .cli_ui import add_parser as add_ui_parser
@@ -65,9 +72,13 @@ def _duration(stats: dict[str, Any]) -> str:
 
 def command_runs(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     runs = fl.list_runs(
-        status=args.status, workflow=args.workflow, tag=args.tag, limit=args.limit,
-        since=args.since, until=args.until, search=args.search, offset=args.offset,
-    )  # fmt: skip
+        status=args.status,
+        workflow=args.workflow,
+        tag=args.tag,
+        limit=args.limit,
+        offset=args.offset,
+        **run_filters(args),
+    )
     if args.json:
         return dump(runs, out)
     if not runs:
@@ -155,6 +166,8 @@ COMMANDS: dict[str, Callable[[client.Flightlog, argparse.Namespace, TextIO], Non
     **TRACKING_COMMANDS,
     **LIVE_COMMANDS,
     "attachments": command_attachments,
+    **OPERATION_COMMANDS,
+    **QUESTION_COMMANDS,
 }
 
 
@@ -173,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--tag", help="only runs with this tag")
     runs.add_argument("--limit", type=int, default=20, help="at most this many runs (20)")
     add_runs_options(runs)
+    add_value_filters(runs)
     show = commands.add_parser("show", parents=[common], help="show a run with its steps")
     show.add_argument("run_id", metavar="RUN_ID")
     show.add_argument(
@@ -209,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_live_parsers(commands, common)
     add_attachments_parser(commands, common)
     add_ui_parser(commands, common)
+    add_operation_parsers(commands, common)
+    add_store_parsers(commands, common)
+    add_question_parsers(commands, common)
     return parser
 
 
@@ -237,6 +254,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, stream: TextIO) -> None:
+    if args.command in STORE_COMMANDS:  # they open the stores they name themselves
+        with _warnings_on_stderr():
+            return STORE_COMMANDS[args.command](args, stream)
     options: dict[str, Any] = {"create": False}  # every command reads or acts on a store
     if getattr(args, "data_dir", None):
         options["data_dir"] = args.data_dir

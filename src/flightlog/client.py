@@ -15,7 +15,9 @@ from .errors import ConfigurationError, ConflictError, NotFoundError
 from .executors import resolve_executor
 from .explain import Explainer, ResumePlan
 from .model import Run, Status, TaskRecord
+from .operations.api import OperationMethods
 from .query import Queries
+from .questions.methods import QuestionMethods
 from .redaction import redact
 from .resources.api import ResourceMethods, data_root
 from .resources.engine import ResourceEngine
@@ -68,7 +70,7 @@ def default_url() -> str:
     return os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_URL
 
 
-class Flightlog(ResourceMethods, TrackingMethods):
+class Flightlog(QuestionMethods, ResourceMethods, TrackingMethods, OperationMethods):
     """A recorder bound to one store: make tasks, workflows and resource collections, ask
     what happened."""
 
@@ -243,31 +245,6 @@ class Flightlog(ResourceMethods, TrackingMethods):
     def get_output(self, run_id: str) -> Any:
         """The value the run returned; NoOutputError unless it succeeded."""
         return self._queries.get_output(run_id)
-
-    def list_runs(
-        self,
-        status: str | Status | Iterable[str | Status] | None = None,
-        workflow: str | None = None,
-        tag: str | None = None,
-        limit: int | None = None,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        search: str | None = None,
-        offset: int = 0,
-    ) -> list[dict[str, Any]]:
-        """Runs, newest first, as metadata dicts: those created in ``[since, until)`` (epoch
-        seconds), holding ``search`` (in id, workflow, tag, arguments, metadata or error),
-        after skipping ``offset`` of them."""
-        return self._queries.list_runs(
-            status=status, workflow=workflow, tag=tag, limit=limit,
-            since=since, until=until, search=search, offset=offset,
-        )  # fmt: skip
-
-    def steps(self, run_id: str, *, results: bool = False) -> list[dict[str, Any]]:
-        """The run's steps in call order, as metadata dicts (each with its decoded
-        ``result`` too, with ``results``)."""
-        return self._queries.steps(run_id, results=results)
 
     def progress(self, run_id: str) -> dict[str, Any]:
         """What the run is doing now: steps done, running and failed, the current step,

@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable, Mapping
 from json.scanner import make_scanner
 from typing import Any
 
+from flightlog import codec_blobs
+from flightlog.codec_blobs import BLOBS, TEXT_PREFIX
 from flightlog.errors import ConfigurationError, SerializationError
 
 __all__ = [
@@ -87,7 +89,7 @@ def _type_name(kind: type) -> str:
     return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
 
 
-def _b64(data: bytes) -> str:
+def _b64(data: bytes | bytearray) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
@@ -113,7 +115,7 @@ def encode(value: object, serializer: str = "json") -> str:
     v: Any = value
     kind = type(v)
     if kind is str:
-        return _encode_str(v)
+        return codec_blobs.spill_text(_encode_str(v))
     if kind is int:
         if -_BIG < v < _BIG:
             return repr(v)
@@ -124,10 +126,10 @@ def encode(value: object, serializer: str = "json") -> str:
     try:
         if (kind is list or kind is dict) and _plain(v, True):
             try:
-                return _dumps(v)
+                return codec_blobs.spill_text(_dumps(v))
             except ValueError:  # nan/inf, or an int too long for decimal digits
                 pass
-        return _dumps(_enc(v))
+        return codec_blobs.spill_text(_dumps(_enc(v)))
     except _Unencodable as error:
         where = "value" + "".join(reversed(error.path))
         detail = error.detail or "; convert it, or pass serializer='pickle' to pickle it"
@@ -315,6 +317,11 @@ def _enc_ndarray(a: Any) -> object:
     if a.dtype.hasobject:
         raise _Unencodable(a, " (dtype object): use an array of a numeric, bool or str dtype")
     dtype = a.dtype.str if a.dtype.fields is None else _enc(a.dtype.descr)
+    blobs = BLOBS.get()
+    if blobs is not None and a.nbytes >= blobs.threshold:  # out of line, from its own memory
+        np: Any = importlib.import_module("numpy")
+        raw = memoryview(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+        return codec_blobs.spill("ndarray", raw, {"dtype": dtype, "shape": list(a.shape)})
     return {_TAG: "ndarray", "dtype": dtype, "shape": list(a.shape), "b64": _b64(a.tobytes())}
 
 
@@ -430,14 +437,18 @@ _BY_TYPE: dict[type, Callable[[Any], object]] = {
     tuple: lambda v: {_TAG: "tuple", "items": _enc_items(v)},
     set: _enc_set,
     frozenset: _enc_set,
-    bytes: lambda v: {_TAG: "bytes", "b64": _b64(v)},
-    bytearray: lambda v: {_TAG: "bytearray", "b64": _b64(v)},
+    bytes: lambda v: _enc_buffer("bytes", v),
+    bytearray: lambda v: _enc_buffer("bytearray", v),
     complex: lambda v: {_TAG: "complex", "real": _enc(v.real), "imag": _enc(v.imag)},
     dt.datetime: _enc_time,
     dt.time: _enc_time,
     dt.date: lambda v: {_TAG: "date", "value": v.isoformat()},
     dt.timedelta: lambda v: {_TAG: "timedelta", "value": [v.days, v.seconds, v.microseconds]},
 }
+
+
+def _enc_buffer(kind: str, v: bytes | bytearray) -> object:
+    return codec_blobs.spill(kind, memoryview(v), {}) or {_TAG: kind, "b64": _b64(v)}
 
 
 def _encode_pickle(value: object) -> str:
@@ -450,6 +461,8 @@ def _encode_pickle(value: object) -> str:
         raise SerializationError(
             f"cannot encode value of type '{name}' with pickle: {exc}"
         ) from exc
+    if found := codec_blobs.spill("pickle", memoryview(data), {}):
+        return _dumps(found)
     return f'{{"{_TAG}":"pickle","b64":"{_b64(data)}"}}'
 
 
@@ -559,6 +572,8 @@ def decode(
     decodes as an :class:`Undecoded`.
     """
     try:
+        if isinstance(text, str) and text.startswith(TEXT_PREFIX):  # a long value, out of line
+            text = codec_blobs.read_text(text)
         if _MARK not in text:
             try:
                 obj, end = _scan(text, 0)
@@ -647,6 +662,9 @@ def _dec_numpy(o: dict[str, Any]) -> object:
     dtype = np.dtype(o["dtype"])
     if "value" in o:
         return dtype.type(o["value"])
+    if "blob" in o:  # out of line: read into the array's own (writable) memory
+        array = np.frombuffer(codec_blobs.read_buffer(o), dtype=dtype)
+        return array.reshape(o["shape"]) if o[_TAG] == "ndarray" else array[0]
     array = np.frombuffer(_unb64(o["b64"]), dtype=dtype)
     return array.reshape(o["shape"]).copy() if o[_TAG] == "ndarray" else array[0]
 
@@ -693,8 +711,10 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], object]] = {
     "set": lambda o: set(o["items"]),
     "frozenset": lambda o: frozenset(o["items"]),
     "dict": lambda o: dict(o["items"]),
-    "bytes": lambda o: _unb64(o["b64"]),
-    "bytearray": lambda o: bytearray(_unb64(o["b64"])),
+    "bytes": lambda o: bytes(codec_blobs.read_buffer(o)) if "blob" in o else _unb64(o["b64"]),
+    "bytearray": lambda o: (
+        codec_blobs.read_buffer(o) if "blob" in o else bytearray(_unb64(o["b64"]))
+    ),
     "int": lambda o: int(o["hex"], 16),
     "float": lambda o: float(o["value"]),
     "complex": lambda o: complex(o["real"], o["imag"]),
@@ -709,7 +729,9 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], object]] = {
     "series": _dec_pandas,
     "dataframe": _dec_pandas,
     "timestamp": lambda o: importlib.import_module("pandas").Timestamp(o["value"]),
-    "pickle": lambda o: importlib.import_module("pickle").loads(_unb64(o["b64"])),
+    "pickle": lambda o: importlib.import_module("pickle").loads(
+        codec_blobs.read_buffer(o) if "blob" in o else _unb64(o["b64"])
+    ),
 }
 
 # Kinds stored with a class (``"class": "module:QualName"``): the decoder gets the class too.

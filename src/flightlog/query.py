@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import codec
+from .codec_blobs import out_of_line
 from .errors import FlightlogError, InvalidInputError, NotFoundError
 from .model import Origin, Run, Status, Step
 from .notebook import RecordInfo, RunList, StepList
@@ -244,6 +245,12 @@ class Queries:
     def decode(self, text: str) -> Any:
         """A stored value; a class whose module is not imported (and not allowed) comes back
         as a ``codec.Undecoded`` placeholder, importing nothing."""
+        if '"blob":"' in text:  # a value stored out of line: read from the store's blobs
+            with out_of_line(self.store):
+                return self._decode(text)
+        return self._decode(text)
+
+    def _decode(self, text: str) -> Any:
         return codec.decode(
             text,
             allow_pickle=self.allow_pickle,

@@ -23,9 +23,13 @@ import pytest
 from .errors import ConflictError, NotFoundError
 from .model import Attempt, ErrorInfo, Origin, Owner, Run, RunAttempt, Status, Step, TaskRecord
 from .stores import Store
+from .testing_blobs import BlobStoreContract
 from .testing_cancel import CancelStoreContract
+from .testing_copy import CopyStoreContract
+from .testing_deleting import DeletingStoreContract
 from .testing_live import LiveStoreContract
 from .testing_resources import ResourceStoreContract
+from .testing_selection import SelectionStoreContract
 from .testing_tracking import TrackingStoreContract
 
 __all__ = ["StoreContract", "make_run", "make_step"]
@@ -64,7 +68,14 @@ def make_step(run_id: str = "run-1", position: int = 0, **fields: Any) -> Step:
 
 
 class StoreContract(
-    CancelStoreContract, LiveStoreContract, ResourceStoreContract, TrackingStoreContract
+    BlobStoreContract,
+    CancelStoreContract,
+    LiveStoreContract,
+    CopyStoreContract,
+    DeletingStoreContract,
+    ResourceStoreContract,
+    SelectionStoreContract,
+    TrackingStoreContract,
 ):
     """Every storage behaviour that flightlog relies on. Needs a ``store`` fixture."""
 

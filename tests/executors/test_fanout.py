@@ -416,3 +416,35 @@ def test_a_thread_that_outlives_its_run_does_not_write_into_it(fl: flightlog.Fli
     assert done.wait(10) and late == [9]
     assert [s.name for s in fl.store.list_steps("short")] == ["square"]
     assert len(fl.store.list_runs()) == 2  # the late call is a run of its own
+
+
+def test_a_dask_client_of_ones_own_runs_the_steps(tmp_path: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    from flightlog.executors import Dask
+
+    cluster = LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        worker_dashboard_address="127.0.0.1:0",
+    )
+    client = Client(cluster)
+    fl = flightlog.open(f"sqlite:///{tmp_path}/dask.db", executor=Dask(client))
+
+    @fl.task
+    def triple(x: int) -> int:
+        return 3 * x
+
+    @fl.workflow
+    def flow() -> list[int]:
+        return triple.map(range(3))
+
+    try:
+        assert flow.run(run_id="dask") == [0, 3, 6]
+        assert len(fl.store.list_steps("dask")) == 3
+    finally:
+        fl.close()
+        client.close()
+        cluster.close()

@@ -32,6 +32,7 @@ class DaskExecutor(Executor):
         self.cluster_options = cluster_options
         self._cluster: Any = None
         self._owned_client = False
+        self._futures: dict[int, Any] = {}  # engine futures by their twins, for cancel
 
     def _start(self) -> None:
         try:
@@ -59,7 +60,6 @@ class DaskExecutor(Executor):
             self._client = Client(self.address)
         self._owned_client = True
         atexit.register(self.shutdown)
-        self._futures: dict[int, Any] = {}
 
     def _stop(self) -> None:
         if self._owned_client:

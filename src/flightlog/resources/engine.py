@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import codec
+from ..codec_blobs import out_of_line
 from ..errors import (
     ConflictError,
     InvalidInputError,
@@ -104,7 +105,8 @@ class ResourceEngine:
         if not allow and collection is not None:
             defined = self.collections.get(collection)
             allow = defined is not None and defined.options.serializer == "pickle"
-        return codec.decode(text, allow_pickle=allow, allow_imports=self.allow_imports)
+        with out_of_line(self.store):  # large values: in the store's blobs
+            return codec.decode(text, allow_pickle=allow, allow_imports=self.allow_imports)
 
     def view(self, record: ResourceRecord) -> Resource:
         """The resource as users see it (a PENDING one whose process died reads "error")."""
@@ -200,7 +202,8 @@ class ResourceEngine:
         if type(args) is dict and not args:
             return "{}"
         try:
-            return codec.encode(args, serializer=self.serializer)
+            with out_of_line(self.store):
+                return codec.encode(args, serializer=self.serializer)
         except SerializationError as error:
             raise SerializationError(
                 f"{_label(name, ident)}: its args cannot be recorded: {error}"
@@ -331,7 +334,8 @@ class ResourceEngine:
 
     def _encode_result(self, name: str, ident: str, value: Any, serializer: str) -> str:
         try:
-            return codec.encode(value, serializer=serializer)
+            with out_of_line(self.store):
+                return codec.encode(value, serializer=serializer)
         except SerializationError as error:
             raise SerializationError(
                 f"{_label(name, ident)}: its result of type {type(value).__name__!r} cannot be "

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import codec
+from ..codec_blobs import BLOBS, StoreBlobs
 from ..errors import (
     ArgumentMismatchError,
     CanceledError,
@@ -338,7 +339,16 @@ def _record_outcome(
 
 
 def drive(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
-    """Run ``body`` as the run's code, recording its outcome."""
+    """Run ``body`` as the run's code, recording its outcome; values it records that are
+    large go out of line, into the store's blobs (see :mod:`flightlog.codec_blobs`)."""
+    blobs = BLOBS.set(StoreBlobs(state.store))
+    try:
+        return _drive(state, serializer, body)
+    finally:
+        BLOBS.reset(blobs)
+
+
+def _drive(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
     token = CURRENT_RUN.set(state)
     follow_context()
     try:
@@ -361,7 +371,16 @@ async def _wait_pending_async(state: RunState) -> None:
 
 
 async def drive_async(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
-    """Await ``body()`` as the run's code, recording its outcome."""
+    """Await ``body()`` as the run's code, recording its outcome (large values out of
+    line, as :func:`drive`)."""
+    blobs = BLOBS.set(StoreBlobs(state.store))
+    try:
+        return await _drive_async(state, serializer, body)
+    finally:
+        BLOBS.reset(blobs)
+
+
+async def _drive_async(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
     state.is_async = True
     state.loop = asyncio.get_running_loop()  # a cancel cancels its async steps there
     token = CURRENT_RUN.set(state)

@@ -289,10 +289,27 @@ class StepCall:
         step.result = source.result
         state = self.state
         state.store.finish_step(step)
+        if origin is Origin.CACHED:
+            _keep_source(state.store, step)
         del state.in_flight[step.position]
         if state.hooks is not None:
             state.hooks.step_ended(state, step, (), ())
         return value
+
+
+def _keep_source(store: Any, step: Step, tries: int = 3) -> None:
+    """A cached step names a run that exists. Deleting a run refuses while a recorded cached
+    step names it, but its source may have been deleted between the lookup and the record:
+    then the step names another run holding the same result, or (none left) its own run,
+    which holds a copy of the result now. Checked after the record is durable, so a delete
+    that comes later sees it."""
+    for _ in range(tries):
+        if step.source_run is None or store.get_run(step.source_run) is not None:
+            return
+        other = store.find_cached(step.task_id, step.execution_id)
+        mine = other is None or other.run_id == step.run_id
+        step.source_run = step.run_id if mine else other.run_id
+        store.finish_step(step)
 
 
 def call_step(call: StepCall, function: Callable[..., Any], args: Any, kwargs: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..redaction import redact
-from .base import SCHEMA_VERSION, CheckedStore, OutlinedStore, Store
+from .base import SCHEMA_VERSION, CheckedStore, CompactingStore, OutlinedStore, Store
 from .files import FileStore
 from .memory import MemoryStore
 from .postgres import PostgresStore  # psycopg itself is imported when one is opened
@@ -25,6 +25,7 @@ from .sqlite import SQLiteStore
 __all__ = [
     "SCHEMA_VERSION",
     "CheckedStore",
+    "CompactingStore",
     "FileStore",
     "MemoryStore",
     "OutlinedStore",

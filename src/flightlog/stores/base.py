@@ -7,7 +7,7 @@ Every store must pass the conformance suite in ``flightlog.testing``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from ..model import (
@@ -25,14 +25,16 @@ from ..model import (
     StepOutline,
     TaskRecord,
 )
+from ..selection import RunSelection, StatusCounts
 
 FinishedStep = tuple[Step, Sequence[MetricChunk], Sequence[AttachmentRecord]]
 """A step's end record with the metrics and attachments recorded with it."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema version this flightlog writes; stores refuse to write a newer one, and migrate
 an older one forward when they open it (version 2 added a run's history and last-seen time,
-and a task's constants)."""
+and a task's constants; version 3 the time each blob was last put, and the indexes that
+deleting runs needs)."""
 
 
 @runtime_checkable
@@ -136,6 +138,21 @@ class Store(Protocol):
         """Runs matching every given filter (stored status), newest first (by creation)."""
         ...
 
+    def select_runs(
+        self, selection: RunSelection, *, offset: int = 0, limit: int | None = None
+    ) -> list[Run]:
+        """The runs in the selection (see :class:`~flightlog.selection.RunSelection`; by
+        stored status), with their step counts, newest first (by creation), skipping the
+        first ``offset`` of them and giving at most ``limit``. SQL stores answer from their
+        indexes; the time does not grow with the number of steps."""
+        ...
+
+    def count_statuses(self, selection: RunSelection) -> StatusCounts:
+        """How many runs of the selection have each stored status, and how many of their
+        steps have each status. SQL stores keep a finished run's counts (written when it
+        finishes) and count only the steps of runs still going."""
+        ...
+
     def record_task(self, task: TaskRecord) -> None:
         """Insert a task version if its task_id is not recorded yet (idempotent). Every field
         is read back as given, ``components`` and ``constants`` included."""
@@ -191,6 +208,19 @@ class Store(Protocol):
         """The run's steps in call order (position); empty for an unknown run."""
         ...
 
+    def steps_page(
+        self,
+        run_id: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        after: int | None = None,
+    ) -> list[Step]:
+        """Part of the run's steps in call order: those after position ``after`` (if given),
+        less the first ``offset``, at most ``limit``; empty for an unknown run. Reads only
+        those steps."""
+        ...
+
     def find_cached(self, task_id: str, execution_id: str) -> Step | None:
         """The latest SUCCESSFUL step of a cache-enabled task with these identities, or None."""
         ...
@@ -233,6 +263,34 @@ class Store(Protocol):
 
     def get_blob(self, sha256: str) -> bytes | None:
         """The bytes stored under that digest, or None."""
+        ...
+
+    def put_blob_stream(self, sha256: str, size: int, chunks: Iterable[bytes | memoryview]) -> bool:
+        """Store ``size`` bytes, given as the pieces of ``chunks`` (of any sizes; the caller
+        computed their ``sha256``), under that digest, durably, holding about one piece at a
+        time (SQL and files stores). Idempotent: when the digest is stored already nothing is
+        written but the blob's put time (as :meth:`put_blob` does; see :meth:`unused_blobs`)
+        and False is returned. A blob is whole or absent, never partly visible; the
+        same blob as ``get_blob`` gives. ``chunks`` may be iterated again (a retry)."""
+        ...
+
+    def blob_size(self, sha256: str) -> int | None:
+        """The size of the blob stored under that digest, or None when there is none."""
+        ...
+
+    def read_blob_chunks(self, sha256: str) -> Iterator[bytes]:
+        """The blob's bytes a piece at a time, in order (nothing for an unknown digest). The
+        pieces are hashed as they pass: after the last one, StoreError if they do not hash
+        to the digest."""
+        ...
+
+    def referenced_blobs(self, *, except_runs: Collection[str] = ()) -> set[str]:
+        """Every blob digest that a record of the store refers to: its attachments, and the
+        values stored out of line (see :mod:`flightlog.codec_blobs`) in runs' arguments and
+        outputs, steps' arguments and results, resources' arguments and results. A blob
+        outside this set is referred to by nothing (what ``gc`` may remove). The runs named
+        in ``except_runs`` (with their steps and attachments) are left out: what else refers
+        to a blob that those runs do (``gc``'s dry run)."""
         ...
 
     # -- resources (see flightlog.resources) -------------------------------------------------
@@ -299,6 +357,83 @@ class Store(Protocol):
         under that attempt; others are left alone."""
         ...
 
+    # -- copying and restoring (see flightlog.operations.copy) -------------------------------
+    def put_run(self, run: Run) -> None:
+        """Insert the run, or replace every field of the recorded run with its run_id, exactly
+        as given (``step_count`` aside: it is counted); the run's steps, metrics and
+        attachments are kept, and a new run takes the next place in the creation order. No
+        compare-and-set: this copies and restores records (``flightlog.copy``), never to be
+        used on a run whose owner records into it. One atomic write, durable on return."""
+        ...
+
+    def put_resource(self, record: ResourceRecord) -> None:
+        """Insert the resource, or replace its recorded state, exactly as given (status,
+        attempt, owner, lease, times, history: no field is cleared or kept from before). No
+        compare-and-set: this copies and restores records, never to be used on a resource
+        that a claimer computes. One atomic write, durable on return."""
+        ...
+
+    # -- deleting (see flightlog.operations) -------------------------------------------------
+    def delete_run(
+        self,
+        run_id: str,
+        *,
+        expected_status: Status,
+        expected_resumes: int,
+        force: bool = False,
+    ) -> bool:
+        """Delete the run and everything recorded under it: its steps (attempts, results,
+        logs), metric chunks and attachment references. Task versions, blobs and resources
+        stay. One atomic write, durable on return: readers see the whole run or nothing.
+
+        Compare-and-set: only while the run's stored status and ``resumes`` still equal the
+        expected ones (read by the caller when it judged that the run may go), so a run
+        resumed, canceled or finished meanwhile stays. Unless ``force``, only while no step
+        of another run was served from its cache (a step with origin CACHED whose
+        ``source_run`` is this run; its own steps do not count). Returns whether it deleted.
+        Afterwards cache lookups serve the latest remaining successful step of the deleted
+        steps' identities, if any (and never a step that :meth:`clear_cache` cleared).
+        Unknown run_id: NotFoundError.
+        """
+        ...
+
+    def cache_dependents(self, run_ids: Sequence[str]) -> dict[str, set[str]]:
+        """For each given run whose cached results other runs took (their steps with origin
+        CACHED name it as ``source_run``), the ids of those other runs; runs that no other
+        run took from (and unknown ones) are absent. Served from an index where the store has
+        one."""
+        ...
+
+    def blob_users(self, digests: Sequence[str]) -> dict[str, set[str]]:
+        """For each given digest, the ids of the runs whose attachment references name it;
+        digests that no reference names are absent."""
+        ...
+
+    def unused_blobs(self, *, put_before: float | None = None) -> dict[str, int]:
+        """Every stored blob that no attachment reference names and that was last put
+        (:meth:`put_blob`) before ``put_before`` (epoch seconds; None: now, by the store's
+        clock), with its size in bytes."""
+        ...
+
+    def delete_blobs(
+        self, digests: Sequence[str], *, put_before: float | None = None
+    ) -> dict[str, int]:
+        """Delete those of the given blobs that no attachment reference names and that were
+        last put before ``put_before`` (None: now, by the store's clock); return the deleted
+        ones with their sizes. Each blob's check and deletion are atomic against
+        :meth:`put_blob` and against writes of attachment references: a blob put again or
+        referenced meanwhile stays. Unknown digests are skipped."""
+        ...
+
+    def clear_cache(self, task_id: str, execution_id: str | None = None) -> int:
+        """Stop serving from cache the results recorded so far of a cache-enabled task
+        version (of one execution of it, if ``execution_id`` is given): :meth:`find_cached`
+        and :meth:`cached_steps` no longer return those steps, now or after any later
+        delete. The steps' records stay as they were (``cache`` included); steps recorded
+        afterwards are served again. Returns how many cached results were cleared (0 when
+        there were none); durable on return."""
+        ...
+
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
         ...
@@ -329,4 +464,18 @@ class OutlinedStore(Protocol):
         """The run's steps in call order, light (no values, logs or metadata): the same as
         an outline built from :meth:`Store.list_steps`, only faster; empty for an unknown
         run."""
+        ...
+
+
+@runtime_checkable
+class CompactingStore(Protocol):
+    """An optional method of stores whose files do not shrink by themselves when records are
+    deleted (SQLite); ``flightlog.operations`` calls it after deleting, where present."""
+
+    def compact(self, *, full: bool = False) -> int:
+        """Give the space of deleted records back to the file system: the free pages the
+        store can release without rewriting it (SQLite's incremental vacuum) and its log;
+        with ``full``, rewrite the whole file (SQLite's ``VACUUM``: slower, needs free disk
+        space of the file's size, and waits for other writers). Returns the bytes the files
+        shrank by (0 when they did not)."""
         ...

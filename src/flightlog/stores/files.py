@@ -58,6 +58,7 @@ from ..model import (
     Status,
     TaskRecord,
 )
+from .files_deleting import FileDeleting
 from .files_io import Writes, check_identity, check_run_id, locked
 from .files_layout import OWN, Layout
 from .files_open import WRITERS, FileSetUp, check_root, flag, path_from_url, writing
@@ -65,23 +66,35 @@ from .files_records import decoded, run_from, run_record, task_from, task_record
 from .files_resources import FileResources
 from .files_steps import FileSteps, run_part, steps_dir
 from .files_tracking import FileTracking
+from .python_selection import PythonSelection
+from .streamed_blobs import FileBlobs
 
 _OPEN_STORES: weakref.WeakSet[FileStore] = weakref.WeakSet()
 
 
-class FileStore(FileSetUp, FileSteps, FileResources, FileTracking):
+class FileStore(
+    FileBlobs, FileSetUp, FileSteps, FileResources, FileDeleting, FileTracking, PythonSelection
+):
     """A store in a directory of JSON files, in bandsaw's layout (``file:///path/to/dir``).
 
     ``fsync`` (default true; ``?fsync=false`` in the URL) syncs every write to disk before
     returning; without it writes are still atomic, and survive a killed process but not a
     power loss. Several processes on one machine may write one directory at once.
     ``create=False`` opens a store that exists, and makes none (see
-    :mod:`flightlog.stores.files_open`).
+    :mod:`flightlog.stores.files_open`); ``upgrade=False`` (``?upgrade=false``) reads a store of
+    an older version as it is, and refuses writes, instead of upgrading it.
     """
 
-    def __init__(self, url: str, *, fsync: bool | str | None = None, create: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        fsync: bool | str | None = None,
+        create: bool = True,
+        upgrade: bool | str | None = None,
+    ) -> None:
         root, settings = path_from_url(url)
-        unknown = set(settings) - {"fsync"}
+        unknown = set(settings) - {"fsync", "upgrade"}
         if unknown:
             raise ConfigurationError(
                 f"unknown files store URL option(s): {', '.join(sorted(unknown))}"
@@ -90,6 +103,9 @@ class FileStore(FileSetUp, FileSteps, FileResources, FileTracking):
         self.url = url
         self.root = root
         self.fsync = flag(settings.get("fsync", True) if fsync is None else fsync, "fsync")
+        self._upgrade_wanted = flag(
+            settings.get("upgrade", True) if upgrade is None else upgrade, "upgrade"
+        )
         self.layout = Layout(root, sync=self.fsync)
         self.disk = self.layout.disk
         self._reset()
@@ -173,6 +189,23 @@ class FileStore(FileSetUp, FileSteps, FileResources, FileTracking):
             order = self._next_order(run_id)
             writes = self.layout.writes()
             writes.directories.add(self._path("order"))
+            self._write_run(run, order, writes)
+            writes.commit()
+        with self._lock:
+            self._started[run_id] = run_part(run, self.url)
+
+    def put_run(self, run: Run) -> None:
+        self._writable()
+        run_id = check_run_id(run.run_id)
+        self.disk.forget()
+        with self._run_lock(run_id):
+            found = self._read_run(run_id)
+            writes = self.layout.writes()
+            if found is None:
+                order: int | None = self._next_order(run_id)
+                writes.directories.add(self._path("order"))
+            else:
+                order = found[1]
             self._write_run(run, order, writes)
             writes.commit()
         with self._lock:
@@ -362,6 +395,8 @@ class FileStore(FileSetUp, FileSteps, FileResources, FileTracking):
         return task
 
     def get_task(self, task_id: str) -> TaskRecord | None:
+        if not task_id:  # a declared resource, seen as a step, names no task
+            return None
         task = self._task(check_identity("task id", task_id))
         return None if task is None else copy.deepcopy(task)
 

@@ -22,7 +22,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -198,17 +198,27 @@ class Writes:
         known.add(path)
         return made
 
-    def file(self, path: str, data: bytes, *, replace: bool = True, mode: int = 0o644) -> bool:
-        """Write ``data`` to ``path`` atomically. With ``replace=False`` an existing file is
-        left alone (and False returned): the first writer wins."""
+    def file(
+        self,
+        path: str,
+        data: bytes | Iterable[bytes | memoryview],
+        *,
+        replace: bool = True,
+        mode: int = 0o644,
+    ) -> bool:
+        """Write ``data`` (bytes, or pieces of them) to ``path`` atomically. With
+        ``replace=False`` an existing file is left alone (and False returned): the first
+        writer wins."""
         self._inside(path)
         temporary = _temporary(path)
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, mode)
+        pieces = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
         try:
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(descriptor, view) :]
+                for piece in pieces:
+                    view = memoryview(piece)
+                    while view:
+                        view = view[os.write(descriptor, view) :]
                 if self.sync:
                     os.fsync(descriptor)
             finally:

@@ -18,6 +18,7 @@ folder without permission) is a StoreError naming the store, the file and the ca
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -31,6 +32,8 @@ from .files_io import dump
 from .files_layout import OWN, Layout
 from .files_records import decoded
 from .files_root import StoreRoot
+
+LOGGER = logging.getLogger("flightlog.upgrade")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,10 +49,15 @@ WRITERS = (  # every Store method that writes
     "finish_step",
     "record_tracked",
     "put_blob",
+    "delete_run",
+    "delete_blobs",
+    "clear_cache",
     "claim_resource",
     "finish_resource",
     "declare_resources",
     "renew_resource_leases",
+    "put_run",
+    "put_resource",
 )
 
 
@@ -106,6 +114,21 @@ def _read_only_media(root: str) -> bool:
         return False
 
 
+def upgrade_1_to_2(store: FileSetUp) -> None:
+    """Version 2 added a run's ``history`` and ``last_seen`` and a task's ``constants``: keys
+    that read as empty where absent, so no file is rewritten."""
+
+
+def upgrade_2_to_3(store: FileSetUp) -> None:
+    """Version 3 (deleting runs, large values out of line): a blob's put time is its file's
+    modification time, cleared cache entries and large values are new files, and step counts
+    are counted where the steps lie, so no file is rewritten."""
+
+
+# The migration ladder of the files store: LADDER[n] takes version n to version n + 1.
+LADDER: dict[int, Callable[[FileSetUp], None]] = {1: upgrade_1_to_2, 2: upgrade_2_to_3}
+
+
 class FileSetUp:
     """Opening, setting up and upgrading a files store, and refusing writes it cannot take."""
 
@@ -117,6 +140,7 @@ class FileSetUp:
     _read_only_reason: str | None
     _read_only_error: type[StoreError]
     _pending_set_up: bool
+    _upgrade_wanted: bool
 
     def _path(self, *parts: str) -> str:
         return "/".join((self.root, OWN, *parts))
@@ -140,7 +164,14 @@ class FileSetUp:
                 found = {}
         version = found.get("schema_version", SCHEMA_VERSION)
         self._version = decoded(self._path("store.json"), "the schema version", int, version)
-        if self._version < SCHEMA_VERSION:
+        if self._version < SCHEMA_VERSION and not self._upgrade_wanted:
+            self._refuse(
+                f"the store at {self.url} has schema version {self._version} and was opened "
+                f"with upgrade=false; run `flightlog upgrade URL`, or open it without that "
+                f"option, to upgrade it to version {SCHEMA_VERSION}; it can be read, not written",
+                SchemaVersionError,
+            )
+        elif self._version < SCHEMA_VERSION:
             self._upgrade(found)
         if self._version > SCHEMA_VERSION:
             self._refuse(
@@ -184,13 +215,15 @@ class FileSetUp:
         return self.disk.read_object(self._path("store.json")) or meta
 
     def _upgrade(self, found: dict[str, Any]) -> None:
-        """Migrate an older store forward. Every version's files read the same (version 2
-        added keys that read as empty when absent), so only ``store.json`` changes: rewritten
-        atomically (by every process that opens the store meanwhile, with the same content).
-        A store that cannot be written here stays readable, and refuses writes."""
+        """Migrate an older store forward, up the ladder (``LADDER[n]`` takes version n to
+        n + 1), then record the new version in ``store.json``, rewritten atomically. Every
+        step is idempotent (several processes may open the store at once, and each climbs
+        it). A store that cannot be written here stays readable, and refuses writes."""
         meta = {**found, "schema_version": SCHEMA_VERSION, "flightlog": __version__}
         writes = self.layout.writes()
         try:
+            for version in range(self._version, SCHEMA_VERSION):
+                LADDER[version](self)
             writes.file(self._path("store.json"), dump(meta))
             writes.commit()
         except OSError as error:
@@ -201,6 +234,12 @@ class FileSetUp:
                 SchemaVersionError,
             )
             return
+        LOGGER.warning(
+            "flightlog upgraded the store %s from schema version %d to %d",
+            self.root,
+            self._version,
+            SCHEMA_VERSION,
+        )
         self._version = SCHEMA_VERSION
 
     def _writable(self) -> None:

@@ -123,6 +123,15 @@ class FileResources:
             writes.commit()
             return True
 
+    def put_resource(self, record: ResourceRecord) -> None:
+        self._writable()
+        collection, ident = self._checked(record.collection, record.ident)
+        with self._collection_lock(collection):
+            found = self._read(collection, ident)
+            writes = self.layout.writes()
+            self._store(record, None if found is None else found.status, writes)
+            writes.commit()
+
     def finish_resource(self, record: ResourceRecord) -> bool:
         self._writable()
         collection, ident = self._checked(record.collection, record.ident)

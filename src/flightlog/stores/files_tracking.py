@@ -21,8 +21,8 @@ from ..bandsaw import Ids
 from ..errors import NotFoundError
 from ..model import AttachmentRecord, MetricChunk
 from .blobs import checked_blob
-from .files_io import Writes, check_component, check_digest, check_run_id, dump
-from .files_layout import Layout, append_numbered, tracked_names
+from .files_io import Writes, check_component, check_digest, check_run_id, dump, locked
+from .files_layout import OWN, Layout, append_numbered, tracked_names
 from .files_records import (
     attachment_from,
     attachment_record,
@@ -143,12 +143,16 @@ class FileTracking:
         data = bytes(data)
         digest = hashlib.sha256(data).hexdigest()
         path = self._blob_path(digest)
-        if self.disk.exists(path):
-            return digest
-        writes = self.layout.writes()
-        writes.folder(os.path.dirname(path))
-        writes.file(path, data, replace=False, mode=0o444)
-        writes.commit()
+        # Under the lock that deleting blobs takes; a blob put again is touched: its
+        # modification time is when it was last put (see files_deleting).
+        with locked(f"{self.root}/{OWN}/locks/blobs", self.disk):
+            if self.disk.exists(path):
+                os.utime(path)
+                return digest
+            writes = self.layout.writes()
+            writes.folder(os.path.dirname(path))
+            writes.file(path, data, replace=False, mode=0o444)
+            writes.commit()
         return digest
 
     def get_blob(self, sha256: str) -> bytes | None:

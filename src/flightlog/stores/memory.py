@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -21,14 +22,17 @@ from ..model import (
     TaskRecord,
 )
 from .base import SCHEMA_VERSION, FinishedStep
+from .memory_deleting import MemoryDeleting
 from .memory_resources import MemoryResources
 from .memory_tracking import MemoryTracking
+from .python_selection import PythonSelection
+from .streamed_blobs import MemoryBlobs
 
 # Stored statuses a cancel applies to (see Store.request_cancel).
 _CANCELABLE = frozenset({Status.RUNNING, Status.RESUMABLE})
 
 
-class MemoryStore(MemoryResources, MemoryTracking):
+class MemoryStore(MemoryBlobs, MemoryResources, MemoryTracking, MemoryDeleting, PythonSelection):
     """Keeps every record in dicts guarded by one lock. ``memory://`` opens one.
 
     Records handed to ``finish_step`` belong to the store from then on (the runtime never
@@ -45,6 +49,8 @@ class MemoryStore(MemoryResources, MemoryTracking):
         self._cache: dict[tuple[str, str], Step] = {}
         self._init_resources()
         self._init_tracking()
+        self._init_deleting()
+        self._next_order = itertools.count()
 
     def schema_version(self) -> int:
         return SCHEMA_VERSION
@@ -54,7 +60,7 @@ class MemoryStore(MemoryResources, MemoryTracking):
             if run.run_id in self._runs:
                 raise ConflictError(f"run id {run.run_id!r} exists already")
             self._runs[run.run_id] = self._copy_run(run)
-            self._order[run.run_id] = len(self._order)
+            self._order[run.run_id] = next(self._next_order)
             self._steps[run.run_id] = {}
 
     def _run(self, run_id: str) -> Run:
@@ -168,6 +174,13 @@ class MemoryStore(MemoryResources, MemoryTracking):
                 if limit is not None and len(found) >= limit:
                     break
             return found
+
+    def put_run(self, run: Run) -> None:
+        with self._lock:
+            self._runs[run.run_id] = self._copy_run(run)
+            if run.run_id not in self._order:
+                self._order[run.run_id] = len(self._order)
+                self._steps[run.run_id] = {}
 
     def record_task(self, task: TaskRecord) -> None:
         with self._lock:

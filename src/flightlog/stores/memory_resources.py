@@ -71,6 +71,11 @@ class MemoryResources:
             self._place(finished, found.status)
             return True
 
+    def put_resource(self, record: ResourceRecord) -> None:
+        with self._lock:
+            found = self._stored(record.collection, record.ident)
+            self._place(_copy(record), None if found is None else found.status)
+
     def declare_resources(self, collection: str, idents: Sequence[str], created_time: float) -> int:
         added = 0
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Sequence
 
 from ..errors import NotFoundError
@@ -23,6 +24,7 @@ class MemoryTracking:
         self._metrics: dict[str, list[MetricChunk]] = {}
         self._attachments: dict[str, list[AttachmentRecord]] = {}
         self._blobs: dict[str, bytes] = {}
+        self._put_times: dict[str, float] = {}  # when each blob was last put
 
     def _append_tracked(
         self,
@@ -63,6 +65,7 @@ class MemoryTracking:
         digest = hashlib.sha256(data).hexdigest()
         with self._lock:
             self._blobs.setdefault(digest, bytes(data))
+            self._put_times[digest] = time.time()
         return digest
 
     def get_blob(self, sha256: str) -> bytes | None:

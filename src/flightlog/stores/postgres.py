@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigurationError, ConflictError, StoreError
 from ..redaction import redact
 from . import thread_end
+from .base import SCHEMA_VERSION
 from .postgres_schema import set_up_schema
 from .postgres_statements import nul_refused, translate, without_nul
 from .sql import RUN_INSERT, SQLStore
+from .sql_scale_schema import POSTGRES_OBJECT_AGG
 
 if TYPE_CHECKING:
     import psycopg
@@ -152,9 +154,20 @@ class PostgresStore(SQLStore):
     """
 
     shared = True  # workers may open it by its URL (record="worker")
+    NOW_SQL = "extract(epoch from clock_timestamp())"  # the server's clock: hosts may differ
+    _CONTAINS = "strpos({column}, ?) > 0"
+    _JSON_FIELD = "({column}::json ->> '{key}')"
+    _NO_LIMIT = ""
+    _JSON_OBJECT_AGG = POSTGRES_OBJECT_AGG
+    _JSON_EACH = "json_each_text({column}::json)"
 
     def __init__(
-        self, url: str, *, retry_seconds: float = 60.0, connect_timeout: float = 10.0
+        self,
+        url: str,
+        *,
+        retry_seconds: float = 60.0,
+        connect_timeout: float = 10.0,
+        upgrade: bool = True,
     ) -> None:
         super().__init__()
         self._psycopg = _import_psycopg()
@@ -183,6 +196,7 @@ class PostgresStore(SQLStore):
         self._connections = _Connections()
         self._finalizer = weakref.finalize(self, self._connections.close)
         self._forks = _FORKS[0]
+        self._upgrade = upgrade
         self._version, problem = self._set_up()
         self._check_version(self._version, problem)
 
@@ -246,7 +260,9 @@ class PostgresStore(SQLStore):
         deadline = time.monotonic() + self.retry_seconds
         while True:
             try:
-                return set_up_schema(self._connection(), self._where)
+                found = set_up_schema(self._connection(), self._where, self._upgrade)
+                self._scale_ready = found[0] >= SCHEMA_VERSION
+                return found
             except self._psycopg.OperationalError as error:
                 connection = getattr(self._local, "connection", None)
                 if connection is not None and not self._lost(connection, error):

@@ -9,20 +9,23 @@ KEY`` (SQLite's row id, assigned when not given) to a ``BIGINT`` identity, ``BLO
 
 Set-up and migration take ``pg_advisory_xact_lock``: concurrent ``CREATE TABLE IF NOT
 EXISTS`` from several processes otherwise collide in PostgreSQL's catalogue. Migrating forward
-runs the schema's statements again (they create only what is missing), then adds the columns
-that later versions added to existing tables (``ADDED_COLUMNS`` of the SQLite schema), then
-records the version, all in one transaction.
+climbs the ladder (``LADDER[n]`` takes version n to n + 1), runs the schema's statements again
+(they create only what is missing), then records the version, all in one transaction.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
+from . import sql_scale_schema as scale
 from .base import SCHEMA_VERSION
 from .sqlite import ADDED_COLUMNS
 from .sqlite import SCHEMA as SQLITE_SCHEMA
+from .sqlite_schema import version_3_statements
+from .sqlite_upgrade import say_upgraded
 
 if TYPE_CHECKING:
     import psycopg
@@ -52,13 +55,35 @@ def postgres_statements(sqlite_schema: str = SQLITE_SCHEMA) -> list[str]:
 SCHEMA_STATEMENTS = postgres_statements()
 
 
-def added_columns(found: int) -> list[str]:
-    """The statements that add the columns of the versions after ``found`` (when missing)."""
-    return [
-        postgres_statements(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")[0]
-        for version in range(found + 1, SCHEMA_VERSION + 1)
-        for table, column, kind in ADDED_COLUMNS.get(version, ())
-    ]
+def upgrade_1_to_2(connection: psycopg.Connection[Any]) -> None:
+    """Version 2: a run's history of attempts and last-seen time, a task's constants."""
+    for table, column, kind in ADDED_COLUMNS[2]:
+        alter = f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+        connection.execute(postgres_statements(alter)[0])
+
+
+def upgrade_2_to_3(connection: psycopg.Connection[Any]) -> None:
+    """Version 3: blob put times and the indexes that deleting runs needs; finished runs'
+    step counts, blob pieces, runs by creation time (sql_scale_schema)."""
+    for table, column, kind in ADDED_COLUMNS[3]:
+        alter = f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+        connection.execute(postgres_statements(alter)[0])
+    for statement in version_3_statements():
+        connection.execute(postgres_statements(statement)[0])
+    connection.execute(scale.backfill(scale.POSTGRES_OBJECT_AGG))  # valid in both dialects
+
+
+# The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the
+# transaction that holds the schema lock; the schema's own statements run after the last one.
+LADDER: dict[int, Callable[[psycopg.Connection[Any]], None]] = {
+    1: upgrade_1_to_2,
+    2: upgrade_2_to_3,
+}
+
+NOT_UPGRADED = (
+    "opened with upgrade=False; run `flightlog upgrade URL`, or open it without that option, "
+    "to upgrade it"
+)
 
 
 def _stored_version(connection: psycopg.Connection[Any]) -> int | None:
@@ -72,29 +97,33 @@ def _stored_version(connection: psycopg.Connection[Any]) -> int | None:
     return None if row is None else int(row[0])
 
 
-def set_up_schema(connection: psycopg.Connection[Any], where: str) -> tuple[int, str | None]:
-    """Create the schema, or migrate it forward, unless it is current; return the version
-    found afterwards (a newer one is left alone: the store then refuses to write), and why an
-    older one could not be migrated (a user without the right to alter the tables: the store
-    then reads it as it is, and refuses to write)."""
+def set_up_schema(
+    connection: psycopg.Connection[Any], where: str, upgrade: bool = True
+) -> tuple[int, str | None]:
+    """Create the schema, or migrate it forward (unless ``upgrade`` is False), unless it is
+    current; return the version found afterwards (a newer one is left alone: the store then
+    refuses to write), and why an older one was not migrated (``upgrade=False``, or a user
+    without the right to alter the tables: the store then reads it as it is, and refuses to
+    write)."""
     import psycopg
 
     try:
         found = _stored_version(connection)
         if found is not None and found >= SCHEMA_VERSION:
             return found, None
+        if found is not None and not upgrade:
+            return found, NOT_UPGRADED
         try:
             with connection.transaction():
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
                 found = _stored_version(connection)  # another process may have done it already
                 if found is not None and found >= SCHEMA_VERSION:
                     return found, None
-                # Every statement of the schema is idempotent: they create what is missing (a
-                # new database's tables, or a table a version added); then the columns that
-                # later versions added to existing tables.
+                # Up the ladder, one version at a time; then every statement of the schema,
+                # each idempotent: they create what is missing (a new database's tables).
+                for version in range(found or SCHEMA_VERSION, SCHEMA_VERSION):
+                    LADDER[version](connection)
                 for statement in SCHEMA_STATEMENTS:
-                    connection.execute(statement)
-                for statement in added_columns(found or SCHEMA_VERSION):
                     connection.execute(statement)
                 connection.execute(
                     "INSERT INTO flightlog_meta (key, value) VALUES ('schema_version', %s)"
@@ -105,6 +134,8 @@ def set_up_schema(connection: psycopg.Connection[Any], where: str) -> tuple[int,
             if found is None:
                 raise
             return found, str(error).strip()
+        if found is not None:
+            say_upgraded(where, found, SCHEMA_VERSION, None)
         return SCHEMA_VERSION, None
     except psycopg.OperationalError:
         raise  # the connection dropped: the caller retries

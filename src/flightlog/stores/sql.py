@@ -1,6 +1,6 @@
 """The SQL shared by every relational store; SQLite and PostgreSQL are dialects of it.
 
-Schema (version 2). Users may query it with any SQL tool:
+Schema (version 3). Users may query it with any SQL tool:
 
 ``runs``
     one row per run. ``seq`` is an integer key; ``run_id`` the public id. JSON text columns:
@@ -32,6 +32,9 @@ Schema (version 2). Users may query it with any SQL tool:
     :mod:`flightlog.stores.sql_tracking`.
 ``flightlog_meta``
     ``schema_version`` and other settings.
+``runs.step_count``, ``runs.step_counts``, ``blob_chunks``, index ``runs_created``
+    a finished run's step counts, the pieces of large blobs, runs by creation time: see
+    :mod:`flightlog.stores.sql_scale_schema`.
 
 Opening a store of an older version migrates it forward in place (each dialect under its
 lock, so that many processes may open it at once): version 2 added ``runs.history``,
@@ -63,8 +66,11 @@ from ..model import (
     TaskRecord,
 )
 from .base import SCHEMA_VERSION, FinishedStep
+from .sql_deleting import SQLDeleting
 from .sql_resources import SQLResources
+from .sql_selection import SQLSelection
 from .sql_tracking import SQLTracking, Statements
+from .streamed_blobs import SQLBlobs
 
 POSITION_BITS = 32
 POSITION_MASK = (1 << POSITION_BITS) - 1
@@ -281,7 +287,40 @@ def run_from_row(row: Sequence[Any], step_count: int = 0) -> Run:
     )
 
 
-class SQLStore(SQLResources, SQLTracking):
+def run_params(run: Run) -> tuple[Any, ...]:
+    """The parameters of RUN_INSERT (and of RUN_REPLACE, then the run_id) for one run."""
+    return (
+        run.run_id,
+        run.workflow,
+        run.status.value,
+        run.tag,
+        run.arguments,
+        dump_json(run.user_metadata),
+        run.created_time,
+        run.start_time,
+        run.end_time,
+        run.output,
+        _error_text(run.error),
+        dump_json(run.environment),
+        None if run.owner is None else json.dumps(run.owner.to_dict()),
+        run.lease_expires,
+        run.resumes,
+        1 if run.cancel_requested else 0,
+        history_text(run.history),
+        run.last_seen,
+    )
+
+
+# Every field of a run but its run_id, replaced (put_run).
+RUN_REPLACE = (
+    "UPDATE runs SET workflow = ?, status = ?, tag = ?, arguments = ?, user_metadata = ?,"
+    " created_time = ?, start_time = ?, end_time = ?, output = ?, error = ?, environment = ?,"
+    " owner = ?, lease_expires = ?, resumes = ?, cancel_requested = ?, history = ?,"
+    " last_seen = ? WHERE run_id = ?"
+)
+
+
+class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
     """Every store method, written once in SQL with ``?`` placeholders.
 
     A dialect subclass supplies connections and transactions: ``_query`` (read rows),
@@ -345,29 +384,23 @@ class SQLStore(SQLResources, SQLTracking):
     # -- runs ----------------------------------------------------------------------------------
     def create_run(self, run: Run) -> None:
         self._writable()
-        seq = self._insert_run(
-            (
-                run.run_id,
-                run.workflow,
-                run.status.value,
-                run.tag,
-                run.arguments,
-                dump_json(run.user_metadata),
-                run.created_time,
-                run.start_time,
-                run.end_time,
-                run.output,
-                _error_text(run.error),
-                dump_json(run.environment),
-                None if run.owner is None else json.dumps(run.owner.to_dict()),
-                run.lease_expires,
-                run.resumes,
-                1 if run.cancel_requested else 0,
-                history_text(run.history),
-                run.last_seen,
-            )
-        )
+        seq = self._insert_run(run_params(run))
         self._seqs[run.run_id] = seq
+
+    def put_run(self, run: Run) -> None:
+        self._writable()
+        params = run_params(run)
+        # Its steps may be copied after it: the counts kept at a run's end are dropped, and
+        # counted where the steps lie (sql_scale_schema).
+        replace = RUN_REPLACE
+        if self._scale_ready:
+            replace = replace.replace(" WHERE", ", step_count = NULL, step_counts = NULL WHERE")
+        while not self._write(replace, (*params[1:], run.run_id)):
+            try:
+                self._seqs[run.run_id] = self._insert_run(params)
+                return
+            except ConflictError:  # made meanwhile: replace it
+                continue
 
     def restart_run(
         self,
@@ -384,7 +417,9 @@ class SQLStore(SQLResources, SQLTracking):
         changed = self._write(
             "UPDATE runs SET status = 'RUNNING', owner = ?, start_time = ?, end_time = NULL,"
             " output = NULL, error = NULL, lease_expires = ?, cancel_requested = 0,"
-            " resumes = ?, history = ?, last_seen = ? WHERE run_id = ? AND (resumes = ?"
+            " resumes = ?, history = ?, last_seen = ?"
+            + (", step_count = NULL, step_counts = NULL" if self._scale_ready else "")
+            + " WHERE run_id = ? AND (resumes = ?"
             # Repeatable after a dropped connection: a second run of it matches its own claim
             # (same owner and start) and writes the same values again.
             " OR (resumes = ? AND owner = ? AND start_time = ?))" + REPEATABLE,
@@ -427,13 +462,14 @@ class SQLStore(SQLResources, SQLTracking):
         # wrote, and that is what is returned either way (see the end).
         if self._write(
             "UPDATE runs SET status = ?, end_time = ?, output = ?, error = ?,"
-            " lease_expires = NULL WHERE run_id = ? AND status = 'RUNNING'" + attempt + REPEATABLE,
+            " lease_expires = NULL" + self._kept_counts() + " WHERE run_id = ?"
+            " AND status = 'RUNNING'" + attempt + REPEATABLE,
             (status.value, end_time, output, _error_text(error), *mine),
         ):
             return status
         # Canceled meanwhile: it stays CANCELED; its end is when the owner really stopped.
         if self._write(
-            "UPDATE runs SET end_time = ?, lease_expires = NULL"
+            "UPDATE runs SET end_time = ?, lease_expires = NULL" + self._kept_counts() + ""
             " WHERE run_id = ? AND status = 'CANCELED'" + attempt,
             (end_time, *mine),
         ):
@@ -466,12 +502,6 @@ class SQLStore(SQLResources, SQLTracking):
         if not self._query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)):
             raise NotFoundError(f"no run with id {run_id!r}")
         return False
-
-    def _count_sql(self) -> str:
-        return (
-            "(SELECT count(*) FROM steps WHERE steps.id BETWEEN runs.seq * 4294967296"
-            " AND runs.seq * 4294967296 + 4294967295)"
-        )
 
     def get_run(self, run_id: str) -> Run | None:
         rows = self._query(

@@ -48,6 +48,15 @@ FINISH = (
     "UPDATE resources SET status = ?, result = ?, error = ?, end_time = ?, owner = NULL,"
     " lease_expires = NULL WHERE collection = ? AND ident = ? AND attempt = ?"
 )
+PUT = (
+    f"INSERT INTO resources ({RESOURCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (collection, ident) DO UPDATE SET status = excluded.status,"
+    " attempt = excluded.attempt, task_id = excluded.task_id, arguments = excluded.arguments,"
+    " result = excluded.result, error = excluded.error, start_time = excluded.start_time,"
+    " end_time = excluded.end_time, owner = excluded.owner,"
+    " lease_expires = excluded.lease_expires, created_time = excluded.created_time,"
+    " history = excluded.history"
+)
 GET = f"SELECT {RESOURCE_COLUMNS} FROM resources WHERE collection = ? AND ident = ?"
 DECLARE = (
     "INSERT INTO resources (collection, ident, status, attempt, created_time)"
@@ -192,6 +201,26 @@ class SQLResources:
             record.attempt,
         )
         return self._write(FINISH, params) > 0
+
+    def put_resource(self, record: ResourceRecord) -> None:
+        self._writable()
+        params = (
+            record.collection,
+            record.ident,
+            record.status._value_,
+            record.attempt,
+            record.task_id,
+            record.arguments,
+            record.result,
+            _error_text(record.error),
+            record.start_time,
+            record.end_time,
+            _owner_text(record.owner),
+            record.lease_expires,
+            record.created_time,
+            _history_text(record.history),
+        )
+        self._write(PUT, params)
 
     def declare_resources(self, collection: str, idents: Sequence[str], created_time: float) -> int:
         self._writable()

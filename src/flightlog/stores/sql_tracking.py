@@ -18,7 +18,6 @@ Tables (see :mod:`flightlog.stores.sqlite` for the DDL):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from array import array
@@ -219,17 +218,6 @@ class SQLTracking:
             (seq,),
         )
         return [AttachmentRecord(*row) for row in rows]
-
-    def put_blob(self, data: bytes) -> str:
-        self._writable()
-        data = bytes(data)
-        digest = hashlib.sha256(data).hexdigest()
-        self._write(
-            "INSERT INTO blobs (sha256, size, data) VALUES (?, ?, ?)"
-            " ON CONFLICT (sha256) DO NOTHING",
-            (digest, len(data), data),
-        )
-        return digest
 
     def get_blob(self, sha256: str) -> bytes | None:
         rows = self._query("SELECT data FROM blobs WHERE sha256 = ?", (sha256,))

@@ -37,18 +37,29 @@ from ..errors import (
     StoreError,
 )
 from ..redaction import redact
-from . import sqlite_checkpoint, sqlite_file, thread_end
+from . import sql_scale_schema, sqlite_checkpoint, sqlite_compact, sqlite_file, thread_end
 from .base import SCHEMA_VERSION
+from .files_open import flag
 from .forking import quiet
 from .sql import RUN_INSERT, SQLStore
 from .sql_tracking import Statements
 from .sqlite_schema import ADDED_COLUMNS as ADDED_COLUMNS
 from .sqlite_schema import SCHEMA as SCHEMA
-from .sqlite_schema import add_columns, stored_version
+from .sqlite_schema import climb, stored_version
+from .sqlite_upgrade import back_up, say_upgraded
 
 T = TypeVar("T")
 
 _BUSY_WORDS = ("locked", "busy")
+# A new run's seq is never one a deleted run had (SQLite gives the highest seq plus one, and
+# the highest may have been deleted: see sql_deleting).
+RUN_INSERT_AFTER_DELETED = RUN_INSERT.replace(
+    "INSERT INTO runs (run_id,", "INSERT INTO runs (seq, run_id,"
+).replace(
+    "VALUES (?,",
+    "VALUES ((SELECT max(coalesce((SELECT max(seq) FROM runs), 0), coalesce((SELECT"
+    " CAST(value AS INTEGER) FROM flightlog_meta WHERE key = 'deleted_seq'), 0)) + 1), ?,",
+)
 _OPEN_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 
 
@@ -93,6 +104,7 @@ class SQLiteStore(SQLStore):
         synchronous: str | None = None,
         timeout: float = 30.0,
         create: bool = True,
+        upgrade: bool | None = None,
     ):
         super().__init__()
         sqlite_file.check_url_text(url)
@@ -100,13 +112,18 @@ class SQLiteStore(SQLStore):
         self.path = path_from_url(url).absolute()
         query = url.split("?", 1)[1] if "?" in url else ""
         settings = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
-        unknown = set(settings) - {"synchronous"}
+        unknown = set(settings) - {"synchronous", "upgrade"}
         if unknown:
             raise ConfigurationError(f"unknown SQLite URL option(s): {', '.join(sorted(unknown))}")
         mode = (synchronous or settings.get("synchronous") or "NORMAL").upper()
         if mode not in ("NORMAL", "FULL"):
             raise ConfigurationError(f"synchronous must be NORMAL or FULL, not {mode!r}")
         self.synchronous = mode
+        if upgrade is None:
+            upgrade = flag(settings.get("upgrade", "true"), "the SQLite URL option upgrade")
+        self._upgrade = upgrade
+        # The backup made when this store upgraded the file as it opened it, else None.
+        self.backup: Path | None = None
         self._timeout = timeout
         self._local = threading.local()
         # Every connection with the thread that owns it (each thread has its own), and that
@@ -234,18 +251,36 @@ class SQLiteStore(SQLStore):
         found = stored_version(connection)  # a plain read: no write lock when it is current
         if found is None and not create:
             raise NoStoreError(self._no_store())
+        if found is None:  # before the first page is written: a new store's files shrink
+            connection.execute(sqlite_compact.AUTO_VACUUM)
         if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             connection.execute("PRAGMA journal_mode = WAL")
         problem = None
-        if found is None or found < SCHEMA_VERSION:
+        if found is not None and found < SCHEMA_VERSION and not self._upgrade:
+            problem = (
+                "opened with upgrade=false; run `flightlog upgrade URL`, or open it without "
+                "that option, to upgrade it"
+            )
+        elif found is None or found < SCHEMA_VERSION:
             try:
                 found = self._create_or_migrate(connection)
             except sqlite3.OperationalError as error:
                 if found is None or _is_busy(error):
                     raise
                 problem = sqlite_file.describe(error, self.path)  # read it as it is
+            except OSError as error:  # no backup can be made beside it
+                if found is None:
+                    raise
+                problem = f"cannot back it up first: {error.strerror or error}"
         self._version = found
         self._check_version(found, problem)
+        # An older store opened without upgrading it has no step counts nor blob pieces: its
+        # questions are answered where the steps lie.
+        self._scale_ready = sql_scale_schema.MARKER in self._tables(connection)
+
+    def _tables(self, connection: sqlite3.Connection) -> set[str]:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in rows}
 
     def _open_read_only(self, reason: str, create: bool) -> None:
         """Open a file that cannot be written here (read-only media, a full disk) without
@@ -283,21 +318,24 @@ class SQLiteStore(SQLStore):
         return f"there is no store at {self.url}: {self.path} is {what}"
 
     def _create_or_migrate(self, connection: sqlite3.Connection) -> int:
-        """Create the schema, or migrate it forward, in one transaction that holds the write
-        lock (so of many processes opening the store at once, one does it and the others find
-        it done); return the version found afterwards."""
+        """Create the schema, or back the file up and migrate it forward (the ladder of
+        sqlite_schema), in one transaction that holds the write lock (so of many processes
+        opening the store at once, one does it and the others find it done); return the
+        version found afterwards."""
         connection.execute("BEGIN IMMEDIATE")
+        upgraded = None
         try:
             found = stored_version(connection)
-            if found is None or found < SCHEMA_VERSION:
-                # Every statement of the schema is idempotent: they create what is missing
-                # (a new store's tables, or a table a version added); then the columns that
-                # later versions added to existing tables.
+            if found is None:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         connection.execute(statement)
-                if found is not None:
-                    add_columns(connection, found)
+            elif found < SCHEMA_VERSION:
+                # Backed up while this connection holds the write lock: as the old one left it.
+                self.backup = back_up(self.path, found, self._timeout)
+                climb(connection, found)
+                upgraded = found
+            if found is None or found < SCHEMA_VERSION:
                 connection.execute(
                     "INSERT OR REPLACE INTO flightlog_meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -307,6 +345,8 @@ class SQLiteStore(SQLStore):
         except BaseException:
             connection.execute("ROLLBACK")
             raise
+        if upgraded is not None:
+            say_upgraded(str(self.path), upgraded, SCHEMA_VERSION, self.backup)
         return found
 
     def _writable(self) -> None:
@@ -415,7 +455,7 @@ class SQLiteStore(SQLStore):
 
     def _insert_run(self, params: Sequence[Any]) -> int:
         def insert() -> int:
-            cursor = self._connection().execute(RUN_INSERT, params)
+            cursor = self._connection().execute(RUN_INSERT_AFTER_DELETED, params)
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
@@ -451,6 +491,14 @@ class SQLiteStore(SQLStore):
             connection.execute("COMMIT")
 
         self._retry(write)
+
+    def compact(self, *, full: bool = False) -> int:
+        """See :class:`~flightlog.stores.base.CompactingStore` and
+        :mod:`flightlog.stores.sqlite_compact`."""
+        self._writable()
+        before = sqlite_compact.files_size(self.path, log=False)  # not what the delete logged
+        self._retry(lambda: sqlite_compact.compact(self._connection(), self.path, full=full))
+        return max(0, before - sqlite_compact.files_size(self.path))
 
     def data_directory(self) -> str | None:
         """The folder of the database file: resources go under its ``resources/``."""

@@ -1,13 +1,17 @@
-"""The SQLite schema (version 2, described in :mod:`flightlog.stores.sql`), and its set-up: a
-new store's tables, or the columns a later version added to an older store's."""
+"""The SQLite schema (version 3, described in :mod:`flightlog.stores.sql`), and its set-up: a
+new store's tables, or the migration ladder that takes an older store up, one version at a
+time (``LADDER``)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
+from . import sql_scale_schema as scale
 from .base import SCHEMA_VERSION
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS flightlog_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY,
@@ -28,7 +32,9 @@ CREATE TABLE IF NOT EXISTS runs (
     resumes INTEGER NOT NULL DEFAULT 0,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     history TEXT,
-    last_seen REAL
+    last_seen REAL,
+    step_count INTEGER,
+    step_counts TEXT
 );
 CREATE TABLE IF NOT EXISTS tasks (
     task_id TEXT PRIMARY KEY,
@@ -107,16 +113,77 @@ CREATE TABLE IF NOT EXISTS blobs (
     size INTEGER NOT NULL,
     data BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS blob_puts (sha256 TEXT PRIMARY KEY, put_time REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS attachments_blob ON attachments (sha256);
+CREATE INDEX IF NOT EXISTS steps_source ON steps (source_run) WHERE origin = 'cached';
 CREATE VIEW IF NOT EXISTS step_view AS
     SELECT runs.run_id AS run_id, steps.id & 4294967295 AS position, steps.*
     FROM steps JOIN runs ON runs.seq = steps.id >> 32;
 """
+    + scale.TABLES  # version 3's tables for questions at scale and large values
+)
 
 # What each schema version added to the one before, as (table, column, type): migrating a
 # store forward adds them, at the end of their tables, as a new store's tables have them.
 ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
     2: (("runs", "history", "TEXT"), ("runs", "last_seen", "REAL"), ("tasks", "constants", "TEXT")),
+    3: scale.ADDED_COLUMNS,
 }
+
+
+def _add_columns(connection: sqlite3.Connection, version: int) -> None:
+    for table, column, kind in ADDED_COLUMNS[version]:
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def upgrade_1_to_2(connection: sqlite3.Connection) -> None:
+    """Version 2: a run's history of attempts and last-seen time, a task's constants."""
+    _add_columns(connection, 2)
+
+
+# Version 3's additions for deleting runs: the time each blob was last put (those put before
+# count as put at time 0, so gc may take them at once when nothing names them), an index of
+# attachment references by blob, and one of cached steps by the run they were served from.
+VERSION_3_DELETING = """
+CREATE TABLE IF NOT EXISTS blob_puts (sha256 TEXT PRIMARY KEY, put_time REAL NOT NULL);
+INSERT INTO blob_puts (sha256, put_time) SELECT sha256, 0 FROM blobs WHERE true
+    ON CONFLICT (sha256) DO NOTHING;
+CREATE INDEX IF NOT EXISTS attachments_blob ON attachments (sha256);
+CREATE INDEX IF NOT EXISTS steps_source ON steps (source_run) WHERE origin = 'cached'
+"""
+
+
+def version_3_statements() -> list[str]:
+    """What version 3 adds to a version 2 store (after its columns, before the backfill of
+    step counts), in SQLite's words, in order."""
+    deleting = [part.strip() for part in VERSION_3_DELETING.split(";") if part.strip()]
+    return deleting + scale.statements()
+
+
+def upgrade_2_to_3(connection: sqlite3.Connection) -> None:
+    """Version 3: blob put times and the indexes that deleting runs needs; finished runs'
+    step counts, blob pieces, runs by creation time (sql_scale_schema)."""
+    _add_columns(connection, 3)
+    for statement in version_3_statements():
+        connection.execute(statement)
+    connection.execute(scale.backfill(scale.SQLITE_OBJECT_AGG))
+
+
+# The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the
+# transaction of the caller (which holds the write lock). Each step adds what its version
+# added; the schema's own statements (CREATE ... IF NOT EXISTS) run after the last one.
+LADDER: dict[int, Callable[[sqlite3.Connection], None]] = {1: upgrade_1_to_2, 2: upgrade_2_to_3}
+
+
+def climb(connection: sqlite3.Connection, found: int) -> None:
+    """Take a store of version ``found`` up to SCHEMA_VERSION, one step at a time."""
+    for version in range(found, SCHEMA_VERSION):
+        LADDER[version](connection)
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            connection.execute(statement)
 
 
 def stored_version(connection: sqlite3.Connection) -> int | None:
@@ -130,12 +197,3 @@ def stored_version(connection: sqlite3.Connection) -> int | None:
         "SELECT value FROM flightlog_meta WHERE key = 'schema_version'"
     ).fetchone()
     return None if value is None else int(value[0])
-
-
-def add_columns(connection: sqlite3.Connection, found: int) -> None:
-    """Add the columns that the versions after ``found`` added (those not there yet)."""
-    for version in range(found + 1, SCHEMA_VERSION + 1):
-        for table, column, kind in ADDED_COLUMNS.get(version, ()):
-            present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
-            if column not in present:
-                connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")

@@ -1,0 +1,354 @@
+"""Runs selected by status, workflow, tag, date, text, argument, metadata and metric; counts
+by status; a run's steps a page at a time.
+
+The store answers what it can (see :class:`~flightlog.selection.RunSelection`: in SQL, from
+its indexes); what it cannot — a status derived when read (RUNNING or RESUMABLE), an
+argument's or metadata's exact value, a metric — is checked here, on the runs it gives.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from ..errors import InvalidInputError, SerializationError
+from ..model import Run, Status, Step, TaskRecord
+from ..query import Queries, parse_statuses
+from ..resources.view import PREFIX as RESOURCE_PREFIX
+from ..runtime.liveness import effective_status
+from ..selection import RunSelection
+from ..tracked_query import last_values
+from ..tracking.parameters import decoded_parameters
+from .times import parse_time
+
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_LIVE = frozenset({Status.RUNNING, Status.RESUMABLE})
+PAGE = 500
+Metric = tuple[str, str, Any]
+
+
+def _count(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(f"{what} must be a non-negative integer, not {value!r}")
+    return value
+
+
+def _mapping(value: object, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
+        raise InvalidInputError(f"{what} must be a dict with str keys, not {value!r}")
+    return dict(value)
+
+
+def _text_of(value: Any) -> str | None:
+    """The stored text that a value certainly appears as, or None when it may be stored in
+    more than one way (a whole float may be an int, a dict's keys may be in any order)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return json.dumps(value)
+    if isinstance(value, float) and value - value == 0.0 and not value.is_integer():
+        return repr(value)
+    return None
+
+
+def _metric(value: object) -> Metric | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, tuple | list)
+        or len(value) != 3
+        or not isinstance(value[0], str)
+        or value[1] not in _OPERATORS
+    ):
+        known = " ".join(_OPERATORS)
+        raise InvalidInputError(
+            f"metric must be (name, operator, value) with an operator of {known}, "
+            f"e.g. ('loss', '<', 0.3); not {value!r}"
+        )
+    return (value[0], value[1], value[2])
+
+
+class RunQuestions:
+    """``list_runs`` with every filter, ``counts`` and paged ``steps`` over one store."""
+
+    def __init__(self, queries: Queries) -> None:
+        self.queries = queries
+        self.store = queries.store
+
+    def selection(
+        self,
+        *,
+        status: Any = None,
+        workflow: str | None = None,
+        tag: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        search: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> tuple[RunSelection, set[Status] | None]:
+        """What the store is asked, and the statuses wanted (derived ones among them)."""
+        wanted = parse_statuses(status)
+        stored = None
+        if wanted is not None:
+            stored = set(wanted)
+            if wanted & _LIVE:
+                stored |= _LIVE
+        if search is not None and not isinstance(search, str):
+            raise InvalidInputError(f"search must be a str, not {search!r}")
+        arguments = [_text_of(value) for value in _mapping(params, "params").values()]
+        wanted_metadata = _mapping(metadata, "metadata")
+        texts = [(key, _text_of(value)) for key, value in wanted_metadata.items()]
+        selection = RunSelection(
+            statuses=None if stored is None else frozenset(stored),
+            workflow=workflow,
+            tag=tag,
+            since=parse_time(since, "since"),
+            until=parse_time(until, "until"),
+            search=search,
+            arguments_containing=tuple(text for text in arguments if text is not None),
+            metadata_containing=tuple(
+                f"{json.dumps(key)}:{text}" for key, text in texts if text is not None
+            ),
+        )
+        return selection, wanted
+
+    def list_runs(
+        self,
+        status: Any = None,
+        workflow: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+        *,
+        since: Any = None,
+        until: Any = None,
+        offset: int = 0,
+        search: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        metric: Metric | None = None,
+    ) -> list[dict[str, Any]]:
+        return [
+            self.queries.run_metadata(run)
+            for run in self.runs(
+                status,
+                workflow,
+                tag,
+                limit,
+                since=since,
+                until=until,
+                offset=offset,
+                search=search,
+                params=params,
+                metadata=metadata,
+                metric=metric,
+            )
+        ]
+
+    def runs(
+        self,
+        status: Any = None,
+        workflow: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+        *,
+        since: Any = None,
+        until: Any = None,
+        offset: int = 0,
+        search: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        metric: Metric | None = None,
+    ) -> list[Run]:
+        """The runs (records) that ``list_runs`` describes."""
+        if limit is not None:
+            _count(limit, "limit")
+        offset = _count(offset, "offset")
+        selection, wanted = self.selection(
+            status=status,
+            workflow=workflow,
+            tag=tag,
+            since=since,
+            until=until,
+            search=search,
+            params=params,
+            metadata=metadata,
+        )
+        checks = self._checks(wanted, params or {}, metadata or {}, _metric(metric))
+        plain = since is None and until is None and search is None
+        collections = (
+            plain
+            and not params
+            and not metadata
+            and metric is None
+            and tag is None
+            and (workflow is None or workflow.startswith(RESOURCE_PREFIX))
+        )
+        if collections:
+            name = None if workflow is None else workflow[len(RESOURCE_PREFIX) :]
+            resources = self.queries.resources.runs(name)
+            if resources:  # few: merged with the runs by creation time
+                every = self._matching(self.store.select_runs(selection), checks)
+                merged = sorted([*every, *resources], key=_created, reverse=True)
+                merged = [run for run in merged if all(check(run) for check in checks)]
+                merged = merged[offset:]
+                return merged if limit is None else merged[:limit]
+        if not checks:
+            return self.store.select_runs(selection, offset=offset, limit=limit)
+        found: list[Run] = []
+        skip = offset
+        page = PAGE if limit is None else max(50, min(PAGE, 2 * (offset + limit)))
+        for run in self._pages(selection, checks, page):
+            if skip:
+                skip -= 1
+                continue
+            if limit is not None and len(found) >= limit:
+                break
+            found.append(run)
+        return found
+
+    def _pages(
+        self, selection: RunSelection, checks: list[Callable[[Run], bool]], size: int
+    ) -> Iterator[Run]:
+        start = 0
+        while True:
+            page = self.store.select_runs(selection, offset=start, limit=size)
+            yield from self._matching(page, checks)
+            if len(page) < size:
+                return
+            start += size
+
+    @staticmethod
+    def _matching(runs: Iterable[Run], checks: list[Callable[[Run], bool]]) -> list[Run]:
+        return [run for run in runs if all(check(run) for check in checks)]
+
+    def _checks(
+        self,
+        wanted: set[Status] | None,
+        params: Mapping[str, Any],
+        metadata: Mapping[str, Any],
+        metric: Metric | None,
+    ) -> list[Callable[[Run], bool]]:
+        checks: list[Callable[[Run], bool]] = []
+        if wanted is not None and wanted & _LIVE:
+            checks.append(lambda run: effective_status(run) in wanted)
+        if params:
+
+            def by_parameters(run: Run) -> bool:
+                named = decoded_parameters(run)
+                return all(key in named and _equal(named[key], v) for key, v in params.items())
+
+            checks.append(by_parameters)
+        if metadata:
+
+            def by_metadata(run: Run) -> bool:
+                stored = run.user_metadata
+                return all(key in stored and _equal(stored[key], v) for key, v in metadata.items())
+
+            checks.append(by_metadata)
+        if metric is not None:
+            name, symbol, bound = metric
+            compare = _OPERATORS[symbol]
+
+            def by_metric(run: Run) -> bool:
+                last = last_values(self.store.list_metrics(run.run_id, name))
+                if name not in last:
+                    return False
+                try:
+                    return bool(compare(last[name], bound))
+                except TypeError:
+                    return False
+
+            checks.append(by_metric)
+        return checks
+
+    # -- counts --------------------------------------------------------------------------------
+    def counts(
+        self,
+        by: str = "status",
+        workflow: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        tag: str | None = None,
+    ) -> dict[str, dict[str, int]]:
+        if by != "status":
+            raise InvalidInputError(f"counts can be had by 'status' only, not by {by!r}")
+        selection, _ = self.selection(workflow=workflow, tag=tag, since=since, until=until)
+        counts = self.store.count_statuses(selection)
+        runs = dict(counts.runs)
+        if runs.get(Status.RUNNING):  # running or RESUMABLE: told apart as each is read
+            del runs[Status.RUNNING]
+            live = RunSelection(
+                statuses=frozenset({Status.RUNNING}),
+                workflow=selection.workflow,
+                tag=selection.tag,
+                since=selection.since,
+                until=selection.until,
+            )
+            for run in self.store.select_runs(live):
+                status = effective_status(run)
+                runs[status] = runs.get(status, 0) + 1
+        return {
+            "runs": {status.value: runs[status] for status in Status if runs.get(status)},
+            "steps": {
+                status.value: counts.steps[status] for status in Status if counts.steps.get(status)
+            },
+        }
+
+    # -- steps ---------------------------------------------------------------------------------
+    def steps(
+        self, run_id: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        offset = _count(offset, "offset")
+        if limit is not None:
+            _count(limit, "limit")
+        self.queries.run(run_id)
+        tasks: dict[str, TaskRecord | None] = {}
+        steps = self.store.steps_page(run_id, offset=offset, limit=limit)
+        if not steps and run_id.startswith(RESOURCE_PREFIX):
+            every = self.queries.resources.steps(run_id)[offset:]
+            steps = every if limit is None else every[:limit]
+        return [self.queries.step_metadata(step, tasks) for step in steps]
+
+    def iter_steps(self, run_id: str, *, page: int = 1000) -> Iterator[dict[str, Any]]:
+        """The run's steps in call order, read ``page`` at a time: a huge run is never held
+        whole."""
+        _count(page, "page")
+        self.queries.run(run_id)
+        if run_id.startswith(RESOURCE_PREFIX) and self.store.get_run(run_id) is None:
+            tasks: dict[str, TaskRecord | None] = {}
+            for step in self.queries.resources.steps(run_id):
+                yield self.queries.step_metadata(step, tasks)
+            return
+        after: int | None = None
+        while True:
+            steps: list[Step] = self.store.steps_page(run_id, after=after, limit=max(page, 1))
+            tasks = {}
+            for step in steps:
+                yield self.queries.step_metadata(step, tasks)
+            if len(steps) < max(page, 1):
+                return
+            after = steps[-1].position
+
+
+def _equal(stored: Any, wanted: Any) -> bool:
+    try:
+        return bool(stored == wanted)
+    except (TypeError, ValueError, SerializationError):  # e.g. an array's ambiguous truth
+        return False
+
+
+def _created(run: Run) -> float:
+    return run.created_time or 0.0
+
+
+__all__ = ["RunQuestions"]

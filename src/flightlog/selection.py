@@ -1,0 +1,112 @@
+"""Which runs a question is about, and the counts a store gives for them (plain records).
+
+A :class:`RunSelection` is what a store can answer itself (from its indexes, where it has
+them): stored status, workflow, tag, creation time, a text search, and substrings of the
+stored argument and metadata text. The query API narrows further in Python where a store
+cannot (a derived status, an argument's exact value, a metric).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Run, Status
+
+__all__ = [
+    "RunSelection",
+    "StatusCounts",
+    "ascii_lower",
+    "metadata_text",
+    "run_matches",
+    "search_fields",
+]
+
+TERMINAL = frozenset({Status.SUCCESSFUL, Status.FAILED, Status.CANCELED})
+
+
+@dataclass(frozen=True, slots=True)
+class RunSelection:
+    """Runs matching every given criterion (None: any).
+
+    ``since`` and ``until`` bound ``created_time`` (the run's first start, epoch seconds;
+    ``since <= created_time < until``). ``search`` matches, ignoring the case of ASCII letters, a
+    substring of any one of :func:`search_fields`: run id, workflow, tag, error type, error
+    message, and the user metadata as compact JSON.
+    ``arguments_containing`` and ``metadata_containing`` are strings that the stored
+    ``arguments`` text, and the user metadata as compact JSON (:func:`metadata_text`), must
+    each contain.
+    """
+
+    statuses: frozenset[Status] | None = None
+    workflow: str | None = None
+    tag: str | None = None
+    since: float | None = None
+    until: float | None = None
+    search: str | None = None
+    arguments_containing: tuple[str, ...] = ()
+    metadata_containing: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class StatusCounts:
+    """How many runs (by stored status) and steps (by status) a selection holds; only
+    non-zero counts appear."""
+
+    runs: dict[Status, int] = field(default_factory=dict)
+    steps: dict[Status, int] = field(default_factory=dict)
+
+
+def metadata_text(metadata: Mapping[str, Any]) -> str:
+    """User metadata as the compact JSON that stores keep (empty for none)."""
+    if not metadata:
+        return ""
+    return json.dumps(metadata, separators=(",", ":"))
+
+
+def search_fields(run: Run) -> tuple[str, ...]:
+    """The texts ``RunSelection.search`` looks in (each on its own)."""
+    error = run.error
+    return (
+        run.run_id,
+        run.workflow,
+        run.tag or "",
+        "" if error is None else error.type,
+        "" if error is None else error.message,
+        metadata_text(run.user_metadata),
+    )
+
+
+def ascii_lower(text: str) -> str:
+    """The text with ASCII capitals made small (as SQL's ``lower`` does everywhere)."""
+    return text.translate(_LOWER)
+
+
+_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+
+
+def run_matches(run: Run, selection: RunSelection) -> bool:
+    """Whether the run (as stored) is in the selection: the reference for every store."""
+    s = selection
+    if s.statuses is not None and run.status not in s.statuses:
+        return False
+    if s.workflow is not None and run.workflow != s.workflow:
+        return False
+    if s.tag is not None and run.tag != s.tag:
+        return False
+    created = run.created_time
+    if s.since is not None and (created is None or created < s.since):
+        return False
+    if s.until is not None and (created is None or created >= s.until):
+        return False
+    if s.search is not None:
+        wanted = ascii_lower(s.search)
+        if not any(wanted in ascii_lower(text) for text in search_fields(run)):
+            return False
+    arguments = run.arguments or ""
+    if any(part not in arguments for part in s.arguments_containing):
+        return False
+    metadata = metadata_text(run.user_metadata)
+    return all(part in metadata for part in s.metadata_containing)

@@ -1,0 +1,63 @@
+"""Questions over many runs for stores without a query engine (memory, JSON files, plugins
+built on them): the reference behaviour of :mod:`flightlog.stores.sql_selection`, computed
+by reading the runs and their steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ..model import Run, Status, Step
+from ..selection import RunSelection, StatusCounts, run_matches
+
+
+class PythonSelection:
+    """``select_runs``, ``count_statuses`` and ``steps_page`` over ``list_runs`` and
+    ``list_steps``."""
+
+    if TYPE_CHECKING:
+
+        def list_runs(
+            self,
+            *,
+            statuses: Iterable[Status] | None = None,
+            workflow: str | None = None,
+            tag: str | None = None,
+            limit: int | None = None,
+        ) -> list[Run]: ...
+
+        def list_steps(self, run_id: str) -> list[Step]: ...
+
+    def _selected(self, selection: RunSelection) -> list[Run]:
+        runs = self.list_runs(
+            statuses=selection.statuses, workflow=selection.workflow, tag=selection.tag
+        )
+        return [run for run in runs if run_matches(run, selection)]
+
+    def select_runs(
+        self, selection: RunSelection, *, offset: int = 0, limit: int | None = None
+    ) -> list[Run]:
+        runs = self._selected(selection)[offset:]
+        return runs if limit is None else runs[:limit]
+
+    def count_statuses(self, selection: RunSelection) -> StatusCounts:
+        counts = StatusCounts()
+        for run in self._selected(selection):
+            counts.runs[run.status] = counts.runs.get(run.status, 0) + 1
+            for step in self.list_steps(run.run_id):
+                counts.steps[step.status] = counts.steps.get(step.status, 0) + 1
+        return counts
+
+    def steps_page(
+        self,
+        run_id: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        after: int | None = None,
+    ) -> list[Step]:
+        steps = self.list_steps(run_id)
+        if after is not None:
+            steps = [step for step in steps if step.position > after]
+        steps = steps[offset:]
+        return steps if limit is None else steps[:limit]

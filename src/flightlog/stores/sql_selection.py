@@ -1,0 +1,189 @@
+"""Questions over many runs, answered by the database: runs selected by date, text and
+stored values, counts by status, and a run's steps a page at a time.
+
+Counts come from ``runs.step_counts`` (see :mod:`flightlog.stores.sql_scale_schema`) for
+finished runs, written by the statement that records a run's outcome, and from the steps
+themselves for runs still going (few, each one key range of the steps table). The step
+commit is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..model import Run, Status, Step
+from ..selection import RunSelection, StatusCounts, ascii_lower
+from .sql_scale_schema import SQLITE_OBJECT_AGG, kept_counts
+from .sql_tracking import Statements
+
+POSITION_BITS = 32
+POSITION_MASK = (1 << POSITION_BITS) - 1
+STEP_RANGE = "steps.id BETWEEN runs.seq * 4294967296 AND runs.seq * 4294967296 + 4294967295"
+
+
+class SQLSelection:
+    """The selection methods of :class:`~flightlog.stores.sql.SQLStore`.
+
+    Dialects say how to find a substring (``_CONTAINS``), read a field of JSON text
+    (``_JSON_FIELD``), list without a limit (``_NO_LIMIT``), and make and read a JSON object
+    of counts (``_JSON_OBJECT_AGG``, ``_JSON_EACH``); the defaults are SQLite's.
+    """
+
+    url: str
+    _run_columns: str
+    _scale_ready = False  # the store has what sql_scale_schema adds
+    _CONTAINS = "instr({column}, ?) > 0"
+    _JSON_FIELD = "json_extract({column}, '$.{key}')"
+    _NO_LIMIT = " LIMIT -1"
+    _JSON_OBJECT_AGG = SQLITE_OBJECT_AGG
+    _JSON_EACH = "json_each({column})"
+
+    if TYPE_CHECKING:
+
+        def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+        def _write_batch(self, statements: Statements) -> None: ...
+
+        def _seq(self, run_id: str) -> int: ...
+
+    def _count_sql(self) -> str:
+        """A run's step count, as an expression over ``runs``."""
+        live = f"(SELECT count(*) FROM steps WHERE {STEP_RANGE})"
+        return f"coalesce(runs.step_count, {live})" if self._scale_ready else live
+
+    def _selection_sql(self, selection: RunSelection) -> tuple[list[str], list[Any]]:
+        s = selection
+        clauses: list[str] = []
+        params: list[Any] = []
+        if s.statuses is not None:
+            wanted = sorted(status.value for status in s.statuses)
+            clauses.append(f"runs.status IN ({', '.join('?' * len(wanted))})" if wanted else "1=0")
+            params.extend(wanted)
+        for column, value in (("workflow", s.workflow), ("tag", s.tag)):
+            if value is not None:
+                clauses.append(f"runs.{column} = ?")
+                params.append(value)
+        if s.since is not None:
+            clauses.append("runs.created_time >= ?")
+            params.append(float(s.since))
+        if s.until is not None:
+            clauses.append("runs.created_time < ?")
+            params.append(float(s.until))
+        if s.search is not None:
+            texts = [
+                "runs.run_id",
+                "runs.workflow",
+                "runs.tag",
+                self._JSON_FIELD.format(column="runs.error", key="type"),
+                self._JSON_FIELD.format(column="runs.error", key="message"),
+                "runs.user_metadata",
+            ]
+            found = [self._CONTAINS.format(column=f"lower({text})") for text in texts]
+            clauses.append(f"({' OR '.join(found)})")
+            params.extend([ascii_lower(s.search)] * len(texts))
+        for column, parts in (
+            ("runs.arguments", s.arguments_containing),
+            ("runs.user_metadata", s.metadata_containing),
+        ):
+            for part in parts:
+                clauses.append(self._CONTAINS.format(column=column))
+                params.append(part)
+        return clauses, params
+
+    def select_runs(
+        self, selection: RunSelection, *, offset: int = 0, limit: int | None = None
+    ) -> list[Run]:
+        from .sql import run_from_row
+
+        clauses, params = self._selection_sql(selection)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        tail = ""
+        if limit is not None:
+            tail = " LIMIT ?"
+            params.append(int(limit))
+        elif offset:
+            tail = self._NO_LIMIT
+        if offset:
+            tail += " OFFSET ?"
+            params.append(int(offset))
+        rows = self._query(
+            f"SELECT {self._run_columns}, {self._count_sql()} FROM runs{where}"
+            f" ORDER BY runs.seq DESC{tail}",
+            params,
+        )
+        return [run_from_row(row, row[19]) for row in rows]
+
+    def count_statuses(self, selection: RunSelection) -> StatusCounts:
+        clauses, params = self._selection_sql(selection)
+        where = " AND ".join(clauses) or "1=1"
+        counts = StatusCounts()
+        rows = self._query(
+            f"SELECT runs.status, count(*) FROM runs WHERE {where} GROUP BY runs.status", params
+        )
+        _add(counts.runs, rows)
+        if self._scale_ready:
+            each = self._JSON_EACH.format(column="runs.step_counts")
+            _add(
+                counts.steps,
+                self._query(
+                    f"SELECT j.key, sum(CAST(j.value AS BIGINT)) FROM runs, {each} AS j"
+                    f" WHERE runs.step_counts IS NOT NULL AND {where} GROUP BY j.key",
+                    params,
+                ),
+            )
+            where = f"runs.step_counts IS NULL AND {where}"
+        _add(
+            counts.steps,
+            self._query(
+                f"SELECT steps.status, count(*) FROM runs JOIN steps ON {STEP_RANGE}"
+                f" WHERE {where} GROUP BY steps.status",
+                params,
+            ),
+        )
+        return counts
+
+    def steps_page(
+        self,
+        run_id: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        after: int | None = None,
+    ) -> list[Step]:
+        from .sql import STEP_COLUMNS, step_from_row
+
+        rows = self._query("SELECT seq FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            return []
+        low = int(rows[0][0]) << POSITION_BITS
+        first = low if after is None else max(low, low + after + 1)
+        params: list[Any] = [first, low | POSITION_MASK]
+        tail = ""
+        if limit is not None:
+            tail = " LIMIT ?"
+            params.append(int(limit))
+        elif offset:
+            tail = self._NO_LIMIT
+        if offset:
+            tail += " OFFSET ?"
+            params.append(int(offset))
+        rows = self._query(
+            f"SELECT {STEP_COLUMNS} FROM steps LEFT JOIN tasks ON tasks.task_id = steps.task_id"
+            f" WHERE steps.id BETWEEN ? AND ? ORDER BY steps.id{tail}",
+            params,
+        )
+        return [step_from_row(run_id, row) for row in rows]
+
+    def _kept_counts(self) -> str:
+        """The assignments that keep a run's counts, for the UPDATE that finishes it."""
+        if not self._scale_ready:
+            return ""
+        return kept_counts(self._JSON_OBJECT_AGG)
+
+
+def _add(into: dict[Status, int], rows: list[tuple[Any, ...]]) -> None:
+    for status, count in rows:
+        if count:
+            key = Status(status)
+            into[key] = into.get(key, 0) + int(count)

@@ -1,0 +1,161 @@
+"""The store conformance suite's part on questions over many runs: selections, counts by
+status, and steps a page at a time.
+
+:class:`flightlog.testing.StoreContract` inherits :class:`SelectionStoreContract`, so that
+every store must pass these tests too.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .model import ErrorInfo, Owner, Run, Status, Step
+from .selection import RunSelection
+from .stores import Store
+
+
+def _run(run_id: str, created: float, **fields: Any) -> Run:
+    values: dict[str, Any] = {
+        "workflow": "train",
+        "status": Status.RUNNING,
+        "start_time": created,
+        "created_time": created,
+        "owner": Owner(host="host-a", pid=4242),
+    }
+    values.update(fields)
+    return Run(run_id=run_id, **values)
+
+
+def _step(run_id: str, position: int, status: Status = Status.SUCCESSFUL) -> Step:
+    start = time.time()
+    return Step(
+        run_id=run_id,
+        name=f"s_{position}",
+        position=position,
+        task_name="s",
+        task_id="t" * 32,
+        execution_id=f"{position:032x}",
+        status=status,
+        start_time=start,
+        end_time=start + 0.1,
+        result=str(position),
+    )
+
+
+def _ids(runs: list[Run]) -> list[str]:
+    return [run.run_id for run in runs]
+
+
+class SelectionStoreContract:
+    """What every store answers about many runs at once."""
+
+    def _populate(self, store: Store) -> None:
+        store.create_run(
+            _run("old", 1000.0, tag="a", user_metadata={"team": "nlp"}, arguments='{"lr":0.1}')
+        )
+        store.create_run(_run("mid", 2000.0, workflow="eval", user_metadata={"team": "cv"}))
+        store.create_run(_run("new", 3000.0, tag="b", arguments='{"args":[],"kwargs":{"lr":0.2}}'))
+        store.finish_run(
+            "mid",
+            status=Status.FAILED,
+            end_time=2001.0,
+            error=ErrorInfo("TimeoutError", "Gave up waiting", ""),
+        )
+
+    def test_select_runs_by_every_criterion(self, store: Store) -> None:
+        self._populate(store)
+        everything = RunSelection()
+        assert _ids(store.select_runs(everything)) == ["new", "mid", "old"]
+        assert _ids(store.select_runs(everything, offset=1)) == ["mid", "old"]
+        assert _ids(store.select_runs(everything, offset=1, limit=1)) == ["mid"]
+        assert _ids(store.select_runs(everything, limit=0)) == []
+        assert _ids(store.select_runs(RunSelection(since=2000.0))) == ["new", "mid"]
+        assert _ids(store.select_runs(RunSelection(until=2000.0))) == ["old"]
+        assert _ids(store.select_runs(RunSelection(since=1500.0, until=2500.0))) == ["mid"]
+        assert _ids(store.select_runs(RunSelection(workflow="eval"))) == ["mid"]
+        assert _ids(store.select_runs(RunSelection(tag="b"))) == ["new"]
+        failed = RunSelection(statuses=frozenset({Status.FAILED}))
+        assert _ids(store.select_runs(failed)) == ["mid"]
+        assert store.select_runs(RunSelection(statuses=frozenset())) == []
+
+    def test_search_looks_in_ids_names_errors_and_metadata(self, store: Store) -> None:
+        self._populate(store)
+        assert _ids(store.select_runs(RunSelection(search="gave UP"))) == ["mid"]
+        assert _ids(store.select_runs(RunSelection(search="timeouterror"))) == ["mid"]
+        assert _ids(store.select_runs(RunSelection(search="NLP"))) == ["old"]
+        assert _ids(store.select_runs(RunSelection(search="Ne"))) == ["new"]
+        assert _ids(store.select_runs(RunSelection(search="EVAL"))) == ["mid"]
+        assert store.select_runs(RunSelection(search="nowhere")) == []
+        # one field at a time: the end of one and the start of the next do not make a match
+        assert store.select_runs(RunSelection(search="TimeoutError: Gave")) == []
+
+    def test_stored_text_contains_is_exact(self, store: Store) -> None:
+        self._populate(store)
+        assert _ids(store.select_runs(RunSelection(arguments_containing=('"lr":',)))) == [
+            "new",
+            "old",
+        ]
+        assert _ids(store.select_runs(RunSelection(arguments_containing=('"LR":',)))) == []
+        both = RunSelection(arguments_containing=('"lr":', "0.2"))
+        assert _ids(store.select_runs(both)) == ["new"]
+        team = RunSelection(metadata_containing=('"team":"cv"',))
+        assert _ids(store.select_runs(team)) == ["mid"]
+        assert store.select_runs(RunSelection(metadata_containing=('"team":"CV"',))) == []
+
+    def test_counts_by_status_for_running_and_finished_runs(self, store: Store) -> None:
+        self._populate(store)
+        for position in range(3):
+            store.finish_step(_step("old", position))
+        store.finish_step(_step("old", 3, Status.FAILED))
+        store.finish_run("old", status=Status.FAILED, end_time=1001.0)
+        store.finish_step(_step("new", 0))
+        store.start_step(_step("new", 1, Status.RUNNING))
+        counts = store.count_statuses(RunSelection())
+        assert counts.runs == {Status.FAILED: 2, Status.RUNNING: 1}
+        assert counts.steps == {Status.SUCCESSFUL: 4, Status.FAILED: 1, Status.RUNNING: 1}
+        newer = store.count_statuses(RunSelection(since=1500.0))
+        assert newer.runs == {Status.FAILED: 1, Status.RUNNING: 1}
+        assert newer.steps == {Status.SUCCESSFUL: 1, Status.RUNNING: 1}
+        train = store.count_statuses(RunSelection(workflow="train", until=2000.0))
+        assert train.runs == {Status.FAILED: 1}
+        assert train.steps == {Status.SUCCESSFUL: 3, Status.FAILED: 1}
+        got = store.get_run("old")
+        assert got is not None and got.step_count == 4
+
+    def test_counts_follow_a_resumed_run(self, store: Store) -> None:
+        self._populate(store)
+        store.finish_step(_step("old", 0, Status.FAILED))
+        store.finish_run("old", status=Status.FAILED, end_time=1001.0)
+        old = store.get_run("old")
+        assert old is not None
+        store.restart_run(
+            "old",
+            expected_resumes=old.resumes,
+            owner=Owner(host="host-b", pid=7),
+            start_time=1002.0,
+            lease_expires=None,
+        )
+        store.finish_step(_step("old", 0))
+        store.finish_step(_step("old", 1))
+        selection = RunSelection(workflow="train", until=2000.0)
+        assert store.count_statuses(selection).steps == {Status.SUCCESSFUL: 2}
+        store.finish_run("old", status=Status.SUCCESSFUL, end_time=1003.0)
+        counts = store.count_statuses(selection)
+        assert counts.runs == {Status.SUCCESSFUL: 1}
+        assert counts.steps == {Status.SUCCESSFUL: 2}
+        listed = store.select_runs(selection)
+        assert [run.step_count for run in listed] == [2]
+
+    def test_steps_page(self, store: Store) -> None:
+        store.create_run(_run("big", 1000.0))
+        for position in range(10):
+            store.finish_step(_step("big", position))
+        names = [step.name for step in store.steps_page("big", offset=3, limit=4)]
+        assert names == ["s_3", "s_4", "s_5", "s_6"]
+        assert [step.position for step in store.steps_page("big", after=7)] == [8, 9]
+        assert [step.position for step in store.steps_page("big", after=2, limit=2)] == [3, 4]
+        assert [step.position for step in store.steps_page("big", offset=8)] == [8, 9]
+        assert store.steps_page("missing") == []
+        page = store.steps_page("big", limit=1)[0]
+        assert page == store.list_steps("big")[0]

@@ -1,0 +1,269 @@
+"""Stores written by every earlier schema version (kept in ``fixtures/``, made by its script)
+are upgraded when opened, up the migration ladder: SQLite after a backup of its file, by one
+of many processes opening it at once; ``upgrade=False`` reads them as they are, refusing writes,
+until ``flightlog upgrade URL``."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import multiprocessing
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+import flightlog
+from flightlog import SchemaVersionError, cli
+from flightlog.stores import files_open, open_store, postgres_schema, sqlite_schema
+from flightlog.stores.base import SCHEMA_VERSION
+from flightlog.stores.postgres_schema import postgres_statements
+from flightlog.testing import make_run
+
+from ..postgres_server import Schemas
+from .fixtures.make_fixtures import snapshot_of
+from .test_migration import _check_old_records_read_back
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+VERSIONS = range(1, SCHEMA_VERSION + 1)
+
+
+def test_every_store_kind_has_a_ladder_step_for_every_version_and_fixtures_for_each() -> None:
+    for ladder in (sqlite_schema.LADDER, postgres_schema.LADDER, files_open.LADDER):
+        assert sorted(ladder) == list(range(1, SCHEMA_VERSION))
+    for version in VERSIONS:
+        assert (FIXTURES / f"sqlite_v{version}.db").is_file()
+        assert (FIXTURES / f"files_v{version}" / "flightlog" / "store.json").is_file()
+        assert (FIXTURES / f"schema_v{version}.sql").is_file()
+
+
+def _copied(tmp_path: Path, name: str) -> Path:
+    source = FIXTURES / name
+    target = tmp_path / name
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=True)
+    else:
+        shutil.copy(source, target)
+    return target
+
+
+def _version_of(database: Path) -> str:
+    with closing(sqlite3.connect(database)) as connection:
+        row = connection.execute("SELECT value FROM flightlog_meta WHERE key = 'schema_version'")
+        return str(row.fetchone()[0])
+
+
+def _expected(version: int) -> dict[str, Any] | None:
+    path = FIXTURES / f"expected_v{version}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sqlite_fixture_is_upgraded_after_a_backup(
+    version: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = _copied(tmp_path, f"sqlite_v{version}.db")
+    with (
+        caplog.at_level(logging.WARNING, "flightlog.upgrade"),
+        flightlog.open(f"sqlite:///{database}") as fl,
+    ):
+        assert fl.store.schema_version() == SCHEMA_VERSION
+        if version == 1:
+            _check_old_records_read_back(fl.store)
+        else:
+            assert snapshot_of(fl) == _expected(version)
+        fl.store.create_run(make_run("new-run"))  # written after the upgrade
+    backups = sorted(tmp_path.glob("*.bak"))
+    if version == SCHEMA_VERSION:
+        assert backups == [] and caplog.records == []
+        return
+    assert backups == [tmp_path / f"sqlite_v{version}.db.v{version}.bak"]
+    assert _version_of(backups[0]) == str(version)  # the file as the old version left it
+    (message,) = [record.getMessage() for record in caplog.records]
+    assert f"from schema version {version} to {SCHEMA_VERSION}" in message
+    assert str(backups[0]) in message
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_files_fixture_is_upgraded(version: int, tmp_path: Path) -> None:
+    root = _copied(tmp_path, f"files_v{version}")
+    with flightlog.open(f"file://{root}?fsync=false") as fl:
+        assert fl.store.schema_version() == SCHEMA_VERSION
+        expected = _expected(version)
+        if expected is not None:
+            del expected["resources"]  # resource folders are not kept in the fixture
+            found = snapshot_of(fl)
+            del found["resources"]
+            assert found == expected
+        else:
+            assert fl.store.get_run("old-run") is not None
+        fl.store.create_run(make_run("new-run"))
+    meta = json.loads((root / "flightlog" / "store.json").read_text())
+    assert meta["schema_version"] == SCHEMA_VERSION
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_postgres_store_of_every_version_is_upgraded(
+    version: int, postgres_schemas: Schemas
+) -> None:
+    """A schema made from the frozen SQLite schema of that version, holding the rows of the
+    SQLite fixture."""
+    name, url = postgres_schemas.fresh()
+    schema = (FIXTURES / f"schema_v{version}.sql").read_text()
+    with (
+        closing(sqlite3.connect(FIXTURES / f"sqlite_v{version}.db")) as old,
+        psycopg.connect(postgres_schemas.base_url, autocommit=True) as admin,
+    ):
+        admin.execute(f"SET search_path = {name}")
+        with admin.transaction():
+            for statement in postgres_statements(schema):
+                admin.execute(statement)
+            tables = [
+                row[0] for row in old.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            for table in tables:
+                rows = old.execute(f"SELECT * FROM {table}").fetchall()
+                for row in rows:
+                    marks = ", ".join(["%s"] * len(row))
+                    admin.execute(f"INSERT INTO {table} VALUES ({marks})", row)
+            admin.execute("SELECT setval(pg_get_serial_sequence('runs', 'seq'), 100)")
+            for table in ("steps", "metrics", "attachments"):
+                admin.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 1 << 40)")
+    with flightlog.open(url) as fl:
+        assert fl.store.schema_version() == SCHEMA_VERSION
+        if version == 1:
+            _check_old_records_read_back(fl.store)
+        else:
+            assert snapshot_of(fl) == _expected(version)
+        fl.store.create_run(make_run("new-run"))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "files"])
+def test_an_old_store_opened_with_upgrade_false_is_read_until_flightlog_upgrade(
+    kind: str, tmp_path: Path
+) -> None:
+    if kind == "sqlite":
+        url = f"sqlite:///{_copied(tmp_path, 'sqlite_v1.db')}"
+    else:
+        url = f"file://{_copied(tmp_path, 'files_v1')}?fsync=false"
+    with flightlog.open(url, upgrade=False) as fl:
+        assert fl.store.schema_version() == 1
+        assert fl.get_metadata("old-run")["run_id"] == "old-run"
+        with pytest.raises(SchemaVersionError, match=r"version 1 .*flightlog upgrade URL"):
+            fl.store.create_run(make_run("new-run"))
+    assert list(tmp_path.glob("*.bak")) == []
+    out = io.StringIO()
+    assert cli.main(["upgrade", url], out=out) == 0
+    backup = f"; the file as it was: {tmp_path}/sqlite_v1.db.v1.bak" if kind == "sqlite" else ""
+    assert out.getvalue() == (f"upgraded {url} from schema version 1 to {SCHEMA_VERSION}{backup}\n")
+    out = io.StringIO()
+    assert cli.main(["upgrade", url], out=out) == 0
+    assert out.getvalue() == f"{url} is at schema version {SCHEMA_VERSION} already\n"
+    with flightlog.open(url, upgrade=False) as fl:
+        fl.store.create_run(make_run("new-run"))
+
+
+def test_upgrade_of_a_store_that_is_not_there_is_one_line(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert cli.main(["upgrade", f"sqlite:///{tmp_path}/none.db"], out=out) == 3
+    assert not (tmp_path / "none.db").exists()
+
+
+def _open_and_tell(url: str, barrier: Any, results: Any) -> None:
+    barrier.wait(60)
+    store = open_store(url)
+    try:
+        results.put((store.schema_version(), str(getattr(store, "backup", None))))
+    finally:
+        store.close()
+
+
+@pytest.mark.timeout(120)
+def test_many_processes_opening_an_old_sqlite_store_upgrade_it_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{_copied(tmp_path, 'sqlite_v1.db')}"
+    context = multiprocessing.get_context("spawn")
+    count = 6
+    barrier = context.Barrier(count)
+    results = context.Queue()
+    processes = [
+        context.Process(target=_open_and_tell, args=(url, barrier, results)) for _ in range(count)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        found = [results.get(timeout=90) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+    assert [version for version, _ in found] == [SCHEMA_VERSION] * count
+    backups = [backup for _, backup in found if backup != "None"]
+    assert backups == [f"{tmp_path}/sqlite_v1.db.v1.bak"]
+    assert sorted(path.name for path in tmp_path.glob("*.bak")) == ["sqlite_v1.db.v1.bak"]
+    with closing(open_store(url)) as store:
+        _check_old_records_read_back(store)
+
+
+def _schema_of(database: Path) -> dict[str, list[Any]]:
+    """Each table's columns and each index's definition, as SQLite describes them."""
+    with closing(sqlite3.connect(database)) as connection:
+        rows = connection.execute(
+            "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        found: dict[str, list[Any]] = {}
+        for kind, name, table in rows:
+            if kind == "table":
+                found[name] = [row[1:3] for row in connection.execute(f"PRAGMA table_info({name})")]
+            elif kind == "index":
+                found[name] = [table, connection.execute(f"PRAGMA index_info({name})").fetchall()]
+            else:
+                found[name] = [kind]
+        return found
+
+
+def test_version_2_to_3_adds_what_deleting_and_questions_at_scale_need(tmp_path: Path) -> None:
+    """The ladder's step to version 3: a new store's tables, columns and indexes; every blob
+    with a put time; every finished run's step counts filled in."""
+    database = _copied(tmp_path, "sqlite_v2.db")
+    with closing(sqlite3.connect(database)) as connection:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        assert not {"blob_puts", "blob_chunks", "runs_created", "steps_source"} & tables
+    with flightlog.open(f"sqlite:///{database}") as fl:
+        fl.store.create_run(make_run("new-run"))
+    with flightlog.open(f"sqlite:///{tmp_path}/new.db") as fl:
+        pass
+    assert _schema_of(database) == _schema_of(tmp_path / "new.db")
+    with closing(sqlite3.connect(database)) as connection:
+        blobs = connection.execute("SELECT sha256 FROM blobs ORDER BY 1").fetchall()
+        puts = connection.execute("SELECT sha256 FROM blob_puts ORDER BY 1").fetchall()
+        assert blobs and puts == blobs
+        counts = connection.execute(
+            "SELECT run_id, step_count, step_counts FROM runs WHERE status = 'SUCCESSFUL'"
+            " ORDER BY run_id"
+        ).fetchall()
+        assert [(run_id, count, json.loads(text)) for run_id, count, text in counts] == [
+            ("plain", 2, {"SUCCESSFUL": 2}),
+            ("resumed", 2, {"SUCCESSFUL": 2}),
+        ]
+
+
+def test_a_version_4_store_is_read_not_written(tmp_path: Path) -> None:
+    database = _copied(tmp_path, f"sqlite_v{SCHEMA_VERSION}.db")
+    with closing(sqlite3.connect(database)) as connection:
+        connection.execute(
+            "UPDATE flightlog_meta SET value = ? WHERE key = 'schema_version'",
+            (str(SCHEMA_VERSION + 1),),
+        )
+        connection.commit()
+    with flightlog.open(f"sqlite:///{database}") as fl:
+        assert fl.store.schema_version() == SCHEMA_VERSION + 1
+        assert fl.get_metadata("plain")["run_id"] == "plain"
+        with pytest.raises(SchemaVersionError, match=f"version {SCHEMA_VERSION + 1}"):
+            fl.store.create_run(make_run("new-run"))
+    assert list(tmp_path.glob("*.bak")) == []

@@ -259,7 +259,7 @@ def main() -> None:
                 print("ray part failed:", done.stderr[-2000:], file=sys.stderr)
         if not args.json:
             results["speedup"] = speedups(directory)
-            results["stores"] = stores(min(args.count, 2000), directory, args.postgres)
+            results["stores"] = stores(args.count, directory, args.postgres)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
         if _CLIENT is not None:

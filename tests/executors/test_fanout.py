@@ -448,3 +448,38 @@ def test_a_dask_client_of_ones_own_runs_the_steps(tmp_path: Path) -> None:
         fl.close()
         client.close()
         cluster.close()
+
+
+def test_plan_and_explain_of_a_remote_fan_out_agree_with_its_resume(tmp_path: Path) -> None:
+    fl = flightlog.open(f"sqlite:///{tmp_path}/plan.db", executor=Deferred())
+    bad = {2}
+
+    @fl.task
+    def check(x: int) -> int:
+        if x in bad:
+            raise ValueError(f"bad {x}")
+        return x
+
+    @fl.workflow
+    def flow() -> list[int]:
+        futures = [check.submit(x) for x in range(4)]
+        deferred = flow.executor
+        assert isinstance(deferred, Deferred)
+        deferred.deliver()
+        deferred.held.clear()
+        return [future.result(timeout=10) for future in futures]
+
+    try:
+        with pytest.raises(ValueError):
+            flow.run(run_id="plan")
+        plan = {row["step"]: row["decision"] for row in fl.plan_resume("plan")}
+        assert plan == {"check": "replay", "check_1": "replay", "check_2": "execute",
+                        "check_3": "replay"}  # fmt: skip
+        assert fl.explain("plan", "check_2")["decision"] == "executed"
+        bad.clear()
+        assert flow.run(run_id="plan") == [0, 1, 2, 3]
+        origins = {s.name: s.origin.value for s in fl.store.list_steps("plan")}
+        decided = {"replay": "replayed", "execute": "executed"}
+        assert origins == {name: decided[decision] for name, decision in plan.items()}
+    finally:
+        fl.close()

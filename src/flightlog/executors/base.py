@@ -91,3 +91,13 @@ class Executor:
     def __repr__(self) -> str:
         workers = "" if self.max_workers is None else f"max_workers={self.max_workers}"
         return f"{type(self).__name__}({workers})"
+
+
+def settle(future: Future[Any], function: Callable[..., Any], *args: Any) -> None:
+    """Resolve ``future`` with ``function(*args)``: its value, or the error it raised."""
+    try:
+        value = function(*args)
+    except BaseException as error:
+        future.set_exception(error)
+    else:
+        future.set_result(value)

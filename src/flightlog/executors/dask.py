@@ -8,7 +8,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from ..errors import MissingDependencyError, WorkerLostError
-from .base import Executor
+from .base import Executor, settle
 
 
 class DaskExecutor(Executor):
@@ -80,12 +80,7 @@ class DaskExecutor(Executor):
                 future.cancel()
                 future.set_running_or_notify_cancel()
                 return
-            try:
-                value = done.result()
-            except BaseException as error:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
+            settle(future, done.result)
 
         engine.add_done_callback(relay)
         return future

@@ -13,7 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ..errors import WorkerLostError
-from .base import Executor
+from .base import Executor, settle
 
 
 class Inline(Executor):
@@ -24,12 +24,7 @@ class Inline(Executor):
 
     def _submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
         future: Future[Any] = Future()
-        try:
-            value = function(*args)
-        except BaseException as error:
-            future.set_exception(error)
-        else:
-            future.set_result(value)
+        settle(future, function, *args)
         return future
 
 
@@ -81,14 +76,8 @@ class Threads(Executor):
         future: Future[Any] = Future()
 
         def run() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                value = function(*args)
-            except BaseException as error:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
+            if future.set_running_or_notify_cancel():
+                settle(future, function, *args)
 
         self.run_soon(run)
         return future

@@ -29,7 +29,7 @@ from ..errors import CanceledError, ConfigurationError, FlightlogError, Serializ
 from ..model import AttachmentRecord, Attempt, ErrorInfo, MetricChunk, Status, Step
 from ..redaction import redact
 from . import cache_claims
-from .remote import Work, dumps, dumps_many, run_sent, run_sent_many
+from .remote import Work, dumps, run_sent, run_sent_many
 from .state import CURRENT_STEP, MISSING, WORKER_BLOCK, WORKER_BLOCKS_BASE, RunState
 from .steps import StepCall, call_step, stopped
 
@@ -161,7 +161,7 @@ def _send_chunk(
     for _, future, _ in chunk:
         _track(state, future)
     try:
-        data = dumps_many([work for _, _, work in chunk], executor.sends_by_value)
+        data = dumps([work for _, _, work in chunk], executor.sends_by_value)
     except Exception:  # one of them cannot be sent: each goes alone and says which
         for call, future, work in chunk:
             _send(executor, committer, call, future, work)

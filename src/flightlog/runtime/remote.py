@@ -73,9 +73,12 @@ def _names(module: str, qualname: str) -> Any:
 
 
 def import_task(module: str, qualname: str) -> Any:
-    found: Any = sys.modules.get(module) or importlib.import_module(module)
-    for part in qualname.split("."):
-        found = getattr(found, part)
+    """The task at ``module.qualname`` in this worker (its module imported if need be)."""
+    if module not in sys.modules:
+        importlib.import_module(module)
+    found = _names(module, qualname)
+    if found is None:
+        raise ImportError(f"module {module!r} has no task {qualname!r} in this worker")
     return found
 
 
@@ -120,10 +123,6 @@ class Outcome:
     error: BaseException | None = None
     recorded_in_worker: bool = False  # the worker wrote every record itself
 
-    @property
-    def step(self) -> Step:
-        return self.finished[-1][0]
-
 
 class OutcomeStore(MemoryStore):
     """A memory store that keeps, in order, what a step running in a worker records."""
@@ -166,11 +165,6 @@ def dumps(work: Work | list[Work], by_value: bool) -> bytes:
         return data
     finally:
         SEND_MAIN_BY_VALUE.reset(token)
-
-
-def dumps_many(works: list[Work], by_value: bool) -> bytes:
-    """Several Works as one message (see :func:`dumps`)."""
-    return dumps(works, by_value)
 
 
 def run_sent_many(data: bytes) -> list[Outcome]:

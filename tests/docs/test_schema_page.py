@@ -22,9 +22,9 @@ def test_every_table_column_and_index_is_on_the_page(tmp_path: Path) -> None:
     missing = []
     with sqlite3.connect(tmp_path / "flightlog.db") as db:
         objects = db.execute(
-            "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
         ).fetchall()
-        for kind, name, table in objects:
+        for kind, name in objects:
             if kind == "index":
                 if f"`{name}`" not in page:
                     missing.append(f"index {name}")

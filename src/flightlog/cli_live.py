@@ -91,9 +91,11 @@ def progress_line(progress: dict[str, Any], on: bool) -> str:
     ]
     total = progress["total"]
     if total:
-        filled = round(BAR * progress["done"] / total)
-        percent = 100 * progress["done"] / total
-        parts.insert(1, f"[{'#' * filled}{'.' * (BAR - filled)}] {percent:3.0f}% of {total}")
+        ended = min(progress["ended"], total)
+        filled = round(BAR * ended / total)
+        percent = 100 * ended / total
+        what = "" if progress["fanout"] is None else f" ({printable(progress['fanout'])} map)"
+        parts.insert(1, f"[{'#' * filled}{'.' * (BAR - filled)}] {percent:3.0f}% of {total}{what}")
     if progress["current"] is not None and not progress["finished"]:
         parts.append(f"now {printable(progress['current'])}")
     rate = progress["rate"]
@@ -132,7 +134,7 @@ def command_watch(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -
 
 
 # What makes a plain (piped) line worth printing: not the clock nor the rate alone.
-_STATE = ("status", "done", "running", "failed", "pending", "current")
+_STATE = ("status", "done", "running", "failed", "pending", "current", "total", "ended")
 
 
 def _json_line(progress: dict[str, Any]) -> str:

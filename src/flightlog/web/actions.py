@@ -1,15 +1,19 @@
 """Actions on a run (cancel, resume, delete): open only on a server guarded by a token (the
 guard has checked it), each a POST carrying the CSRF token and, when the browser names one,
 an Origin of this very server. Resume runs the workflow in this process, in the background:
-the run's page follows it live."""
+the answer waits (a few seconds at most) until the run is recorded running again, so that
+the run's page it leads to follows it live. Cancel and delete run off the event loop."""
 
 from __future__ import annotations
 
 import hmac
 import logging
 import threading
+import time
+from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -44,14 +48,13 @@ def _to_run(run_id: str) -> Response:
 
 async def cancel(request: Request) -> Response:
     run_id = await _checked(request)
-    context_of(request).fl.cancel(run_id)
+    await run_in_threadpool(context_of(request).fl.cancel, run_id)
     return _to_run(run_id)
 
 
 async def resume(request: Request) -> Response:
     run_id = await _checked(request)
     fl = context_of(request).fl
-    fl.get_metadata(run_id)  # an unknown run: 404 now, not in the background
 
     def work() -> None:
         try:
@@ -61,8 +64,24 @@ async def resume(request: Request) -> Response:
                 "resume of run %r ended with %s: %s", run_id, type(error).__name__, error
             )
 
-    threading.Thread(target=work, name=f"flightlog-resume-{run_id}", daemon=True).start()
+    resumes = fl.get_metadata(run_id)["resumes"]  # an unknown run: 404 now
+    worker = threading.Thread(target=work, name=f"flightlog-resume-{run_id}", daemon=True)
+    worker.start()
+    await run_in_threadpool(_restarted, fl, run_id, resumes, worker)
     return _to_run(run_id)
+
+
+RESTART_WAIT = 5.0
+"""Seconds the resume action waits for the run to be recorded running again."""
+
+
+def _restarted(fl: Any, run_id: str, resumes: int, worker: threading.Thread) -> None:
+    """Until the resume recorded a new attempt of the run (or ended, or RESTART_WAIT)."""
+    deadline = time.monotonic() + RESTART_WAIT
+    while worker.is_alive() and time.monotonic() < deadline:
+        if fl.get_metadata(run_id)["resumes"] > resumes:
+            return
+        worker.join(0.02)
 
 
 async def delete(request: Request) -> Response:
@@ -71,5 +90,5 @@ async def delete(request: Request) -> Response:
     remove = getattr(fl, "delete_run", None)
     if remove is None:
         raise ConfigurationError("this flightlog cannot delete runs")
-    remove(run_id)
+    await run_in_threadpool(remove, run_id)
     return RedirectResponse("/", status_code=303)

@@ -59,7 +59,7 @@ def test_attempts_plan_explain_step_diff_and_resources(store_url: str, page: Pag
             assert attempts.count() == 2
             assert "FAILED" in attempts.nth(0).inner_text()
             assert "SUCCESSFUL" in attempts.nth(1).inner_text()
-            assert "resumed 1×" in p.locator(".facts").inner_text()
+            assert "resumed 1\u00d7" in p.locator(".facts").inner_text()
             p.click("text=plan: what a resume would do")
             rows = p.locator("table.grid tbody tr")
             assert rows.count() == 2

@@ -129,3 +129,19 @@ def wait_until_declared(fl: flightlog.Flightlog) -> None:
             return
         time.sleep(0.05)
     pytest.fail("fetch_many never declared its identifiers")
+
+
+@pytest.mark.parametrize("interval", ["-1", "0", "soon", "nan"])
+def test_a_bad_interval_is_a_usage_error_naming_it(
+    interval: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flightlog import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["watch", "some-run", "--interval", interval])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error == (
+        f"flightlog watch: error: argument --interval: must be a number of seconds above 0, "
+        f"not {interval!r}"
+    )

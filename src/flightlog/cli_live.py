@@ -164,5 +164,15 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     watch.add_argument("run_id", metavar="RUN_ID")
     watch.add_argument(
-        "--interval", type=float, default=0.5, help="seconds between two looks (0.5)"
+        "--interval", type=_interval, default=0.5, help="seconds between two looks (0.5)"
     )
+
+
+def _interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 3600:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text!r}")
+    return seconds

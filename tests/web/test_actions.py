@@ -206,3 +206,20 @@ def test_each_action_is_refused_without_token_or_with_a_bad_csrf_token(
         finally:
             anonymous.close()
     assert fl.get_status("target") == "FAILED"  # nothing was done
+
+
+def test_a_resume_that_cannot_start_says_why(store_url: str, page: Page) -> None:
+    with flightlog.open(store_url) as recorder:
+
+        @recorder.workflow
+        def hidden() -> int:  # defined here only: the UI's process cannot import it
+            raise ValueError("failed on purpose")
+
+        with pytest.raises(ValueError):
+            hidden.run(run_id="orphan")
+    with flightlog.open(store_url) as fl, Server(fl, token=TOKEN) as server:
+        p = open_with_token(page, server, "/runs/orphan")
+        p.click("form[action$='/resume'] button")
+        message = p.locator(".error-message").inner_text()
+        assert "cannot resume run 'orphan'" in message and "not defined" in message, message
+        assert fl.get_status("orphan") == "FAILED"

@@ -56,10 +56,13 @@ async def resume(request: Request) -> Response:
     run_id = await _checked(request)
     fl = context_of(request).fl
 
+    failed: list[BaseException] = []
+
     def work() -> None:
         try:
             fl.resume(run_id)
         except (FlightlogError, Exception) as error:  # the run records its own failure
+            failed.append(error)
             LOGGER.warning(
                 "resume of run %r ended with %s: %s", run_id, type(error).__name__, error
             )
@@ -67,7 +70,9 @@ async def resume(request: Request) -> Response:
     resumes = fl.get_metadata(run_id)["resumes"]  # an unknown run: 404 now
     worker = threading.Thread(target=work, name=f"flightlog-resume-{run_id}", daemon=True)
     worker.start()
-    await run_in_threadpool(_restarted, fl, run_id, resumes, worker)
+    restarted = await run_in_threadpool(_restarted, fl, run_id, resumes, worker)
+    if failed and not restarted and isinstance(failed[0], FlightlogError):
+        raise failed[0]  # it could not start (a conflict, a workflow it cannot import): say so
     return _to_run(run_id)
 
 
@@ -75,12 +80,16 @@ RESTART_WAIT = 5.0
 """Seconds the resume action waits for the run to be recorded running again."""
 
 
-def _restarted(fl: Any, run_id: str, resumes: int, worker: threading.Thread) -> None:
-    """Until the resume recorded a new attempt of the run (or ended, or RESTART_WAIT)."""
+def _restarted(fl: Any, run_id: str, resumes: int, worker: threading.Thread) -> bool:
+    """Whether the resume recorded a new attempt of the run, waiting until it did, or ended,
+    or RESTART_WAIT passed."""
     deadline = time.monotonic() + RESTART_WAIT
-    while worker.is_alive() and time.monotonic() < deadline:
+    while True:
+        alive = worker.is_alive()  # before the read: a resume that ended is seen whole
         if fl.get_metadata(run_id)["resumes"] > resumes:
-            return
+            return True
+        if not alive or time.monotonic() >= deadline:
+            return False
         worker.join(0.02)
 
 

@@ -46,7 +46,7 @@ class _Shown:
 
 
 class NotebookProgress:
-    """``images ▕██████░░░░▏ 312/1000 (3 errors) 4.1s`` as one display, updated in place."""
+    """``images <progress> 312/1000 (3 errors) 4.1s`` as one display, updated in place."""
 
     def __init__(self, label: str, total: int, display: Any) -> None:
         self.label = label

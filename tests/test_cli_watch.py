@@ -5,6 +5,7 @@ identifiers first). A real workflow process, held at gates the test opens one by
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -145,3 +146,23 @@ def test_a_bad_interval_is_a_usage_error_naming_it(
         f"flightlog watch: error: argument --interval: must be a number of seconds above 0, "
         f"not {interval!r}"
     )
+
+
+def test_watch_on_a_terminal_rewrites_one_line_coloured_unless_no_color(project: Path) -> None:
+    from .test_cli_live import in_terminal
+
+    url = f"sqlite:///{project}/store.db"
+    gates = project / "gates"
+    for n in range(3):
+        (gates / f"square-{n}").touch()
+    env = environment(url, GATES=str(gates), TERM="xterm")
+    subprocess.run(
+        [sys.executable, "fan_module.py", "map", "3", "run-t"],
+        cwd=project, env=env, capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    shown = in_terminal(watch("run-t"), env, project)
+    assert shown.startswith("\r\x1b[Krun-t \x1b[32mSUCCESSFUL\x1b[0m  [" + "#" * 24 + "] 100% of 3")
+    assert shown.endswith("\r\n")
+    plain = in_terminal(watch("run-t"), {**env, "NO_COLOR": "1"}, project)
+    assert plain.startswith("\r\x1b[Krun-t SUCCESSFUL  [" + "#" * 24 + "] 100% of 3")
+    assert "\x1b[3" not in plain

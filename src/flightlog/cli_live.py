@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -113,12 +114,13 @@ def _clock(seconds: float) -> str:
 def command_watch(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     """Print the run's progress until it ends: on a terminal one line rewritten in place,
     otherwise a line whenever it changes; an error (exit 1) if it did not succeed."""
-    on = colour_wanted(out)
+    on = colour_wanted(out)  # colour: not with NO_COLOR; the line in place: any terminal
+    in_place = not args.json and _terminal(out)
     last: tuple[Any, ...] = ()
     while True:
         progress = fl.progress(args.run_id)
         state = tuple(progress[key] for key in _STATE)
-        if on and not args.json:  # one line, rewritten in place
+        if in_place:  # one line, rewritten in place
             out.write(f"\r\x1b[K{progress_line(progress, on)}")
         elif state != last:
             out.write((_json_line(progress) if args.json else progress_line(progress, on)) + "\n")
@@ -127,10 +129,20 @@ def command_watch(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -
         if progress["finished"]:
             break
         time.sleep(args.interval)
-    if on and not args.json:
+    if in_place:
         out.write("\n")
     if progress["status"] != "SUCCESSFUL":
         raise FlightlogError(f"run {args.run_id} ended {progress['status']}")
+
+
+def _terminal(out: TextIO) -> bool:
+    """Whether ``out`` is a terminal that can rewrite a line (not ``TERM=dumb``)."""
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return out.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 # What makes a plain (piped) line worth printing: not the clock nor the rate alone.

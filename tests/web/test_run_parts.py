@@ -60,6 +60,8 @@ def test_attempts_plan_explain_step_diff_and_resources(store_url: str, page: Pag
             assert "FAILED" in attempts.nth(0).inner_text()
             assert "SUCCESSFUL" in attempts.nth(1).inner_text()
             assert "resumed 1\u00d7" in p.locator(".facts").inner_text()
+            arguments = p.locator("h2:has-text('Arguments') + pre").inner_text()
+            assert '"n": 1' in arguments and "args" not in arguments  # by parameter name
             p.click("text=plan: what a resume would do")
             rows = p.locator("table.grid tbody tr")
             assert rows.count() == 2
@@ -71,6 +73,8 @@ def test_attempts_plan_explain_step_diff_and_resources(store_url: str, page: Pag
             diff = p.locator("h2:has-text('Step by step') + table tbody tr")
             assert diff.count() == 2
             assert "arguments" in diff.nth(0).inner_text()  # load(1) against load(2)
+            named = p.locator("table.compare tr", has_text="arguments").first.inner_text()
+            assert named.split() == ["arguments", "n", "1", "2"]
             page.shot("compare-steps")
             p.goto(server.url + "/resources")
             row = p.locator("table.grid tbody tr", has_text="tiles")

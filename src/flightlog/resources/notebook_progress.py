@@ -9,6 +9,7 @@ Outside a notebook ``fetch_many`` draws its text bar on a terminal (see
 from __future__ import annotations
 
 import html
+import importlib
 import sys
 import threading
 import time
@@ -27,7 +28,7 @@ def notebook_display() -> Any | None:
     shell = module.get_ipython()
     if shell is None or getattr(shell, "kernel", None) is None:
         return None
-    display: Any = sys.modules["IPython.display"].display
+    display: Any = importlib.import_module("IPython.display").display  # loaded by a kernel
     return display
 
 

@@ -135,3 +135,19 @@ def test_modules_stay_small() -> None:
         if (lines := len(path.read_text().splitlines())) > 800
     }
     assert big == {}, "split these modules by concept"
+
+
+def test_import_flightlog_loads_no_face_nor_its_stack() -> None:
+    # In a fresh interpreter: what only the command line, the web UI or a notebook needs
+    # (argparse, the server stack, IPython) stays out of ``import flightlog``.
+    import subprocess
+    import sys
+
+    code = "import sys, flightlog; print('\\n'.join(sorted(sys.modules)))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.split()
+    faces = ("flightlog.cli", "flightlog.web", "argparse", "starlette", "uvicorn", "jinja2",
+             "IPython", "playwright")  # fmt: skip
+    found = [name for name in loaded if name.split(".")[0] in faces or name.startswith(faces)]
+    assert [name for name in found if name != "flightlog.client"] == []

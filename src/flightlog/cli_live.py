@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -91,9 +92,11 @@ def progress_line(progress: dict[str, Any], on: bool) -> str:
     ]
     total = progress["total"]
     if total:
-        filled = round(BAR * progress["done"] / total)
-        percent = 100 * progress["done"] / total
-        parts.insert(1, f"[{'#' * filled}{'.' * (BAR - filled)}] {percent:3.0f}% of {total}")
+        ended = min(progress["ended"], total)
+        filled = round(BAR * ended / total)
+        percent = 100 * ended / total
+        what = "" if progress["fanout"] is None else f" ({printable(progress['fanout'])} map)"
+        parts.insert(1, f"[{'#' * filled}{'.' * (BAR - filled)}] {percent:3.0f}% of {total}{what}")
     if progress["current"] is not None and not progress["finished"]:
         parts.append(f"now {printable(progress['current'])}")
     rate = progress["rate"]
@@ -111,12 +114,13 @@ def _clock(seconds: float) -> str:
 def command_watch(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     """Print the run's progress until it ends: on a terminal one line rewritten in place,
     otherwise a line whenever it changes; an error (exit 1) if it did not succeed."""
-    on = colour_wanted(out)
+    on = colour_wanted(out)  # colour: not with NO_COLOR; the line in place: any terminal
+    in_place = not args.json and _terminal(out)
     last: tuple[Any, ...] = ()
     while True:
         progress = fl.progress(args.run_id)
         state = tuple(progress[key] for key in _STATE)
-        if on and not args.json:  # one line, rewritten in place
+        if in_place:  # one line, rewritten in place
             out.write(f"\r\x1b[K{progress_line(progress, on)}")
         elif state != last:
             out.write((_json_line(progress) if args.json else progress_line(progress, on)) + "\n")
@@ -125,14 +129,24 @@ def command_watch(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -
         if progress["finished"]:
             break
         time.sleep(args.interval)
-    if on and not args.json:
+    if in_place:
         out.write("\n")
     if progress["status"] != "SUCCESSFUL":
         raise FlightlogError(f"run {args.run_id} ended {progress['status']}")
 
 
+def _terminal(out: TextIO) -> bool:
+    """Whether ``out`` is a terminal that can rewrite a line (not ``TERM=dumb``)."""
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return out.isatty()
+    except (OSError, ValueError):
+        return False
+
+
 # What makes a plain (piped) line worth printing: not the clock nor the rate alone.
-_STATE = ("status", "done", "running", "failed", "pending", "current")
+_STATE = ("status", "done", "running", "failed", "pending", "current", "total", "ended")
 
 
 def _json_line(progress: dict[str, Any]) -> str:
@@ -162,5 +176,15 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     watch.add_argument("run_id", metavar="RUN_ID")
     watch.add_argument(
-        "--interval", type=float, default=0.5, help="seconds between two looks (0.5)"
+        "--interval", type=_interval, default=0.5, help="seconds between two looks (0.5)"
     )
+
+
+def _interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 3600:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text!r}")
+    return seconds

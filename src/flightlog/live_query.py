@@ -10,19 +10,32 @@ from typing import Any
 
 from .query import Queries
 from .resources.view import collection_of
+from .runtime.fanout import FANOUT
 
 FINISHED = frozenset({"SUCCESSFUL", "FAILED", "CANCELED", "RESUMABLE"})
 """Statuses after which a run or step records nothing more (until a resume)."""
 
 
 def progress(queries: Queries, run_id: str, *, now: float | None = None) -> dict[str, Any]:
-    """``{"run_id", "status", "done", "running", "failed", "pending", "total", "current",
-    "elapsed", "rate", "finished"}``: steps by outcome (done: succeeded, including replayed
-    and cached ones), the step running last started (``current``, None if none), seconds since
-    the run's attempt started, steps done per second, and ``total`` when it is known (a
-    resource collection: its declared resources; else None)."""
+    """``{"run_id", "status", "done", "running", "failed", "pending", "total", "ended",
+    "fanout", "current", "elapsed", "rate", "finished"}``: steps by outcome (done: succeeded,
+    including replayed and cached ones), the step running last started (``current``, None if
+    none), seconds since the run's attempt started, steps done per second, and, when a total
+    is known, ``total`` and how many of it have ``ended``: for a resource collection its
+    declared resources; for a run, its latest ``map`` (``fanout`` names its first step; see
+    :func:`fanouts`); else ``total``, ``ended`` and ``fanout`` are None."""
     run = queries.get_metadata(run_id)
     steps = queries.steps(run_id)
+    total: int | None = None
+    ended: int | None = None
+    fanout: str | None = None
+    if collection_of(run_id) is not None:
+        total = len(steps)
+        ended = sum(step["status"] in FINISHED for step in steps)
+    else:
+        found = fanouts(steps)
+        if found:
+            total, ended, fanout = found[-1]["total"], found[-1]["ended"], found[-1]["step"]
     counts = {"SUCCESSFUL": 0, "RUNNING": 0, "FAILED": 0, "PENDING": 0}
     current = None
     latest = float("-inf")
@@ -48,12 +61,44 @@ def progress(queries: Queries, run_id: str, *, now: float | None = None) -> dict
         "running": counts["RUNNING"],
         "failed": counts["FAILED"],
         "pending": counts["PENDING"],
-        "total": len(steps) if collection_of(run_id) is not None else None,
+        "total": total,
+        "ended": ended,
+        "fanout": fanout,
         "current": current,
         "elapsed": elapsed,
         "rate": done / elapsed if elapsed > 0 else None,
         "finished": run["status"] in FINISHED,
     }
+
+
+def fanouts(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The run's ``map`` fan-outs, in the order they started: ``[{"step", "task_name",
+    "parent", "total", "ended", "done", "failed"}]``. A fan-out is known by its first step
+    (its ``fanout`` option holds the map's item count); its steps are that one and the later
+    steps of the same task under the same parent, up to its count (steps not started yet
+    are not recorded: ``total`` counts them, ``ended`` does not)."""
+    found: list[dict[str, Any]] = []
+    groups: dict[tuple[Any, str], dict[str, Any]] = {}
+    for step in steps:
+        key = (step["parent"], step["task_name"])
+        count = step["step_options"].get(FANOUT)
+        if isinstance(count, int) and not isinstance(count, bool):
+            started = {"step": step["name"], "task_name": step["task_name"],
+                       "parent": step["parent"], "total": count, "ended": 0, "done": 0,
+                       "failed": 0, "members": 0}  # fmt: skip
+            found.append(started)
+            groups[key] = started
+        group = groups.get(key)
+        if group is None or group["members"] >= group["total"]:
+            continue
+        group["members"] += 1
+        status = step["status"]
+        if status in FINISHED:
+            group["ended"] += 1
+            group["done" if status == "SUCCESSFUL" else "failed"] += 1
+    for each in found:
+        del each["members"]
+    return found
 
 
 def logs(queries: Queries, run_id: str, step: str | None = None) -> list[dict[str, Any]]:

@@ -340,6 +340,20 @@ class StoreContract(
         found = store.list_steps("run-1")
         assert len(found) == 1 and found[0].status is Status.SUCCESSFUL
 
+    def test_a_fanout_mark_is_read_while_running_and_after(self, store: Store) -> None:
+        # The first step of a ``map`` carries the map's size in its options (flightlog
+        # watch draws its bar from it): seen on the running step and on the finished one,
+        # the other steps of the map plain (the common record).
+        store.create_run(make_run())
+        store.start_step(
+            make_step(status=Status.RUNNING, end_time=None, result=None, options={"fanout": 3})
+        )
+        store.start_step(make_step(position=1, name="add_1", status=Status.RUNNING,
+                                   end_time=None, result=None))  # fmt: skip
+        assert [step.options for step in store.list_steps("run-1")] == [{"fanout": 3}, {}]
+        store.finish_step(make_step(options={"fanout": 3}))
+        assert [step.options for step in store.steps_page("run-1", limit=1)] == [{"fanout": 3}]
+
     def test_step_of_unknown_run_is_not_found(self, store: Store) -> None:
         with pytest.raises(NotFoundError):
             store.finish_step(make_step(run_id="ghost"))

@@ -140,9 +140,10 @@ def test_previews_and_comparisons(fl: flightlog.Flightlog) -> None:
     assert values["result"]["text"] == "4"
     assert fl.browse.step_values("bad-one", "boom")["result"] is None
     rows = {(row["group"], row["name"]): row for row in fl.browse.compare(["good-one", "good-two"])}
-    assert rows[("arguments", "args[0]")]["values"] == ["1", "2"]
-    assert rows[("arguments", "args[0]")]["differs"]
-    assert rows[("arguments", "kwargs.label")]["values"] == [None, '"needle-label"']
+    # By parameter name, as `flightlog show` names them (the default is not recorded).
+    assert rows[("arguments", "n")]["values"] == ["1", "2"]
+    assert rows[("arguments", "n")]["differs"]
+    assert rows[("arguments", "label")]["values"] == [None, '"needle-label"']
     assert not rows[("run", "workflow")]["differs"]
     differences = {row["name"]: row for row in fl.browse.step_differences("good-one", "bad-one")}
     assert differences["flaky"]["differences"] == ["missing"]

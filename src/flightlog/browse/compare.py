@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..query import Queries
+from ..query import Queries, named_arguments
 from ..tracked_query import TrackedQueries
 
 
@@ -25,8 +25,9 @@ def compare_runs(
     queries: Queries, tracked: TrackedQueries, run_ids: list[str]
 ) -> list[dict[str, Any]]:
     """Rows ``{"group", "name", "values": [one text per run, None where absent], "differs"}``:
-    the run's outline (workflow, status, tag, duration, steps), its arguments (nested dicts
-    and short lists flattened: ``kwargs.label``, ``args[0]``) and the last value of each metric."""
+    the run's outline (workflow, status, tag, duration, steps), its arguments by parameter
+    name (nested dicts and short lists flattened: ``config.rate``, ``files[0]``; ``args[0]``
+    where the parameters were not recorded) and the last value of each metric."""
     runs = [queries.get_metadata(run_id) for run_id in run_ids]
     last = tracked.compare(run_ids)
     groups: list[tuple[str, list[dict[str, str]]]] = []
@@ -41,9 +42,10 @@ def compare_runs(
         })  # fmt: skip
     groups.append(("run", summary))
     arguments = []
-    for run in runs:
+    for run in runs:  # by parameter name where the workflow's parameters were recorded
         flat: dict[str, str] = {}
-        _flat(run["arguments"], "", flat)
+        named = named_arguments(run)
+        _flat(run["arguments"] if named is None else named, "", flat)
         arguments.append(flat)
     groups.append(("arguments", arguments))
     metrics = [

@@ -1,5 +1,10 @@
 """Many resources at once: ``fetch_many`` (in parallel when asked) and ``retry_errors``,
-with a progress bar on a terminal."""
+with a progress bar on a terminal, or in a notebook (see
+:mod:`flightlog.resources.notebook_progress`).
+
+``fetch_many`` first declares the identifiers it was given (those not recorded yet are
+recorded "unavailable"), so that the collection's size is known while they are computed
+(``flightlog watch resource:<collection>`` draws its bar from it)."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from ..errors import InvalidInputError, NotFoundError
 from ..runtime.importing import import_user_module
 from .collection import ResourceCollection
 from .names import check_collection, check_ident
+from .notebook_progress import NotebookProgress, notebook_display
 
 if TYPE_CHECKING:
     from .collection import Resource
@@ -59,12 +65,19 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _bar(label: str, total: int, progress: bool | None) -> ProgressBar | None:
+def _bar(label: str, total: int, progress: bool | None) -> ProgressBar | NotebookProgress | None:
+    """In a notebook an HTML display, else a text bar on stderr (by default only when it is
+    a terminal); nothing with ``progress=False`` or nothing to do."""
+    if progress is False or not total:
+        return None
+    display = notebook_display()
+    if display is not None:
+        return NotebookProgress(label, total, display)
     stream = sys.stderr
     if progress is None:
         isatty = getattr(stream, "isatty", None)
         progress = bool(isatty and isatty())
-    return ProgressBar(label, total, stream) if progress and total else None
+    return ProgressBar(label, total, stream) if progress else None
 
 
 def fetch_many(
@@ -87,7 +100,7 @@ def fetch_many(
             f"{type(idents).__name__}"
         )
     jobs = [(check_ident(name, ident), args) for ident in idents]
-    return _run(engine, name, jobs, workers, recompute, progress)
+    return _run(engine, name, jobs, workers, recompute, progress, declare=True)
 
 
 def retry_errors(
@@ -121,11 +134,16 @@ def _run(
     workers: int | None,
     recompute: bool | str,
     progress: bool | None,
+    *,
+    declare: bool = False,
 ) -> list[Resource]:
     if workers is not None and (
         not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
     ):
         raise InvalidInputError(f"workers must be a positive integer or None, not {workers!r}")
+    if declare and len(jobs) > 1 and name in engine.collections:
+        idents = list(dict.fromkeys(ident for ident, _ in jobs))
+        engine.store.declare_resources(name, idents, time.time())
     bar = _bar(name, len(jobs), progress)
 
     def one(job: tuple[str, Any]) -> Resource:

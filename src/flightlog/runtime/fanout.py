@@ -13,6 +13,10 @@ its future is done. The others go to the run's executor:
 
 A step submitted inside a step runs where its parent runs (inline there): a pool never waits for
 itself. A run ends only after every step it submitted has ended.
+
+The first step of a ``map`` of N items carries ``options["fanout"] = N`` (:data:`FANOUT`), so
+that readers (``flightlog watch``) know the fan-out's size before its steps are recorded; the
+other steps keep the common record.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError, Future
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..errors import CanceledError, ConfigurationError, FlightlogError, SerializationError
@@ -39,6 +44,9 @@ if TYPE_CHECKING:
     from .task import Task
 
 R = TypeVar("R")
+
+FANOUT = "fanout"
+"""The step option that the first step of a ``map`` carries: how many items the map has."""
 
 
 class StepFuture(Future[R], Generic[R]):
@@ -109,12 +117,14 @@ def map_steps(
     (``return_exceptions=True``: errors are given back as values)."""
     futures: list[StepFuture[Any]] = []
     executor = state.executor
+    items = [tuple(values) for values in zip(*iterables, strict=False)]
+    first = replace(call_options, options={**call_options.options, FANOUT: len(items)})
     try:
         if executor is not None and not executor.local and CURRENT_STEP.get() is None:
-            _map_remote(executor, task, state, call_options, iterables, futures)
+            _map_remote(executor, task, state, (first, call_options), items, futures)
         else:
-            for items in zip(*iterables, strict=False):
-                futures.append(submit(task, state, call_options, tuple(items), {}))
+            for index, args in enumerate(items):
+                futures.append(submit(task, state, call_options if index else first, args, {}))
     finally:
         _wait_all(futures)
     return gather(futures, return_exceptions)
@@ -124,17 +134,17 @@ def _map_remote(
     executor: Executor,
     task: Task[Any],
     state: RunState,
-    call_options: Any,
-    iterables: tuple[Iterable[Any], ...],
+    call_options: tuple[Any, Any],
+    items: list[tuple[Any, ...]],
     futures: list[StepFuture[Any]],
 ) -> None:
     """``map`` on a remote executor: the steps go to the workers in chunks (one engine task
-    each), so that a fan-out of many short steps does not pay the engine's cost per step."""
-    items = [tuple(values) for values in zip(*iterables, strict=False)]
+    each), so that a fan-out of many short steps does not pay the engine's cost per step.
+    ``call_options``: those of the first step (marked with the fan-out's size), the others'."""
     size = max(1, min(MAX_CHUNK, -(-len(items) // (4 * executor.parallelism()))))
     chunk: list[tuple[StepCall, StepFuture[Any], Work]] = []
-    for args in items:
-        call, served = task._begin(state, call_options, args, {})
+    for index, args in enumerate(items):
+        call, served = task._begin(state, call_options[index > 0], args, {})
         future: StepFuture[Any] = StepFuture(call.step.name)
         futures.append(future)
         if served is not MISSING:

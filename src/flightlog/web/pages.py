@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from ..browse import RunFilter
 from ..errors import FlightlogError, InvalidInputError
+from ..query import named_arguments
 from .context import context_of
 
 STEP_PAGE = 100
@@ -98,6 +99,7 @@ def run(request: Request) -> Response:
         request,
         "run.html",
         run=metadata,
+        arguments=named_arguments(metadata),  # by parameter name, as `flightlog show` says
         rows=rows,
         offset=offset,
         step_page=STEP_PAGE,

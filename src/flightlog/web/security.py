@@ -31,7 +31,10 @@ HEADERS = [
         b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     ),
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
+    # Not "no-referrer": with it a browser sends ``Origin: null`` on the pages' own form
+    # POSTs, and the actions' origin check refuses them; "same-origin" still sends no
+    # address (which may hold a ?token=) to other sites.
+    (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
 

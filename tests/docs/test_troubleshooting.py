@@ -6,18 +6,24 @@ import re
 from pathlib import Path
 
 import flightlog
+from flightlog import errors
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "troubleshooting.md"
 
 
-def exported_problems() -> list[str]:
-    """Every class in ``flightlog.__all__`` that is an exception or a warning."""
-    return sorted(
+def _problems(module: object, names: list[str]) -> set[str]:
+    return {
         name
-        for name in flightlog.__all__
-        if isinstance(getattr(flightlog, name), type)
-        and issubclass(getattr(flightlog, name), BaseException)
-    )
+        for name in names
+        if isinstance(getattr(module, name), type)
+        and issubclass(getattr(module, name), BaseException)
+        and getattr(module, name).__module__.startswith("flightlog")
+    }
+
+
+def exported_problems() -> list[str]:
+    """Every exception or warning class in ``flightlog.__all__`` and in ``flightlog.errors``."""
+    return sorted(_problems(flightlog, list(flightlog.__all__)) | _problems(errors, dir(errors)))
 
 
 def headings() -> set[str]:

@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.dev-installed
 
-.PHONY: demo test test-pythons check bench clean
+.PHONY: demo test test-pythons check docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ check: $(DEVSTAMP)
 test: $(DEVSTAMP) check
 	$(BIN)/python -m pytest
 
+# The documentation site, in strict mode (a dead link or reference fails), into site/; the
+# command line reference is first written anew from the parser.
+docs: $(DEVSTAMP)
+	$(BIN)/python -m tests.docs.cli_reference
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 # The suite on the oldest and the newest Python that pyproject.toml declares (each in its own
 # .venv/pythons/3.X; about 6 minutes a version, plus 2 to set one up the first time).
 test-pythons: $(DEVSTAMP)
@@ -51,4 +57,4 @@ bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/large_values.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache examples/.flightlog
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache examples/.flightlog site

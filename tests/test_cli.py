@@ -14,7 +14,7 @@ import pytest
 import flightlog
 from flightlog import cli
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+CLI_REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "reference" / "cli.md"
 
 
 def run_cli(*args: str) -> tuple[int, str]:
@@ -154,12 +154,12 @@ def test_flightlog_url_is_honoured(recorded: str) -> None:
 
 
 def test_every_command_has_help_and_is_documented() -> None:
-    readme = README.read_text()
+    reference = CLI_REFERENCE.read_text()
     for name in cli.COMMANDS:
         with pytest.raises(SystemExit) as leaving:
             cli.build_parser().parse_args([name, "--help"])
         assert leaving.value.code == 0
-        assert f"flightlog {name}" in readme, f"README does not document 'flightlog {name}'"
+        assert f"flightlog {name}" in reference, f"docs/reference/cli.md lacks 'flightlog {name}'"
 
 
 def test_cancel_of_a_finished_run_says_so_and_fails(

@@ -27,7 +27,7 @@ import pytest
 from flightlog.identity import TaskIdentity, task_identity, value_digest
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-README = Path(__file__).resolve().parents[1] / "README.md"
+RESUME_GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guides" / "resume-and-cache.md"
 WAIT = 60.0  # the longest a child process may take
 
 # Each computed name, with the source that computes it when the module loads.
@@ -458,13 +458,13 @@ def test_each_module_is_parsed_once_and_only_when_needed(
     assert reads == ["several"]
 
 
-# ----------------------------------------------------------------------------- README
+# ------------------------------------------------------------------ the docs
 
 
 def test_readme_example_of_the_rule(tmp_path: Path) -> None:
-    text = README.read_text()
+    text = RESUME_GUIDE.read_text()
     found = re.search(r"<!-- module names -->\n```python\n(.*?)```", text, re.S)
-    assert found is not None, "the README has no example of the module-level names rule"
+    assert found is not None, "resume-and-cache.md has no example of the module-level names rule"
     prelude = "import flightlog\n\nfl = flightlog.open('memory://')\n"
     (tmp_path / "example.py").write_text(prelude + found.group(1))
     first = in_process(tmp_path, "from example import scaled as task")

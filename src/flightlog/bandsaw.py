@@ -59,6 +59,7 @@ class Ids:
 
     @property
     def session_id(self) -> str | None:
+        """bandsaw's session id, ``<task_id>_<execution_id>_<run_id>`` (None without both ids)."""
         if self.task_id is None or self.execution_id is None:
             return None
         return f"{self.task_id}_{self.execution_id}_{self.run_id}"

@@ -407,6 +407,8 @@ class Flightlog(QuestionMethods, ResourceMethods, TrackingMethods, OperationMeth
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
+        """Let go of the store: wait for trackers to send what they hold, stop background
+        threads, close connections. Also what leaving a ``with flightlog.open(...)`` does."""
         self._tracking.close()
         self.store.close()
 

@@ -36,6 +36,8 @@ __all__ = ["StoreContract", "make_run", "make_step"]
 
 
 def make_run(run_id: str = "run-1", **fields: Any) -> Run:
+    """A `Run` record for store tests: RUNNING, owned by a made-up live process; ``fields``
+    replace any of its values."""
     start = time.time()
     values: dict[str, Any] = {
         "workflow": "pipeline",
@@ -51,6 +53,8 @@ def make_run(run_id: str = "run-1", **fields: Any) -> Run:
 
 
 def make_step(run_id: str = "run-1", position: int = 0, **fields: Any) -> Step:
+    """A SUCCESSFUL `Step` record at ``position`` of run ``run_id`` for store tests (``add``,
+    ``add_1`` ...); ``fields`` replace any of its values."""
     start = time.time()
     values: dict[str, Any] = {
         "name": f"add_{position}" if position else "add",

@@ -483,3 +483,17 @@ def test_plan_and_explain_of_a_remote_fan_out_agree_with_its_resume(tmp_path: Pa
         assert origins == {name: decided[decision] for name, decision in plan.items()}
     finally:
         fl.close()
+
+
+def test_ray_tells_a_canceled_chunk_from_a_failed_one() -> None:
+    from ray.exceptions import RayTaskError, TaskCancelledError
+
+    from flightlog.executors.ray import RayExecutor
+
+    executor = RayExecutor()  # (Ray starts at the first submission, not here)
+    assert executor.was_canceled(TaskCancelledError())
+    # What a chunk of a map gets when Ray cancels it: a class made from both.
+    wrapped = RayTaskError("_call", "traceback", TaskCancelledError()).as_instanceof_cause()
+    assert executor.was_canceled(wrapped)
+    failed = RayTaskError("_call", "traceback", ValueError("bad")).as_instanceof_cause()
+    assert not executor.was_canceled(failed)

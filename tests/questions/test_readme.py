@@ -1,4 +1,4 @@
-"""The README's example of questions at scale runs as written and prints what it says."""
+"""The docs' example of questions at scale runs as written and prints what it says."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "guides" / "operations.md"
 
 
 def example() -> str:
     section = README.read_text().split("## Questions at scale, and large values", 1)[1]
     found = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert found is not None, "the README has no example under 'Questions at scale'"
+    assert found is not None, "operations.md has no example under 'Questions at scale'"
     return found.group(1)
 
 

@@ -1,4 +1,4 @@
-"""The README's resource example runs as written."""
+"""The resource example of the docs runs as written."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "guides" / "resources.md"
 
 
 def example() -> str:
-    section = README.read_text().split("## Resource collections", 1)[1]
-    found = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert found is not None, "the README has no resource example"
+    found = re.search(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
+    assert found is not None, "resources.md has no resource example"
     return found.group(1)
 
 

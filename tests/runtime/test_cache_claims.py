@@ -543,10 +543,10 @@ def test_a_killed_computation_is_taken_over(world: dict[str, str], where: str) -
 
 
 def test_readme_example(capsys: pytest.CaptureFixture[str]) -> None:
-    readme = Path(__file__).resolve().parents[2] / "README.md"
-    section = readme.read_text().split("### One computation per cache key", 1)[1]
+    readme = Path(__file__).resolve().parents[2] / "docs" / "guides" / "resume-and-cache.md"
+    section = readme.read_text().split("## One computation per cache key", 1)[1]
     found = re.search(r"```python\n(.*?)```", section, re.S)
-    assert found is not None, "the README has no example under 'One computation per cache key'"
+    assert found is not None, "resume-and-cache.md has no example of one computation per key"
     namespace: dict[str, Any] = {}
     exec(compile(found.group(1), str(readme), "exec"), namespace)
     printed = capsys.readouterr().out

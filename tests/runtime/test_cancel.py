@@ -446,12 +446,12 @@ def test_cancel_from_another_process_while_its_last_step_runs(tmp_path: Path) ->
         owner.communicate(timeout=60)
 
 
-# ------------------------------------------------------------------------------ the README
-README = Path(__file__).resolve().parents[2] / "README.md"
+# ------------------------------------------------------------------------------ the docs
+README = Path(__file__).resolve().parents[2] / "docs" / "guides" / "timeouts-retries-cancel.md"
 
 
 def test_readme_cancel_example(capsys: pytest.CaptureFixture[str]) -> None:
-    section = README.read_text().split("### Cancel", 1)[1].split("\n## ", 1)[0]
+    section = README.read_text().split("## Cancel", 1)[1].split("\n## ", 1)[0]
     example = section.split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict[str, Any] = {}
     exec(compile(example, str(README), "exec"), namespace)

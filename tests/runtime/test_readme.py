@@ -1,4 +1,5 @@
-"""The README's first example runs as written, on the default store, and gives what it says."""
+"""The first examples of the documentation run as written, on the default store, and give what
+they say."""
 
 from __future__ import annotations
 
@@ -7,17 +8,22 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+GETTING_STARTED = DOCS / "getting-started.md"
+RESUME = DOCS / "guides" / "resume-and-cache.md"
+PARALLEL = DOCS / "guides" / "parallel.md"
+# An example and the block of what it prints, right after it.
+EXAMPLE_AND_OUTPUT = r"```python\n(.*?)```\s*```text title=\"Output\"\n(.*?)```"
 
 
 def test_use_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("FLIGHTLOG_URL", raising=False)
-    section = README.read_text().split("## Use", 1)[1]
+    section = GETTING_STARTED.read_text().split("## Your first workflow", 1)[1]
     found = re.search(r"```python\n(.*?)```", section, re.S)
-    assert found is not None, "the README has no example under 'Use'"
+    assert found is not None, "getting-started.md has no example under 'Your first workflow'"
     namespace: dict[str, object] = {}
-    exec(compile(found.group(1), str(README), "exec"), namespace)
+    exec(compile(found.group(1), str(GETTING_STARTED), "exec"), namespace)
     fl = namespace["fl"]
     assert (tmp_path / ".flightlog" / "flightlog.db").exists()  # the default store
     assert fl.get_output("my-run") == 6  # type: ignore[attr-defined]
@@ -28,26 +34,23 @@ def test_use_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_resume_after_a_fix_example(capsys: pytest.CaptureFixture[str]) -> None:
-    section = README.read_text().split("### Resume after a fix", 1)[1]
-    found = re.search(r"```python\n(.*?)```", section, re.S)
-    assert found is not None, "the README has no example under 'Resume after a fix'"
+    section = RESUME.read_text().split("## Resume after a fix", 1)[1]
+    found = re.search(EXAMPLE_AND_OUTPUT, section, re.S)
+    assert found is not None, "resume-and-cache.md has no example under 'Resume after a fix'"
     code = found.group(1)
     namespace: dict[str, object] = {}
-    exec(compile(code, str(README), "exec"), namespace)
+    exec(compile(code, str(RESUME), "exec"), namespace)
     printed = capsys.readouterr().out.splitlines()
-    promised = [line[2:] for line in code.splitlines() if line.startswith("# ")]
-    assert printed == promised
+    assert printed == found.group(2).splitlines()  # the page's Output block
     namespace["fl"].close()  # type: ignore[attr-defined]
 
 
 def test_parallel_steps_example(capsys: pytest.CaptureFixture[str]) -> None:
-    section = README.read_text().split("## Parallel steps", 1)[1]
-    found = re.search(r"```python\n(.*?)```", section, re.S)
-    assert found is not None, "the README has no example under 'Parallel steps'"
+    found = re.search(EXAMPLE_AND_OUTPUT, PARALLEL.read_text(), re.S)
+    assert found is not None, "parallel.md has no example"
     code = found.group(1)
     namespace: dict[str, object] = {}
-    exec(compile(code, str(README), "exec"), namespace)
+    exec(compile(code, str(PARALLEL), "exec"), namespace)
     printed = capsys.readouterr().out.splitlines()
-    promised = [line[2:] for line in code.splitlines() if line.startswith("# ")]
-    assert printed == promised
+    assert printed == found.group(2).splitlines()  # the page's Output block
     namespace["fl"].close()  # type: ignore[attr-defined]

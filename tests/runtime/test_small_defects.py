@@ -427,14 +427,14 @@ def test_async_task_in_a_sync_workflow_says_what_to_do(fl: Flightlog) -> None:
     assert asyncio.run(fetch(5)) == 5  # a lone async task still returns an awaitable
 
 
-# -- the README's example -----------------------------------------------------------------------
+# -- the example of getting started --------------------------------------------------------------
 
 
-def test_the_readme_partial_and_options_example_runs() -> None:
-    readme = Path(__file__).resolve().parents[2] / "README.md"
+def test_the_docs_partial_and_options_example_runs() -> None:
+    readme = Path(__file__).resolve().parents[2] / "docs" / "getting-started.md"
     section = readme.read_text().split("A `functools.partial` or a callable object is a task", 1)
     found = re.search(r"```python\n(.*?)```", section[1], re.DOTALL)
-    assert found is not None, "the README has no example of partials and chained options"
+    assert found is not None, "getting-started.md has no example of partials and chained options"
     namespace: dict[str, Any] = {"__name__": "readme_partials"}
     exec(compile(found.group(1), str(readme), "exec"), namespace)
     fl = namespace["fl"]

@@ -1,4 +1,4 @@
-"""``pip install 'flightlog[mlflow]'`` works with MLflow's default tracking URI: the README's
+"""``pip install 'flightlog[mlflow]'`` works with MLflow's default tracking URI: the docs'
 trackers example runs as written, in a fresh folder with ``MLFLOW_TRACKING_URI`` unset (MLflow
 3 then keeps runs in ``sqlite:///mlflow.db``, which needs SQLAlchemy and alembic)."""
 
@@ -17,16 +17,16 @@ from packaging.requirements import Requirement
 import flightlog
 from flightlog.trackers import MLflowTracker
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "guides" / "metrics-files-shell.md"
 
 # MLflow's SQL store uses SQLAlchemy APIs that SQLAlchemy 2.1 deprecates (MLflow's to fix).
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SADeprecationWarning")
 
 
 def example() -> str:
-    section = README.read_text().split("### Trackers and MLflow", 1)[1].split("\n## ", 1)[0]
+    section = README.read_text().split("## Trackers and MLflow", 1)[1].split("\n## ", 1)[0]
     found = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert found is not None, "the README's trackers section has no example"
+    assert found is not None, "metrics-files-shell.md's trackers section has no example"
     return found.group(1)
 
 

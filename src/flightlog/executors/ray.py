@@ -71,7 +71,9 @@ class RayExecutor(Executor):
         return future
 
     def was_canceled(self, error: BaseException) -> bool:
-        return type(error).__name__ == "TaskCancelledError"
+        # Also RayTaskError(TaskCancelledError), a class that Ray makes from both, which a
+        # chunk of a map gets when it is canceled.
+        return "TaskCancelledError" in {cls.__name__ for cls in type(error).__mro__}
 
     def lost(self, error: BaseException) -> BaseException:
         names = {cls.__name__ for cls in type(error).__mro__}

@@ -70,6 +70,7 @@ class CopyReport:
     conflicts: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (what ``flightlog copy --json`` prints)."""
         return {
             "runs": self.runs,
             "unchanged": self.unchanged,

@@ -36,9 +36,11 @@ class UpgradeReport:
 
     @property
     def upgraded(self) -> bool:
+        """Whether the schema moved forward (False when it was current already)."""
         return self.after > self.before
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (what ``flightlog upgrade --json`` prints)."""
         return {
             "url": self.url,
             "before": self.before,

@@ -87,6 +87,7 @@ class ResourceCollection:
 
     @cached_property
     def task_id(self) -> str:
+        """The code identity of the collection's function (as a task's ``task_id``)."""
         return self.identity.task_id
 
     def record(self) -> TaskRecord:
@@ -110,30 +111,41 @@ class ResourceCollection:
     def fetch(
         self, ident: Any, args: Any = None, *, recompute: bool | str = False, wait: bool = True
     ) -> Resource:
+        """The resource ``ident``, computed now if it must be: `Flightlog.fetch` with this
+        collection."""
         return self.engine.fetch(self.name, ident, args, recompute=recompute, wait=wait)
 
     def status(self, ident: Any) -> str:
+        """``"completed"``, ``"pending"``, ``"error"`` or ``"unavailable"``."""
         return self.engine.status(self.name, ident)
 
     def stats(self) -> dict[str, Any]:
+        """``{"counts": {"total": n, "pending": n, "completed": n, "error": n,
+        "unavailable": n}}``."""
         return self.engine.stats(self.name)
 
     def fetch_by_status(self, status: str) -> list[str]:
+        """The identifiers of the resources with this status."""
         return self.engine.fetch_by_status(self.name, status)
 
     def fetch_error(self, ident: Any) -> str:
+        """The traceback of the resource's latest failed computation."""
         return self.engine.fetch_error(self.name, ident)
 
     def fetch_log(self, ident: Any) -> str:
+        """What ``ctx.logger`` wrote while computing the resource (rotated files included)."""
         return self.engine.fetch_log(self.name, ident)
 
     def stale(self) -> list[str]:
+        """Identifiers computed by another version of the function than the current one."""
         return self.engine.stale(self.name)
 
     def declare(self, idents: Iterable[Any]) -> int:
+        """Record identifiers as ``"unavailable"`` until computed; the number newly declared."""
         return self.engine.declare(self.name, idents)
 
     def get_resource(self, ident: Any) -> Resource:
+        """The resource as recorded, never computed (`NotFoundError` if there is none)."""
         return self.engine.get(self.name, ident)
 
     def fetch_many(
@@ -145,6 +157,8 @@ class ResourceCollection:
         recompute: bool | str = False,
         progress: bool | None = None,
     ) -> list[Resource]:
+        """Fetch many resources, on ``workers`` threads, in the order asked; a failed one comes
+        back with status ``"error"`` instead of stopping the others."""
         return self.engine.fetch_many(
             self.name, idents, args, workers=workers, recompute=recompute, progress=progress
         )
@@ -152,6 +166,7 @@ class ResourceCollection:
     def retry_errors(
         self, *, workers: int | None = None, progress: bool | None = None
     ) -> list[Resource]:
+        """Compute again every resource whose status is ``"error"``, with its recorded args."""
         return self.engine.retry_errors(self.name, workers=workers, progress=progress)
 
     def __repr__(self) -> str:
@@ -211,10 +226,12 @@ class Resource:
 
     @property
     def start_time(self) -> int | None:
+        """When the latest computation started, in epoch milliseconds (as hadrosaur's)."""
         return _ms(self._record.start_time)
 
     @property
     def end_time(self) -> int | None:
+        """When the latest computation ended, in epoch milliseconds (None while pending)."""
         return _ms(self._record.end_time)
 
     @property

@@ -30,7 +30,7 @@ from ..model import AttachmentRecord, Attempt, ErrorInfo, MetricChunk, Status, S
 from ..redaction import redact
 from . import cache_claims
 from .remote import Work, dumps, run_sent, run_sent_many
-from .state import CURRENT_STEP, MISSING, WORKER_BLOCK, WORKER_BLOCKS_BASE, RunState
+from .state import CURRENT_STEP, MISSING, RunState, next_worker_block
 from .steps import StepCall, call_step, stopped
 
 if TYPE_CHECKING:
@@ -339,11 +339,7 @@ def _work(state: RunState, call: StepCall, args: tuple[Any, ...], kwargs: Any) -
         recorded=_recorded_below(state, call.step.name),
         allow_pickle=state.allow_pickle,
         store_url=state.store.url if state.record_in_worker else None,
-        first_position=(
-            WORKER_BLOCKS_BASE + next(state.worker_blocks) * WORKER_BLOCK
-            if state.record_in_worker
-            else 0
-        ),
+        first_position=next_worker_block(state.worker_blocks) if state.record_in_worker else 0,
     )
 
 

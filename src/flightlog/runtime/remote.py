@@ -29,7 +29,7 @@ from ..errors import RemoteStepError
 from ..model import AttachmentRecord, MetricChunk, Step, TaskRecord
 from ..stores.memory import MemoryStore
 from .capture import ensure_capture
-from .state import CURRENT_RUN, CURRENT_STEP, RunState
+from .state import CURRENT_RUN, CURRENT_STEP, RunState, worker_block
 
 if TYPE_CHECKING:
     from ..stores import Store
@@ -192,7 +192,11 @@ def run_work(work: Work) -> Outcome:
         store.create_run(Run(run_id=step.run_id, workflow="(worker)"))
     state = RunState(store=store, run_id=step.run_id, allow_pickle=work.allow_pickle)
     state.resume_from(work.recorded)
-    state.positions = itertools.count(work.first_position or WORKER_POSITIONS)
+    state.positions = (
+        worker_block(work.first_position, step.name)
+        if work.first_position
+        else itertools.count(WORKER_POSITIONS)
+    )
     task = work.task
     function = task.function
     call = StepCall.prepared(task, state, work.call, step, work.earlier)

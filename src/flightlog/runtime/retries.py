@@ -67,6 +67,7 @@ class Backoff:
         return min(max(base, 0.0), self.maximum)
 
     def recorded(self) -> dict[str, float]:
+        """The parameters as recorded in a step's ``step_options["retry_delay"]``."""
         return {
             "initial": self.initial,
             "factor": self.factor,

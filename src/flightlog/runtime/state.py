@@ -7,10 +7,11 @@ import contextvars
 import itertools
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import FlightlogError
+from ..errors import ConfigurationError, FlightlogError
 from ..model import Step
 
 if TYPE_CHECKING:
@@ -22,9 +23,33 @@ if TYPE_CHECKING:
 
 # A step that records itself in its worker (record="worker") gives its sub-steps positions
 # from a block of its own, above those the driver gives: block k holds WORKER_BLOCK positions
-# from WORKER_BLOCKS_BASE + k * WORKER_BLOCK.
+# from WORKER_BLOCKS_BASE + k * WORKER_BLOCK. The SQL stores keep a position in 32 bits (a
+# step's row id is its run's number * 2**32 + its position), so there are WORKER_BLOCKS blocks.
 WORKER_BLOCKS_BASE = 1 << 31
 WORKER_BLOCK = 4096
+WORKER_BLOCKS = (1 << 31) // WORKER_BLOCK
+
+
+def worker_block(first: int, step_name: str) -> Iterator[int]:
+    """The positions of the block that starts at ``first``, for the sub-steps of the step
+    ``step_name`` that records itself in its worker; a clear error past the block's end."""
+    yield from range(first, first + WORKER_BLOCK)
+    raise ConfigurationError(
+        f"step {step_name!r} made more than {WORKER_BLOCK:,} sub-steps, the most that a step "
+        "recorded in its worker (record='worker') may make; record it in the driver instead"
+    )
+
+
+def next_worker_block(blocks: Iterator[int]) -> int:
+    """The first position of the next worker block of a run; a clear error past the last."""
+    block = next(blocks)
+    if block >= WORKER_BLOCKS:
+        raise ConfigurationError(
+            f"a run recorded in its workers (record='worker') may submit at most "
+            f"{WORKER_BLOCKS:,} steps; record it in the driver instead"
+        )
+    return WORKER_BLOCKS_BASE + block * WORKER_BLOCK
+
 
 # Seconds after which a step still running is written as RUNNING by the monitor thread.
 LAZY_START_DELAY = 0.1
@@ -75,7 +100,7 @@ class RunState:
     # of one run at once never get the same name or position.
     # StepCall takes the next name and position of a step from them (``add``, ``add_1`` …).
     names: dict[str, itertools.count[int]] = field(default_factory=dict)
-    positions: itertools.count[int] = field(default_factory=itertools.count)
+    positions: Iterator[int] = field(default_factory=itertools.count)
     _children: dict[str, list[Step]] | None = None
     # The tracking layer's hooks (None: nobody listens), and what the run's own body tracked
     # outside any step that is not written yet (see flightlog.runtime.tracked).
@@ -104,7 +129,9 @@ class RunState:
         self.recorded = {step.name: step for step in steps}
         self.resumed_positions = {step.name: step.position for step in steps}
         if steps:
-            self.positions = itertools.count(max(step.position for step in steps) + 1)
+            # The driver's positions go on after its own, never into the workers' blocks.
+            own = [step.position for step in steps if step.position < WORKER_BLOCKS_BASE]
+            self.positions = itertools.count(max(own) + 1 if own else 0)
             high = max(step.position for step in steps)
             if high >= WORKER_BLOCKS_BASE:
                 self.worker_blocks = itertools.count(

@@ -235,6 +235,7 @@ class RunHandle(Generic[R]):
 
     @property
     def run_id(self) -> str:
+        """The run's id, once the run has started (waits for that)."""
         self._ready.wait()
         if self._run_id is None:
             assert self._error is not None

@@ -42,10 +42,12 @@ class Attachment(bytes):
     ``open()`` gives a binary stream of them and ``size`` their length."""
 
     def open(self) -> io.BytesIO:
+        """A binary stream of the bytes (bandsaw's ``Attachment.open``)."""
         return io.BytesIO(self)
 
     @property
     def size(self) -> int:
+        """The length in bytes."""
         return len(self)
 
 

@@ -484,8 +484,11 @@ class Committer:
         self._queue.put((call, future, record, (value, error)))
 
     def close(self) -> None:
-        """End the committer's thread once what it was given is written (the run ended)."""
+        """End the committer's thread once what it was given is written (the run ended), and
+        wait for it to end (it has at most a last batch to write)."""
         self._queue.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=60)
 
     def _loop(self) -> None:
         while True:

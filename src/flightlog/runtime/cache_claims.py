@@ -43,7 +43,6 @@ before the claim is let go, so a claim let go after a success always finds its r
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import threading
@@ -353,6 +352,8 @@ def _block(call: StepCall, wait: Wait) -> None:
 
 
 async def _pause(call: StepCall, wait: Wait) -> None:
+    import asyncio  # loaded already: an async step runs
+
     state = call.state
     if isinstance(wait, Flight):
         delay = POLL_FIRST

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import itertools
 import re
@@ -14,6 +13,8 @@ from ..errors import FlightlogError
 from ..model import Step
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ..executors import Executor
     from ..stores import Store
     from .fanout import Committer, StepFuture

@@ -7,8 +7,8 @@ A step's completion is committed to the store before its value is returned.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,15 @@ _RUNNING, _SUCCESSFUL, _FAILED = Status.RUNNING, Status.SUCCESSFUL, Status.FAILE
 _CANCELED = Status.CANCELED
 # What a step in flight raises when its run is canceled: CanceledError from a step it calls,
 # or (an async step) the cancellation of its asyncio task.
-_STOPPED = (CanceledError, asyncio.CancelledError)
+
+
+def _stopped_by(error: BaseException) -> bool:
+    """Whether ``error`` is what a cancel raises: CanceledError, or asyncio's CancelledError
+    (which exists only where asyncio has been imported: flightlog imports it for async runs)."""
+    if isinstance(error, CanceledError):
+        return True
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(error, asyncio.CancelledError)
 
 
 class StepCall:
@@ -181,7 +189,7 @@ class StepCall:
         an enclosing step's timeout passing through) that the task's ``retry_on`` accepts."""
         end = time.time()
         status = _FAILED
-        if self.state.cancel_requested and isinstance(error, _STOPPED):
+        if self.state.cancel_requested and _stopped_by(error):
             status = _CANCELED  # stopped by its run's cancel (see monitor.interrupt)
             if not isinstance(error, CanceledError):
                 cause, error = error, _canceled_in(self)
@@ -357,6 +365,8 @@ async def call_step_async(
     """Drive an ``async`` task's attempts. A cancel of the run cancels the asyncio task that
     runs them (see monitor.interrupt): the step is recorded CANCELED and raises CanceledError.
     """
+    import asyncio  # loaded already: an async step runs
+
     state = call.state
     position = call.step.position
     state.async_steps[position] = asyncio.current_task()
@@ -421,7 +431,7 @@ def _stopped_between_attempts(call: StepCall, error: BaseException) -> BaseExcep
     """The wait before a retry was interrupted (an enclosing step's timeout, a cancel, Ctrl-C):
     the step ends after the attempts it made, CANCELED when its run was canceled, else FAILED
     with that error. Returns the error."""
-    if call.state.cancel_requested and isinstance(error, _STOPPED):
+    if call.state.cancel_requested and _stopped_by(error):
         error = error if isinstance(error, CanceledError) else _canceled_in(call)
         call._finish(_CANCELED, time.time(), None, ErrorInfo.from_exception(error))
     else:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .. import codec
 from ..errors import CanceledError, FlightlogError, SerializationError
 from ..model import Attempt, ErrorInfo, Origin, Status, Step
+from . import cache_claims
 from . import retries as retrying
 from .live import end_chunks
 from .monitor import stopped_by_cancel
@@ -254,7 +255,8 @@ class StepCall:
             self.deferred = (step, stored, attachments, metrics)
             return
         if self.tracked is None and state.tracked is None:
-            state.store.finish_step(step)
+            if not (step.cache and cache_claims.finish_releasing(self)):
+                state.store.finish_step(step)
             del state.in_flight[step.position]
             if hooks is not None and hooks.observing:
                 hooks.step_ended(state, step, (), ())
@@ -268,7 +270,8 @@ class StepCall:
             rest = end_chunks(self.tracked)  # points written while the step ran: not again
             if rest is not None:
                 stored = collect(run_buffer)[0] + rest
-        state.store.finish_step(step, metrics=stored, attachments=attachments)
+        if not (step.cache and cache_claims.finish_releasing(self, stored, attachments)):
+            state.store.finish_step(step, metrics=stored, attachments=attachments)
         del state.in_flight[step.position]
         if hooks is not None:
             hooks.step_ended(state, step, metrics, attachments)
@@ -311,8 +314,12 @@ def _keep_source(store: Any, step: Step, tries: int = 3) -> None:
     then the step names another run holding the same result, or (none left) its own run,
     which holds a copy of the result now. Checked after the record is durable, so a delete
     that comes later sees it."""
+    exists = getattr(store, "has_run", None)  # a cheaper check where the store has one
     for _ in range(tries):
-        if step.source_run is None or store.get_run(step.source_run) is not None:
+        source = step.source_run
+        if source is None:
+            return
+        if exists(source) if exists is not None else store.get_run(source) is not None:
             return
         other = store.find_cached(step.task_id, step.execution_id)
         mine = other is None or other.run_id == step.run_id

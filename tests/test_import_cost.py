@@ -126,3 +126,57 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
     with pytest.raises(AttributeError, match="no_such_name"):
         flightlog.no_such_name  # noqa: B018
+
+
+ASYNC_RUN = """
+import asyncio
+import flightlog
+fl = flightlog.open("sqlite:///async.db")
+
+@fl.task(cache=True, timeout=30, retries=1)
+async def double(x):
+    return 2 * x
+
+@fl.workflow
+async def pipeline(n):
+    return await double(n) + 1
+
+assert asyncio.run(pipeline(3)) == 7
+assert asyncio.run(pipeline(3)) == 7
+steps = fl.steps(fl.list_runs(limit=1)[0]["run_id"])
+assert [step["origin"] for step in steps] == ["cached"], steps
+fl.close()
+"""
+
+
+def test_an_async_workflow_runs_where_flightlog_imported_no_asyncio(tmp_path: Path) -> None:
+    """flightlog's async paths import asyncio where they use it (none at module level)."""
+    assert "asyncio" in imported_modules(ASYNC_RUN, tmp_path)
+
+
+PROCESS_RUN = """
+import flightlog
+from flightlog.executors import Processes
+
+fl = flightlog.open("sqlite:///pool.db", executor=Processes(1))
+
+@fl.task
+def double(x):
+    return 2 * x
+
+@fl.workflow
+def pipeline(n):
+    return sum(double.map(range(n)))
+
+if __name__ == "__main__":
+    assert pipeline(4) == 12
+    fl.close()
+"""
+
+
+def test_a_process_pool_loads_multiprocessing_when_it_starts(tmp_path: Path) -> None:
+    script = tmp_path / "pool_job.py"
+    script.write_text(PROCESS_RUN)
+    code = f"import runpy; runpy.run_path({str(script)!r}, run_name='__main__')"
+    names = imported_modules(code, tmp_path)
+    assert {"multiprocessing", "concurrent.futures.process"} <= names

@@ -30,13 +30,13 @@ if TYPE_CHECKING:
 # Reading a member off an Enum class is slow (~90 ns); every step needs these.
 _RUNNING, _SUCCESSFUL, _FAILED = Status.RUNNING, Status.SUCCESSFUL, Status.FAILED
 _CANCELED = Status.CANCELED
-# What a step in flight raises when its run is canceled: CanceledError from a step it calls,
-# or (an async step) the cancellation of its asyncio task.
 
 
 def _stopped_by(error: BaseException) -> bool:
-    """Whether ``error`` is what a cancel raises: CanceledError, or asyncio's CancelledError
-    (which exists only where asyncio has been imported: flightlog imports it for async runs)."""
+    """Whether ``error`` is what a step in flight raises when its run is canceled:
+    CanceledError from a step it calls, or (an async step) the cancellation of its asyncio
+    task (asyncio's CancelledError, which exists only once asyncio is imported: flightlog
+    imports it only for async runs)."""
     if isinstance(error, CanceledError):
         return True
     asyncio = sys.modules.get("asyncio")

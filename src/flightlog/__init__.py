@@ -1,8 +1,15 @@
-"""flightlog: the flight recorder for Python workflows."""
+"""flightlog: the flight recorder for Python workflows.
+
+Public names are loaded when first used (PEP 562), so that ``import flightlog`` stays cheap:
+a plain workflow on SQLite never loads the other stores, the engines, the command line or the
+web UI (tests/test_import_cost.py holds this)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .client import Flightlog, default_url, open
-from .codec import Undecoded
 from .errors import (
     ArgumentMismatchError,
     CanceledError,
@@ -27,17 +34,58 @@ from .errors import (
     TrackerWarning,
     WorkerLostError,
 )
-from .model import Status
-from .operations import GcReport
-from .operations.copy import CopyReport
-from .operations.copy import copy_store as copy
-from .operations.upgrade import UpgradeReport
-from .operations.upgrade import upgrade_store as upgrade
-from .query import NoOutputError
-from .resources.collection import Resource, ResourceCollection
-from .runtime.fanout import StepFuture
-from .runtime.retries import Backoff, backoff
-from .tracking.track import attach, track
+
+if TYPE_CHECKING:
+    from .client import Flightlog, default_url, open
+    from .codec import Undecoded
+    from .model import Status
+    from .operations import GcReport
+    from .operations.copy import CopyReport
+    from .operations.copy import copy_store as copy
+    from .operations.upgrade import UpgradeReport
+    from .operations.upgrade import upgrade_store as upgrade
+    from .query import NoOutputError
+    from .resources.collection import Resource, ResourceCollection
+    from .runtime.fanout import StepFuture
+    from .runtime.retries import Backoff, backoff
+    from .tracking.track import attach, track
+
+# Public name -> (module, name in it): imported on first use.
+_LAZY = {
+    "Backoff": (".runtime.retries", "Backoff"),
+    "CopyReport": (".operations.copy", "CopyReport"),
+    "Flightlog": (".client", "Flightlog"),
+    "GcReport": (".operations", "GcReport"),
+    "NoOutputError": (".query", "NoOutputError"),
+    "Resource": (".resources.collection", "Resource"),
+    "ResourceCollection": (".resources.collection", "ResourceCollection"),
+    "Status": (".model", "Status"),
+    "StepFuture": (".runtime.fanout", "StepFuture"),
+    "Undecoded": (".codec", "Undecoded"),
+    "UpgradeReport": (".operations.upgrade", "UpgradeReport"),
+    "attach": (".tracking.track", "attach"),
+    "backoff": (".runtime.retries", "backoff"),
+    "copy": (".operations.copy", "copy_store"),
+    "default_url": (".client", "default_url"),
+    "open": (".client", "open"),
+    "track": (".tracking.track", "track"),
+    "upgrade": (".operations.upgrade", "upgrade_store"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'flightlog' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ArgumentMismatchError",

@@ -6,10 +6,9 @@ import importlib
 import os
 import warnings
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import live_query
-from .browse import Browser
 from .codec import check_imports
 from .errors import ConfigurationError, ConflictError, NotFoundError
 from .executors import resolve_executor
@@ -33,6 +32,9 @@ from .stores import Store, open_store
 from .tracked_query import TrackedQueries
 from .tracking.trackers import Tracker
 from .tracking_api import TrackingMethods, tracking_hooks
+
+if TYPE_CHECKING:
+    from .browse import Browser  # imported when first asked for
 
 R = TypeVar("R")
 
@@ -264,6 +266,8 @@ class Flightlog(QuestionMethods, ResourceMethods, TrackingMethods, OperationMeth
     def browse(self) -> Browser:
         """Paged and light reads for pages: ``fl.browse.runs(...)``, ``.timeline(run_id)``,
         ``.compare([...])`` (see :mod:`flightlog.browse`)."""
+        from .browse import Browser
+
         return Browser(self._queries, self._tracked)
 
     def ui(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from typing import Any
 
 from ..errors import WorkerLostError
@@ -96,6 +94,10 @@ class Processes(Executor):
         self.start_method = start_method
 
     def _start(self) -> None:
+        # multiprocessing is loaded when a pool is first made, not with flightlog
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         context = multiprocessing.get_context(self.start_method)
         self._pool = ProcessPoolExecutor(
             self.max_workers or os.cpu_count(),
@@ -108,6 +110,8 @@ class Processes(Executor):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             return self._pool.submit(function, *args)
         except BrokenProcessPool:  # a worker died: the pool is replaced, steps go on
@@ -117,6 +121,8 @@ class Processes(Executor):
             return self._pool.submit(function, *args)
 
     def lost(self, error: BaseException) -> BaseException:
+        from concurrent.futures.process import BrokenProcessPool
+
         if isinstance(error, BrokenProcessPool):
             return WorkerLostError(
                 "the worker process running the step died (or the process pool broke when "

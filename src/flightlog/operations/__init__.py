@@ -7,8 +7,30 @@ See :mod:`flightlog.operations.retention` for what goes with a run and what neve
 
 from __future__ import annotations
 
-from .cache import clear_cache
-from .durations import parse_age
-from .retention import GcReport, collect, delete_runs
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .cache import clear_cache
+    from .durations import parse_age
+    from .retention import GcReport, collect, delete_runs
+
+_LAZY = {
+    "GcReport": ".retention",
+    "clear_cache": ".cache",
+    "collect": ".retention",
+    "delete_runs": ".retention",
+    "parse_age": ".durations",
+}
+
+
+def __getattr__(name: str) -> Any:  # loaded when first used (flightlog's import stays light)
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["GcReport", "clear_cache", "collect", "delete_runs", "parse_age"]

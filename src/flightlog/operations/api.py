@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ..model import Status
 from ..query import parse_statuses
 from ..stores import Store
-from . import cache, retention
-from .retention import GcReport
+
+if TYPE_CHECKING:
+    from .retention import GcReport
+
+# The operations' modules are imported when one is first called, not with flightlog.
 
 
 class OperationMethods:
@@ -29,6 +33,8 @@ class OperationMethods:
         attachment references, and the blobs and that no other run references. A live run,
         or one whose cached results another run took (unless ``force``), is refused
         (ConflictError) before anything is deleted. See :mod:`flightlog.operations`."""
+        from . import retention
+
         return retention.delete_runs(
             self.store,
             [run_id, *more],
@@ -54,6 +60,8 @@ class OperationMethods:
         live run, nor one whose cached results a kept run took; then every blob no run
         references. ``dry_run=True`` deletes nothing and reports what would go; ``vacuum``
         rewrites an SQLite file to its smallest size."""
+        from . import retention
+
         return retention.collect(
             self.store,
             older_than=older_than,
@@ -70,4 +78,6 @@ class OperationMethods:
         """Stop serving the cached results of a task (every version, or ``version``), of one
         task version (``task_id``), or of every task; returns how many were cleared per task
         id. The runs keep their records."""
+        from . import cache
+
         return cache.clear_cache(self.store, task, version=version, task_id=task_id)

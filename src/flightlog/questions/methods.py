@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError
 from ..model import Status
 from ..notebook import RunList, StepList
 from ..query import Queries
-from .frames import Frames, frame, run_columns
-from .parquet import export_parquet
-from .runs import Metric, RunQuestions
+
+if TYPE_CHECKING:
+    from .runs import Metric, RunQuestions
+
+# The questions' modules are imported when one is first asked, not with flightlog.
 
 StatusFilter = str | Status | Iterable[str | Status] | None
 
@@ -25,6 +27,8 @@ class QuestionMethods:
 
     @property
     def _questions(self) -> RunQuestions:
+        from .runs import RunQuestions
+
         return RunQuestions(self._queries)
 
     def list_runs(
@@ -99,11 +103,15 @@ class QuestionMethods:
     def runs_frame(self, *args: Any, library: str = "pandas", **filters: Any) -> Any:
         """The runs that ``list_runs(*args, **filters)`` selects, one row each, as a pandas
         DataFrame (or polars, ``library="polars"``); see ``flightlog.questions.frames``."""
+        from .frames import frame, run_columns
+
         runs = self._questions.runs(*args, **filters)
         return frame(run_columns(runs), library)
 
     def steps_frame(self, run_id: str, *, library: str = "pandas") -> Any:
         """The run's steps, one row each, as a DataFrame (pandas, or polars)."""
+        from .frames import Frames
+
         return Frames(self._queries).steps_frame(run_id, library)
 
     def metrics_frame(
@@ -111,6 +119,8 @@ class QuestionMethods:
     ) -> Any:
         """The points of one or more runs as a DataFrame (pandas, or polars): columns
         run_id, name, step, value, task_step, time."""
+        from .frames import Frames
+
         return Frames(self._queries).metrics_frame(run_ids, name, library)
 
     def export_parquet(
@@ -128,4 +138,6 @@ class QuestionMethods:
             raise InvalidInputError("give runs=... or list_runs filters, not both")
         else:
             run_ids = [runs] if isinstance(runs, str) else list(runs)
+        from .parquet import export_parquet
+
         return export_parquet(self._queries, directory, run_ids)

@@ -43,17 +43,25 @@ before the claim is let go, so a claim let go after a success always finds its r
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CanceledError, ConflictError, FlightlogError
-from ..model import ErrorInfo, Origin, ResourceRecord, ResourceStatus, Status
+from ..model import (
+    AttachmentRecord,
+    ErrorInfo,
+    MetricChunk,
+    Origin,
+    ResourceRecord,
+    ResourceStatus,
+    Status,
+    Step,
+)
 from . import flights
 from .flights import FLIGHTS, RESERVED_PREFIX, Flight, owner_gone, process_owner, when
 from .state import MISSING
@@ -63,7 +71,7 @@ if TYPE_CHECKING:
     from .state import RunState
     from .steps import StepCall
 
-__all__ = ["acquire", "acquire_async", "collection_of", "holds", "release"]
+__all__ = ["acquire", "acquire_async", "collection_of", "finish_releasing", "holds", "release"]
 
 _PENDING = ResourceStatus.PENDING
 # Waiting for a claim held by another process: the first poll, and the longest delay between.
@@ -152,13 +160,43 @@ def hand_over(call: StepCall) -> None:
 def release(call: StepCall) -> None:
     """Let go of the claim the step holds, after its end record was written: COMPLETED when
     it succeeded, else ERROR with its error (waiters then look for its result, or one of
-    them computes). A no-op when the step holds no claim."""
+    them computes). A no-op when the step holds no claim (or let go of it already, in
+    :func:`finish_releasing`)."""
     entry = _HELD.pop(id(call), None)
     if entry is None:
         return
     held = entry[1]
-    step = call.step
-    claim = held.claim
+    try:
+        held.store.finish_resource(_let_go(call.step, held.claim))
+    finally:
+        FLIGHTS.end(held.flight)
+
+
+def finish_releasing(
+    call: StepCall,
+    metrics: Sequence[MetricChunk] = (),
+    attachments: Sequence[AttachmentRecord] = (),
+) -> bool:
+    """Record the step's end and let go of the claim it holds in one transaction, where the
+    store can (``finish_step_releasing``: the SQL stores); True when done so (:func:`release`
+    is then a no-op). False, and nothing written, when the step holds no claim or the store
+    writes them apart: the caller records the step's end, and :func:`release` follows. If
+    the write fails, the claim is still held: ``release`` lets go of it."""
+    entry = _HELD.get(id(call))
+    if entry is None:
+        return False
+    held = entry[1]
+    finish = getattr(held.store, "finish_step_releasing", None)
+    if finish is None:
+        return False
+    finish(call.step, _let_go(call.step, held.claim), metrics=metrics, attachments=attachments)
+    del _HELD[id(call)]
+    FLIGHTS.end(held.flight)
+    return True
+
+
+def _let_go(step: Step, claim: ResourceRecord) -> ResourceRecord:
+    """The claim as the step's end lets go of it: COMPLETED when it succeeded, else ERROR."""
     claim.end_time = step.end_time or time.time()
     if step.status is Status.SUCCESSFUL:
         claim.status = ResourceStatus.COMPLETED
@@ -171,10 +209,7 @@ def release(call: StepCall) -> None:
         )
     claim.owner = None
     claim.lease_expires = None
-    try:
-        held.store.finish_resource(claim)
-    finally:
-        FLIGHTS.end(held.flight)
+    return claim
 
 
 # -- the negotiation, shared by the blocking and the async wait ---------------------------------
@@ -353,6 +388,8 @@ def _block(call: StepCall, wait: Wait) -> None:
 
 
 async def _pause(call: StepCall, wait: Wait) -> None:
+    import asyncio  # loaded already: an async step runs
+
     state = call.state
     if isinstance(wait, Flight):
         delay = POLL_FIRST

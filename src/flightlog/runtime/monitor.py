@@ -15,7 +15,6 @@ task running an ``async`` step in flight is cancelled (:func:`interrupt`).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import sys
@@ -244,7 +243,8 @@ def stopped_by_cancel(state: RunState, error: BaseException) -> bool:
     """Whether ``error`` is the cancel of an async step by :func:`interrupt`. Called in the
     task that was cancelled; takes the cancel back from the task (``uncancel``) so that the
     run's code sees CanceledError, not a cancellation of its own task."""
-    if not isinstance(error, asyncio.CancelledError) or not state.interrupted:
+    asyncio = sys.modules.get("asyncio")  # no asyncio loaded: no async step to cancel
+    if asyncio is None or not isinstance(error, asyncio.CancelledError) or not state.interrupted:
         return False
     task = asyncio.current_task()
     if task is None or task not in state.interrupted:

@@ -9,7 +9,6 @@ errors it does not match fail the step at once. Both are checked when the task i
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 import threading
@@ -209,4 +208,6 @@ def pause(seconds: float, stop: threading.Event | None = None) -> None:
 
 async def pause_async(seconds: float) -> None:
     """Wait between two attempts of an ``async`` task (tests replace it)."""
+    import asyncio  # loaded already: an async step runs
+
     await asyncio.sleep(seconds)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from collections.abc import Callable
@@ -366,6 +365,8 @@ def _drive(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
 
 async def _wait_pending_async(state: RunState) -> None:
     """wait_pending without blocking the event loop (when the run submitted any step)."""
+    import asyncio  # loaded already: an async run runs
+
     if state.pending or state.committer is not None:
         await asyncio.to_thread(wait_pending, state)
 
@@ -381,6 +382,8 @@ async def drive_async(state: RunState, serializer: str, body: Callable[[], Any])
 
 
 async def _drive_async(state: RunState, serializer: str, body: Callable[[], Any]) -> Any:
+    import asyncio  # loaded already: an async run runs
+
     state.is_async = True
     state.loop = asyncio.get_running_loop()  # a cancel cancels its async steps there
     token = CURRENT_RUN.set(state)

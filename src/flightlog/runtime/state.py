@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import itertools
 import re
@@ -15,6 +14,8 @@ from ..errors import ConfigurationError, FlightlogError
 from ..model import Step
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ..executors import Executor
     from ..stores import Store
     from .fanout import Committer, StepFuture

@@ -7,8 +7,8 @@ A step's completion is committed to the store before its value is returned.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .. import codec
 from ..errors import CanceledError, FlightlogError, SerializationError
 from ..model import Attempt, ErrorInfo, Origin, Status, Step
+from . import cache_claims
 from . import retries as retrying
 from .live import end_chunks
 from .monitor import stopped_by_cancel
@@ -29,9 +30,17 @@ if TYPE_CHECKING:
 # Reading a member off an Enum class is slow (~90 ns); every step needs these.
 _RUNNING, _SUCCESSFUL, _FAILED = Status.RUNNING, Status.SUCCESSFUL, Status.FAILED
 _CANCELED = Status.CANCELED
-# What a step in flight raises when its run is canceled: CanceledError from a step it calls,
-# or (an async step) the cancellation of its asyncio task.
-_STOPPED = (CanceledError, asyncio.CancelledError)
+
+
+def _stopped_by(error: BaseException) -> bool:
+    """Whether ``error`` is what a step in flight raises when its run is canceled:
+    CanceledError from a step it calls, or (an async step) the cancellation of its asyncio
+    task (asyncio's CancelledError, which exists only once asyncio is imported: flightlog
+    imports it only for async runs)."""
+    if isinstance(error, CanceledError):
+        return True
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(error, asyncio.CancelledError)
 
 
 class StepCall:
@@ -181,7 +190,7 @@ class StepCall:
         an enclosing step's timeout passing through) that the task's ``retry_on`` accepts."""
         end = time.time()
         status = _FAILED
-        if self.state.cancel_requested and isinstance(error, _STOPPED):
+        if self.state.cancel_requested and _stopped_by(error):
             status = _CANCELED  # stopped by its run's cancel (see monitor.interrupt)
             if not isinstance(error, CanceledError):
                 cause, error = error, _canceled_in(self)
@@ -246,7 +255,8 @@ class StepCall:
             self.deferred = (step, stored, attachments, metrics)
             return
         if self.tracked is None and state.tracked is None:
-            state.store.finish_step(step)
+            if not (step.cache and cache_claims.finish_releasing(self)):
+                state.store.finish_step(step)
             del state.in_flight[step.position]
             if hooks is not None and hooks.observing:
                 hooks.step_ended(state, step, (), ())
@@ -260,7 +270,8 @@ class StepCall:
             rest = end_chunks(self.tracked)  # points written while the step ran: not again
             if rest is not None:
                 stored = collect(run_buffer)[0] + rest
-        state.store.finish_step(step, metrics=stored, attachments=attachments)
+        if not (step.cache and cache_claims.finish_releasing(self, stored, attachments)):
+            state.store.finish_step(step, metrics=stored, attachments=attachments)
         del state.in_flight[step.position]
         if hooks is not None:
             hooks.step_ended(state, step, metrics, attachments)
@@ -303,8 +314,12 @@ def _keep_source(store: Any, step: Step, tries: int = 3) -> None:
     then the step names another run holding the same result, or (none left) its own run,
     which holds a copy of the result now. Checked after the record is durable, so a delete
     that comes later sees it."""
+    exists = getattr(store, "has_run", None)  # a cheaper check where the store has one
     for _ in range(tries):
-        if step.source_run is None or store.get_run(step.source_run) is not None:
+        source = step.source_run
+        if source is None:
+            return
+        if exists(source) if exists is not None else store.get_run(source) is not None:
             return
         other = store.find_cached(step.task_id, step.execution_id)
         mine = other is None or other.run_id == step.run_id
@@ -357,6 +372,8 @@ async def call_step_async(
     """Drive an ``async`` task's attempts. A cancel of the run cancels the asyncio task that
     runs them (see monitor.interrupt): the step is recorded CANCELED and raises CanceledError.
     """
+    import asyncio  # loaded already: an async step runs
+
     state = call.state
     position = call.step.position
     state.async_steps[position] = asyncio.current_task()
@@ -421,7 +438,7 @@ def _stopped_between_attempts(call: StepCall, error: BaseException) -> BaseExcep
     """The wait before a retry was interrupted (an enclosing step's timeout, a cancel, Ctrl-C):
     the step ends after the attempts it made, CANCELED when its run was canceled, else FAILED
     with that error. Returns the error."""
-    if call.state.cancel_requested and isinstance(error, _STOPPED):
+    if call.state.cancel_requested and _stopped_by(error):
         error = error if isinstance(error, CanceledError) else _canceled_in(call)
         call._finish(_CANCELED, time.time(), None, ErrorInfo.from_exception(error))
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import sys
@@ -423,6 +422,8 @@ class Task(Generic[R]):
         state.record_in_worker = self._recorder.record_in_worker
         body = lambda: self._step(state, self._call, args, kwargs)  # noqa: E731
         if self.is_async:
+            import asyncio  # only for async tasks
+
             return asyncio.run(drive_async(state, self.config.serializer, body))
         return drive(state, self.config.serializer, body)
 

@@ -20,7 +20,6 @@ returned is discarded (it went on after it was interrupted, or could not be).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import signal
@@ -133,6 +132,8 @@ def _check_end(deadline: _Deadline, error: BaseException | None, why: str) -> No
 if sys.version_info >= (3, 11):
 
     async def _cancel_at_deadline(deadline: _Deadline, awaitable: Awaitable[Any]) -> Any:
+        import asyncio  # loaded already: an async step runs
+
         scope = asyncio.timeout(deadline.timeout)
         try:
             async with scope:
@@ -145,6 +146,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
 
     async def _cancel_at_deadline(deadline: _Deadline, awaitable: Awaitable[Any]) -> Any:
+        import asyncio
+
         try:
             return await asyncio.wait_for(awaitable, deadline.timeout)
         except asyncio.TimeoutError as error:  # not the builtin TimeoutError before 3.11

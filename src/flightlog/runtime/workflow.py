@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import inspect
 import threading
@@ -178,6 +177,8 @@ class Workflow(Generic[R]):
         state.executor = self.executor
         state.record_in_worker = self.record_in_worker
         if self.is_async:
+            import asyncio  # only for async workflows
+
             return asyncio.run(
                 drive_async(state, serializer, lambda: self.function(*args, **kwargs))
             )

@@ -9,18 +9,40 @@ their scheme; a factory that takes a ``create`` keyword is told when it must not
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable
-from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 from ..redaction import redact
 from .base import SCHEMA_VERSION, CheckedStore, CompactingStore, OutlinedStore, Store
-from .files import FileStore
-from .memory import MemoryStore
-from .postgres import PostgresStore  # psycopg itself is imported when one is opened
-from .sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from .files import FileStore
+    from .memory import MemoryStore
+    from .postgres import PostgresStore
+    from .sqlite import SQLiteStore
+
+# Each store's module is imported when a store of its kind is first opened or named, so that
+# a program on SQLite never loads the files or PostgreSQL stores (psycopg itself is imported
+# when a PostgreSQL store is opened).
+_STORE_MODULES = {
+    "FileStore": ".files",
+    "MemoryStore": ".memory",
+    "PostgresStore": ".postgres",
+    "SQLiteStore": ".sqlite",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _STORE_MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -44,19 +66,27 @@ def _memory(url: str, *, create: bool = True, **options: Any) -> Store:
         raise ConfigurationError(f"malformed memory store URL {redact(url)!r}: use 'memory://'")
     if options:
         raise ConfigurationError(f"the memory store takes no options, got {sorted(options)}")
+    from .memory import MemoryStore
+
     return MemoryStore(url)
 
 
 def _sqlite(url: str, **options: Any) -> Store:
+    from .sqlite import SQLiteStore
+
     return SQLiteStore(url, **options)
 
 
 def _postgres(url: str, *, create: bool = True, **options: Any) -> Store:
     # The database must exist anyway; the store's tables are made when first opened.
+    from .postgres import PostgresStore
+
     return PostgresStore(url, **options)
 
 
 def _files(url: str, *, create: bool = True, **options: Any) -> Store:
+    from .files import FileStore
+
     return FileStore(url, create=create, **options)
 
 
@@ -70,6 +100,8 @@ _BUILT_IN: dict[str, Callable[..., Store]] = {
 
 
 def _plugins() -> dict[str, Any]:
+    from importlib.metadata import entry_points  # only when a scheme is not built in
+
     return {point.name: point for point in entry_points(group=ENTRY_POINT_GROUP)}
 
 

@@ -58,6 +58,7 @@ from ..model import (
     MetricChunk,
     Origin,
     Owner,
+    ResourceRecord,
     Run,
     RunAttempt,
     Status,
@@ -67,7 +68,7 @@ from ..model import (
 )
 from .base import SCHEMA_VERSION, FinishedStep
 from .sql_deleting import SQLDeleting
-from .sql_resources import SQLResources
+from .sql_resources import FINISH, SQLResources, finish_params
 from .sql_selection import SQLSelection
 from .sql_tracking import SQLTracking, Statements
 from .streamed_blobs import SQLBlobs
@@ -513,6 +514,11 @@ class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
         self._seqs[run_id] = int(rows[0][0])
         return run_from_row(rows[0], rows[0][19])
 
+    def has_run(self, run_id: str) -> bool:
+        """Whether the run exists: one read of its key, nothing decoded (a cache hit checks
+        that the run it names is still there, see ``runtime.steps``)."""
+        return bool(self._query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))
+
     def list_runs(
         self,
         *,
@@ -604,6 +610,24 @@ class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
             return
         statements = self._tracked_statements(seq, metrics, attachments)
         statements.append((STEP_UPSERT, [step_row(seq, step)]))  # last: see _write_batch
+        self._write_batch(statements)
+
+    def finish_step_releasing(
+        self,
+        step: Step,
+        claim: ResourceRecord,
+        *,
+        metrics: Sequence[MetricChunk] = (),
+        attachments: Sequence[AttachmentRecord] = (),
+    ) -> None:
+        """:meth:`finish_step`, and :meth:`finish_resource` of ``claim`` (the step's cache
+        claim, let go), in one transaction: a cache-enabled step that computed its key ends
+        with one commit, and a waiter that sees the claim let go finds the step's result."""
+        self._writable()
+        seq = self._seq(step.run_id)
+        statements = self._tracked_statements(seq, metrics, attachments)
+        statements.append((STEP_UPSERT, [step_row(seq, step)]))
+        statements.append((FINISH, [finish_params(claim)]))
         self._write_batch(statements)
 
     def finish_steps(self, finished: Sequence[FinishedStep]) -> None:

@@ -107,6 +107,19 @@ def _error_text(error: ErrorInfo | None) -> str | None:
     return None if error is None else _text(error.to_dict())
 
 
+def finish_params(record: ResourceRecord) -> tuple[Any, ...]:
+    """The parameters of FINISH for a record."""
+    return (
+        record.status._value_,  # not .value: a slow descriptor on Python 3.11
+        record.result,
+        _error_text(record.error),
+        record.end_time,
+        record.collection,
+        record.ident,
+        record.attempt,
+    )
+
+
 def resource_from_row(row: Sequence[Any]) -> ResourceRecord:
     history = row[13]
     return ResourceRecord(
@@ -191,16 +204,7 @@ class SQLResources:
     def finish_resource(self, record: ResourceRecord) -> bool:
         if self._read_only_reason is not None:
             self._writable()
-        params = (
-            record.status._value_,  # not .value: a slow descriptor on Python 3.11
-            record.result,
-            _error_text(record.error),
-            record.end_time,
-            record.collection,
-            record.ident,
-            record.attempt,
-        )
-        return self._write(FINISH, params) > 0
+        return self._write(FINISH, finish_params(record)) > 0
 
     def put_resource(self, record: ResourceRecord) -> None:
         self._writable()

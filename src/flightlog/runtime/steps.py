@@ -273,7 +273,7 @@ class StepCall:
         recorded.origin = Origin.REPLAYED
         recorded.source_run = recorded.run_id
         state = self.state
-        state.store.finish_step(recorded)
+        state.add_replay(recorded)  # written with others: see RunState.replays
         del state.in_flight[recorded.position]
         if state.hooks is not None:
             state.hooks.step_ended(state, recorded, (), ())

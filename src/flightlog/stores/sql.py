@@ -46,6 +46,7 @@ lock, so that many processes may open it at once): version 2 added ``runs.histor
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -156,9 +157,32 @@ def history_text(history: Sequence[RunAttempt]) -> str | None:
 
 def attempts_text(step: Step) -> str | None:
     """The attempts as JSON, or None for the implicit single attempt (see Step)."""
-    if not step.attempts:
+    attempts = step.attempts
+    if not attempts:
         return None
-    return json.dumps([attempt.to_dict() for attempt in step.attempts], separators=(",", ":"))
+    if len(attempts) == 1:  # (every replayed step): the same text, without json's machinery
+        text = _one_attempt_text(attempts[0])
+        if text is not None:
+            return text
+    return json.dumps([attempt.to_dict() for attempt in attempts], separators=(",", ":"))
+
+
+def _one_attempt_text(attempt: Attempt) -> str | None:
+    """``json.dumps([attempt.to_dict()])`` (compact) for one attempt without an error whose
+    times are finite floats, else None."""
+    start, end = attempt.start_time, attempt.end_time
+    if attempt.error is not None or type(start) is not float or not math.isfinite(start):
+        return None
+    if end is None:
+        times = f'{start!r},"end_time":null,"duration":null'
+    elif type(end) is float and math.isfinite(end):
+        times = f'{start!r},"end_time":{end!r},"duration":{end - start!r}'
+    else:
+        return None
+    return (
+        f'[{{"attempt_number":{int(attempt.number)},"start_time":{times},'
+        f'"status":"{attempt.status._value_}","error":null}}]'
+    )
 
 
 def step_row(seq: int, step: Step) -> tuple[Any, ...]:
@@ -612,7 +636,11 @@ class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
         for step, metrics, attachments in finished:
             seq = self._seq(step.run_id)
             statements.extend(self._tracked_statements(seq, metrics, attachments))
-            statements.append((STEP_UPSERT, [step_row(seq, step)]))
+            row = step_row(seq, step)
+            if statements and statements[-1][0] is STEP_UPSERT:  # one executemany for a run
+                statements[-1][1].append(row)  # of steps (nothing tracked between them)
+            else:
+                statements.append((STEP_UPSERT, [row]))
         if statements:
             self._write_batch(statements)
 

@@ -80,6 +80,7 @@ POSITION_MASK = (1 << POSITION_BITS) - 1
 _STATUSES = {status.value: status for status in Status}
 _ORIGINS = {origin.value: origin for origin in Origin}
 _EXECUTED = Origin.EXECUTED
+_FINISHED = frozenset({Status.SUCCESSFUL, Status.FAILED, Status.CANCELED})
 
 RUN_COLUMNS = (
     "seq, run_id, workflow, status, tag, arguments, user_metadata, created_time, start_time, "
@@ -414,10 +415,13 @@ class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
     def put_run(self, run: Run) -> None:
         self._writable()
         params = run_params(run)
-        # Its steps may be copied after it: the counts kept at a run's end are dropped, and
-        # counted where the steps lie (sql_scale_schema).
+        # The counts kept at a run's end (sql_scale_schema): a finished run's are counted from
+        # the steps there are now (flightlog.copy puts a run again once its steps are in);
+        # any other's are dropped, and counted where the steps lie when read.
         replace = RUN_REPLACE
-        if self._scale_ready:
+        if self._scale_ready and run.status in _FINISHED:
+            replace = replace.replace(" WHERE", self._kept_counts() + " WHERE")
+        elif self._scale_ready:
             replace = replace.replace(" WHERE", ", step_count = NULL, step_counts = NULL WHERE")
         while not self._write(replace, (*params[1:], run.run_id)):
             try:

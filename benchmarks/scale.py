@@ -170,8 +170,7 @@ def build(path: Path, steps: int, runs: int, big: int) -> None:
     connection.close()
 
 
-def cached_store(steps: int, runs: int, big: int, rebuild: bool) -> Path:
-    folder = Path(tempfile.gettempdir()) / "flightlog-scale"
+def cached_store(steps: int, runs: int, big: int, rebuild: bool, folder: Path) -> Path:
     key = f"schema{SCHEMA_VERSION}-layout{LAYOUT}-{steps}-{runs}-{big}"
     path = folder / key / "store.db"
     if path.exists() and not rebuild:
@@ -364,38 +363,68 @@ def measure_gc(path: Path, runs: int) -> None:
     )
 
 
-def measure_postgres(path: Path, steps: int) -> None:
+def measure_postgres(path: Path, url: str | None) -> None:
+    """Copy the store into PostgreSQL (a server started here, or the empty schema at
+    ``url``) and ask it the same questions."""
+    if url is not None:
+        copy_to_postgres(path, url)
+        return
     from tests.postgres_server import PostgresServer, Schemas
 
     with PostgresServer() as server:
         schemas = Schemas(server.url())
-        name, url = schemas.fresh()
-        started = time.perf_counter()
-        report = flightlog.copy(f"sqlite:///{path}", url)
-        elapsed = time.perf_counter() - started
-        line(
-            "copy to PostgreSQL",
-            f"{elapsed:.0f} s",
-            f"{report.steps:,} steps, {report.steps / elapsed:,.0f} steps/s",
-        )
-        size = schemas.admin.execute(
+        copy_to_postgres(path, schemas.fresh_url())
+        schemas.close()
+
+
+def copy_to_postgres(path: Path, url: str) -> None:
+    import psycopg
+
+    started = time.perf_counter()
+    report = flightlog.copy(f"sqlite:///{path}", url)
+    elapsed = time.perf_counter() - started
+    line(
+        "copy to PostgreSQL",
+        f"{elapsed:.1f} s",
+        f"{report.steps:,} steps, {report.steps / elapsed:,.0f} steps/s",
+    )
+    with psycopg.connect(url, autocommit=True) as bare:
+        bare.execute("ANALYZE")
+        size = bare.execute(
             "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n"
-            " ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r'",
-            (name,),
-        ).fetchone()[0]
-        line("PostgreSQL bytes per step", f"{int(size) / steps:.0f} B", "tables with indexes")
+            " ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+        ).fetchone()
+        assert size is not None
+        line(
+            "PostgreSQL bytes per step",
+            f"{int(size[0]) / max(report.steps, 1):.0f} B",
+            "tables with their indexes",
+        )
         with flightlog.open(url) as fl:
-            schemas.admin.execute(f"ANALYZE {name}.steps")
-            line("counts() on PostgreSQL", f"{median_ms(fl.counts):.2f} ms")
+            group = median_ms(
+                lambda: bare.execute("SELECT status, count(*) FROM steps GROUP BY status"), 3
+            )
+            line(
+                "counts() on PostgreSQL",
+                f"{median_ms(fl.counts):.2f} ms",
+                f"bare GROUP BY status: {group:.0f} ms",
+            )
             line(
                 "list_runs(status='FAILED') on PostgreSQL",
                 f"{median_ms(lambda: fl.list_runs(status='FAILED')):.2f} ms",
             )
+            status_ms = median_ms(lambda: fl.get_status(BIG_RUN), 21)
+            bare_ms = median_ms(
+                lambda: bare.execute(
+                    "SELECT status FROM runs WHERE run_id = %s", (BIG_RUN,)
+                ).fetchall(),
+                21,
+            )
             line(
                 "get_status(the big run) on PostgreSQL",
-                f"{median_ms(lambda: fl.get_status(BIG_RUN), 21):.3f} ms",
+                f"{status_ms:.3f} ms",
+                f"bare SELECT {bare_ms:.3f} ms",
             )
-        schemas.close()
 
 
 def measure_files(path: Path, sample_runs: int) -> None:
@@ -417,7 +446,14 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=100_000, help="steps of the big run")
     parser.add_argument("--record", type=int, default=2_000, help="steps per recording test")
     parser.add_argument("--rebuild", action="store_true", help="build the cached store again")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "flightlog-scale",
+        help="where built stores are kept (default: $TMPDIR/flightlog-scale)",
+    )
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--postgres-url", help="an empty PostgreSQL schema to copy into")
     parser.add_argument("--no-files", action="store_true")
     parser.add_argument("--resume-child", help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -426,7 +462,9 @@ def main() -> None:
         return
     if options.big >= options.steps or options.runs < 2:
         parser.error("--big must be below --steps, and --runs at least 2")
-    cached = cached_store(options.steps, options.runs, options.big, options.rebuild)
+    cached = cached_store(
+        options.steps, options.runs, options.big, options.rebuild, options.cache_dir
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "store.db"
         shutil.copyfile(cached, path)
@@ -439,7 +477,7 @@ def main() -> None:
         if not options.no_files:
             measure_files(path, max(1, options.runs // 100))
         if not options.no_postgres:
-            measure_postgres(path, options.steps)
+            measure_postgres(path, options.postgres_url)
         measure_gc(path, options.runs)
 
 

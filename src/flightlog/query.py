@@ -20,7 +20,7 @@ from .notebook import RecordInfo, RunList, StepList
 from .resources.view import PREFIX as RESOURCE_PREFIX
 from .resources.view import ResourceView
 from .runtime.liveness import effective_end, effective_status
-from .stores import Store
+from .stores import Store, UncountedRunStore
 
 _EXECUTED = Origin.EXECUTED
 
@@ -115,6 +115,10 @@ class Queries:
         return step
 
     def get_status(self, run_id: str) -> str:
+        if isinstance(self.store, UncountedRunStore):  # a live run's steps are not counted
+            run = self.store.get_run_uncounted(run_id)
+            if run is not None:
+                return effective_status(run).value
         return effective_status(self.run(run_id)).value
 
     def get_output(self, run_id: str) -> Any:

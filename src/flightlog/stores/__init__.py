@@ -16,7 +16,14 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..redaction import redact
-from .base import SCHEMA_VERSION, CheckedStore, CompactingStore, OutlinedStore, Store
+from .base import (
+    SCHEMA_VERSION,
+    CheckedStore,
+    CompactingStore,
+    OutlinedStore,
+    Store,
+    UncountedRunStore,
+)
 from .files import FileStore
 from .memory import MemoryStore
 from .postgres import PostgresStore  # psycopg itself is imported when one is opened
@@ -32,6 +39,7 @@ __all__ = [
     "PostgresStore",
     "SQLiteStore",
     "Store",
+    "UncountedRunStore",
     "known_schemes",
     "open_store",
 ]

@@ -541,6 +541,13 @@ class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
         self._seqs[run_id] = int(rows[0][0])
         return run_from_row(rows[0], rows[0][19])
 
+    def get_run_uncounted(self, run_id: str) -> Run | None:
+        rows = self._query(f"SELECT {self._run_columns} FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            return None
+        self._seqs[run_id] = int(rows[0][0])
+        return run_from_row(rows[0])
+
     def list_runs(
         self,
         *,

@@ -194,3 +194,45 @@ def test_recorded_steps_out_of_order_shrink_their_pages() -> None:
         assert step is not None and step.name == name
     assert max(reads) <= recorded_module.PAGE
     assert sum(reads) <= 2 * len(reads) * recorded_module.FIRST_PAGE  # pages shrank
+
+
+def test_sub_steps_replayed_on_a_worker_come_back_replayed(tmp_path: Any) -> None:
+    from tests.executors.test_fanout import Deferred
+
+    fl = flightlog.open(f"sqlite:///{tmp_path}/remote.db", executor=Deferred())
+    bad = {"on": True}
+
+    @fl.task
+    def part(x: int) -> int:
+        return x
+
+    @fl.task
+    def whole(n: int) -> int:
+        total = sum(part(x) for x in range(n))
+        if bad["on"]:  # after its sub-steps: on resume, they all replay
+            raise ValueError("not yet")
+        return total
+
+    @fl.workflow
+    def flow() -> int:
+        future = whole.submit(3)
+        deferred = flow.executor
+        assert isinstance(deferred, Deferred)
+        deferred.deliver()
+        deferred.held.clear()
+        return future.result(timeout=10)
+
+    try:
+        with pytest.raises(ValueError):
+            flow.run(run_id="remote")
+        bad["on"] = False
+        assert flow.run(run_id="remote") == 3
+        origins = {step.name: step.origin.value for step in fl.store.list_steps("remote")}
+        assert origins == {
+            "whole": "executed",
+            "whole.part": "replayed",
+            "whole.part_1": "replayed",
+            "whole.part_2": "replayed",
+        }
+    finally:
+        fl.close()

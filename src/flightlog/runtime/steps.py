@@ -235,6 +235,8 @@ class StepCall:
         hooks = state.hooks
         if hooks is not None and hooks.watch.version != self.env_mark[0]:
             hooks.step_ending(self)
+        if state.replays:  # its sub-steps replayed: written before its end
+            state.flush_replays()
         if self.deferred is not None:  # the committer writes it (see fanout.py)
             run_buffer = take_run_buffer(state)
             metrics, attachments = collect(run_buffer, self.tracked)

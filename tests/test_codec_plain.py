@@ -1,4 +1,4 @@
-"""``codec.decode_plain``: plain JSON decoded at the least cost, anything else left to
+"""``codec_plain.decode_plain``: plain JSON decoded at the least cost, anything else left to
 ``decode``; and listing a run leaves the garbage collector as it found it."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import flightlog
 from flightlog import codec
+from flightlog.codec_plain import NOT_PLAIN, decode_plain
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -24,8 +25,8 @@ typed_values = st.sets(st.integers(), max_size=3) | st.binary(max_size=8) | st.t
 @given(json_values | typed_values)
 def test_plain_text_decodes_as_decode_does_and_other_text_is_left_alone(value: Any) -> None:
     text = codec.encode(value)
-    found = codec.decode_plain(text)
-    if found is codec.NOT_PLAIN:
+    found = decode_plain(text)
+    if found is NOT_PLAIN:
         assert '"__flightlog__"' in text
     else:
         assert found == codec.decode(text)
@@ -34,7 +35,7 @@ def test_plain_text_decodes_as_decode_does_and_other_text_is_left_alone(value: A
 
 def test_text_that_is_not_one_json_value_is_not_plain() -> None:
     for text in ("", "{", "[1,", "1 2", " 1", "nope"):
-        assert codec.decode_plain(text) is codec.NOT_PLAIN
+        assert decode_plain(text) is NOT_PLAIN
 
 
 def test_listing_steps_leaves_the_collector_as_it_was(tmp_path: Path) -> None:

@@ -557,23 +557,6 @@ class Undecoded:
         return hash((self.kind, self.type_name))
 
 
-NOT_PLAIN: Any = object()
-"""What :func:`decode_plain` gives for text that is not plain JSON."""
-
-
-def decode_plain(text: str) -> Any:
-    """The value of ``text`` when it is plain JSON (no typed value, nothing out of line),
-    decoded at the least cost (listing a big run decodes every step's arguments); else
-    NOT_PLAIN: :func:`decode` decodes it (or says what is wrong with it)."""
-    if _MARK in text:
-        return NOT_PLAIN
-    try:
-        found, end = _scan(text, 0)
-    except (StopIteration, ValueError):
-        return NOT_PLAIN
-    return found if end == len(text) else NOT_PLAIN
-
-
 def decode(
     text: str,
     *,

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import codec
 from .codec_blobs import out_of_line
+from .codec_plain import NOT_PLAIN, decode_plain
 from .errors import FlightlogError, InvalidInputError, NotFoundError
 from .model import Origin, Run, Status, Step
 from .notebook import RecordInfo, RunList, StepList
@@ -212,8 +213,8 @@ class Queries:
             ]
         arguments = step.arguments
         if arguments is not None:
-            plain = codec.decode_plain(arguments)
-            arguments = self._arguments(arguments) if plain is codec.NOT_PLAIN else plain
+            plain = decode_plain(arguments)
+            arguments = self._arguments(arguments) if plain is NOT_PLAIN else plain
         return {
             "name": step.name,
             "run_id": step.run_id,

@@ -55,6 +55,7 @@ bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/ui.py
 	$(BIN)/python benchmarks/queries.py
 	$(BIN)/python benchmarks/large_values.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache examples/.flightlog site

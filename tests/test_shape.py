@@ -18,6 +18,7 @@ LAYERS = {
     "selection": 1,
     "codec": 2,
     "codec_blobs": 2,
+    "codec_plain": 2,
     "bandsaw": 2,
     "hashing": 2,
     "identity": 2,

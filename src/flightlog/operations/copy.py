@@ -33,13 +33,18 @@ from typing import Any, Protocol, cast
 
 from ..codec_blobs import blob_references
 from ..errors import InvalidInputError, NotFoundError, StoreError
-from ..model import AttachmentRecord, MetricChunk, ResourceRecord, Run
+from ..model import AttachmentRecord, MetricChunk, ResourceRecord, Run, Status
 from ..redaction import redact
 from ..resources.names import check_collection, check_ident
 from ..runtime.flights import RESERVED_PREFIX
 from ..stores import Store, open_store
+from ..stores.base import FinishedStep
 
 __all__ = ["CopyProgress", "CopyReport", "copy_store", "parse_since"]
+
+STEP_BATCH = 1000
+"""Steps written in one transaction (``Store.finish_steps``)."""
+_FINISHED = frozenset({Status.SUCCESSFUL, Status.FAILED, Status.CANCELED})
 
 
 class HasStore(Protocol):
@@ -228,6 +233,8 @@ class _Copier:
             self.values(run.arguments, run.output)
             self.target.put_run(run)
         steps = self.steps(run.run_id)
+        if steps and run.status in _FINISHED:  # written again: the store counts its steps now
+            self.target.put_run(run)
         tracked = self.tracked(run.run_id)
         if changed or steps or tracked:
             self.report.runs += 1
@@ -237,12 +244,19 @@ class _Copier:
     def steps(self, run_id: str) -> int:
         present = {step.position: step for step in self.target.list_steps(run_id)}
         written = 0
+        batch: list[FinishedStep] = []
         for step in self.source.list_steps(run_id):
             self.task(step.task_id)
             if present.get(step.position) != step:
                 self.values(step.arguments, step.result)
-                self.target.finish_step(step)
-                written += 1
+                batch.append((step, (), ()))
+                if len(batch) >= STEP_BATCH:
+                    self.target.finish_steps(batch)
+                    written += len(batch)
+                    batch = []
+        if batch:
+            self.target.finish_steps(batch)
+            written += len(batch)
         self.report.steps += written
         return written
 

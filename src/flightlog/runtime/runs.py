@@ -19,7 +19,7 @@ from ..errors import (
     StoreError,
 )
 from ..hashing import value_digest
-from ..model import ErrorInfo, Run, RunAttempt, Status, Step
+from ..model import ErrorInfo, Run, RunAttempt, Status
 from .capture import ensure_capture
 from .context import follow_context
 from .control import check_stopped
@@ -28,6 +28,7 @@ from .fanout import wait_pending
 from .liveness import current_owner, effective_end, effective_status, last_seen
 from .monitor import MONITOR
 from .names import check_run_id, new_run_id
+from .recorded import read_recorded
 from .state import CURRENT_RUN, LEASE_SECONDS, RunState
 from .tracked import RunHooks, collect, take_run_buffer
 
@@ -153,7 +154,7 @@ def claim_run(
         )
     if status is Status.CANCELED:
         check_stopped(run)
-    steps = store.list_steps(run.run_id)
+    steps = read_recorded(store, run.run_id)
     start = time.time()
     MONITOR.take_back(store, run.run_id)
     store.restart_run(
@@ -162,7 +163,7 @@ def claim_run(
         owner=current_owner(),
         start_time=start,
         lease_expires=start + LEASE_SECONDS,
-        history=_history(run, status, steps),
+        history=_history(run, status, steps.latest),
     )
     state = RunState(
         store=store,
@@ -192,14 +193,14 @@ def _check_same_run(run: Run, request: RunRequest) -> None:
             )
 
 
-def _history(run: Run, status: Status, steps: list[Step]) -> list[RunAttempt]:
+def _history(run: Run, status: Status, latest: float) -> list[RunAttempt]:
     """The run's attempts as read, the one that just ended last, with its effective status and
     end (one that recorded no end, e.g. canceled while its owner was gone, ends when its
     owner was last seen alive, or when the last of its steps began or ended if later)."""
     end = effective_end(run, status)
     if end is None or status is Status.RESUMABLE:
         seen = [last_seen(run) or 0.0]
-        seen.extend(step.end_time or step.start_time or 0.0 for step in steps)
+        seen.append(latest)  # the latest start or end of its steps
         end = max(seen) if end is None else max(end, *seen)
     return run.attempt_records(status, end)
 
@@ -274,7 +275,9 @@ def end_run(state: RunState, value: Any, error: BaseException | None, serializer
 
 def _settle_steps(state: RunState) -> None:
     """Record again the end of steps whose end record failed (the store did not answer for a
-    moment), so that none is left RUNNING in a finished run."""
+    moment), so that none is left RUNNING in a finished run; and the replayed steps not
+    written yet."""
+    state.flush_replays()
     for call in list(state.in_flight.values()):
         step = call.step
         if step.end_time is not None:

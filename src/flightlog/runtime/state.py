@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigurationError, FlightlogError
 from ..model import Step
+from .recorded import RecordedSteps
 
 if TYPE_CHECKING:
     import asyncio
@@ -52,6 +53,8 @@ def next_worker_block(blocks: Iterator[int]) -> int:
     return WORKER_BLOCKS_BASE + block * WORKER_BLOCK
 
 
+# Replayed steps written together (see RunState.replays).
+REPLAY_BATCH = 500
 # Seconds after which a step still running is written as RUNNING by the monitor thread.
 LAZY_START_DELAY = 0.1
 # How long a run's lease lasts, and how often it is renewed.
@@ -73,7 +76,8 @@ class RunState:
     # Steps recorded in an earlier attempt of this run, by name (used by resume), and the
     # positions they hold: a step of a recorded name takes its position again, so that its new
     # record replaces the old one; a new name takes the next position after all recorded ones.
-    recorded: dict[str, Step] = field(default_factory=dict)
+    # (Read lazily: see flightlog.runtime.recorded.)
+    recorded: RecordedSteps = field(default_factory=lambda: RecordedSteps({}, {}, steps={}))
     resumed_positions: dict[str, int] = field(default_factory=dict)
     # Refuse a recorded step whose identity changed (NondeterminismError) instead of running it.
     strict: bool = False
@@ -102,7 +106,13 @@ class RunState:
     # StepCall takes the next name and position of a step from them (``add``, ``add_1`` …).
     names: dict[str, itertools.count[int]] = field(default_factory=dict)
     positions: Iterator[int] = field(default_factory=itertools.count)
-    _children: dict[str, list[Step]] | None = None
+    _children: dict[str, list[tuple[str, str]]] | None = None
+    # Replayed steps whose new record (origin "replayed") is not written yet: written together,
+    # REPLAY_BATCH at a time, before a step executes and before the run's outcome (see
+    # flush_replays). Losing them loses nothing a resume needs: the store still holds the
+    # successful records they replayed.
+    replays: list[Step] = field(default_factory=list)
+    replays_lock: threading.Lock = field(default_factory=threading.Lock)
     # The tracking layer's hooks (None: nobody listens), and what the run's own body tracked
     # outside any step that is not written yet (see flightlog.runtime.tracked).
     hooks: RunHooks | None = None
@@ -125,15 +135,16 @@ class RunState:
         """The counter of the steps called ``base``, made at its first step."""
         return self.names.setdefault(base, itertools.count())
 
-    def resume_from(self, steps: list[Step]) -> None:
+    def resume_from(self, steps: list[Step] | RecordedSteps) -> None:
         """Take the steps recorded by the earlier attempts of this run (resume)."""
-        self.recorded = {step.name: step for step in steps}
-        self.resumed_positions = {step.name: step.position for step in steps}
-        if steps:
+        recorded = steps if isinstance(steps, RecordedSteps) else RecordedSteps.of(steps)
+        self.recorded = recorded
+        self.resumed_positions = dict(recorded.positions)
+        if recorded:
             # The driver's positions go on after its own, never into the workers' blocks.
-            own = [step.position for step in steps if step.position < WORKER_BLOCKS_BASE]
+            own = [p for p in recorded.positions.values() if p < WORKER_BLOCKS_BASE]
             self.positions = itertools.count(max(own) + 1 if own else 0)
-            high = max(step.position for step in steps)
+            high = max(recorded.positions.values())
             if high >= WORKER_BLOCKS_BASE:
                 self.worker_blocks = itertools.count(
                     (high - WORKER_BLOCKS_BASE) // WORKER_BLOCK + 1
@@ -144,17 +155,31 @@ class RunState:
         it had, so that the steps after it meet their recorded records."""
         children = self._children
         if children is None:
-            children = self._children = {}
-            for recorded in self.recorded.values():
-                if recorded.parent is not None:
-                    children.setdefault(recorded.parent, []).append(recorded)
+            children = self._children = self.recorded.children()
         pending = list(children.get(step.name, ()))
         while pending:
-            child = pending.pop()
-            self.recorded.pop(child.name, None)
-            base = _BASE.sub("", child.name) if child.name != child.task_name else child.name
+            name, task_name = pending.pop()
+            self.recorded.discard(name)
+            base = _BASE.sub("", name) if name != task_name else name
             next(self.names.get(base) or self.name_counter(base))
-            pending.extend(children.get(child.name, ()))
+            pending.extend(children.get(name, ()))
+
+    def add_replay(self, step: Step) -> None:
+        """Write a replayed step's record later, with others (see ``replays``)."""
+        with self.replays_lock:
+            self.replays.append(step)
+            full = len(self.replays) >= REPLAY_BATCH
+        if full:
+            self.flush_replays()
+
+    def flush_replays(self) -> None:
+        """Write the records of the replayed steps not written yet, in one transaction."""
+        if not self.replays:
+            return
+        with self.replays_lock:
+            taken, self.replays = self.replays, []
+        if taken:
+            self.store.finish_steps([(step, (), ()) for step in taken])
 
 
 class StepFrame(Protocol):

@@ -244,6 +244,8 @@ class StepCall:
         hooks = state.hooks
         if hooks is not None and hooks.watch.version != self.env_mark[0]:
             hooks.step_ending(self)
+        if state.replays:  # its sub-steps replayed: written before its end
+            state.flush_replays()
         if self.deferred is not None:  # the committer writes it (see fanout.py)
             run_buffer = take_run_buffer(state)
             metrics, attachments = collect(run_buffer, self.tracked)
@@ -284,7 +286,7 @@ class StepCall:
         recorded.origin = Origin.REPLAYED
         recorded.source_run = recorded.run_id
         state = self.state
-        state.store.finish_step(recorded)
+        state.add_replay(recorded)  # written with others: see RunState.replays
         del state.in_flight[recorded.position]
         if state.hooks is not None:
             state.hooks.step_ended(state, recorded, (), ())

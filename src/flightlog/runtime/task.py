@@ -295,7 +295,11 @@ class Task(Generic[R]):
         if call.recompute:
             step.step.reason = "recompute=True was asked"
         if call.cache or state.recorded:
-            return step, self._recorder.serve(self, step)
+            served = self._recorder.serve(self, step)
+            if served is not MISSING or not state.replays:
+                return step, served
+        if state.replays:  # the steps replayed before this one are written before it runs
+            state.flush_replays()
         return step, MISSING
 
     # -- fan-out -------------------------------------------------------------------------------

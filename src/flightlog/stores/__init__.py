@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 from ..redaction import redact
-from .base import SCHEMA_VERSION, CheckedStore, CompactingStore, OutlinedStore, Store
+from .base import (
+    SCHEMA_VERSION,
+    CheckedStore,
+    CompactingStore,
+    OutlinedStore,
+    Store,
+    UncountedRunStore,
+)
 
 if TYPE_CHECKING:
     from .files import FileStore
@@ -54,6 +61,7 @@ __all__ = [
     "PostgresStore",
     "SQLiteStore",
     "Store",
+    "UncountedRunStore",
     "known_schemes",
     "open_store",
 ]

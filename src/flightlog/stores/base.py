@@ -468,6 +468,17 @@ class OutlinedStore(Protocol):
 
 
 @runtime_checkable
+class UncountedRunStore(Protocol):
+    """An optional method for questions that need a run but not its steps (``get_status``):
+    where a store counts a live run's steps when it reads it, this reads it without."""
+
+    def get_run_uncounted(self, run_id: str) -> Run | None:
+        """The run as :meth:`Store.get_run` gives it, but with ``step_count`` 0: none of its
+        steps is read or counted, however many it has."""
+        ...
+
+
+@runtime_checkable
 class CompactingStore(Protocol):
     """An optional method of stores whose files do not shrink by themselves when records are
     deleted (SQLite); ``flightlog.operations`` calls it after deleting, where present."""

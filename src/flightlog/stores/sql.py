@@ -46,6 +46,7 @@ lock, so that many processes may open it at once): version 2 added ``runs.histor
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -80,6 +81,7 @@ POSITION_MASK = (1 << POSITION_BITS) - 1
 _STATUSES = {status.value: status for status in Status}
 _ORIGINS = {origin.value: origin for origin in Origin}
 _EXECUTED = Origin.EXECUTED
+_FINISHED = frozenset({Status.SUCCESSFUL, Status.FAILED, Status.CANCELED})
 
 RUN_COLUMNS = (
     "seq, run_id, workflow, status, tag, arguments, user_metadata, created_time, start_time, "
@@ -157,9 +159,32 @@ def history_text(history: Sequence[RunAttempt]) -> str | None:
 
 def attempts_text(step: Step) -> str | None:
     """The attempts as JSON, or None for the implicit single attempt (see Step)."""
-    if not step.attempts:
+    attempts = step.attempts
+    if not attempts:
         return None
-    return json.dumps([attempt.to_dict() for attempt in step.attempts], separators=(",", ":"))
+    if len(attempts) == 1:  # (every replayed step): the same text, without json's machinery
+        text = _one_attempt_text(attempts[0])
+        if text is not None:
+            return text
+    return json.dumps([attempt.to_dict() for attempt in attempts], separators=(",", ":"))
+
+
+def _one_attempt_text(attempt: Attempt) -> str | None:
+    """``json.dumps([attempt.to_dict()])`` (compact) for one attempt without an error whose
+    times are finite floats, else None."""
+    start, end = attempt.start_time, attempt.end_time
+    if attempt.error is not None or type(start) is not float or not math.isfinite(start):
+        return None
+    if end is None:
+        times = f'{start!r},"end_time":null,"duration":null'
+    elif type(end) is float and math.isfinite(end):
+        times = f'{start!r},"end_time":{end!r},"duration":{end - start!r}'
+    else:
+        return None
+    return (
+        f'[{{"attempt_number":{int(attempt.number)},"start_time":{times},'
+        f'"status":"{attempt.status._value_}","error":null}}]'
+    )
 
 
 def step_row(seq: int, step: Step) -> tuple[Any, ...]:
@@ -391,10 +416,13 @@ class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
     def put_run(self, run: Run) -> None:
         self._writable()
         params = run_params(run)
-        # Its steps may be copied after it: the counts kept at a run's end are dropped, and
-        # counted where the steps lie (sql_scale_schema).
+        # The counts kept at a run's end (sql_scale_schema): a finished run's are counted from
+        # the steps there are now (flightlog.copy puts a run again once its steps are in);
+        # any other's are dropped, and counted where the steps lie when read.
         replace = RUN_REPLACE
-        if self._scale_ready:
+        if self._scale_ready and run.status in _FINISHED:
+            replace = replace.replace(" WHERE", self._kept_counts() + " WHERE")
+        elif self._scale_ready:
             replace = replace.replace(" WHERE", ", step_count = NULL, step_counts = NULL WHERE")
         while not self._write(replace, (*params[1:], run.run_id)):
             try:
@@ -519,6 +547,13 @@ class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
         that the run it names is still there, see ``runtime.steps``)."""
         return bool(self._query("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)))
 
+    def get_run_uncounted(self, run_id: str) -> Run | None:
+        rows = self._query(f"SELECT {self._run_columns} FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            return None
+        self._seqs[run_id] = int(rows[0][0])
+        return run_from_row(rows[0])
+
     def list_runs(
         self,
         *,
@@ -636,7 +671,11 @@ class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
         for step, metrics, attachments in finished:
             seq = self._seq(step.run_id)
             statements.extend(self._tracked_statements(seq, metrics, attachments))
-            statements.append((STEP_UPSERT, [step_row(seq, step)]))
+            row = step_row(seq, step)
+            if statements and statements[-1][0] is STEP_UPSERT:  # one executemany for a run
+                statements[-1][1].append(row)  # of steps (nothing tracked between them)
+            else:
+                statements.append((STEP_UPSERT, [row]))
         if statements:
             self._write_batch(statements)
 

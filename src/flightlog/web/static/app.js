@@ -302,6 +302,9 @@ function plot(canvas, series, logScale) {
     }
   }
   if (!isFinite(x0)) return 0;
+  // The range drawn, for readers (and tests): a thinned series keeps its lowest and highest.
+  canvas.dataset.low = String(logScale ? Math.pow(10, y0) : y0);
+  canvas.dataset.high = String(logScale ? Math.pow(10, y1) : y1);
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) { y1 += 1; y0 -= 1; }
   const W = width - pad.l - pad.r, H = height - pad.t - pad.b;
@@ -345,9 +348,15 @@ async function metricsPage() {
   const query = new URLSearchParams();
   runs.forEach((run) => query.append("run", run));
   if (root.dataset.metric) query.set("name", root.dataset.metric);
-  const data = await getJSON("/api/metrics?" + query.toString());
+  // The server thins each series to its envelope at two points per pixel column of the plot;
+  // smoothing needs every point, so the whole series comes when smoothing is asked for.
+  const columns = Math.ceil((root.clientWidth || 1200) * (window.devicePixelRatio || 1));
+  const thinned = "/api/metrics?" + query.toString() + "&points=" + (2 * columns);
+  const whole = "/api/metrics?" + query.toString();
   const smoothing = document.getElementById("metric-smooth");
   const logBox = document.getElementById("metric-log");
+  let data = await getJSON(Number(smoothing.value) ? whole : thinned);
+  let complete = !!Number(smoothing.value);
   const names = [...new Set(runs.flatMap((run) => Object.keys(data[run] || {})))].sort();
   const canvases = [];
   for (const name of names) {
@@ -360,19 +369,26 @@ async function metricsPage() {
       key.style.borderColor = COLOURS[n % COLOURS.length];
       legend.appendChild(key);
     });
+    const note = el("span", "muted plot-note");
+    legend.appendChild(note);
     box.appendChild(legend);
     const canvas = el("canvas", "plot-canvas");
     box.appendChild(canvas);
     root.appendChild(box);
-    canvases.push([canvas, name]);
+    canvases.push([canvas, name, note]);
   }
   const render = () => {
     const weight = Number(smoothing.value);
     let total = 0;
-    for (const [canvas, name] of canvases) {
-      const series = runs.filter((run) => data[run] && data[run][name]).map((run) => ({
+    for (const [canvas, name, note] of canvases) {
+      const chosen = runs.filter((run) => data[run] && data[run][name]);
+      const series = chosen.map((run) => ({
         steps: data[run][name].steps, values: smooth(data[run][name].values, weight) }));
       total += plot(canvas, series, logBox.checked);
+      const points = chosen.reduce((sum, run) => sum + (data[run][name].total || 0), 0);
+      const sent = chosen.reduce((sum, run) => sum + data[run][name].steps.length, 0);
+      note.textContent = points.toLocaleString("en") + " points" +
+        (sent < points ? " (their envelope: " + sent.toLocaleString("en") + " sent)" : "");
     }
     root.dataset.drawn = String(total);
     const url = new URL(window.location.href);
@@ -380,9 +396,16 @@ async function metricsPage() {
     if (logBox.checked) url.searchParams.set("log", "1"); else url.searchParams.delete("log");
     history.replaceState(null, "", url);
   };
-  smoothing.addEventListener("input", render);
+  smoothing.addEventListener("input", async () => {
+    if (!complete && Number(smoothing.value)) {
+      complete = true;
+      data = await getJSON(whole);
+    }
+    render();
+  });
   logBox.addEventListener("change", render);
   render();
+  performance.mark("flightlog:plotted");
 }
 
 // ---- small things -------------------------------------------------------------------------

@@ -26,8 +26,11 @@ def runs(request: Request) -> Response:
 
 
 def timeline(request: Request) -> Response:
-    fl = context_of(request).fl
-    return as_json(fl.browse.timeline(request.path_params["run_id"], integer(request, "first", 0)))
+    """The run's timeline from step ``first`` on, packed (see :mod:`.timelines`)."""
+    context = context_of(request)
+    run = context.fl.get_metadata(request.path_params["run_id"])
+    text = context.timelines.text(context.fl, run, max(0, integer(request, "first", 0)))
+    return Response(text, media_type="application/json")
 
 
 def step_live(request: Request) -> Response:

@@ -28,6 +28,39 @@ async function getJSON(url) {
 }
 
 // ---- the timeline -------------------------------------------------------------------------
+function unrun(packed) {
+  // [value, count, value, count, ...] -> the values, repeated.
+  let total = 0;
+  for (let k = 1; k < packed.length; k += 2) total += packed[k];
+  const out = new Array(total);
+  let at = 0;
+  for (let k = 0; k < packed.length; k += 2) out.fill(packed[k], at, at += packed[k + 1]);
+  return out;
+}
+
+function unpack(d) {
+  // The server's packing (web/timelines.py): front-coded names, start differences, stops
+  // from their own start, run-length encoded codes.
+  if (!d.packed) return d;
+  const n = d.name_shared.length;
+  const names = new Array(n);
+  let previous = "";
+  for (let i = 0; i < n; i++) {
+    previous = previous.slice(0, d.name_shared[i]) + d.name_tail[i];
+    names[i] = previous;
+  }
+  d.names = names;
+  let last = 0;
+  const start = d.start, stop = d.stop;
+  for (let i = 0; i < n; i++) {
+    if (start[i] !== null) { last += start[i]; start[i] = last; }
+    if (stop[i] !== null) stop[i] += start[i] === null ? 0 : start[i];
+  }
+  for (const key of ["status_of", "origin_of", "failed", "parents", "task"]) d[key] = unrun(d[key]);
+  delete d.name_shared; delete d.name_tail; delete d.packed;
+  return d;
+}
+
 class Timeline {
   constructor(root) {
     this.root = root;
@@ -57,7 +90,7 @@ class Timeline {
 
   async load() {
     const embedded = document.getElementById("timeline-data");
-    this.data = embedded ? JSON.parse(embedded.textContent) : await getJSON(this.api);
+    this.data = unpack(embedded ? JSON.parse(embedded.textContent) : await getJSON(this.api));
     this.toSeconds(this.data, 0);
     this.order();
     this.layout();
@@ -66,6 +99,7 @@ class Timeline {
     if (failed >= 0) this.reveal(failed);
     this.draw();
     this.root.dataset.loaded = "1";
+    performance.mark("flightlog:timeline");
     return this.data;
   }
 
@@ -77,7 +111,7 @@ class Timeline {
       const status = d.statuses[d.status_of[i]];
       if (status === "RUNNING" || status === "PENDING") { first = i; break; }
     }
-    const fresh = await getJSON(this.api + "?first=" + first);
+    const fresh = unpack(await getJSON(this.api + "?first=" + first));
     this.toSeconds(fresh, 0);
     for (const key of ["names", "parents", "status_of", "origin_of", "start", "stop", "failed"]) {
       d[key] = d[key].slice(0, first).concat(fresh[key]);

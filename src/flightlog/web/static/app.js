@@ -124,6 +124,10 @@ class Timeline {
     }));
     d.tasks = names;
     Object.assign(d.attempts, fresh.attempts);
+    Object.assign(d.saved, fresh.saved);
+    for (const key of Object.keys(d.waits)) if (Number(key) >= first) delete d.waits[key];
+    Object.assign(d.waits, fresh.waits);
+    d.saved_total = fresh.saved_total;
     d.count = fresh.count; d.status = fresh.status; d.end = fresh.end;
     this.order();
     this.layout();
@@ -155,6 +159,7 @@ class Timeline {
       }
     }
     this.depth = new Uint16Array(n);
+    this.children = children;
     if (!nested) { this.rowsOrder = null; return; }
     const order = [];
     const visit = (i, depth) => {
@@ -194,8 +199,14 @@ class Timeline {
     this.scroll.style.height = Math.min(440, this.data.count * ROW + 24) + "px";
     this.spacer.style.width = (LABEL + this.width + 10) + "px";
     this.scale = this.width / this.span();
-    this.info.textContent = this.data.count + " steps · " + fmtSeconds(this.span()) +
+    const d = this.data;
+    this.info.textContent = d.count + " steps · " + fmtSeconds(this.span()) +
       (this.zoom > 1 ? " · zoom " + this.zoom + "×" : "");
+    const saved = document.getElementById("tl-saved");
+    if (saved) {
+      saved.textContent = d.saved_total > 0 ? "replayed and cached steps saved " +
+        fmtSeconds(d.saved_total) + (d.partial ? " or more" : "") : "";
+    }
   }
 
   schedule() {
@@ -230,8 +241,35 @@ class Timeline {
       bar.href = label.href;
       bar.style.left = (LABEL + start * this.scale) + "px";
       bar.style.width = Math.max(2, (stop - start) * this.scale) + "px";
+      const saved = d.saved[String(i)], wait = d.waits[String(i)];
       bar.title = d.names[i] + ": " + status + ", " + fmtSeconds(stop - start) +
-        (origin !== "executed" ? " (" + origin + ")" : "");
+        (origin !== "executed" ? " (" + origin + ")" : "") +
+        (saved !== undefined ? "; saved " + fmtSeconds(saved) : "");
+      if (saved !== undefined) bar.dataset.saved = String(saved);
+      if (wait) {
+        // It waited (or waits) for another step to compute its result: drawn as waiting.
+        bar.classList.add("tl-waiting");
+        bar.title += wait.seconds === null ? "; waiting for " + wait.text
+          : "; waited " + fmtSeconds(wait.seconds) + " for " + wait.text;
+      }
+      const kids = this.children.get(i);
+      if (kids) {
+        // A parent waits on its children: the span they ran in is marked within its bar.
+        let from = Infinity, to = -Infinity;
+        for (const k of kids) {
+          if (d.start[k] !== null) from = Math.min(from, d.start[k]);
+          const end = d.stop[k] === null ? (d.start[k] === null ? null : now) : d.stop[k];
+          if (end !== null) to = Math.max(to, end);
+        }
+        if (from < to) {
+          const span = el("span", "tl-children");
+          span.style.left = (Math.max(0, from - start) * this.scale) + "px";
+          span.style.width = Math.max(1, (Math.min(to, stop) - Math.max(from, start)) * this.scale) + "px";
+          bar.appendChild(span);
+          bar.title += "; its " + kids.length + (kids.length === 1 ? " child" : " children") +
+            " ran " + fmtSeconds(to - from) + " of it";
+        }
+      }
       const attempts = d.attempts[String(i)];
       if (attempts) {
         for (const [aStart, aStop, aStatus] of attempts) {

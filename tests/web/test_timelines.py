@@ -1,14 +1,23 @@
 """The packed timeline (what the run page's script unpacks) holds the same columns, and a
-finished run's is kept while a running run's is read afresh."""
+finished run's is kept while a running run's is read afresh; script and style are
+fingerprinted and cached for good."""
 
 from __future__ import annotations
 
 import json
+import re
 from itertools import accumulate
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 import flightlog
+from flightlog.web.assets import fingerprint
 from flightlog.web.timelines import Timelines, pack
+
+from .conftest import Server
+from .test_security import request
 
 
 def unpack(packed: dict[str, Any]) -> dict[str, Any]:
@@ -91,3 +100,23 @@ def test_finished_runs_are_kept_running_runs_are_not(tmp_path: Any) -> None:
         flow.run(2, run_id="other")
         timelines.text(fl, fl.get_metadata("other"))
         assert timelines.text(fl, run) is not first  # only one kept
+
+
+def test_script_and_style_are_fingerprinted_and_kept_for_good(sqlite_url: str) -> None:
+    with flightlog.open(sqlite_url) as fl, Server(fl) as server:
+        page = request(server, "/")[2]
+        links = re.findall(r'"/static/(app\.js|style\.css)\?v=([0-9a-f]{12})"', page)
+        assert sorted(name for name, _ in links) == ["app.js", "style.css"]
+        version = links[0][1]
+        assert version == fingerprint()
+        status, headers, _ = request(server, f"/static/app.js?v={version}")
+        assert status == 200 and "immutable" in headers["cache-control"]
+        status, headers, _ = request(server, "/static/app.js?v=000000000000")
+        assert status == 200 and "immutable" not in headers.get("cache-control", "")
+        assert "etag" in headers  # an old or missing fingerprint is revalidated
+
+
+@given(st.lists(st.text(alphabet="ab_1<é", max_size=8), max_size=40))
+def test_any_names_round_trip(names: list[str]) -> None:
+    original = dict(columns(len(names)), names=names)
+    assert unpack(pack(original))["names"] == names

@@ -37,17 +37,19 @@ def _front_coded(names: Sequence[str]) -> tuple[list[int], list[str]]:
     shared: list[int] = []
     tails: list[str] = []
     previous = ""
+    last = 0  # neighbours in a run of repeats mostly share as much as the pair before
     for name in names:
-        same = 0
-        limit = min(len(name), len(previous))
-        if limit and name[0] == previous[0]:
-            # Names of repeats share long prefixes: compare from the longest common end.
-            same = limit
+        size = len(name) if len(name) < len(previous) else len(previous)
+        same = last if last <= size else size
+        if name[:same] == previous[:same]:
+            while same < size and name[same] == previous[same]:
+                same += 1
+        else:
             while name[:same] != previous[:same]:
                 same -= 1
         shared.append(same)
         tails.append(name[same:])
-        previous = name
+        previous, last = name, same
     return shared, tails
 
 

@@ -137,6 +137,8 @@ def median(action: Callable[[], float], repeats: int) -> float:
 # user sees, without the harness's own round trips.
 SEEN = "selector => document.querySelector(selector) ? performance.now() : 0"
 PAGES = {
+    # What any page costs this browser here: a 7 KB file, no script, no database.
+    "floor: a static file": ("/static/style.css", "body"),
     "runs page, table drawn": ("/", "#runs-table tbody tr"),
     "100k-step run, timeline drawn": (f"/runs/{BIG}", "#timeline[data-loaded='1']"),
     "100k-point metric plotted": (f"/metrics?run={BIG}&metric=loss", "#plots[data-drawn]"),

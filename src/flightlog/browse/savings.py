@@ -5,7 +5,8 @@ step's computation: derived from the record, for the timeline.
   duration.
 - A cached step names the run that computed its result (``source_run``); the step there with
   the same task and execution (else any recorded computation of that cache key) tells how
-  long computing it took: what serving it saved.
+  long computing it took; less the cached step's own time (its lookup, or its wait for that
+  computation), that is what serving it saved.
 - A cached step that waited for another step to compute its key says so in its ``reason``
   (:func:`flightlog.runtime.cache_claims.wait_of` reads it), as does a running step that
   waits.
@@ -88,8 +89,10 @@ def savings(queries: Queries, run_id: str, outline: StepOutline, first: int = 0)
         if wait is not None and index >= first:
             waits[str(index)] = wait
         if origin is Origin.CACHED:
+            # Serving it took the step its own time (a lookup, or a wait): the rest is saved.
             duration = _duration(_source(queries, step))
             if duration is not None:
+                duration = max(0.0, duration - (_duration(step) or 0.0))
                 total += duration
                 if index >= first:
                     saved[str(index)] = duration

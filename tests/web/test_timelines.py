@@ -4,6 +4,8 @@ fingerprinted and cached for good."""
 
 from __future__ import annotations
 
+import gzip
+import http.client
 import json
 import re
 from itertools import accumulate
@@ -36,10 +38,10 @@ def unpack(packed: dict[str, Any]) -> dict[str, Any]:
         for start, stop in zip(starts, packed["stop"], strict=True)
     ]
     found = dict(packed, names=names, start=starts, stop=stops)
-    for key in ("status_of", "origin_of", "failed", "parents", "task"):
+    for key in packed["runs"]:
         runs = packed[key]
         found[key] = [runs[k] for k in range(0, len(runs), 2) for _ in range(runs[k + 1])]
-    for key in ("name_shared", "name_tail", "packed"):
+    for key in ("name_shared", "name_tail", "packed", "runs"):
         del found[key]
     return found
 
@@ -120,3 +122,31 @@ def test_script_and_style_are_fingerprinted_and_kept_for_good(sqlite_url: str) -
 def test_any_names_round_trip(names: list[str]) -> None:
     original = dict(columns(len(names)), names=names)
     assert unpack(pack(original))["names"] == names
+
+
+def test_a_finished_runs_timeline_is_sent_compressed_once_made(sqlite_url: str) -> None:
+    with flightlog.open(sqlite_url) as fl:
+
+        @fl.task
+        def step(x: int) -> int:
+            return x
+
+        @fl.workflow
+        def flow(n: int) -> int:
+            return sum(step(i) for i in range(n))
+
+        flow.run(300, run_id="done")
+        with Server(fl) as server:
+            plain = request(server, "/api/runs/done/timeline")
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            connection.request(
+                "GET", "/api/runs/done/timeline", headers={"Accept-Encoding": "gzip"}
+            )
+            response = connection.getresponse()
+            assert response.getheader("content-encoding") == "gzip"
+            body = gzip.decompress(response.read())
+            connection.close()
+            assert json.loads(body) == json.loads(plain[2])
+            assert len(unpack(json.loads(body))["names"]) == 300
+            page = request(server, "/runs/done")[2]
+            assert 'rel="preload" href="/api/runs/done/timeline"' in page

@@ -29,7 +29,12 @@ def timeline(request: Request) -> Response:
     """The run's timeline from step ``first`` on, packed (see :mod:`.timelines`)."""
     context = context_of(request)
     run = context.fl.get_metadata(request.path_params["run_id"])
-    text = context.timelines.text(context.fl, run, max(0, integer(request, "first", 0)))
+    first = max(0, integer(request, "first", 0))
+    if first == 0 and "gzip" in request.headers.get("accept-encoding", ""):
+        data = context.timelines.gzipped(context.fl, run)  # compressed once per run
+        headers = {"content-encoding": "gzip", "vary": "Accept-Encoding"}
+        return Response(data, media_type="application/json", headers=headers)
+    text = context.timelines.text(context.fl, run, first)
     return Response(text, media_type="application/json")
 
 

@@ -91,7 +91,6 @@ def run(request: Request) -> Response:
     failing = []
     if metadata["status"] != "SUCCESSFUL":
         failing = fl.browse.failing_steps(run_id, outline)
-    drawn = context.timelines.text(fl, metadata)
     code, environment = _code_and_environment(metadata["environment"])
     return context.pages.render(
         request,
@@ -102,7 +101,6 @@ def run(request: Request) -> Response:
         step_page=STEP_PAGE,
         step_count=len(outline),
         failing=failing,
-        timeline=drawn.replace("<", "\\u003c"),  # safe inside <script type=application/json>
         identity=code,
         environment=environment,
         can_delete=hasattr(fl, "delete_run"),

@@ -19,6 +19,7 @@ status and end.
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from collections import OrderedDict
@@ -95,8 +96,14 @@ def pack(columns: dict[str, Any]) -> dict[str, Any]:
     packed["name_shared"], packed["name_tail"] = _front_coded(columns["names"])
     packed["start"] = _starts(columns["start"])
     packed["stop"] = _stops(columns["start"], columns["stop"])
+    packed["runs"] = []
     for key in ("status_of", "origin_of", "failed", "parents", "task"):
-        packed[key] = _runs(columns[key])
+        runs = _runs(columns[key])
+        if len(runs) < len(columns[key]):  # (tasks that take turns do not shrink)
+            packed[key] = runs
+            packed["runs"].append(key)
+        else:
+            packed[key] = columns[key]
     packed["packed"] = 1
     return packed
 
@@ -110,57 +117,54 @@ def packed_text(
 
 
 class Timelines:
-    """The packed timelines (and outlines) of the last few finished runs shown."""
+    """The packed timelines (and outlines) of the last few finished runs shown, with their
+    gzip encoding (made once: a 100,000-step run's is about 2 MB of text)."""
 
     def __init__(self, kept: int = KEPT) -> None:
         self._kept = kept
         self._lock = threading.Lock()
-        self._found: OrderedDict[tuple[str, str, Any], tuple[StepOutline, str | None]] = (
-            OrderedDict()
-        )
+        self._found: OrderedDict[tuple[str, str, Any], list[Any]] = OrderedDict()
 
     def _key(self, run: dict[str, Any]) -> tuple[str, str, Any] | None:
         if run["status"] not in FINISHED:
             return None
         return (run["run_id"], run["status"], run["stats"].get("end_time"))
 
-    def _get(self, key: tuple[str, str, Any] | None) -> tuple[StepOutline, str | None] | None:
-        if key is None:
-            return None
-        with self._lock:
-            found = self._found.get(key)
-            if found is not None:
+    def _entry(self, fl: Flightlog, run: dict[str, Any], key: Any) -> list[Any]:
+        """``[outline, text or None, gzipped or None]``, kept when ``key`` is not None."""
+        if key is not None:
+            with self._lock:
+                found = self._found.get(key)
+                if found is not None:
+                    self._found.move_to_end(key)
+                    return found
+        entry = [fl.browse.outline(run["run_id"]), None, None]
+        if key is not None:
+            with self._lock:
+                entry = self._found.setdefault(key, entry)
                 self._found.move_to_end(key)
-            return found
-
-    def _put(
-        self, key: tuple[str, str, Any] | None, outline: StepOutline, text: str | None
-    ) -> None:
-        if key is None:
-            return
-        with self._lock:
-            self._found[key] = (outline, text)
-            self._found.move_to_end(key)
-            while len(self._found) > self._kept:
-                self._found.popitem(last=False)
+                while len(self._found) > self._kept:
+                    self._found.popitem(last=False)
+        return entry
 
     def outline(self, fl: Flightlog, run: dict[str, Any]) -> StepOutline:
         """The outline of ``run`` (its metadata, as ``get_metadata`` gives it)."""
-        key = self._key(run)
-        found = self._get(key)
-        if found is not None:
-            return found[0]
-        outline = fl.browse.outline(run["run_id"])
-        self._put(key, outline, None)
+        outline: StepOutline = self._entry(fl, run, self._key(run))[0]
         return outline
 
     def text(self, fl: Flightlog, run: dict[str, Any], first: int = 0) -> str:
         """The packed timeline of ``run`` from step ``first`` on."""
         key = None if first else self._key(run)
-        found = self._get(key)
-        if found is not None and found[1] is not None:
-            return found[1]
-        outline = found[0] if found is not None else fl.browse.outline(run["run_id"])
-        text = packed_text(fl, run["run_id"], first, outline)
-        self._put(key, outline, text)
+        entry = self._entry(fl, run, key)
+        if entry[1] is None:
+            entry[1] = packed_text(fl, run["run_id"], first, entry[0])
+        text: str = entry[1]
         return text
+
+    def gzipped(self, fl: Flightlog, run: dict[str, Any]) -> bytes:
+        """The packed timeline of the whole run, gzip-encoded."""
+        entry = self._entry(fl, run, self._key(run))
+        if entry[2] is None:
+            entry[2] = gzip.compress(self.text(fl, run).encode(), compresslevel=6, mtime=0)
+        data: bytes = entry[2]
+        return data

@@ -56,8 +56,8 @@ function unpack(d) {
     if (start[i] !== null) { last += start[i]; start[i] = last; }
     if (stop[i] !== null) stop[i] += start[i] === null ? 0 : start[i];
   }
-  for (const key of ["status_of", "origin_of", "failed", "parents", "task"]) d[key] = unrun(d[key]);
-  delete d.name_shared; delete d.name_tail; delete d.packed;
+  for (const key of d.runs) d[key] = unrun(d[key]);
+  delete d.name_shared; delete d.name_tail; delete d.packed; delete d.runs;
   return d;
 }
 

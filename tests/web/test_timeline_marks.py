@@ -193,3 +193,38 @@ def test_a_parent_shows_the_span_its_children_ran(store_url: str, page: Page) ->
             inner: Any = bar.locator(".tl-children").bounding_box()
             assert 0 < inner["width"] < outer["width"] and inner["x"] > outer["x"]
             assert page.errors == []
+
+
+def test_a_100000_step_run_draws_and_jumps_to_a_step(store_url: str, page: Page) -> None:
+    with flightlog.open(store_url) as fl:
+
+        @fl.task
+        def step(x: int) -> int:
+            return x
+
+        @fl.workflow
+        def big(n: int) -> int:
+            return sum(step(i) for i in range(n))
+
+        big.run(100_000, run_id="big")
+        with Server(fl) as server:
+            p = page.page
+            p.goto(server.url + "/runs/big#step=step_61234")
+            p.wait_for_selector("#timeline[data-loaded='1']")
+            assert p.locator("#tl-info").inner_text().startswith("100000 steps")
+            assert int(p.locator("#timeline").get_attribute("data-drawn") or 0) < 100
+            found = p.locator(".tl-row.tl-found .tl-label")
+            assert found.inner_text() == "step_61234" and found.is_visible()
+            p.locator(".tl-find").fill("step_99999")
+            p.locator(".tl-find").press("Enter")
+            p.wait_for_function("() => location.hash === '#step=step_99999'")
+            assert p.locator(".tl-row.tl-found .tl-label").inner_text() == "step_99999"
+            p.locator(".tl-find").fill("no-such-step")
+            p.locator(".tl-find").press("Enter")
+            p.wait_for_selector(".tl-find.missing")
+            p.evaluate("() => { const s = document.querySelector('.tl-scroll');"
+                       " s.scrollTop = s.scrollHeight / 2; }")  # fmt: skip
+            p.wait_for_function("() => [...document.querySelectorAll('.tl-label')]"
+                                ".some((label) => label.textContent === 'step_50000')")  # fmt: skip
+            page.shot("run-100k")
+            assert page.errors == []

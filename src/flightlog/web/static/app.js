@@ -78,6 +78,25 @@ class Timeline {
     window.addEventListener("resize", () => this.schedule());
     root.querySelectorAll("[data-zoom]").forEach((button) =>
       button.addEventListener("click", () => this.setZoom(Number(button.dataset.zoom))));
+    this.found = -1;
+    this.find = root.querySelector(".tl-find");
+    if (this.find) {
+      this.find.addEventListener("change", () => {
+        if (this.data) this.jumpTo(this.find.value.trim(), true);
+      });
+    }
+  }
+
+  jumpTo(name, remember) {
+    // Scroll the step named to the view and mark its row (the address keeps it: #step=NAME).
+    const index = this.data.names.indexOf(name);
+    if (this.find) this.find.classList.toggle("missing", index < 0 && name !== "");
+    if (index < 0) return false;
+    this.found = index;
+    this.reveal(index);
+    this.draw();
+    if (remember) history.replaceState(null, "", "#step=" + encodeURIComponent(name));
+    return true;
   }
 
   setZoom(factor) {
@@ -94,9 +113,13 @@ class Timeline {
     this.toSeconds(this.data, 0);
     this.order();
     this.layout();
-    const failed = this.data.status_of.findIndex((code, i) =>
-      this.data.statuses[code] === "FAILED" || this.data.failed[i] === 1);
-    if (failed >= 0) this.reveal(failed);
+    const asked = window.location.hash.startsWith("#step=") ?
+      decodeURIComponent(window.location.hash.slice(6)) : null;
+    if (asked === null || !this.jumpTo(asked, false)) {
+      const failed = this.data.status_of.findIndex((code, i) =>
+        this.data.statuses[code] === "FAILED" || this.data.failed[i] === 1);
+      if (failed >= 0) this.reveal(failed);
+    }
     this.draw();
     this.root.dataset.loaded = "1";
     performance.mark("flightlog:timeline");
@@ -228,7 +251,7 @@ class Timeline {
       const i = this.indexAt(row);
       const status = d.statuses[d.status_of[i]];
       const origin = d.origins[d.origin_of[i]];
-      const line = el("div", "tl-row");
+      const line = el("div", i === this.found ? "tl-row tl-found" : "tl-row");
       line.style.top = (row * ROW) + "px";
       const label = el("a", "tl-label s-text-" + status, d.names[i]);
       label.href = this.stepUrl + encodeURIComponent(d.names[i]);

@@ -260,7 +260,9 @@ def main() -> None:
                 "100k-step run page HTML": f"/runs/{BIG}",
                 "100k-step timeline JSON": f"/api/runs/{BIG}/timeline",
                 "100k-point metric JSON": f"/api/metrics?run={BIG}&name=loss",
-                "100k-point metric JSON for a plot": f"/api/metrics?run={BIG}&name=loss&points=2800",
+                "100k-point metric JSON for a plot": (
+                    f"/api/metrics?run={BIG}&name=loss&points=2800"
+                ),
             }
             print(f"  {'':<44} {'first':>8}    {'median':>8}")
             for label, path in paths.items():

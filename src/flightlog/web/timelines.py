@@ -14,7 +14,7 @@ plain columns' size and quicker to parse:
 
 The packed text of a finished run (SUCCESSFUL, FAILED, CANCELED) does not change until the
 run is resumed, which changes its status: the last few are kept, keyed by the run's id,
-status and end.
+status and end (never a resource collection's, which grows while it looks finished).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 
 from ..client import Flightlog
 from ..model import StepOutline
+from ..resources.view import PREFIX
 
 PACKED = ("names", "start", "stop", "status_of", "origin_of", "failed", "parents", "task")
 FINISHED = ("SUCCESSFUL", "FAILED", "CANCELED")
@@ -126,9 +127,10 @@ class Timelines:
         self._found: OrderedDict[tuple[str, str, Any], list[Any]] = OrderedDict()
 
     def _key(self, run: dict[str, Any]) -> tuple[str, str, Any] | None:
-        if run["status"] not in FINISHED:
-            return None
-        return (run["run_id"], run["status"], run["stats"].get("end_time"))
+        end = run["stats"].get("end_time")
+        if run["status"] not in FINISHED or end is None or run["run_id"].startswith(PREFIX):
+            return None  # (a resource collection shown as a run grows while "finished")
+        return (run["run_id"], run["status"], end)
 
     def _entry(self, fl: Flightlog, run: dict[str, Any], key: Any) -> list[Any]:
         """``[outline, text or None, gzipped or None]``, kept when ``key`` is not None."""

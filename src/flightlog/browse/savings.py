@@ -61,7 +61,7 @@ def savings(queries: Queries, run_id: str, outline: StepOutline, first: int = 0)
     origins, statuses = outline.origins, outline.statuses
     executed, running = Origin.EXECUTED, Status.RUNNING
     # Most steps executed and ended: only the others are looked at (a 100,000-step run of
-    # executed steps costs two scans in C).
+    # executed steps costs one pass over two lists, about 10 ms).
     notable = [
         index
         for index, (origin, status) in enumerate(zip(origins, statuses, strict=True))

@@ -7,6 +7,7 @@ from .compare import compare_runs, step_differences
 from .filters import RUN_SORTS, RunFilter, parse_when
 from .preview import preview, step_values
 from .runs import MAX_PAGE, runs_page
+from .series import metric_series, thin
 from .timeline import failing_steps, step_outline, timeline
 
 __all__ = [
@@ -16,11 +17,13 @@ __all__ = [
     "RunFilter",
     "compare_runs",
     "failing_steps",
+    "metric_series",
     "parse_when",
     "preview",
     "runs_page",
     "step_differences",
     "step_outline",
     "step_values",
+    "thin",
     "timeline",
 ]

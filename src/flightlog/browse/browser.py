@@ -7,7 +7,7 @@ from typing import Any
 from ..model import StepOutline
 from ..query import Queries
 from ..tracked_query import TrackedQueries
-from . import compare, preview, runs, timeline
+from . import compare, preview, runs, series, timeline
 from .filters import RunFilter
 
 
@@ -53,6 +53,13 @@ class Browser:
     ) -> list[dict[str, Any]]:
         """The metadata of the steps that failed, innermost first."""
         return timeline.failing_steps(self._queries, run_id, outline)
+
+    def metric_series(
+        self, run_id: str, name: str | None = None, points: int | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """The run's metric series as numbers, thinned to about ``points`` points each (see
+        :mod:`flightlog.browse.series`)."""
+        return series.metric_series(self._tracked, run_id, name, points)
 
     def step_values(self, run_id: str, name: str) -> dict[str, Any]:
         """Readable previews of a step's arguments and result."""

@@ -12,6 +12,7 @@ from ..query import Queries
 from ..resources.view import PREFIX as RESOURCE_PREFIX
 from ..runtime.liveness import effective_end, effective_status
 from .filters import RUN_SORTS, RunFilter
+from .runs_indexed import indexed_page
 
 MAX_PAGE = 1000
 
@@ -72,6 +73,10 @@ def runs_page(
         raise InvalidInputError(f"offset must be a non-negative integer, not {offset!r}")
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise InvalidInputError(f"limit must be an integer from 1 to {MAX_PAGE}, not {limit!r}")
+    indexed = indexed_page(queries, selection, sort, descending, offset, limit)
+    if indexed is not None:  # the common page, from the store's indexes
+        found, page = indexed
+        return {**found, "runs": [queries.run_metadata(run) for run in page]}
     store = queries.store
     runs = store.list_runs(workflow=selection.workflow, tag=selection.tag)
     if selection.tag is None and (

@@ -10,6 +10,7 @@ from ..model import Origin, Status, StepOutline
 from ..query import Queries
 from ..runtime.liveness import effective_end, effective_status
 from ..stores import OutlinedStore
+from .savings import savings
 
 STATUS_CODES = [status.value for status in Status]
 ORIGIN_CODES = [origin.value for origin in Origin]
@@ -49,7 +50,9 @@ def timeline(
     (epoch seconds: the run's first start); statuses and origins are indexes into
     ``statuses`` and ``origins``; tasks into ``tasks``; ``parents`` are step indexes (-1:
     none); ``attempts`` maps a step index to ``[[start, end, status], ...]`` for steps with
-    several attempts. ``outline``: the run's, when the caller has read it already."""
+    several attempts; ``saved``, ``saved_total``, ``waits`` and ``partial`` as
+    :func:`flightlog.browse.savings.savings` gives them. ``outline``: the run's, when the
+    caller has read it already."""
     run = queries.run(run_id)
     if outline is None:
         outline = step_outline(queries, run_id)
@@ -92,6 +95,8 @@ def timeline(
         "stop": _times(outline.end_times[window.start :], origin),
         "failed": [1 if item else 0 for item in outline.failed[window.start :]],
         "attempts": attempts,
+        # What replayed and cached steps saved, what steps waited for (see .savings).
+        **savings(queries, run_id, outline, window.start),
     }
 
 

@@ -43,8 +43,10 @@ before the claim is let go, so a claim let go after a success always finds its r
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -71,7 +73,15 @@ if TYPE_CHECKING:
     from .state import RunState
     from .steps import StepCall
 
-__all__ = ["acquire", "acquire_async", "collection_of", "finish_releasing", "holds", "release"]
+__all__ = [
+    "acquire",
+    "acquire_async",
+    "collection_of",
+    "finish_releasing",
+    "holds",
+    "release",
+    "wait_of",
+]
 
 _PENDING = ResourceStatus.PENDING
 # Waiting for a claim held by another process: the first poll, and the longest delay between.
@@ -274,6 +284,34 @@ def _negotiate(call: StepCall, decode: Decode) -> Generator[Wait, None, Any]:
         step.reason = before
         expected = None if record is None else record.attempt
         last = record
+
+
+# What a step's ``reason`` says when it waited, or waits, for another step to compute its key
+# (the texts written above; read back by :func:`wait_of`).
+_WAITED = re.compile(r"waited ([0-9.]+) s for (step (.+) of run (.+)) to compute it")
+_WAITING = re.compile(r"waiting for (step (.+) of run (.+)|another step) to compute it")
+
+
+def wait_of(reason: str | None) -> dict[str, Any] | None:
+    """What a step's recorded ``reason`` says it waited (or, running, waits) for: ``{"seconds":
+    float or None (still waiting), "step", "run" (None when not named), "text"}``; None when
+    it did not wait for another step's computation."""
+    if not reason:
+        return None
+    found = _WAITED.search(reason)
+    if found is not None:
+        seconds: float | None = float(found.group(1))
+        holder, step, run = found.group(2), found.group(3), found.group(4)
+    else:
+        found = _WAITING.search(reason)
+        if found is None:
+            return None
+        seconds, holder, step, run = None, found.group(1), found.group(2), found.group(3)
+    try:
+        step, run = ast.literal_eval(step), ast.literal_eval(run)
+    except (ValueError, SyntaxError, TypeError):
+        step = run = None
+    return {"seconds": seconds, "step": step, "run": run, "text": holder}
 
 
 def _show_waiting(call: StepCall, reason: str | None) -> None:

@@ -5,7 +5,6 @@ series, and attachment bytes."""
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from starlette.requests import Request
@@ -27,8 +26,16 @@ def runs(request: Request) -> Response:
 
 
 def timeline(request: Request) -> Response:
-    fl = context_of(request).fl
-    return as_json(fl.browse.timeline(request.path_params["run_id"], integer(request, "first", 0)))
+    """The run's timeline from step ``first`` on, packed (see :mod:`.timelines`)."""
+    context = context_of(request)
+    run = context.fl.get_metadata(request.path_params["run_id"])
+    first = max(0, integer(request, "first", 0))
+    if first == 0 and "gzip" in request.headers.get("accept-encoding", ""):
+        data = context.timelines.gzipped(context.fl, run)  # compressed once per run
+        headers = {"content-encoding": "gzip", "vary": "Accept-Encoding"}
+        return Response(data, media_type="application/json", headers=headers)
+    text = context.timelines.text(context.fl, run, first)
+    return Response(text, media_type="application/json")
 
 
 def step_live(request: Request) -> Response:
@@ -47,37 +54,17 @@ def step_live(request: Request) -> Response:
     )
 
 
-def _numbers(values: list[Any]) -> list[float | None]:
-    found: list[float | None] = []
-    for value in values:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            number = float(value)
-            found.append(number if math.isfinite(number) else None)
-        else:
-            found.append(None)
-    return found
-
-
 def metrics(request: Request) -> Response:
-    """``{run_id: {metric: {"steps": [...], "values": [...]}}}`` (values not numbers: null),
-    for the runs given (``run=``, repeated) and the metric ``name`` if given."""
+    """``{run_id: {metric: {"steps", "values", "total", "thinned"}}}`` (values not numbers:
+    null) for the runs given (``run=``, repeated) and the metric ``name`` if given; with
+    ``points=N``, each series thinned to about N points that keep its envelope (a plot N/2
+    pixels wide loses nothing it could show)."""
     fl = context_of(request).fl
     name = request.query_params.get("name") or None
-    found: dict[str, dict[str, Any]] = {}
-    for run_id in chosen_runs(request):
-        series: dict[str, Any] = {}
-        points = fl.metrics(run_id, name)
-        for point in points:
-            entry = series.get(point["name"])
-            if entry is None:
-                entry = series[point["name"]] = {"steps": [], "raw": []}
-            entry["steps"].append(point["step"])
-            entry["raw"].append(point["value"])
-        found[run_id] = {
-            metric: {"steps": entry["steps"], "values": _numbers(entry["raw"])}
-            for metric, entry in series.items()
-        }
-    return as_json(found)
+    points = integer(request, "points", 0) or None
+    return as_json(
+        {run_id: fl.browse.metric_series(run_id, name, points) for run_id in chosen_runs(request)}
+    )
 
 
 def attachment(request: Request) -> Response:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -11,7 +9,6 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from ..client import Flightlog
 from ..errors import (
@@ -23,11 +20,11 @@ from ..errors import (
 )
 from ..query import NoOutputError
 from . import actions, analysis, api, pages
+from .assets import Assets
 from .context import Context, context_of
 from .render import Pages
 from .security import Guard, csrf_token
 
-STATIC = Path(__file__).resolve().parent / "static"
 _STATUS = ((NotFoundError, 404), (ConflictError, 409), (InvalidInputError, 400),
            (NoOutputError, 409), (ConfigurationError, 403))  # fmt: skip
 
@@ -47,6 +44,7 @@ def _error(request: Request, error: Exception) -> Response:
 def create_app(fl: Flightlog, *, token: str | None = None) -> Starlette:
     """The UI over ``fl``'s store; with a ``token``, every request must present it and the
     actions (cancel, resume, delete) open."""
+    assets = Assets()
     routes = [
         Route("/", pages.runs),
         Route("/runs/{run_id}/steps/{name:path}", pages.step),
@@ -65,7 +63,7 @@ def create_app(fl: Flightlog, *, token: str | None = None) -> Starlette:
         Route("/api/runs/{run_id}/timeline", api.timeline),
         Route("/api/runs/{run_id}/steps/{name:path}/live", api.step_live),
         Route("/api/metrics", api.metrics),
-        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Mount("/static", assets, name="static"),
     ]
     app = Starlette(
         routes=routes,
@@ -76,5 +74,6 @@ def create_app(fl: Flightlog, *, token: str | None = None) -> Starlette:
         exception_handlers={Exception: _error, HTTPException: _error},
     )
     pages_ = Pages(actions=token is not None, csrf=None if token is None else csrf_token(token))
+    pages_.environment.globals["assets"] = assets.version
     app.state.context = Context(fl=fl, pages=pages_, token=token)
     return app

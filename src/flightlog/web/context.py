@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
 from ..client import Flightlog
 from .render import Pages
+from .timelines import Timelines
 
 
 @dataclass
@@ -16,6 +17,7 @@ class Context:
     pages: Pages
     token: str | None
     poll_seconds: float = 1.0
+    timelines: Timelines = field(default_factory=Timelines)
 
     @property
     def actions(self) -> bool:

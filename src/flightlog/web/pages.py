@@ -3,7 +3,6 @@ the Python API, renders: the state of every view lives in its URL."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -75,7 +74,7 @@ def run(request: Request) -> Response:
     fl = context.fl
     run_id = request.path_params["run_id"]
     metadata = fl.get_metadata(run_id)
-    outline = fl.browse.outline(run_id)
+    outline = context.timelines.outline(fl, metadata)
     offset = max(0, integer(request, "offset", 0))
     rows = [
         {
@@ -93,7 +92,6 @@ def run(request: Request) -> Response:
     failing = []
     if metadata["status"] != "SUCCESSFUL":
         failing = fl.browse.failing_steps(run_id, outline)
-    drawn = json.dumps(fl.browse.timeline(run_id, 0, outline), separators=(",", ":"))
     code, environment = _code_and_environment(metadata["environment"])
     return context.pages.render(
         request,
@@ -105,7 +103,6 @@ def run(request: Request) -> Response:
         step_page=STEP_PAGE,
         step_count=len(outline),
         failing=failing,
-        timeline=drawn.replace("<", "\\u003c"),  # safe inside <script type=application/json>
         identity=code,
         environment=environment,
         can_delete=hasattr(fl, "delete_run"),

@@ -28,6 +28,39 @@ async function getJSON(url) {
 }
 
 // ---- the timeline -------------------------------------------------------------------------
+function unrun(packed) {
+  // [value, count, value, count, ...] -> the values, repeated.
+  let total = 0;
+  for (let k = 1; k < packed.length; k += 2) total += packed[k];
+  const out = new Array(total);
+  let at = 0;
+  for (let k = 0; k < packed.length; k += 2) out.fill(packed[k], at, at += packed[k + 1]);
+  return out;
+}
+
+function unpack(d) {
+  // The server's packing (web/timelines.py): front-coded names, start differences, stops
+  // from their own start, run-length encoded codes.
+  if (!d.packed) return d;
+  const n = d.name_shared.length;
+  const names = new Array(n);
+  let previous = "";
+  for (let i = 0; i < n; i++) {
+    previous = previous.slice(0, d.name_shared[i]) + d.name_tail[i];
+    names[i] = previous;
+  }
+  d.names = names;
+  let last = 0;
+  const start = d.start, stop = d.stop;
+  for (let i = 0; i < n; i++) {
+    if (start[i] !== null) { last += start[i]; start[i] = last; }
+    if (stop[i] !== null) stop[i] += start[i] === null ? 0 : start[i];
+  }
+  for (const key of d.runs) d[key] = unrun(d[key]);
+  delete d.name_shared; delete d.name_tail; delete d.packed; delete d.runs;
+  return d;
+}
+
 class Timeline {
   constructor(root) {
     this.root = root;
@@ -45,6 +78,25 @@ class Timeline {
     window.addEventListener("resize", () => this.schedule());
     root.querySelectorAll("[data-zoom]").forEach((button) =>
       button.addEventListener("click", () => this.setZoom(Number(button.dataset.zoom))));
+    this.found = -1;
+    this.find = root.querySelector(".tl-find");
+    if (this.find) {
+      this.find.addEventListener("change", () => {
+        if (this.data) this.jumpTo(this.find.value.trim(), true);
+      });
+    }
+  }
+
+  jumpTo(name, remember) {
+    // Scroll the step named to the view and mark its row (the address keeps it: #step=NAME).
+    const index = this.data.names.indexOf(name);
+    if (this.find) this.find.classList.toggle("missing", index < 0 && name !== "");
+    if (index < 0) return false;
+    this.found = index;
+    this.reveal(index);
+    this.draw();
+    if (remember) history.replaceState(null, "", "#step=" + encodeURIComponent(name));
+    return true;
   }
 
   setZoom(factor) {
@@ -57,15 +109,20 @@ class Timeline {
 
   async load() {
     const embedded = document.getElementById("timeline-data");
-    this.data = embedded ? JSON.parse(embedded.textContent) : await getJSON(this.api);
+    this.data = unpack(embedded ? JSON.parse(embedded.textContent) : await getJSON(this.api));
     this.toSeconds(this.data, 0);
     this.order();
     this.layout();
-    const failed = this.data.status_of.findIndex((code, i) =>
-      this.data.statuses[code] === "FAILED" || this.data.failed[i] === 1);
-    if (failed >= 0) this.reveal(failed);
+    const asked = window.location.hash.startsWith("#step=") ?
+      decodeURIComponent(window.location.hash.slice(6)) : null;
+    if (asked === null || !this.jumpTo(asked, false)) {
+      const failed = this.data.status_of.findIndex((code, i) =>
+        this.data.statuses[code] === "FAILED" || this.data.failed[i] === 1);
+      if (failed >= 0) this.reveal(failed);
+    }
     this.draw();
     this.root.dataset.loaded = "1";
+    performance.mark("flightlog:timeline");
     return this.data;
   }
 
@@ -77,7 +134,7 @@ class Timeline {
       const status = d.statuses[d.status_of[i]];
       if (status === "RUNNING" || status === "PENDING") { first = i; break; }
     }
-    const fresh = await getJSON(this.api + "?first=" + first);
+    const fresh = unpack(await getJSON(this.api + "?first=" + first));
     this.toSeconds(fresh, 0);
     for (const key of ["names", "parents", "status_of", "origin_of", "start", "stop", "failed"]) {
       d[key] = d[key].slice(0, first).concat(fresh[key]);
@@ -90,6 +147,10 @@ class Timeline {
     }));
     d.tasks = names;
     Object.assign(d.attempts, fresh.attempts);
+    Object.assign(d.saved, fresh.saved);
+    for (const key of Object.keys(d.waits)) if (Number(key) >= first) delete d.waits[key];
+    Object.assign(d.waits, fresh.waits);
+    d.saved_total = fresh.saved_total;
     d.count = fresh.count; d.status = fresh.status; d.end = fresh.end;
     this.order();
     this.layout();
@@ -121,6 +182,7 @@ class Timeline {
       }
     }
     this.depth = new Uint16Array(n);
+    this.children = children;
     if (!nested) { this.rowsOrder = null; return; }
     const order = [];
     const visit = (i, depth) => {
@@ -160,8 +222,14 @@ class Timeline {
     this.scroll.style.height = Math.min(440, this.data.count * ROW + 24) + "px";
     this.spacer.style.width = (LABEL + this.width + 10) + "px";
     this.scale = this.width / this.span();
-    this.info.textContent = this.data.count + " steps · " + fmtSeconds(this.span()) +
+    const d = this.data;
+    this.info.textContent = d.count + " steps · " + fmtSeconds(this.span()) +
       (this.zoom > 1 ? " · zoom " + this.zoom + "×" : "");
+    const saved = document.getElementById("tl-saved");
+    if (saved) {
+      saved.textContent = d.saved_total > 0 ? "replayed and cached steps saved " +
+        fmtSeconds(d.saved_total) + (d.partial ? " or more" : "") : "";
+    }
   }
 
   schedule() {
@@ -183,7 +251,7 @@ class Timeline {
       const i = this.indexAt(row);
       const status = d.statuses[d.status_of[i]];
       const origin = d.origins[d.origin_of[i]];
-      const line = el("div", "tl-row");
+      const line = el("div", i === this.found ? "tl-row tl-found" : "tl-row");
       line.style.top = (row * ROW) + "px";
       const label = el("a", "tl-label s-text-" + status, d.names[i]);
       label.href = this.stepUrl + encodeURIComponent(d.names[i]);
@@ -196,8 +264,35 @@ class Timeline {
       bar.href = label.href;
       bar.style.left = (LABEL + start * this.scale) + "px";
       bar.style.width = Math.max(2, (stop - start) * this.scale) + "px";
+      const saved = d.saved[String(i)], wait = d.waits[String(i)];
       bar.title = d.names[i] + ": " + status + ", " + fmtSeconds(stop - start) +
-        (origin !== "executed" ? " (" + origin + ")" : "");
+        (origin !== "executed" ? " (" + origin + ")" : "") +
+        (saved !== undefined ? "; saved " + fmtSeconds(saved) : "");
+      if (saved !== undefined) bar.dataset.saved = String(saved);
+      if (wait) {
+        // It waited (or waits) for another step to compute its result: drawn as waiting.
+        bar.classList.add("tl-waiting");
+        bar.title += wait.seconds === null ? "; waiting for " + wait.text
+          : "; waited " + fmtSeconds(wait.seconds) + " for " + wait.text;
+      }
+      const kids = this.children.get(i);
+      if (kids) {
+        // A parent waits on its children: the span they ran in is marked within its bar.
+        let from = Infinity, to = -Infinity;
+        for (const k of kids) {
+          if (d.start[k] !== null) from = Math.min(from, d.start[k]);
+          const end = d.stop[k] === null ? (d.start[k] === null ? null : now) : d.stop[k];
+          if (end !== null) to = Math.max(to, end);
+        }
+        if (from < to) {
+          const span = el("span", "tl-children");
+          span.style.left = (Math.max(0, from - start) * this.scale) + "px";
+          span.style.width = Math.max(1, (Math.min(to, stop) - Math.max(from, start)) * this.scale) + "px";
+          bar.appendChild(span);
+          bar.title += "; its " + kids.length + (kids.length === 1 ? " child" : " children") +
+            " ran " + fmtSeconds(to - from) + " of it";
+        }
+      }
       const attempts = d.attempts[String(i)];
       if (attempts) {
         for (const [aStart, aStop, aStatus] of attempts) {
@@ -302,6 +397,9 @@ function plot(canvas, series, logScale) {
     }
   }
   if (!isFinite(x0)) return 0;
+  // The range drawn, for readers (and tests): a thinned series keeps its lowest and highest.
+  canvas.dataset.low = String(logScale ? Math.pow(10, y0) : y0);
+  canvas.dataset.high = String(logScale ? Math.pow(10, y1) : y1);
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) { y1 += 1; y0 -= 1; }
   const W = width - pad.l - pad.r, H = height - pad.t - pad.b;
@@ -345,9 +443,15 @@ async function metricsPage() {
   const query = new URLSearchParams();
   runs.forEach((run) => query.append("run", run));
   if (root.dataset.metric) query.set("name", root.dataset.metric);
-  const data = await getJSON("/api/metrics?" + query.toString());
+  // The server thins each series to its envelope at two points per pixel column of the plot;
+  // smoothing needs every point, so the whole series comes when smoothing is asked for.
+  const columns = Math.ceil((root.clientWidth || 1200) * (window.devicePixelRatio || 1));
+  const thinned = "/api/metrics?" + query.toString() + "&points=" + (2 * columns);
+  const whole = "/api/metrics?" + query.toString();
   const smoothing = document.getElementById("metric-smooth");
   const logBox = document.getElementById("metric-log");
+  let data = await getJSON(Number(smoothing.value) ? whole : thinned);
+  let complete = !!Number(smoothing.value);
   const names = [...new Set(runs.flatMap((run) => Object.keys(data[run] || {})))].sort();
   const canvases = [];
   for (const name of names) {
@@ -360,19 +464,26 @@ async function metricsPage() {
       key.style.borderColor = COLOURS[n % COLOURS.length];
       legend.appendChild(key);
     });
+    const note = el("span", "muted plot-note");
+    legend.appendChild(note);
     box.appendChild(legend);
     const canvas = el("canvas", "plot-canvas");
     box.appendChild(canvas);
     root.appendChild(box);
-    canvases.push([canvas, name]);
+    canvases.push([canvas, name, note]);
   }
   const render = () => {
     const weight = Number(smoothing.value);
     let total = 0;
-    for (const [canvas, name] of canvases) {
-      const series = runs.filter((run) => data[run] && data[run][name]).map((run) => ({
+    for (const [canvas, name, note] of canvases) {
+      const chosen = runs.filter((run) => data[run] && data[run][name]);
+      const series = chosen.map((run) => ({
         steps: data[run][name].steps, values: smooth(data[run][name].values, weight) }));
       total += plot(canvas, series, logBox.checked);
+      const points = chosen.reduce((sum, run) => sum + (data[run][name].total || 0), 0);
+      const sent = chosen.reduce((sum, run) => sum + data[run][name].steps.length, 0);
+      note.textContent = points.toLocaleString("en") + " points" +
+        (sent < points ? " (their envelope: " + sent.toLocaleString("en") + " sent)" : "");
     }
     root.dataset.drawn = String(total);
     const url = new URL(window.location.href);
@@ -380,9 +491,16 @@ async function metricsPage() {
     if (logBox.checked) url.searchParams.set("log", "1"); else url.searchParams.delete("log");
     history.replaceState(null, "", url);
   };
-  smoothing.addEventListener("input", render);
+  smoothing.addEventListener("input", async () => {
+    if (!complete && Number(smoothing.value)) {
+      complete = true;
+      data = await getJSON(whole);
+    }
+    render();
+  });
   logBox.addEventListener("change", render);
   render();
+  performance.mark("flightlog:plotted");
 }
 
 // ---- small things -------------------------------------------------------------------------

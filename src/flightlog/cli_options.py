@@ -24,7 +24,9 @@ def _add(parser: argparse.ArgumentParser, after: bool) -> None:
     extra: dict[str, Any] = {"default": argparse.SUPPRESS} if after else {}
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP, **extra)
     parser.add_argument(
-        "--url", help="store URL (default: $FLIGHTLOG_URL, else the local file)", **extra
+        "--url",
+        help="store URL (default: $FLIGHTLOG_URL, else sqlite:///.flightlog/flightlog.db)",
+        **extra,
     )
     parser.add_argument("--json", action="store_true", help="print JSON for machines", **extra)
     parser.add_argument(

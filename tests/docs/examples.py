@@ -6,7 +6,8 @@ The rules for authors:
   temporary directory, with ``FLIGHTLOG_URL`` unset;
 - a ```text title="Output" block right after a python block is what that block prints;
 - a ```console block runs its ``$ `` lines as shell commands in the same directory, and the lines
-  after each command are what it prints; a command line ending in ``# fails`` must fail;
+  after each command are what it prints; a command line ending in ``# fails`` must fail, and
+  one ending in ``# fails: exit status N`` must fail with that status;
 - in expected output, a line that is exactly ``...`` stands for any lines, and ``...`` within a
   line for any text;
 - ``<!-- no-run: reason -->`` right before a block shows it without running it;
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FENCE = re.compile(r"^(\s*)(`{3,})\s*([\w+-]*)(.*)$")
 NO_RUN = re.compile(r"^<!--\s*no-run:\s*\S.*-->\s*$")
 SQL = re.compile(r"^<!--\s*sql\s*-->\s*$")
+FAILS = re.compile(r"#\s*fails(?::\s*exit status (\d+))?\s*$")
 
 
 @dataclass
@@ -98,6 +100,14 @@ def parse(path: Path) -> Page:
             last_python = None
         previous = ticks
     return page
+
+
+def failure(command: str) -> tuple[bool, int | None]:
+    """Whether a console command must fail, and with which exit status if the page says."""
+    found = FAILS.search(command)
+    if found is None:
+        return False, None
+    return True, int(found.group(1)) if found.group(1) else None
 
 
 def pattern(expected: str) -> re.Pattern[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from examples import parse
+from examples import failure, parse
 
 
 def commands(text: str) -> list[tuple[str, str]]:
@@ -55,7 +55,7 @@ def main() -> None:
         elif block.kind == "console":
             runs = []
             for command, expected in commands(block.text):
-                must_fail = command.rstrip().endswith("# fails")
+                must_fail, status = failure(command)
                 done = subprocess.run(
                     command, shell=True, capture_output=True, text=True, env=env, timeout=120
                 )
@@ -67,6 +67,7 @@ def main() -> None:
                         "stderr": done.stderr,
                         "code": done.returncode,
                         "must_fail": must_fail,
+                        "status": status,
                     }
                 )
             result["commands"] = runs

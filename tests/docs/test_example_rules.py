@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.docs.examples import matches, parse
+from tests.docs.examples import failure, matches, parse
 
 PAGE = """# A page
 
@@ -54,3 +54,10 @@ def test_output_wildcards() -> None:
     assert not matches("a\nd\n", "a\nb\nd\n")
     assert not matches("value: 4\n", "value: 42\n")
     assert matches("x\n", "x   \n\n")
+
+
+def test_a_command_that_must_fail_may_name_its_exit_status() -> None:
+    assert failure("flightlog show x") == (False, None)
+    assert failure("flightlog show x  # fails") == (True, None)
+    assert failure("flightlog show x 2>&1  # fails: exit status 3") == (True, 3)
+    assert failure("flightlog cancel x # fails: exit status 4 ") == (True, 4)

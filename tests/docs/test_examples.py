@@ -48,6 +48,11 @@ def test_page_examples_run(path: Path, tmp_path: Path) -> None:
             command = run["command"]
             if run["must_fail"]:
                 assert run["code"] != 0, f"`{command}` at {where} should fail and did not"
+                if run["status"] is not None:
+                    assert run["code"] == run["status"], (
+                        f"`{command}` at {where} exited {run['code']}, not {run['status']}:\n"
+                        f"{run['stderr']}"
+                    )
             else:
                 assert run["code"] == 0, (
                     f"`{command}` at {where} failed ({run['code']}):\n{run['stderr']}"

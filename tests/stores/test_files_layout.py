@@ -360,6 +360,20 @@ def test_urls_and_options(tmp_path: Path) -> None:
         open_store(f"file://{tmp_path}/d?fsync=maybe")
 
 
+def test_a_new_store_folder_is_made_with_its_missing_parents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As an SQLite file's folders are: `file:///x/new/store` and `file://new/store` (relative,
+    as the configuration page shows) both work when `new` does not exist yet."""
+    absolute = FileStore(f"file://{tmp_path}/new/nested/store")
+    absolute.create_run(make_run("r"))
+    assert (tmp_path / "new/nested/store/runs/r/run-info.json").is_file()
+    monkeypatch.chdir(tmp_path)
+    with flightlog.open("file://relative/dir") as fl:
+        fl.task(lambda: 1, name="one")()
+    assert (tmp_path / "relative/dir/flightlog/store.json").is_file()
+
+
 def test_a_store_written_by_a_newer_flightlog_is_read_only(tmp_path: Path) -> None:
     store = FileStore(f"file://{tmp_path}/store")
     store.create_run(make_run("r"))

@@ -198,6 +198,9 @@ class FileSetUp:
         content. A folder of records that cannot be written here is read, not written."""
         meta = {"schema_version": SCHEMA_VERSION, "layout": "bandsaw", "flightlog": __version__}
         try:
+            # The folders above the store are not the store's: made as an SQLite file's are
+            # (writes.folder below makes the root itself, and refuses to climb out of it).
+            os.makedirs(os.path.dirname(self.root), exist_ok=True)
             writes = self.layout.writes()
             for folder in FOLDERS:
                 writes.folder(f"{self.root}/{folder}")

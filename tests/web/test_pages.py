@@ -143,6 +143,66 @@ def test_user_text_is_shown_as_text(store_url: str, page: Page) -> None:
             assert page.errors == []
 
 
+def test_the_metrics_of_a_live_run_plot_as_they_are_recorded(store_url: str, page: Page) -> None:
+    with flightlog.open(store_url) as fl:
+        more, release = threading.Event(), threading.Event()
+        first, second = threading.Event(), threading.Event()
+
+        @fl.task
+        def train(epochs: int) -> int:
+            for index in range(epochs):
+                flightlog.track(loss=1.0 / (index + 1), step=index)
+            first.set()
+            assert more.wait(60)
+            for index in range(epochs, 2 * epochs):
+                flightlog.track(loss=1.0 / (index + 1), step=index)
+            second.set()
+            assert release.wait(60)
+            return epochs
+
+        @fl.workflow
+        def fit(epochs: int) -> int:
+            return train(epochs)
+
+        worker = threading.Thread(target=lambda: fit.run(5, run_id="live-metrics"))
+        worker.start()
+        try:
+            assert first.wait(30)
+            with Server(fl) as server:
+                p = page.page
+                # The running step's points are written in the background (within a second).
+                deadline = time.monotonic() + 10
+                series = fl.browse.metric_series
+                while len(series("live-metrics", "loss").get("loss", {"steps": []})["steps"]) < 5:
+                    assert time.monotonic() < deadline, "the live metrics were not written"
+                    time.sleep(0.1)
+                p.goto(server.url + "/metrics?run=live-metrics")
+                p.wait_for_selector("#plots[data-drawn]")
+                note = p.locator(".plot-note")
+                assert note.inner_text().startswith("5 points")
+                more.set()
+                assert second.wait(30)
+                # The page fetches the series again by itself, and draws the new points.
+                p.wait_for_function(
+                    "() => document.querySelector('.plot-note').textContent.startsWith('10 ')",
+                    timeout=15_000,
+                )
+                refreshed = int(p.locator("#plots").get_attribute("data-refreshed") or 0)
+                assert refreshed >= 1
+                release.set()
+                worker.join(30)
+                # The run ended: the page looks once more, then stops.
+                p.wait_for_timeout(3_000)
+                settled = p.locator("#plots").get_attribute("data-refreshed")
+                p.wait_for_timeout(2_500)
+                assert p.locator("#plots").get_attribute("data-refreshed") == settled
+                assert page.errors == []
+        finally:
+            more.set()
+            release.set()
+            worker.join(30)
+
+
 def test_a_live_run_updates(store_url: str, page: Page) -> None:
     with flightlog.open(store_url) as fl:
         release = threading.Event()

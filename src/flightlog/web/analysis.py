@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, NotFoundError
 from .context import context_of
 
+if TYPE_CHECKING:
+    from ..client import Flightlog
+
 RESOURCE_STATUSES = ("completed", "pending", "error", "unavailable")
+
+
+# The statuses of a run that may still record metrics: its plots follow it.
+LIVE = ("RUNNING", "PENDING")
 
 
 def chosen_runs(request: Request) -> list[str]:
@@ -24,9 +33,23 @@ def metrics(request: Request) -> Response:
     run_ids = chosen_runs(request)
     last = fl.compare(run_ids) if run_ids else {}
     names = sorted({name for values in last.values() for name in values})
+    live = any(_status(fl, run_id) in LIVE for run_id in run_ids)
     return context_of(request).pages.render(
-        request, "metrics.html", run_ids=run_ids, names=names, last=last, title="Metrics"
+        request,
+        "metrics.html",
+        run_ids=run_ids,
+        names=names,
+        last=last,
+        live=live,
+        title="Metrics",
     )
+
+
+def _status(fl: Flightlog, run_id: str) -> str | None:
+    try:
+        return fl.get_status(run_id)
+    except NotFoundError:
+        return None
 
 
 def compare(request: Request) -> Response:

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, NotFoundError
 from .analysis import chosen_runs
 from .context import context_of
 from .pages import IMAGE_TYPES, integer, runs_page_of
@@ -65,6 +65,19 @@ def metrics(request: Request) -> Response:
     return as_json(
         {run_id: fl.browse.metric_series(run_id, name, points) for run_id in chosen_runs(request)}
     )
+
+
+def statuses(request: Request) -> Response:
+    """``{run_id: status}`` for the runs given (``run=``, repeated; ``runs=``), null for a run
+    that is not there: what a live page polls to know when to stop."""
+    fl = context_of(request).fl
+    found: dict[str, str | None] = {}
+    for run_id in chosen_runs(request):
+        try:
+            found[run_id] = fl.get_status(run_id)
+        except NotFoundError:
+            found[run_id] = None
+    return as_json(found)
 
 
 def attachment(request: Request) -> Response:

@@ -63,6 +63,7 @@ def create_app(fl: Flightlog, *, token: str | None = None) -> Starlette:
         Route("/api/runs/{run_id}/timeline", api.timeline),
         Route("/api/runs/{run_id}/steps/{name:path}/live", api.step_live),
         Route("/api/metrics", api.metrics),
+        Route("/api/status", api.statuses),
         Mount("/static", assets, name="static"),
     ]
     app = Starlette(

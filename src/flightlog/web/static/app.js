@@ -501,6 +501,27 @@ async function metricsPage() {
   logBox.addEventListener("change", render);
   render();
   performance.mark("flightlog:plotted");
+  // While a run records, its series grow: fetch them again (a metric it starts tracking
+  // meanwhile needs a plot of its own: the page is loaded again for it).
+  const statuses = "/api/status?" + new URLSearchParams(runs.map((run) => ["run", run])).toString();
+  let running = root.dataset.live === "1";
+  while (running) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    let now, fresh;
+    try {
+      now = await getJSON(statuses);
+      fresh = await getJSON(complete ? whole : thinned);
+    } catch (error) { continue; }
+    const known = new Set(names);
+    if (runs.some((run) => Object.keys(fresh[run] || {}).some((name) => !known.has(name)))) {
+      window.location.reload();
+      return;
+    }
+    data = fresh;
+    render();
+    root.dataset.refreshed = String(Number(root.dataset.refreshed || 0) + 1);
+    running = runs.some((run) => live(now[run]));
+  }
 }
 
 // ---- small things -------------------------------------------------------------------------

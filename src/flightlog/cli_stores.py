@@ -70,6 +70,11 @@ def _upgrade(args: argparse.Namespace, out: TextIO) -> None:
     if args.json:
         json.dump(report.to_dict(), out, indent=2)
         out.write("\n")
+    elif report.before == 0:
+        out.write(
+            f"there was no flightlog store at {printable(report.url)}: made one at schema "
+            f"version {report.after}\n"
+        )
     elif not report.upgraded:
         out.write(f"{printable(report.url)} is at schema version {report.after} already\n")
     else:

@@ -267,3 +267,17 @@ def test_a_version_4_store_is_read_not_written(tmp_path: Path) -> None:
         with pytest.raises(SchemaVersionError, match=f"version {SCHEMA_VERSION + 1}"):
             fl.store.create_run(make_run("new-run"))
     assert list(tmp_path.glob("*.bak")) == []
+
+
+def test_upgrade_of_an_empty_postgresql_database_says_it_made_the_store(
+    postgres_url: str,
+) -> None:
+    out = io.StringIO()
+    assert cli.main(["upgrade", postgres_url], out=out) == 0
+    assert out.getvalue() == (
+        f"there was no flightlog store at {postgres_url}: made one at schema version "
+        f"{SCHEMA_VERSION}\n"
+    )
+    out = io.StringIO()
+    assert cli.main(["upgrade", postgres_url], out=out) == 0
+    assert out.getvalue() == f"{postgres_url} is at schema version {SCHEMA_VERSION} already\n"

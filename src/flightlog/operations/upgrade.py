@@ -26,8 +26,9 @@ _UPGRADABLE = ("sqlite", "file", "postgres", "postgresql")
 
 @dataclass(frozen=True)
 class UpgradeReport:
-    """The store's schema version ``before`` and ``after`` the upgrade, and the backup made
-    of it (SQLite), if any."""
+    """The store's schema version ``before`` and ``after`` the upgrade (``before`` is 0 when
+    there was no store: a PostgreSQL database gets its tables when opened), and the backup
+    made of it (SQLite), if any."""
 
     url: str
     before: int
@@ -58,9 +59,14 @@ def upgrade_store(url: str) -> UpgradeReport:
     store = open_store(url, create=False, **options)
     try:
         before = store.schema_version()
+        # A store that makes its tables when opened (PostgreSQL, in an empty database) was
+        # made just now: there was none before.
+        created = bool(getattr(store, "created", False))
     finally:
         store.close()
     shown = redact(url)
+    if created:
+        return UpgradeReport(shown, 0, before)
     if before > SCHEMA_VERSION:
         raise SchemaVersionError(
             f"the store at {shown} has schema version {before}, newer than version "

@@ -32,7 +32,7 @@ from ..errors import ConfigurationError, ConflictError, StoreError
 from ..redaction import redact
 from . import thread_end
 from .base import SCHEMA_VERSION
-from .postgres_schema import set_up_schema
+from .postgres_schema import set_up_schema, stored_version
 from .postgres_statements import nul_refused, translate, without_nul
 from .sql import RUN_INSERT, SQLStore
 from .sql_scale_schema import POSTGRES_OBJECT_AGG
@@ -260,6 +260,8 @@ class PostgresStore(SQLStore):
         deadline = time.monotonic() + self.retry_seconds
         while True:
             try:
+                # Whether this open made the store (an empty database): `flightlog upgrade` says so.
+                self.created = stored_version(self._connection()) is None
                 found = set_up_schema(self._connection(), self._where, self._upgrade)
                 self._scale_ready = found[0] >= SCHEMA_VERSION
                 return found

@@ -86,7 +86,7 @@ NOT_UPGRADED = (
 )
 
 
-def _stored_version(connection: psycopg.Connection[Any]) -> int | None:
+def stored_version(connection: psycopg.Connection[Any]) -> int | None:
     """The schema version recorded in the database, or None when there is none yet."""
     exists = connection.execute("SELECT to_regclass('flightlog_meta')").fetchone()
     if exists is None or exists[0] is None:
@@ -108,7 +108,7 @@ def set_up_schema(
     import psycopg
 
     try:
-        found = _stored_version(connection)
+        found = stored_version(connection)
         if found is not None and found >= SCHEMA_VERSION:
             return found, None
         if found is not None and not upgrade:
@@ -116,7 +116,7 @@ def set_up_schema(
         try:
             with connection.transaction():
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                found = _stored_version(connection)  # another process may have done it already
+                found = stored_version(connection)  # another process may have done it already
                 if found is not None and found >= SCHEMA_VERSION:
                     return found, None
                 # Up the ladder, one version at a time; then every statement of the schema,

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import itertools
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -501,3 +502,39 @@ def test_ray_tells_a_canceled_chunk_from_a_failed_one() -> None:
     assert executor.was_canceled(wrapped)
     failed = RayTaskError("_call", "traceback", ValueError("bad")).as_instanceof_cause()
     assert not executor.was_canceled(failed)
+
+
+def test_a_running_step_that_the_engine_interrupts_for_a_cancel_is_canceled(
+    tmp_path: Path,
+) -> None:
+    deferred = Deferred()
+    fl = flightlog.open(f"sqlite:///{tmp_path}/interrupt.db", executor=deferred)
+
+    @fl.task
+    def interrupted(x: int) -> int:
+        raise KeyboardInterrupt  # what Ray raises in a running step whose run is canceled
+
+    @fl.workflow
+    def flow() -> int:
+        future = interrupted.submit(1)
+        chunked = threading.Thread(target=lambda: interrupted.map([2, 3], return_exceptions=True))
+        chunked.start()
+        while len(deferred.held) < 2:  # the submitted step, and the map's chunk
+            time.sleep(0.01)
+        fl.cancel("interrupt")
+        deferred.deliver()
+        chunked.join(10)
+        return future.result(timeout=10)
+
+    try:
+        with pytest.raises(CanceledError):
+            flow.run(run_id="interrupt")
+        steps = fl.store.list_steps("interrupt")
+        assert len(steps) == 3
+        for step in steps:
+            assert step.status is Status.CANCELED, step.name
+            assert step.error is not None and step.error.type.endswith("CanceledError")
+            assert [a.status for a in step.attempt_records()] == [Status.CANCELED]
+        assert fl.get_status("interrupt") == "CANCELED"
+    finally:
+        fl.close()

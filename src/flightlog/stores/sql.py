@@ -359,7 +359,6 @@ class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
 
     def __init__(self) -> None:
         self._seqs: dict[str, int] = {}
-        self._run_ids: dict[int, str] = {}
         self._read_only_reason: str | None = None
         self._run_columns = RUN_COLUMNS
         self._task_columns = TASK_COLUMNS
@@ -739,24 +738,19 @@ class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
         return outline
 
     def find_cached(self, task_id: str, execution_id: str) -> Step | None:
-        # Only the partial index and the run's key: no joins on the hot path of a cache hit.
+        # The partial index, and the run's id by its key in the same statement: a run that gc
+        # deletes meanwhile (another process) leaves no step without its run to read.
         rows = self._query(
-            f"SELECT {STEP_COLUMNS_ALONE} FROM steps"
+            f"SELECT {STEP_COLUMNS_ALONE},"
+            " (SELECT run_id FROM runs WHERE runs.seq = steps.id / 4294967296) FROM steps"
             " WHERE task_id = ? AND execution_id = ? AND cache = 1"
             " AND status = 'SUCCESSFUL' AND (origin IS NULL OR origin = 'replayed')"
             " ORDER BY end_time DESC LIMIT 1",
             (task_id, execution_id),
         )
-        if not rows:
+        if not rows or rows[0][-1] is None:  # none, or its run is being deleted
             return None
-        return step_from_row(self._run_id(int(rows[0][0]) >> POSITION_BITS), rows[0])
-
-    def _run_id(self, seq: int) -> str:
-        run_id = self._run_ids.get(seq)
-        if run_id is None:
-            rows = self._query("SELECT run_id FROM runs WHERE seq = ?", (seq,))
-            run_id = self._run_ids[seq] = str(rows[0][0])
-        return run_id
+        return step_from_row(str(rows[0][-1]), rows[0])
 
     def tasks_named(self, name: str) -> list[TaskRecord]:
         rows = self._query("SELECT task_id FROM tasks WHERE name = ?", (name,))

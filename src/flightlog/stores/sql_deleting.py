@@ -58,7 +58,6 @@ class SQLDeleting:
 
     NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
     _seqs: dict[str, int]
-    _run_ids: dict[int, str]
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -113,7 +112,6 @@ class SQLDeleting:
         deleted = not self._query("SELECT 1 FROM runs WHERE seq = ?", (seq,))
         if deleted:
             self._seqs.pop(run_id, None)
-            self._run_ids.pop(seq, None)
         return deleted
 
     def cache_dependents(self, run_ids: Sequence[str]) -> dict[str, set[str]]:

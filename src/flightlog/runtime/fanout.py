@@ -385,10 +385,14 @@ def _recorded_below(state: RunState, name: str) -> list[Step]:
     if not state.recorded:
         return []
     prefix = f"{name}."
-    found = [step for step in state.recorded.values() if step.name.startswith(prefix)]
-    for step in found:
-        state.recorded.pop(step.name, None)
-    return found
+    recorded = state.recorded
+    # Found by name (held in memory), then read: never every record the run has left.
+    names = sorted(
+        (position, below) for below, position in recorded.positions.items()
+        if below.startswith(prefix)
+    )  # fmt: skip
+    found = [recorded.pop(below) for _, below in names]
+    return [step for step in found if step is not None]
 
 
 def _arrived(

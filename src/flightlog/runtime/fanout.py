@@ -36,7 +36,7 @@ from ..redaction import redact
 from . import cache_claims
 from .remote import Work, dumps, run_sent, run_sent_many
 from .state import CURRENT_STEP, MISSING, RunState, next_worker_block
-from .steps import StepCall, call_step, stopped
+from .steps import _FANOUT, StepCall, call_step, stopped
 
 if TYPE_CHECKING:
     from ..executors import Executor
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 
-FANOUT = "fanout"
+FANOUT = _FANOUT
 """The step option that the first step of a ``map`` carries: how many items the map has."""
 
 

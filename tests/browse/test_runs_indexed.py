@@ -46,3 +46,27 @@ def test_the_indexed_page_equals_the_page_read_from_every_run(
     assert indexed == every
     assert indexed[0]["total"] == 23 and indexed[0]["counts"]["FAILED"] == 6
     assert indexed[0]["workflows"] == ["flow0", "flow1", "flow2"]
+
+
+def test_the_page_names_a_new_workflow_when_as_many_runs_were_deleted(
+    fl: flightlog.Flightlog,
+) -> None:
+    """A store kept at the same number of runs (old ones deleted as new ones come, as a
+    retention policy does) still shows the workflows of its new runs."""
+
+    def record(run_id: str, workflow: str, created: float) -> None:
+        fl.store.create_run(
+            Run(run_id, workflow, Status.RUNNING, arguments="{}", created_time=created,
+                start_time=created)
+        )  # fmt: skip
+        fl.store.finish_run(run_id, status=Status.SUCCESSFUL, end_time=created + 1, output="1")
+
+    now = time.time() - 1_000
+    record("old", "before", now)
+    record("kept", "kept", now + 1)
+    assert fl.browse.runs()["workflows"] == ["before", "kept"]
+    fl.delete_run("old")
+    record("new", "after", now + 2)
+    page = fl.browse.runs()
+    assert [run["run_id"] for run in page["runs"]] == ["new", "kept"]
+    assert page["workflows"] == ["after", "kept"]

@@ -236,3 +236,48 @@ def test_sub_steps_replayed_on_a_worker_come_back_replayed(tmp_path: Any) -> Non
         }
     finally:
         fl.close()
+
+
+def test_remote_steps_on_resume_read_only_their_own_sub_steps(tmp_path: Any) -> None:
+    """Each step sent to a worker takes its recorded sub-steps along: found by name, not by
+    reading every record the run has left (which made a resume of a remote fan-out read the
+    run once per step)."""
+    from tests.executors.test_fanout import Deferred
+
+    fl = flightlog.open(f"sqlite:///{tmp_path}/remote.db", executor=Deferred())
+    bad = {"on": True}
+    items = 150
+
+    @fl.task
+    def part(x: int) -> int:
+        return x
+
+    @fl.task
+    def whole(n: int) -> int:
+        total = part(n) + part(n + 1)
+        if bad["on"]:  # after its sub-steps: on resume, they replay
+            raise ValueError("not yet")
+        return total
+
+    @fl.workflow
+    def flow() -> int:
+        futures = [whole.submit(n) for n in range(items)]
+        deferred = flow.executor
+        assert isinstance(deferred, Deferred)
+        deferred.deliver()
+        deferred.held.clear()
+        return sum(future.result(timeout=10) for future in futures)
+
+    try:
+        with pytest.raises(Exception, match="not yet"):
+            flow.run(run_id="remote")
+        bad["on"] = False
+        pages: list[Any] = []
+        counting(fl.store, "steps_page", pages)
+        assert flow.run(run_id="remote") == sum(2 * n + 1 for n in range(items))
+        read = sum(len(found) for _, _, found in pages)
+        assert read <= 2 * 3 * items, f"{read} records read for {3 * items} recorded"
+        origins = [step.origin.value for step in fl.store.list_steps("remote")]
+        assert origins.count("replayed") == 2 * items
+    finally:
+        fl.close()

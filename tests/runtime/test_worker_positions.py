@@ -23,6 +23,10 @@ def test_a_worker_block_ends_with_an_error_that_names_the_step(
     ]
     with pytest.raises(ConfigurationError, match=r"step 'score_7' made more than 3 sub-steps"):
         next(positions)
+    # A step that goes on calling sub-steps (it caught the error) gets the same error again,
+    # not a bare StopIteration (a RuntimeError inside a generator expression).
+    with pytest.raises(ConfigurationError, match=r"step 'score_7' made more than 3 sub-steps"):
+        sum(1 for _ in [next(positions)])
 
 
 def test_the_last_worker_block_ends_below_two_to_the_32() -> None:

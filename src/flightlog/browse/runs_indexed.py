@@ -5,8 +5,9 @@ read, so the page's time does not grow with the number of runs. Anything else (a
 a text search, resource collections shown as runs) is answered by
 :func:`flightlog.browse.runs_page` in Python, the same way.
 
-Every workflow name seen is kept per store with the number of runs it was read at, and read
-again when that number changes.
+Every workflow name seen is kept per store with the number of runs and the newest run it was
+read at, and read again when either changes (a store kept at the same number of runs, old ones
+deleted as new ones come, has a new newest run).
 """
 
 from __future__ import annotations
@@ -20,20 +21,22 @@ from ..questions.runs import RunQuestions
 from ..selection import RunSelection
 from .filters import RunFilter
 
-_WORKFLOWS: dict[int, tuple[int, list[str]]] = {}
+_WORKFLOWS: dict[int, tuple[tuple[Any, ...], list[str]]] = {}
 _LOCK = threading.Lock()
 
 
 def _workflows(queries: Queries) -> list[str]:
     store = queries.store
     runs = sum(store.count_statuses(RunSelection()).runs.values())
+    newest = store.select_runs(RunSelection(), limit=1)
+    seen = (runs, *((newest[0].run_id, newest[0].created_time) if newest else ()))
     with _LOCK:
         found = _WORKFLOWS.get(id(store))
-    if found is not None and found[0] == runs:
+    if found is not None and found[0] == seen:
         return found[1]
     names = sorted({run.workflow for run in store.list_runs()})
     with _LOCK:
-        _WORKFLOWS[id(store)] = (runs, names)
+        _WORKFLOWS[id(store)] = (seen, names)
     return names
 
 

@@ -226,6 +226,10 @@ class _Copier:
             )
             return
         changed = found is None
+        # The destination's count of the run's steps (kept by a finished run where the store
+        # keeps counts): one that differs from the source's is counted again below (a copy
+        # stopped after the steps but before the run was written again kept a stale one).
+        stale = found is not None and found.step_count != run.step_count
         if found is not None:
             found.step_count = run.step_count
             changed = found != run
@@ -233,7 +237,7 @@ class _Copier:
             self.values(run.arguments, run.output)
             self.target.put_run(run)
         steps = self.steps(run.run_id)
-        if steps and run.status in _FINISHED:  # written again: the store counts its steps now
+        if (steps or stale) and run.status in _FINISHED:  # written again: counted now
             self.target.put_run(run)
         tracked = self.tracked(run.run_id)
         if changed or steps or tracked:

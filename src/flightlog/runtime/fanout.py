@@ -36,7 +36,7 @@ from ..redaction import redact
 from . import cache_claims
 from .remote import Work, dumps, run_sent, run_sent_many
 from .state import CURRENT_STEP, MISSING, RunState, next_worker_block
-from .steps import StepCall, call_step, stopped
+from .steps import _FANOUT, StepCall, call_step, stopped
 
 if TYPE_CHECKING:
     from ..executors import Executor
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 
-FANOUT = "fanout"
+FANOUT = _FANOUT
 """The step option that the first step of a ``map`` carries: how many items the map has."""
 
 
@@ -385,10 +385,14 @@ def _recorded_below(state: RunState, name: str) -> list[Step]:
     if not state.recorded:
         return []
     prefix = f"{name}."
-    found = [step for step in state.recorded.values() if step.name.startswith(prefix)]
-    for step in found:
-        state.recorded.pop(step.name, None)
-    return found
+    recorded = state.recorded
+    # Found by name (held in memory), then read: never every record the run has left.
+    names = sorted(
+        (position, below) for below, position in recorded.positions.items()
+        if below.startswith(prefix)
+    )  # fmt: skip
+    found = [recorded.pop(below) for _, below in names]
+    return [step for step in found if step is not None]
 
 
 def _arrived(

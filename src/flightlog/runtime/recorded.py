@@ -22,6 +22,10 @@ from ..stores.python_selection import PythonSelection
 
 FIRST_PAGE = 64
 PAGE = 1024
+# Records of earlier pages not claimed yet, kept (at most this many) while a later page is
+# read: a run that calls its steps from two places in turn (a step, then its sub-steps
+# recorded further on) reads each page once, not once per call.
+KEPT = 4 * PAGE
 Fetch = Callable[[int, int], list[Step]]
 """Reads up to ``limit`` (second) steps from ``position`` (first) on, in order."""
 
@@ -44,6 +48,7 @@ class RecordedSteps:
         self._fetch = fetch
         self._whole = steps  # every record, when read at once
         self._page: dict[int, Step] = {}
+        self._kept: dict[int, Step] = {}  # see KEPT
         self._size = FIRST_PAGE
         self.latest = latest  # the latest start or end time among the steps
         self.reads = 0  # pages read (or 1 for a run read whole)
@@ -77,6 +82,8 @@ class RecordedSteps:
             return self._whole.pop(name, default)
         step = self._page.pop(position, None)
         if step is None:
+            step = self._kept.pop(position, None)
+        if step is None:
             step = self._read(position)
         return default if step is None or step.name != name else step
 
@@ -85,6 +92,7 @@ class RecordedSteps:
         position = self.positions.pop(name, None)
         if position is not None:
             self._page.pop(position, None)
+            self._kept.pop(position, None)
             if self._whole is not None:
                 self._whole.pop(name, None)
 
@@ -94,6 +102,9 @@ class RecordedSteps:
         assert self._fetch is not None
         if self._page:
             self._size = max(FIRST_PAGE, self._size // 4)
+            if len(self._kept) + len(self._page) > KEPT:
+                self._kept = {}
+            self._kept.update(self._page)
         elif self.reads:
             self._size = min(PAGE, self._size * 2)
         found = self._fetch(position, self._size)
@@ -111,7 +122,7 @@ class RecordedSteps:
             yield from list(self._whole.values())
             return
         for position in sorted(self.positions.values()):
-            step = self._page.get(position)
+            step = self._page.get(position) or self._kept.get(position)
             if step is None:
                 self._read(position)
                 step = self._page.get(position)

@@ -32,14 +32,33 @@ WORKER_BLOCK = 4096
 WORKER_BLOCKS = (1 << 31) // WORKER_BLOCK
 
 
+class _WorkerBlock:
+    """See :func:`worker_block` (an iterator, not a generator: past the end it raises its
+    error each time it is asked, and threads of the step may ask at once)."""
+
+    def __init__(self, first: int, step_name: str) -> None:
+        self._positions = itertools.count(first)
+        self._end = first + WORKER_BLOCK
+        self._step_name = step_name
+
+    def __iter__(self) -> _WorkerBlock:
+        return self
+
+    def __next__(self) -> int:
+        position = next(self._positions)
+        if position >= self._end:
+            raise ConfigurationError(
+                f"step {self._step_name!r} made more than {WORKER_BLOCK:,} sub-steps, the "
+                "most that a step recorded in its worker (record='worker') may make; record "
+                "it in the driver instead"
+            )
+        return position
+
+
 def worker_block(first: int, step_name: str) -> Iterator[int]:
     """The positions of the block that starts at ``first``, for the sub-steps of the step
     ``step_name`` that records itself in its worker; a clear error past the block's end."""
-    yield from range(first, first + WORKER_BLOCK)
-    raise ConfigurationError(
-        f"step {step_name!r} made more than {WORKER_BLOCK:,} sub-steps, the most that a step "
-        "recorded in its worker (record='worker') may make; record it in the driver instead"
-    )
+    return _WorkerBlock(first, step_name)
 
 
 def next_worker_block(blocks: Iterator[int]) -> int:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 # Reading a member off an Enum class is slow (~90 ns); every step needs these.
 _RUNNING, _SUCCESSFUL, _FAILED = Status.RUNNING, Status.SUCCESSFUL, Status.FAILED
 _CANCELED = Status.CANCELED
+# flightlog.runtime.fanout.FANOUT: the step option holding a map's size (on its first step)
+_FANOUT = "fanout"
 
 
 def _stopped_by(error: BaseException) -> bool:
@@ -285,6 +287,10 @@ class StepCall:
             recorded.attempts = recorded.attempt_records()
         recorded.origin = Origin.REPLAYED
         recorded.source_run = recorded.run_id
+        mark = self.step.options.get(_FANOUT)
+        if recorded.options.get(_FANOUT) != mark:  # the map of this attempt, not the earlier's
+            options = {key: value for key, value in recorded.options.items() if key != _FANOUT}
+            recorded.options = options if mark is None else {**options, _FANOUT: mark}
         state = self.state
         state.add_replay(recorded)  # written with others: see RunState.replays
         del state.in_flight[recorded.position]

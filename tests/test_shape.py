@@ -14,6 +14,7 @@ LAYERS = {
     "errors": 0,
     "redaction": 0,
     "_version": 0,
+    "lazy": 0,
     "model": 1,
     "selection": 1,
     "codec": 2,

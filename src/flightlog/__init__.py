@@ -6,7 +6,6 @@ web UI (tests/test_import_cost.py holds this)."""
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -34,6 +33,7 @@ from .errors import (
     TrackerWarning,
     WorkerLostError,
 )
+from .lazy import load
 
 if TYPE_CHECKING:
     from .client import Flightlog, default_url, open
@@ -74,13 +74,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    try:
-        module, attribute = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'flightlog' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module, __name__), attribute)
-    globals()[name] = value
-    return value
+    return load(__name__, globals(), name, _LAZY.get(name))
 
 
 def __dir__() -> list[str]:

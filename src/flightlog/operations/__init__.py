@@ -7,8 +7,9 @@ See :mod:`flightlog.operations.retention` for what goes with a run and what neve
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from ..lazy import load
 
 if TYPE_CHECKING:
     from .cache import clear_cache
@@ -25,12 +26,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:  # loaded when first used (flightlog's import stays light)
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    return load(__name__, globals(), name, _LAZY.get(name))
 
 
 __all__ = ["GcReport", "clear_cache", "collect", "delete_runs", "parse_age"]

@@ -2,8 +2,9 @@
 and metric; counts by status; steps a page at a time; tables for pandas or polars; Parquet.
 """
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from ..lazy import load
 
 if TYPE_CHECKING:
     from .frames import Frames
@@ -14,12 +15,7 @@ _LAZY = {"Frames": ".frames", "RunQuestions": ".runs", "parse_time": ".times"}
 
 
 def __getattr__(name: str) -> Any:  # loaded when first used (flightlog's import stays light)
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    return load(__name__, globals(), name, _LAZY.get(name))
 
 
 __all__ = ["Frames", "RunQuestions", "parse_time"]

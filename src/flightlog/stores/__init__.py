@@ -9,12 +9,12 @@ their scheme; a factory that takes a ``create`` keyword is told when it must not
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
+from ..lazy import load
 from ..redaction import redact
 from .base import (
     SCHEMA_VERSION,
@@ -43,12 +43,7 @@ _STORE_MODULES = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _STORE_MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    return load(__name__, globals(), name, _STORE_MODULES.get(name))
 
 
 __all__ = [

@@ -48,6 +48,7 @@ LAYERS = {
     "testing_copy": 8,
     "testing_deleting": 8,
     "testing_resources": 8,
+    "testing_resource_uses": 8,
     "testing_selection": 8,
     "testing_tracking": 8,
     "cli": 9,

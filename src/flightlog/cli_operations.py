@@ -35,9 +35,11 @@ def _report(report: GcReport, args: argparse.Namespace, out: TextIO) -> None:
     out.writelines(
         f"kept {printable(run_id)}: {printable(why)}\n" for run_id, why in report.kept.items()
     )
+    out.writelines(f"{verb} resource {printable(name)}\n" for name in report.resources)
+    resources = f"{len(report.resources)} resources, " if report.resources else ""
     out.write(
-        f"{verb} {len(report.runs)} runs, {report.steps} steps, {report.blobs} blobs "
-        f"({_size(report.bytes)})"
+        f"{verb} {len(report.runs)} runs, {report.steps} steps, {resources}"
+        f"{report.blobs} blobs ({_size(report.bytes)})"
     )
     if report.compacted:
         out.write(f"; the store shrank by {_size(report.compacted)}")

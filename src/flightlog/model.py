@@ -383,6 +383,10 @@ class ResourceRecord:
     compare-and-set token of the claim protocol. ``arguments`` and ``result`` hold encoded text
     (see :mod:`flightlog.codec`); ``task_id`` is the code identity of the function that
     computed it. ``history`` holds the earlier computations, oldest first, as attempts.
+    ``run_id`` and ``position`` name the run (and its step; None: the run's own body) whose
+    code claimed the latest computation, or are None when it was computed outside any run
+    (schema version 4; older records have None): deleting that run deletes the resource too,
+    unless a run that stays used it (see :class:`ResourceUse`).
     """
 
     collection: str
@@ -399,6 +403,20 @@ class ResourceRecord:
     lease_expires: float | None = None
     created_time: float | None = None
     history: list[Attempt] = field(default_factory=list)
+    run_id: str | None = None
+    position: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceUse:
+    """A run fetched a resource (recorded once per run and resource, before the fetch reads
+    it): ``position`` is the fetching step's (None: the run's own body). A resource that a
+    run used stays while that run does (see :mod:`flightlog.resources.retention`)."""
+
+    run_id: str
+    collection: str
+    ident: str
+    position: int | None = None
 
 
 def claim_takes(found: ResourceRecord | None, expected_attempt: int | None) -> bool:

@@ -112,6 +112,16 @@ def fill(fl: flightlog.Flightlog) -> None:
         fl.fetch(COLLECTION, "bad", args={"size": 0})
     fl.declare(COLLECTION, ["later-1", "later-2"])
 
+    @fl.task
+    def thumbnail(ident: str) -> int:
+        return int(fl.fetch(COLLECTION, ident, args={"size": 2}).result["size"])
+
+    @fl.workflow
+    def thumbnails() -> int:  # computes img-2 (in its step) and uses img-1
+        return thumbnail("img-2") + thumbnail("img-1")
+
+    assert thumbnails.run(run_id="thumbs") == 2 + 4
+
 
 def snapshot(fl: flightlog.Flightlog) -> dict[str, Any]:
     """Everything the public API tells about the store's records."""
@@ -146,6 +156,10 @@ def snapshot(fl: flightlog.Flightlog) -> dict[str, Any]:
         for ident in fl.fetch_by_status(COLLECTION, status)
     )
     found["resource_records"] = [fl.store.get_resource(COLLECTION, ident) for ident in idents]
+    found["uses"] = sorted(
+        fl.store.resource_uses([run["run_id"] for run in runs]), key=lambda use: repr(use)
+    )
+    assert found["resource_records"][idents.index("img-2")].run_id == "thumbs"
     computed = ["bad", "img-1"]
     found["errors"] = [fl.fetch_error(COLLECTION, ident) for ident in computed]
     found["logs"] = [fl.fetch_log(COLLECTION, ident) for ident in computed]
@@ -221,7 +235,7 @@ def test_a_rich_store_goes_through_every_pair_of_stores_losslessly(
     report = _copy(source, middle)
     assert report.conflicts == []
     stored_runs = len(source.store.list_runs())
-    assert (report.runs, report.resources, report.tasks) == (stored_runs, 4, 7)
+    assert (report.runs, report.resources, report.tasks) == (stored_runs, 5, 8)
     target = stores.open(second, "second")
     _copy(middle, target)
     assert snapshot(target) == expected
@@ -243,6 +257,7 @@ def test_a_rich_store_goes_through_every_pair_of_stores_losslessly(
         "blobs": 0,
         "tasks": 0,
         "resources": 0,
+        "uses": 0,
         "conflicts": [],
     }
     assert snapshot(target) == expected

@@ -213,14 +213,14 @@ def test_version_1_sqlite_database_is_migrated_in_place(tmp_path: Path) -> None:
     url = _v1_sqlite(tmp_path / "old.db")
     store = open_store(url)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 3
+        assert store.schema_version() == SCHEMA_VERSION == 4
         _check_old_records_read_back(store)
         _check_new_records_are_written(store)
     finally:
         store.close()
     with closing(sqlite3.connect(tmp_path / "old.db")) as connection:
         version = connection.execute("SELECT value FROM flightlog_meta").fetchall()
-        assert version == [("3",)]
+        assert version == [("4",)]
         # version 3: every blob has the time it was last put (0 for those put before)
         blobs = connection.execute("SELECT count(*) FROM blobs").fetchone()[0]
         puts = connection.execute("SELECT count(*) FROM blob_puts").fetchone()[0]
@@ -228,7 +228,17 @@ def test_version_1_sqlite_database_is_migrated_in_place(tmp_path: Path) -> None:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     # The migrated tables have a new store's columns, in the same order.
     open_store(f"sqlite:///{tmp_path}/new.db").close()
-    tables = ("runs", "tasks", "steps", "resources", "metrics", "attachments", "blobs", "blob_puts")
+    tables = (
+        "runs",
+        "tasks",
+        "steps",
+        "resources",
+        "resource_uses",
+        "metrics",
+        "attachments",
+        "blobs",
+        "blob_puts",
+    )
     for table in tables:
         assert _columns_sqlite(tmp_path / "old.db", table) == _columns_sqlite(
             tmp_path / "new.db", table

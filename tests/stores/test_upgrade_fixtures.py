@@ -253,7 +253,7 @@ def test_version_2_to_3_adds_what_deleting_and_questions_at_scale_need(tmp_path:
         ]
 
 
-def test_a_version_4_store_is_read_not_written(tmp_path: Path) -> None:
+def test_a_store_of_a_newer_version_is_read_not_written(tmp_path: Path) -> None:
     database = _copied(tmp_path, f"sqlite_v{SCHEMA_VERSION}.db")
     with closing(sqlite3.connect(database)) as connection:
         connection.execute(
@@ -281,3 +281,36 @@ def test_upgrade_of_an_empty_postgresql_database_says_it_made_the_store(
     out = io.StringIO()
     assert cli.main(["upgrade", postgres_url], out=out) == 0
     assert out.getvalue() == f"{postgres_url} is at schema version {SCHEMA_VERSION} already\n"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "files"])
+def test_version_4_links_resources_to_runs_and_older_resources_stay_unlinked(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A version-4 store knows which run computed and used each resource; one upgraded from
+    version 3 reads its resources as computed outside any run, which no deletion takes."""
+    monkeypatch.chdir(tmp_path)
+    urls = {}
+    for version in (3, 4):
+        (tmp_path / str(version)).mkdir()
+        if kind == "sqlite":
+            urls[version] = f"sqlite:///{_copied(tmp_path / str(version), f'sqlite_v{version}.db')}"
+        else:
+            root = _copied(tmp_path / str(version), f"files_v{version}")
+            urls[version] = f"file://{root}?fsync=false"
+    with flightlog.open(urls[4]) as fl:
+        computed = fl.store.get_resource("squares", "n5")
+        assert computed is not None and (computed.run_id, computed.position) == ("squares", 0)
+        assert {(use.collection, use.ident) for use in fl.store.resource_uses(["squares"])} == {
+            ("squares", "three")
+        }
+        report = fl.delete_run("squares")
+        assert report.resources == ["squares/n5"]
+        assert fl.store.get_resource("squares", "three") is not None
+    with flightlog.open(urls[3]) as fl:
+        old = fl.store.get_resource("squares", "three")
+        assert old is not None and old.run_id is None
+        runs = [run["run_id"] for run in fl.list_runs()]
+        runs = [run_id for run_id in runs if not run_id.startswith("resource:")]  # collections
+        assert runs and fl.delete_run(*runs).resources == []
+        assert fl.store.get_resource("squares", "three") is not None

@@ -10,6 +10,7 @@ from ..query import parse_statuses
 from ..stores import Store
 
 if TYPE_CHECKING:
+    from ..resources.engine import ResourceEngine
     from .retention import GcReport
 
 # The operations' modules are imported when one is first called, not with flightlog.
@@ -19,6 +20,7 @@ class OperationMethods:
     """``delete_run``, ``gc`` and ``clear_cache``; needs the facade's ``store``."""
 
     store: Store
+    _resources: ResourceEngine  # the facade's: where resource folders are
 
     def delete_run(
         self,
@@ -30,7 +32,8 @@ class OperationMethods:
         blob_grace: float | None = None,
     ) -> GcReport:
         """Delete runs (``run_id`` and any more given) with their steps, logs, metrics and
-        attachment references, and the blobs and that no other run references. A live run,
+        attachment references, the resources they computed that no other run used (records
+        and folders), and the blobs that no other run references. A live run,
         or one whose cached results another run took (unless ``force``), is refused
         (ConflictError) before anything is deleted. See :mod:`flightlog.operations`."""
         from . import retention
@@ -42,6 +45,7 @@ class OperationMethods:
             dry_run=dry_run,
             vacuum=vacuum,
             blob_grace=blob_grace,
+            resource_root=self._resources.root,
         )
 
     def gc(
@@ -57,9 +61,10 @@ class OperationMethods:
         """Delete the runs a retention rule lets go: with one of ``status`` (default: every
         finished status and RESUMABLE), last active more than ``older_than`` ago ("30d",
         "12h", or seconds), beyond the ``keep_last`` newest runs of their workflow; never a
-        live run, nor one whose cached results a kept run took; then every blob no run
-        references. ``dry_run=True`` deletes nothing and reports what would go; ``vacuum``
-        rewrites an SQLite file to its smallest size."""
+        live run, nor one whose cached results a kept run took; with the resources they
+        computed that no kept run used; then every blob no run references. ``dry_run=True``
+        deletes nothing and reports what would go; ``vacuum`` rewrites an SQLite file to its
+        smallest size."""
         from . import retention
 
         return retention.collect(
@@ -70,6 +75,7 @@ class OperationMethods:
             dry_run=dry_run,
             vacuum=vacuum,
             blob_grace=blob_grace,
+            resource_root=self._resources.root,
         )
 
     def clear_cache(

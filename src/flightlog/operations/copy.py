@@ -8,9 +8,9 @@ task versions they name with ``record_task``; its metric chunks and attachment r
 the order they were written, with ``record_tracked``, and the attachments' bytes with
 ``put_blob`` (checked against their sha256); the blobs of values stored out of line (large
 results and arguments) with ``put_blob_stream``, a piece at a time, before the record that
-names them. Then every resource with ``put_resource``, its task
-version, and its folder (``resources/<collection>/<ident>/``: ``ctx.subdir`` files and log)
-when both stores have a data directory.
+names them; its uses of resources with ``record_resource_uses``. Then every resource with
+``put_resource``, its task version, and its folder (``resources/<collection>/<ident>/``:
+``ctx.subdir`` files and log) when both stores have a data directory.
 
 Copying is idempotent: what the destination holds already is compared first and not written
 again, so copying twice adds nothing, and a run that changed in the source since (it finished,
@@ -61,8 +61,9 @@ Source = str | Store | HasStore
 class CopyReport:
     """What a copy wrote: ``runs`` created or brought up to date (``unchanged`` ones were
     there already), ``steps`` written, metric ``chunks`` and ``attachments`` appended,
-    ``blobs`` put, ``tasks`` versions recorded, ``resources`` written; and the ``conflicts``
-    (run ids, or ``collection/ident``) left alone, each with why."""
+    ``blobs`` put, ``tasks`` versions recorded, ``resources`` written, runs' ``uses`` of
+    resources recorded; and the ``conflicts`` (run ids, or ``collection/ident``) left alone,
+    each with why."""
 
     runs: int = 0
     unchanged: int = 0
@@ -72,6 +73,7 @@ class CopyReport:
     blobs: int = 0
     tasks: int = 0
     resources: int = 0
+    uses: int = 0
     conflicts: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +87,7 @@ class CopyReport:
             "blobs": self.blobs,
             "tasks": self.tasks,
             "resources": self.resources,
+            "uses": self.uses,
             "conflicts": list(self.conflicts),
         }
 
@@ -239,7 +242,7 @@ class _Copier:
         steps = self.steps(run.run_id)
         if (steps or stale) and run.status in _FINISHED:  # written again: counted now
             self.target.put_run(run)
-        tracked = self.tracked(run.run_id)
+        tracked = self.tracked(run.run_id) + self.uses(run.run_id)
         if changed or steps or tracked:
             self.report.runs += 1
         else:
@@ -288,6 +291,15 @@ class _Copier:
         self.report.chunks += len(chunks)
         self.report.attachments += len(attachments)
         return len(chunks) + len(attachments)
+
+    def uses(self, run_id: str) -> int:
+        """The run's uses of resources that the destination lacks."""
+        have = set(self.target.resource_uses([run_id]))
+        missing = [use for use in self.source.resource_uses([run_id]) if use not in have]
+        if missing:
+            self.target.record_resource_uses(missing)
+        self.report.uses += len(missing)
+        return len(missing)
 
     def blob(self, digest: str) -> None:
         data = self.source.get_blob(digest)

@@ -1,7 +1,9 @@
 """Deleting runs, by name or by a retention rule, with what they alone used.
 
 What goes with a run: its steps, metric chunks and attachment references (the store deletes
-them together, see ``Store.delete_run``), then the blobs that no kept run references. What
+them together, see ``Store.delete_run``), the resources it computed that no kept run used,
+with their folders (first, see :mod:`flightlog.resources.retention`: a crash part-way leaves
+the runs, which the next deletion takes), then the blobs that no kept run references. What
 never goes:
 
 - a live run (RUNNING, or PENDING, with its owner alive); a run whose owner died reads
@@ -27,10 +29,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..codec_blobs import blob_references
 from ..errors import ConflictError, InvalidInputError, NotFoundError
-from ..model import Run, Status, Step
+from ..model import ResourceRecord, Run, Status, Step
+from ..resources import retention as resource_retention
 from ..runtime.liveness import effective_end, effective_status
 from ..stores import CompactingStore, Store
 from .durations import parse_age
@@ -45,14 +49,16 @@ SHARED_STORE_GRACE = 600.0
 class GcReport:
     """What a deletion removed (or, for a dry run, would remove).
 
-    ``runs``: the ids of the runs, ``steps``: how many steps they held, ``blobs`` and
-    ``bytes``: the blobs that went with them (and blobs no run referenced any more) and their
-    size. ``kept``: runs that matched but stay, and why. ``compacted``: bytes the store's
-    files shrank by afterwards (SQLite).
+    ``runs``: the ids of the runs, ``steps``: how many steps they held, ``resources``: the
+    resources they computed that no kept run used, as ``"collection/ident"`` (records and
+    folders), ``blobs`` and ``bytes``: the blobs that went with them (and blobs no run
+    referenced any more) and their size. ``kept``: runs that matched but stay, and why.
+    ``compacted``: bytes the store's files shrank by afterwards (SQLite).
     """
 
     runs: list[str] = field(default_factory=list)
     steps: int = 0
+    resources: list[str] = field(default_factory=list)
     blobs: int = 0
     bytes: int = 0
     dry_run: bool = False
@@ -128,6 +134,31 @@ def _blobs(store: Store, runs: Sequence[Run]) -> dict[str, int]:
     return {digest: size for digest, size in sizes.items() if users.get(digest, set()) <= going}
 
 
+def _resources(
+    store: Store,
+    root: Path | None,
+    chosen: dict[str, Run],
+    report: GcReport,
+    blobs: dict[str, int],
+) -> None:
+    """Delete (or, for a dry run, name) the resources that the chosen runs computed and no
+    other run used; add the blobs their values held out of line to ``blobs``."""
+    going = resource_retention.resources_going(store, chosen)
+    if not report.dry_run:
+        going = resource_retention.delete_resources(store, root, going, chosen)
+    report.resources = [f"{record.collection}/{record.ident}" for record in going]
+    _value_blobs(store, going, blobs)
+
+
+def _value_blobs(store: Store, records: Iterable[ResourceRecord], blobs: dict[str, int]) -> None:
+    for record in records:
+        for digest in blob_references(record.arguments) | blob_references(record.result):
+            if digest not in blobs:
+                size = store.blob_size(digest)
+                if size is not None:
+                    blobs[digest] = size
+
+
 def _execute(
     store: Store,
     chosen: dict[str, Run],
@@ -187,8 +218,10 @@ def delete_runs(
     dry_run: bool = False,
     vacuum: bool = False,
     blob_grace: float | None = None,
+    resource_root: Path | None = None,
 ) -> GcReport:
-    """Delete the named runs (see the module's rules). A run that is unknown
+    """Delete the named runs (see the module's rules); resource folders are under
+    ``resource_root`` (None: the resources' records only). A run that is unknown
     (NotFoundError), live, or whose cached results a run not named took (unless ``force``)
     (ConflictError) stops the deletion before anything is deleted."""
     started = time.time()
@@ -216,6 +249,7 @@ def delete_runs(
     report = GcReport(dry_run=dry_run)
     limit = _blob_limit(store.list_runs(statuses=_LIVE), started, _grace(store, blob_grace))
     blobs = _blobs(store, list(chosen.values()))
+    _resources(store, resource_root, chosen, report, blobs)
     if dry_run:
         report.runs = list(chosen)
         report.steps = sum(run.step_count for run in chosen.values())
@@ -233,6 +267,7 @@ def collect(
     dry_run: bool = False,
     vacuum: bool = False,
     blob_grace: float | None = None,
+    resource_root: Path | None = None,
 ) -> GcReport:
     """Delete the runs that a retention rule lets go (see the module's rules): runs with one
     of ``statuses`` (default: every finished status and RESUMABLE), whose last activity is
@@ -269,6 +304,7 @@ def collect(
     dependents = _protect(store, chosen, report.kept)
     limit = _blob_limit(runs, started, _grace(store, blob_grace))
     blobs = _blobs(store, list(chosen.values()))
+    _resources(store, resource_root, chosen, report, blobs)
     blobs.update(store.unused_blobs(put_before=limit))
     if dry_run:
         report.runs = list(chosen)

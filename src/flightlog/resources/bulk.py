@@ -144,6 +144,7 @@ def _run(
     if declare and len(jobs) > 1 and name in engine.collections:
         idents = list(dict.fromkeys(ident for ident, _ in jobs))
         engine.store.declare_resources(name, idents, time.time())
+    engine.note_uses(name, [ident for ident, _ in jobs])  # inside a run: one write for all
     bar = _bar(name, len(jobs), progress)
 
     def one(job: tuple[str, Any]) -> Resource:

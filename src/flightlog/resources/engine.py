@@ -12,6 +12,13 @@ A process that finds the resource claimed by a live process waits for that compu
 (threads of this process wake when it ends; other processes poll with backoff) and gets its
 result or its error. A claim whose process died reads as "error" and is taken over by the next
 fetch.
+
+Inside a run, a claim names the run and step (``ResourceRecord.run_id``, ``position``), and a
+fetch first records the run's use of the resource (once per run and resource:
+``Store.record_resource_uses``), then reads it. Deleting a run takes the resources it computed
+unless a run that stays used them (see :mod:`flightlog.resources.retention`); recording the
+use before the read orders a fetch against such a deletion: the deletion either sees the use
+and keeps the resource, or happened before the read, which then finds no record and computes.
 """
 
 from __future__ import annotations
@@ -29,10 +36,12 @@ from ..errors import (
     InvalidInputError,
     NotFoundError,
     ResourceError,
+    SchemaVersionError,
     SerializationError,
 )
-from ..model import Attempt, ErrorInfo, ResourceRecord, ResourceStatus, Status
+from ..model import Attempt, ErrorInfo, ResourceRecord, ResourceStatus, ResourceUse, Status
 from ..runtime.flights import RESERVED_PREFIX
+from ..runtime.state import CURRENT_RUN, CURRENT_STEP
 from . import bulk
 from .claims import FLIGHTS, LEASE_SECONDS, Flight, death_of, process_owner, split_pending
 from .collection import CollectionOptions, Resource, ResourceCollection, same_arguments
@@ -136,6 +145,7 @@ class ResourceEngine:
                 done = self._claim_first(collection, ident, args)
                 if done is not None:
                     return done
+        self.note_uses(name, (ident,))
         record = self.store.get_resource(name, ident)
         if recompute is False and record is not None and record.status is COMPLETED:
             return Resource(self, record, "completed")
@@ -177,7 +187,11 @@ class ResourceEngine:
                 if why is None:  # a live process computes it: wait for it, or say so
                     if not wait:
                         return Resource(self, record, "pending")
-                    return Resource(self, self._wait(record), "completed")
+                    waited = self._wait(record)
+                    if waited is not None:
+                        return Resource(self, waited, "completed")
+                    record = None  # deleted meanwhile (see retention): compute it
+                    continue
             elif record is not None and record.status is COMPLETED:
                 if recompute is False:
                     return Resource(self, record, "completed")
@@ -198,6 +212,25 @@ class ResourceEngine:
             recompute = False
             record = self.store.get_resource(name, ident)
 
+    def note_uses(self, name: str, idents: Iterable[str]) -> None:
+        """Inside a run, record its use of these resources (those not recorded yet by this
+        run), in one write, before they are read (see the module's notes)."""
+        state = CURRENT_RUN.get()
+        if state is None or state.ended:
+            return
+        used = state.resources_used
+        fresh = [ident for ident in dict.fromkeys(idents) if (name, ident) not in used]
+        if not fresh:
+            return
+        frame = CURRENT_STEP.get()
+        position = None if frame is None else frame.position
+        uses = [ResourceUse(state.run_id, name, ident, position) for ident in fresh]
+        try:
+            self.store.record_resource_uses(uses)
+        except SchemaVersionError:
+            return  # a store read as an older schema: nothing can be deleted there either
+        used.update((name, ident) for ident in fresh)
+
     def _encode_arguments(self, name: str, ident: str, args: Any) -> str:
         if type(args) is dict and not args:
             return "{}"
@@ -209,8 +242,9 @@ class ResourceEngine:
                 f"{_label(name, ident)}: its args cannot be recorded: {error}"
             ) from None
 
-    def _wait(self, record: ResourceRecord) -> ResourceRecord:
-        """Wait for the live computation of ``record``; its finished record, or its error."""
+    def _wait(self, record: ResourceRecord) -> ResourceRecord | None:
+        """Wait for the live computation of ``record``; its finished record, or its error;
+        None when the record was deleted meanwhile."""
         name, ident, store = record.collection, record.ident, self.store
         flight = FLIGHTS.find(store, name, ident)
         if flight is not None and flight.attempt == record.attempt:
@@ -218,8 +252,8 @@ class ResourceEngine:
         delay = POLL_FIRST
         while True:
             current = store.get_resource(name, ident)
-            if current is None:  # pragma: no cover - records are never deleted
-                raise NotFoundError(f"{_label(name, ident)} disappeared from {store.url}")
+            if current is None:  # deleted with the run that computed it: compute it again
+                return None
             if current.status is COMPLETED:
                 return current
             if current.status is ERROR:
@@ -261,6 +295,11 @@ class ResourceEngine:
             history = _history(previous, why)
             created = previous.created_time or start
         attempt = expected + 1
+        state = CURRENT_RUN.get()
+        run_id = position = None
+        if state is not None and not state.ended:
+            run_id, frame = state.run_id, CURRENT_STEP.get()
+            position = None if frame is None else frame.position
         claim = ResourceRecord(
             name,
             ident,
@@ -276,6 +315,8 @@ class ResourceEngine:
             start + LEASE_SECONDS,
             created,
             history,
+            run_id,
+            position,
         )
         flight = FLIGHTS.begin(store, name, ident, attempt)
         if flight is None:  # another thread here computes it: its outcome is ours

@@ -149,6 +149,8 @@ class RunState:
     committer: Committer | None = None
     tracked: Tracked | None = None
     tracked_lock: threading.Lock = field(default_factory=threading.Lock)
+    # The resources whose use by this run is recorded (see flightlog.resources.engine).
+    resources_used: set[tuple[str, str]] = field(default_factory=set)
 
     def name_counter(self, base: str) -> itertools.count[int]:
         """The counter of the steps called ``base``, made at its first step."""
@@ -206,6 +208,9 @@ class StepFrame(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def position(self) -> int: ...
 
     @property
     def log(self) -> list[str]: ...

@@ -155,6 +155,10 @@ class StepCall:
     def name(self) -> str:
         return self.step.name
 
+    @property
+    def position(self) -> int:
+        return self.step.position
+
     def tracking(self) -> Tracked:
         """The buffer of what this step tracks (see flightlog.runtime.tracked)."""
         tracked = self.tracked

@@ -18,6 +18,7 @@ from ..model import (
     ResourceCount,
     ResourceRecord,
     ResourceStatus,
+    ResourceUse,
     Run,
     RunAttempt,
     Status,
@@ -30,11 +31,11 @@ from ..selection import RunSelection, StatusCounts
 FinishedStep = tuple[Step, Sequence[MetricChunk], Sequence[AttachmentRecord]]
 """A step's end record with the metrics and attachments recorded with it."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The schema version this flightlog writes; stores refuse to write a newer one, and migrate
 an older one forward when they open it (version 2 added a run's history and last-seen time,
 and a task's constants; version 3 the time each blob was last put, and the indexes that
-deleting runs needs)."""
+deleting runs needs; version 4 which run computed each resource and which runs used it)."""
 
 
 @runtime_checkable
@@ -373,6 +374,34 @@ class Store(Protocol):
         that a claimer computes. One atomic write, durable on return."""
         ...
 
+    # -- which runs computed and used which resources (schema version 4) ---------------------
+    def record_resource_uses(self, uses: Sequence[ResourceUse]) -> None:
+        """Record that runs fetched resources; a use already recorded (the same run and
+        resource) is left as it was. One atomic write, durable on return."""
+        ...
+
+    def resource_uses(self, run_ids: Sequence[str]) -> list[ResourceUse]:
+        """The uses recorded by the given runs (unknown runs have none), in no set order."""
+        ...
+
+    def resource_users(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+        """For each given ``(collection, ident)``, the ids of the runs that recorded a use of
+        it; resources that no run used are absent."""
+        ...
+
+    def resources_computed_by(self, run_ids: Sequence[str]) -> list[ResourceRecord]:
+        """The resources whose latest computation a given run claimed (their ``run_id`` is
+        one of ``run_ids``), in no set order."""
+        ...
+
+    def delete_resource(self, collection: str, ident: str, *, attempt: int) -> bool:
+        """Delete the resource's record, only while its ``attempt`` is still the one given
+        (a compare-and-set: the caller claimed it first, see
+        :mod:`flightlog.resources.retention`). Uses recorded of it stay (those of deleted runs
+        go with their runs). Durable on return; returns whether it deleted (False for an
+        unknown resource). Its folder is the caller's."""
+        ...
+
     # -- deleting (see flightlog.operations) -------------------------------------------------
     def delete_run(
         self,
@@ -383,8 +412,9 @@ class Store(Protocol):
         force: bool = False,
     ) -> bool:
         """Delete the run and everything recorded under it: its steps (attempts, results,
-        logs), metric chunks and attachment references. Task versions, blobs and resources
-        stay. One atomic write, durable on return: readers see the whole run or nothing.
+        logs), metric chunks, attachment references and resource uses. Task versions, blobs
+        and resource records stay. One atomic write, durable on return: readers see the whole
+        run or nothing.
 
         Compare-and-set: only while the run's stored status and ``resumes`` still equal the
         expected ones (read by the caller when it judged that the run may go), so a run

@@ -125,8 +125,18 @@ def upgrade_2_to_3(store: FileSetUp) -> None:
     are counted where the steps lie, so no file is rewritten."""
 
 
+def upgrade_3_to_4(store: FileSetUp) -> None:
+    """Version 4 (which run computed and used each resource): a record's ``run_id`` and
+    ``position`` read as None where absent (computed outside any run, as far as deleting runs
+    goes), and uses are new files, so no file is rewritten."""
+
+
 # The migration ladder of the files store: LADDER[n] takes version n to version n + 1.
-LADDER: dict[int, Callable[[FileSetUp], None]] = {1: upgrade_1_to_2, 2: upgrade_2_to_3}
+LADDER: dict[int, Callable[[FileSetUp], None]] = {
+    1: upgrade_1_to_2,
+    2: upgrade_2_to_3,
+    3: upgrade_3_to_4,
+}
 
 
 class FileSetUp:

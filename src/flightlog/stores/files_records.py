@@ -326,6 +326,8 @@ def resource_record(record: ResourceRecord) -> dict[str, Any]:
         "lease_expires": record.lease_expires,
         "created_time": record.created_time,
         "history": [attempt.to_dict() for attempt in record.history],
+        "run_id": record.run_id,
+        "position": record.position,
     }
 
 
@@ -344,6 +346,8 @@ def resource_from(data: dict[str, Any]) -> ResourceRecord:
         lease_expires=_NUMBER,
         created_time=_NUMBER,
         history=_LIST,
+        run_id=_TEXT,
+        position=_INTEGER,
     )
     owner = data.get("owner")
     return ResourceRecord(
@@ -361,4 +365,6 @@ def resource_from(data: dict[str, Any]) -> ResourceRecord:
         lease_expires=data.get("lease_expires"),
         created_time=data.get("created_time"),
         history=[Attempt.from_dict(item) for item in data.get("history") or ()],
+        run_id=data.get("run_id"),
+        position=data.get("position"),
     )

@@ -14,6 +14,15 @@ resource's record is written before its marker; a writer killed between the two 
 of the index until it is written again.) ``declare_resources`` writes each identifier
 atomically; a crash part-way leaves the ones declared so far, and declaring again adds the
 rest.
+
+Schema version 4: a record names the run (and step) that claimed its latest computation
+(``run_id``, ``position``), and a run's uses of resources are files of the run's own folder,
+``flightlog/runs/<run_id>/uses/<collection>/<ident>`` (``{"position": n}``), which go with
+the run when it is deleted. So that the runs that used a resource are found without a walk
+of every run, the collection keeps an index of empty files, ``users/<ident>/<run_id>``,
+written before the run's file: a run's use is its file, and an index entry without one (the
+run was deleted, or a writer was killed between the two) is skipped, and removed when the
+resource is deleted.
 """
 
 from __future__ import annotations
@@ -22,8 +31,8 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from ..model import ResourceCount, ResourceRecord, ResourceStatus, claim_takes
-from .files_io import Writes, check_component, dump, locked
+from ..model import ResourceCount, ResourceRecord, ResourceStatus, ResourceUse, claim_takes
+from .files_io import Writes, check_component, check_run_id, dump, locked
 from .files_layout import OWN, Layout
 from .files_records import decoded, resource_from, resource_record
 from .files_root import StoreRoot
@@ -115,6 +124,8 @@ class FileResources:
                 record.lease_expires,
                 record.created_time,
                 list(record.history),
+                record.run_id,
+                record.position,
             )
             if found is not None and found.created_time is not None:
                 claimed.created_time = found.created_time
@@ -251,6 +262,95 @@ class FileResources:
                         found.lease_expires = lease_expires
                         self._store(found, found.status, writes)
                 writes.commit()
+
+    # -- which runs computed and used which resources ------------------------------------------
+    def _use_path(self, run_id: str, collection: str, ident: str) -> str:
+        return f"{self.layout.own_run_dir(run_id)}/uses/{collection}/{ident}"
+
+    def _users_dir(self, collection: str, ident: str) -> str:
+        return f"{self._collection_dir(collection)}/users/{ident}"
+
+    def _users(self, collection: str, ident: str) -> set[str]:
+        """The runs whose use of the resource is on file (the caller may hold the lock)."""
+        return {
+            run_id
+            for run_id in self.disk.entries(self._users_dir(collection, ident))
+            if self.disk.exists(self._use_path(run_id, collection, ident))
+        }
+
+    def record_resource_uses(self, uses: Sequence[ResourceUse]) -> None:
+        self._writable()
+        by_collection: dict[str, list[ResourceUse]] = {}
+        for use in uses:
+            self._checked(use.collection, use.ident)
+            check_run_id(use.run_id)
+            by_collection.setdefault(use.collection, []).append(use)
+        for collection, items in by_collection.items():
+            with self._collection_lock(collection):
+                writes = self.layout.writes()
+                for use in items:
+                    path = self._use_path(use.run_id, collection, use.ident)
+                    if self.disk.exists(path):
+                        continue
+                    users = self._users_dir(collection, use.ident)
+                    writes.folder(users)
+                    writes.empty(f"{users}/{use.run_id}")  # the index first, then the use
+                    writes.folder(os.path.dirname(path))
+                    writes.file(path, dump({"position": use.position}), replace=False)
+                writes.commit()
+
+    def resource_uses(self, run_ids: Sequence[str]) -> list[ResourceUse]:
+        found: list[ResourceUse] = []
+        for run_id in dict.fromkeys(run_ids):
+            folder = f"{self.layout.own_run_dir(check_run_id(run_id))}/uses"
+            for collection in self.disk.names(folder):
+                for ident in self.disk.entries(f"{folder}/{collection}"):
+                    data = self.disk.read_object(f"{folder}/{collection}/{ident}") or {}
+                    position = data.get("position")
+                    found.append(
+                        ResourceUse(
+                            run_id, collection, ident, position if type(position) is int else None
+                        )
+                    )
+        return found
+
+    def resource_users(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+        found: dict[tuple[str, str], set[str]] = {}
+        for key in dict.fromkeys(keys):
+            users = self._users(*self._checked(*key))
+            if users:
+                found[key] = users
+        return found
+
+    def resources_computed_by(self, run_ids: Sequence[str]) -> list[ResourceRecord]:
+        wanted = set(run_ids)
+        found: list[ResourceRecord] = []
+        for collection in sorted(self.disk.names(f"{self.root}/{OWN}/collections")):
+            names = self.disk.entries(f"{self._collection_dir(collection)}/records")
+            for name in sorted(names):
+                if name.endswith(_SUFFIX):
+                    record = self._read(collection, name[: -len(_SUFFIX)])
+                    if record is not None and record.run_id in wanted:
+                        found.append(record)
+        return found
+
+    def delete_resource(self, collection: str, ident: str, *, attempt: int) -> bool:
+        self._writable()
+        collection, ident = self._checked(collection, ident)
+        with self._collection_lock(collection):
+            found = self._read(collection, ident)
+            if found is None or found.attempt != attempt:
+                return False
+            writes = self.layout.writes()
+            writes.remove(self._record_path(collection, ident))  # the record first: then gone
+            for status in ResourceStatus:
+                writes.remove(self._marker(collection, status, ident))
+            users = self._users_dir(collection, ident)
+            for run_id in self.disk.entries(users):  # index entries of runs deleted since
+                if not self.disk.exists(self._use_path(run_id, collection, ident)):
+                    writes.remove(f"{users}/{run_id}")
+            writes.commit()
+            return True
 
 
 def _earliest(first: float | None, second: float | None) -> float | None:

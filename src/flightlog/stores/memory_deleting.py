@@ -38,6 +38,9 @@ class MemoryDeleting:
     def _init_deleting(self) -> None:
         self._cleared: dict[tuple[str, int], Step] = {}
 
+    def _forget_uses(self, run_id: str) -> None:
+        raise NotImplementedError  # MemoryResources'
+
     def _dependents(self, wanted: set[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
         for run_id, steps in list(self._steps.items()):
@@ -72,6 +75,7 @@ class MemoryDeleting:
             steps = self._steps.pop(run_id, {})
             self._metrics.pop(run_id, None)
             self._attachments.pop(run_id, None)
+            self._forget_uses(run_id)
             for position in steps:
                 self._cleared.pop((run_id, position), None)
             for key, step in list(self._cache.items()):

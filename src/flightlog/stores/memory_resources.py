@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from ..model import ResourceCount, ResourceRecord, ResourceStatus, claim_takes
+from ..model import ResourceCount, ResourceRecord, ResourceStatus, ResourceUse, claim_takes
 
 
 class MemoryResources:
@@ -17,6 +17,9 @@ class MemoryResources:
     def _init_resources(self) -> None:
         self._resources: dict[str, dict[str, ResourceRecord]] = {}
         self._by_status: dict[str, dict[ResourceStatus, set[str]]] = {}
+        # Uses by run, and the runs that used each resource.
+        self._uses: dict[str, dict[tuple[str, str], ResourceUse]] = {}
+        self._users: dict[tuple[str, str], set[str]] = {}
 
     def data_directory(self) -> str | None:
         return None
@@ -133,6 +136,54 @@ class MemoryResources:
                 ):
                     found.lease_expires = lease_expires
 
+    # -- which runs computed and used which resources ------------------------------------------
+    def record_resource_uses(self, uses: Sequence[ResourceUse]) -> None:
+        with self._lock:
+            for use in uses:
+                key = (use.collection, use.ident)
+                self._uses.setdefault(use.run_id, {}).setdefault(key, use)
+                self._users.setdefault(key, set()).add(use.run_id)
+
+    def resource_uses(self, run_ids: Sequence[str]) -> list[ResourceUse]:
+        with self._lock:
+            return [
+                use
+                for run_id in dict.fromkeys(run_ids)
+                for use in self._uses.get(run_id, {}).values()
+            ]
+
+    def resource_users(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+        with self._lock:
+            return {key: set(self._users[key]) for key in keys if self._users.get(key)}
+
+    def resources_computed_by(self, run_ids: Sequence[str]) -> list[ResourceRecord]:
+        wanted = set(run_ids)
+        with self._lock:
+            return [
+                _copy(record)
+                for records in self._resources.values()
+                for record in records.values()
+                if record.run_id is not None and record.run_id in wanted
+            ]
+
+    def delete_resource(self, collection: str, ident: str, *, attempt: int) -> bool:
+        with self._lock:
+            found = self._stored(collection, ident)
+            if found is None or found.attempt != attempt:
+                return False
+            del self._resources[collection][ident]
+            self._by_status[collection][found.status].discard(ident)
+            return True
+
+    def _forget_uses(self, run_id: str) -> None:
+        """Drop the uses a deleted run recorded (the caller holds the lock)."""
+        for key in self._uses.pop(run_id, {}):
+            users = self._users.get(key)
+            if users is not None:
+                users.discard(run_id)
+                if not users:
+                    del self._users[key]
+
 
 def _earliest(first: float | None, second: float | None) -> float | None:
     return second if first is None else first if second is None else min(first, second)
@@ -159,4 +210,6 @@ def _copy(record: ResourceRecord) -> ResourceRecord:
         record.lease_expires,
         record.created_time,
         list(record.history),
+        record.run_id,
+        record.position,
     )

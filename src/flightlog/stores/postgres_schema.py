@@ -55,22 +55,30 @@ def postgres_statements(sqlite_schema: str = SQLITE_SCHEMA) -> list[str]:
 SCHEMA_STATEMENTS = postgres_statements()
 
 
-def upgrade_1_to_2(connection: psycopg.Connection[Any]) -> None:
-    """Version 2: a run's history of attempts and last-seen time, a task's constants."""
-    for table, column, kind in ADDED_COLUMNS[2]:
+def _add_columns(connection: psycopg.Connection[Any], version: int) -> None:
+    for table, column, kind in ADDED_COLUMNS[version]:
         alter = f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
         connection.execute(postgres_statements(alter)[0])
+
+
+def upgrade_1_to_2(connection: psycopg.Connection[Any]) -> None:
+    """Version 2: a run's history of attempts and last-seen time, a task's constants."""
+    _add_columns(connection, 2)
 
 
 def upgrade_2_to_3(connection: psycopg.Connection[Any]) -> None:
     """Version 3: blob put times and the indexes that deleting runs needs; finished runs'
     step counts, blob pieces, runs by creation time (sql_scale_schema)."""
-    for table, column, kind in ADDED_COLUMNS[3]:
-        alter = f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
-        connection.execute(postgres_statements(alter)[0])
+    _add_columns(connection, 3)
     for statement in version_3_statements():
         connection.execute(postgres_statements(statement)[0])
     connection.execute(scale.backfill(scale.POSTGRES_OBJECT_AGG))  # valid in both dialects
+
+
+def upgrade_3_to_4(connection: psycopg.Connection[Any]) -> None:
+    """Version 4: which run computed each resource, and which runs used it (the table
+    ``resource_uses`` is made by the schema's own statements)."""
+    _add_columns(connection, 4)
 
 
 # The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the
@@ -78,6 +86,7 @@ def upgrade_2_to_3(connection: psycopg.Connection[Any]) -> None:
 LADDER: dict[int, Callable[[psycopg.Connection[Any]], None]] = {
     1: upgrade_1_to_2,
     2: upgrade_2_to_3,
+    3: upgrade_3_to_4,
 }
 
 NOT_UPGRADED = (

@@ -1,6 +1,6 @@
 """The SQL shared by every relational store; SQLite and PostgreSQL are dialects of it.
 
-Schema (version 3). Users may query it with any SQL tool:
+Schema (version 4). Users may query it with any SQL tool:
 
 ``runs``
     one row per run. ``seq`` is an integer key; ``run_id`` the public id. JSON text columns:
@@ -25,8 +25,9 @@ Schema (version 3). Users may query it with any SQL tool:
     ``reason`` says why the step executed when that was known at the time (resume, recompute).
 ``step_view``
     the steps with their ``run_id`` and ``position`` spelled out, for people.
-``resources``
-    one row per resource (collection, identifier): see :mod:`flightlog.stores.sql_resources`.
+``resources``, ``resource_uses``
+    one row per resource (collection, identifier), and one per run that used a resource: see
+    :mod:`flightlog.stores.sql_resources`.
 ``metrics``, ``attachments``, ``blobs``
     metric series in chunks, attached files and their bytes by sha256: see
     :mod:`flightlog.stores.sql_tracking`.
@@ -39,7 +40,9 @@ Schema (version 3). Users may query it with any SQL tool:
 Opening a store of an older version migrates it forward in place (each dialect under its
 lock, so that many processes may open it at once): version 2 added ``runs.history``,
 ``runs.last_seen`` and ``tasks.constants`` (see ``ADDED_COLUMNS`` in
-:mod:`flightlog.stores.sqlite`). A store that cannot be upgraded where it is opened is read
+:mod:`flightlog.stores.sqlite`); version 3 what :mod:`flightlog.stores.sql_scale_schema`
+says; version 4 ``resources.run_id`` and ``resources.position`` and the table
+``resource_uses``. A store that cannot be upgraded where it is opened is read
 (what it lacks reads as empty) and refuses writes; so is one written by a newer flightlog.
 """
 
@@ -69,7 +72,7 @@ from ..model import (
 )
 from .base import SCHEMA_VERSION, FinishedStep
 from .sql_deleting import SQLDeleting
-from .sql_resources import FINISH, SQLResources, finish_params
+from .sql_resources import FINISH, GET, RESOURCE_COLUMNS_V3, SQLResources, finish_params
 from .sql_selection import SQLSelection
 from .sql_tracking import SQLTracking, Statements
 from .streamed_blobs import SQLBlobs
@@ -380,8 +383,11 @@ class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
         one that could not be upgraded where it was opened (``problem`` says why); an older
         one is still read, its missing columns as NULL."""
         if found < SCHEMA_VERSION:
-            self._run_columns = RUN_COLUMNS_V1
-            self._task_columns = TASK_COLUMNS_V1
+            if found < 2:
+                self._run_columns = RUN_COLUMNS_V1
+                self._task_columns = TASK_COLUMNS_V1
+            self._resource_columns = RESOURCE_COLUMNS_V3
+            self._resource_get = GET.format(columns=RESOURCE_COLUMNS_V3)
             self._read_only_reason = (
                 f"the store at {self.url} has schema version {found} and cannot be upgraded to "
                 f"version {SCHEMA_VERSION} here ({problem or 'unknown reason'}); it can be read, "

@@ -21,17 +21,17 @@ and the partial index that serves cache lookups (``cache = 1``) leaves it out.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import NotFoundError
 from ..model import Status
 from .files_io import check_digest
+from .sql_resources import chunks, marks
 from .sql_tracking import Statements
 
 POSITION_BITS = 32
 POSITION_MASK = (1 << POSITION_BITS) - 1
-_CHUNK = 500  # identifiers per IN (...) list
 
 BLOB_PUT = (
     "INSERT INTO blob_puts (sha256, put_time) VALUES (?, {now})"
@@ -41,15 +41,6 @@ BLOB_INSERT = (
     "INSERT INTO blobs (sha256, size, data) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING"
 )
 _UNREFERENCED = "NOT EXISTS (SELECT 1 FROM attachments WHERE attachments.sha256 = {table}.sha256)"
-
-
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-def _marks(count: int) -> str:
-    return ", ".join("?" * count)
 
 
 class SQLDeleting:
@@ -100,6 +91,7 @@ class SQLDeleting:
             (f"DELETE FROM steps WHERE id BETWEEN ? AND ? AND {marked}", [(low, high, seq)]),
             (f"DELETE FROM metrics WHERE run_seq = ? AND {marked}", [(seq, seq)]),
             (f"DELETE FROM attachments WHERE run_seq = ? AND {marked}", [(seq, seq)]),
+            (f"DELETE FROM resource_uses WHERE run_id = ? AND {marked}", [(run_id, seq)]),
             (
                 "INSERT INTO flightlog_meta (key, value) SELECT 'deleted_seq', CAST(? AS TEXT)"
                 f" WHERE {marked} AND NOT EXISTS (SELECT 1 FROM runs WHERE seq > ?)"
@@ -116,11 +108,11 @@ class SQLDeleting:
 
     def cache_dependents(self, run_ids: Sequence[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
-        for part in _chunks(list(dict.fromkeys(run_ids))):
+        for part in chunks(list(dict.fromkeys(run_ids))):
             rows = self._query(
                 "SELECT DISTINCT steps.source_run, runs.run_id FROM steps"
                 " JOIN runs ON runs.seq = steps.id / 4294967296"
-                f" WHERE steps.origin = 'cached' AND steps.source_run IN ({_marks(len(part))})",
+                f" WHERE steps.origin = 'cached' AND steps.source_run IN ({marks(len(part))})",
                 tuple(part),
             )
             for source, user in rows:
@@ -151,11 +143,11 @@ class SQLDeleting:
 
     def blob_users(self, digests: Sequence[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
-        for part in _chunks(list(dict.fromkeys(digests))):
+        for part in chunks(list(dict.fromkeys(digests))):
             rows = self._query(
                 "SELECT DISTINCT attachments.sha256, runs.run_id FROM attachments"
                 " JOIN runs ON runs.seq = attachments.run_seq"
-                f" WHERE attachments.sha256 IN ({_marks(len(part))})",
+                f" WHERE attachments.sha256 IN ({marks(len(part))})",
                 tuple(part),
             )
             for digest, run_id in rows:
@@ -184,10 +176,10 @@ class SQLDeleting:
         self._writable()
         limit, params = self._before(put_before)
         deleted: dict[str, int] = {}
-        for part in _chunks(list(dict.fromkeys(digests))):
-            marks = _marks(len(part))
+        for part in chunks(list(dict.fromkeys(digests))):
+            part_marks = marks(len(part))
             sizes = dict(
-                self._query(f"SELECT sha256, size FROM blobs WHERE sha256 IN ({marks})", part)
+                self._query(f"SELECT sha256, size FROM blobs WHERE sha256 IN ({part_marks})", part)
             )
             if not sizes:
                 continue
@@ -218,7 +210,7 @@ class SQLDeleting:
             left = {
                 row[0]
                 for row in self._query(
-                    f"SELECT sha256 FROM blobs WHERE sha256 IN ({_marks(len(sizes))})",
+                    f"SELECT sha256 FROM blobs WHERE sha256 IN ({marks(len(sizes))})",
                     tuple(sizes),
                 )
             }

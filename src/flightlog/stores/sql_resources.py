@@ -8,6 +8,12 @@ of the claim); ``arguments`` and ``result`` are flightlog's codec text; ``error`
 (``{"host", "pid", "process_start", "boot_id"}``) with its ``lease_expires``; ``history`` is a
 JSON list of the earlier computations (attempts, as in ``steps.attempts``). Times are Unix epoch
 seconds. An index on ``(collection, status)`` serves counts and listings by status.
+Schema version 4 added ``run_id`` and ``position``: the run (and its step) that claimed the
+latest computation, NULL outside any run (and for what was computed before), with an index.
+
+Table ``resource_uses`` (schema version 4), one row per ``(run_id, collection, ident)``: a run
+that fetched the resource (``position``: the fetching step's, NULL for the run's own body),
+written before the fetch reads the record. Deleting a run deletes its uses.
 
 Every statement is portable between SQLite and PostgreSQL: the claim is one
 ``INSERT ... ON CONFLICT ... DO UPDATE ... WHERE`` (or an ``UPDATE ... WHERE attempt = ?``).
@@ -16,30 +22,41 @@ Every statement is portable between SQLite and PostgreSQL: the claim is one
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..model import Attempt, ErrorInfo, Owner, ResourceCount, ResourceRecord, ResourceStatus
+from ..model import (
+    Attempt,
+    ErrorInfo,
+    Owner,
+    ResourceCount,
+    ResourceRecord,
+    ResourceStatus,
+    ResourceUse,
+)
 
 RESOURCE_COLUMNS = (
     "collection, ident, status, attempt, task_id, arguments, result, error, start_time,"
-    " end_time, owner, lease_expires, created_time, history"
+    " end_time, owner, lease_expires, created_time, history, run_id, position"
 )
+# The same, from a store still at schema version 3 (read where it could not be upgraded).
+RESOURCE_COLUMNS_V3 = RESOURCE_COLUMNS.replace("run_id, position", "NULL, NULL")
 _CLAIM_SET = (
     "status = 'pending', attempt = ?, task_id = ?, arguments = ?, result = NULL, error = NULL,"
-    " start_time = ?, end_time = NULL, owner = ?, lease_expires = ?, history = ?"
+    " start_time = ?, end_time = NULL, owner = ?, lease_expires = ?, history = ?, run_id = ?,"
+    " position = ?"
 )
 _INSERT_CLAIM = (
     f"INSERT INTO resources ({RESOURCE_COLUMNS})"
-    " VALUES (?, ?, 'pending', ?, ?, ?, NULL, NULL, ?, NULL, ?, ?, ?, ?)"
+    " VALUES (?, ?, 'pending', ?, ?, ?, NULL, NULL, ?, NULL, ?, ?, ?, ?, ?, ?)"
 )
 CLAIM_ABSENT = _INSERT_CLAIM + " ON CONFLICT (collection, ident) DO NOTHING"
 CLAIM_NEW = (
     _INSERT_CLAIM + " ON CONFLICT (collection, ident) DO UPDATE SET status = 'pending',"
     " attempt = excluded.attempt, task_id = excluded.task_id, arguments = excluded.arguments,"
     " result = NULL, error = NULL, start_time = excluded.start_time, end_time = NULL,"
-    " owner = excluded.owner, lease_expires = excluded.lease_expires, history = excluded.history"
-    " WHERE resources.attempt = 0"
+    " owner = excluded.owner, lease_expires = excluded.lease_expires, history = excluded.history,"
+    " run_id = excluded.run_id, position = excluded.position WHERE resources.attempt = 0"
 )
 CLAIM_AGAIN = (
     f"UPDATE resources SET {_CLAIM_SET} WHERE collection = ? AND ident = ? AND attempt = ?"
@@ -49,15 +66,20 @@ FINISH = (
     " lease_expires = NULL WHERE collection = ? AND ident = ? AND attempt = ?"
 )
 PUT = (
-    f"INSERT INTO resources ({RESOURCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO resources ({RESOURCE_COLUMNS})"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (collection, ident) DO UPDATE SET status = excluded.status,"
     " attempt = excluded.attempt, task_id = excluded.task_id, arguments = excluded.arguments,"
     " result = excluded.result, error = excluded.error, start_time = excluded.start_time,"
     " end_time = excluded.end_time, owner = excluded.owner,"
     " lease_expires = excluded.lease_expires, created_time = excluded.created_time,"
-    " history = excluded.history"
+    " history = excluded.history, run_id = excluded.run_id, position = excluded.position"
 )
-GET = f"SELECT {RESOURCE_COLUMNS} FROM resources WHERE collection = ? AND ident = ?"
+GET = "SELECT {columns} FROM resources WHERE collection = ? AND ident = ?"
+USE = (
+    "INSERT INTO resource_uses (run_id, collection, ident, position) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (run_id, collection, ident) DO NOTHING"
+)
 DECLARE = (
     "INSERT INTO resources (collection, ident, status, attempt, created_time)"
     " VALUES (?, ?, 'unavailable', 0, ?) ON CONFLICT (collection, ident) DO NOTHING"
@@ -70,6 +92,20 @@ COLLECTIONS = (
     " FROM names WHERE names.name IS NOT NULL)"
     " SELECT name FROM names WHERE name IS NOT NULL"
 )
+
+
+_CHUNK = 500  # identifiers per IN (...) list
+
+
+def chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``items`` in parts of at most 500 (one ``IN (...)`` list each)."""
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def marks(count: int) -> str:
+    """``count`` parameter marks, comma-separated."""
+    return ", ".join("?" * count)
 
 
 # Members by value: ResourceStatus(text) goes through the enum metaclass (slow), and every
@@ -139,6 +175,8 @@ def resource_from_row(row: Sequence[Any]) -> ResourceRecord:
         history=[]
         if history is None
         else [Attempt.from_dict(item) for item in json.loads(history)],
+        run_id=row[14],
+        position=row[15],
     )
 
 
@@ -146,6 +184,8 @@ class SQLResources:
     """Resource storage in SQL; needs the dialect hooks of ``SQLStore``."""
 
     _read_only_reason: str | None  # set by SQLStore: why this store may not be written
+    _resource_columns = RESOURCE_COLUMNS  # RESOURCE_COLUMNS_V3 on a store read as version 3
+    _resource_get = GET.format(columns=RESOURCE_COLUMNS)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -165,7 +205,7 @@ class SQLResources:
         return None
 
     def get_resource(self, collection: str, ident: str) -> ResourceRecord | None:
-        rows = self._query(GET, (collection, ident))
+        rows = self._query(self._resource_get, (collection, ident))
         return resource_from_row(rows[0]) if rows else None
 
     def claim_resource(self, record: ResourceRecord, *, expected_attempt: int | None) -> bool:
@@ -185,6 +225,8 @@ class SQLResources:
                 record.lease_expires,
                 record.created_time,
                 history,
+                record.run_id,
+                record.position,
             )
             return self._write(CLAIM_NEW if expected_attempt == 0 else CLAIM_ABSENT, params) > 0
         params = (
@@ -195,6 +237,8 @@ class SQLResources:
             owner,
             record.lease_expires,
             history,
+            record.run_id,
+            record.position,
             record.collection,
             record.ident,
             expected_attempt,
@@ -223,6 +267,8 @@ class SQLResources:
             record.lease_expires,
             record.created_time,
             _history_text(record.history),
+            record.run_id,
+            record.position,
         )
         self._write(PUT, params)
 
@@ -237,13 +283,14 @@ class SQLResources:
     ) -> list[ResourceRecord]:
         if status is None:
             rows = self._query(
-                f"SELECT {RESOURCE_COLUMNS} FROM resources WHERE collection = ? ORDER BY ident",
+                f"SELECT {self._resource_columns} FROM resources WHERE collection = ?"
+                " ORDER BY ident",
                 (collection,),
             )
         else:
             # Through the status index first: the planner would otherwise walk the collection.
             rows = self._query(
-                f"SELECT {RESOURCE_COLUMNS} FROM resources WHERE collection = ? AND ident IN"
+                f"SELECT {self._resource_columns} FROM resources WHERE collection = ? AND ident IN"
                 " (SELECT ident FROM resources WHERE collection = ? AND status = ?)"
                 " ORDER BY ident",
                 (collection, collection, status.value),
@@ -292,3 +339,51 @@ class SQLResources:
             " AND attempt = ? AND status = 'pending'",
             [(lease_expires, collection, ident, attempt) for collection, ident, attempt in claims],
         )
+
+    # -- which runs computed and used which resources (schema version 4) ---------------------
+    def record_resource_uses(self, uses: Sequence[ResourceUse]) -> None:
+        self._writable()
+        if uses:
+            self._write_many(
+                USE, [(use.run_id, use.collection, use.ident, use.position) for use in uses]
+            )
+
+    def resource_uses(self, run_ids: Sequence[str]) -> list[ResourceUse]:
+        found: list[ResourceUse] = []
+        for part in chunks(list(dict.fromkeys(run_ids))):
+            rows = self._query(
+                "SELECT run_id, collection, ident, position FROM resource_uses"
+                f" WHERE run_id IN ({marks(len(part))})",
+                tuple(part),
+            )
+            found.extend(ResourceUse(*row) for row in rows)
+        return found
+
+    def resource_users(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+        found: dict[tuple[str, str], set[str]] = {}
+        for key in dict.fromkeys(keys):
+            rows = self._query(
+                "SELECT run_id FROM resource_uses WHERE collection = ? AND ident = ?", key
+            )
+            if rows:
+                found[key] = {row[0] for row in rows}
+        return found
+
+    def resources_computed_by(self, run_ids: Sequence[str]) -> list[ResourceRecord]:
+        found: list[ResourceRecord] = []
+        for part in chunks(list(dict.fromkeys(run_ids))):
+            rows = self._query(
+                f"SELECT {self._resource_columns} FROM resources"
+                f" WHERE run_id IN ({marks(len(part))})",
+                tuple(part),
+            )
+            found.extend(resource_from_row(row) for row in rows)
+        return found
+
+    def delete_resource(self, collection: str, ident: str, *, attempt: int) -> bool:
+        self._writable()
+        deleted = self._write(
+            "DELETE FROM resources WHERE collection = ? AND ident = ? AND attempt = ?",
+            (collection, ident, attempt),
+        )
+        return deleted > 0

@@ -1,4 +1,4 @@
-"""The SQLite schema (version 3, described in :mod:`flightlog.stores.sql`), and its set-up: a
+"""The SQLite schema (version 4, described in :mod:`flightlog.stores.sql`), and its set-up: a
 new store's tables, or the migration ladder that takes an older store up, one version at a
 time (``LADDER``)."""
 
@@ -83,9 +83,20 @@ CREATE TABLE IF NOT EXISTS resources (
     lease_expires REAL,
     created_time REAL,
     history TEXT,
+    run_id TEXT,
+    position INTEGER,
     PRIMARY KEY (collection, ident)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS resources_status ON resources (collection, status);
+CREATE INDEX IF NOT EXISTS resources_run ON resources (run_id) WHERE run_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS resource_uses (
+    run_id TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    ident TEXT NOT NULL,
+    position INTEGER,
+    PRIMARY KEY (run_id, collection, ident)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resource_uses_resource ON resource_uses (collection, ident);
 CREATE TABLE IF NOT EXISTS metrics (
     id INTEGER PRIMARY KEY,
     run_seq INTEGER NOT NULL,
@@ -128,6 +139,7 @@ CREATE VIEW IF NOT EXISTS step_view AS
 ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
     2: (("runs", "history", "TEXT"), ("runs", "last_seen", "REAL"), ("tasks", "constants", "TEXT")),
     3: scale.ADDED_COLUMNS,
+    4: (("resources", "run_id", "TEXT"), ("resources", "position", "INTEGER")),
 }
 
 
@@ -171,10 +183,21 @@ def upgrade_2_to_3(connection: sqlite3.Connection) -> None:
     connection.execute(scale.backfill(scale.SQLITE_OBJECT_AGG))
 
 
+def upgrade_3_to_4(connection: sqlite3.Connection) -> None:
+    """Version 4: which run computed each resource (``resources.run_id``, ``position``; NULL
+    for those computed before, which no run's deletion takes) and which runs used it
+    (``resource_uses``, made by the schema's own statements)."""
+    _add_columns(connection, 4)
+
+
 # The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the
 # transaction of the caller (which holds the write lock). Each step adds what its version
 # added; the schema's own statements (CREATE ... IF NOT EXISTS) run after the last one.
-LADDER: dict[int, Callable[[sqlite3.Connection], None]] = {1: upgrade_1_to_2, 2: upgrade_2_to_3}
+LADDER: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: upgrade_1_to_2,
+    2: upgrade_2_to_3,
+    3: upgrade_3_to_4,
+}
 
 
 def climb(connection: sqlite3.Connection, found: int) -> None:

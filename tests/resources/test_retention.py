@@ -52,7 +52,7 @@ def test_a_fetch_in_a_run_names_its_run_and_step_and_records_uses_once(
     assert record is not None
     step = fl.get_metadata("first", name="fetch_in_step")
     assert (record.run_id, record.position) == ("first", step["position"])
-    assert fl.fetch(COLLECTION, "a").record.run_id == "first"
+    assert fl.fetch(COLLECTION, "a").run_id == "first"
 
     @fl.workflow
     def body_fetch() -> int:  # in the run's own body: no step

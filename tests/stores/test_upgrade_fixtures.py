@@ -210,6 +210,40 @@ def test_many_processes_opening_an_old_sqlite_store_upgrade_it_once(tmp_path: Pa
         _check_old_records_read_back(store)
 
 
+@pytest.mark.timeout(120)
+def test_many_processes_opening_an_old_files_store_upgrade_it_together(tmp_path: Path) -> None:
+    """Each climbs the files store's ladder (its steps are idempotent); all end at the current
+    version, and the records read back."""
+    root = _copied(tmp_path, "files_v3")
+    url = f"file://{root}?fsync=false"
+    context = multiprocessing.get_context("spawn")
+    count = 6
+    barrier = context.Barrier(count)
+    results = context.Queue()
+    processes = [
+        context.Process(target=_open_and_tell, args=(url, barrier, results)) for _ in range(count)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        found = [results.get(timeout=90) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+    assert [version for version, _ in found] == [SCHEMA_VERSION] * count
+    assert json.loads((root / "flightlog" / "store.json").read_text())["schema_version"] == (
+        SCHEMA_VERSION
+    )
+    with flightlog.open(url) as fl:
+        expected = _expected(3)
+        assert expected is not None
+        found_now = snapshot_of(fl)
+        del expected["resources"], found_now["resources"]
+        assert found_now == expected
+
+
 def _schema_of(database: Path) -> dict[str, list[Any]]:
     """Each table's columns and each index's definition, as SQLite describes them."""
     with closing(sqlite3.connect(database)) as connection:

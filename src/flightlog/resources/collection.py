@@ -306,6 +306,7 @@ class Resource:
             "task_id": self.task_id,
             "attempt": self.attempt,
             "history": self.history,
+            "run_id": self.run_id,
         }
 
     def __repr__(self) -> str:

@@ -74,14 +74,20 @@ def test_gc_under_concurrent_fetches_keeps_every_resource_a_kept_run_used(
             kept = [run["run_id"] for run in fl.list_runs() if run["run_id"].startswith("run-")]
             assert sorted(kept) == ["run-37", "run-38", "run-39"]
             assert any(name.startswith("tiles/own-") for name in gone)
+            # Each kept run used (a recorded use) or computed (it computed again one that gc
+            # had deleted, or one of its own) its two resources: all there, files and all.
             used: set[str] = set()
             for run_id in kept:
-                for use in fl.store.resource_uses([run_id]):
-                    used.add(use.ident)
-                    found = fl.fetch("tiles", use.ident, wait=False)
-                    assert found.status == "completed", (run_id, use.ident)
-                    tile = data / "resources" / "tiles" / use.ident / "storage" / "tile.bin"
-                    assert tile.read_bytes() == use.ident.encode() * 100, (run_id, use.ident)
+                idents = {use.ident for use in fl.store.resource_uses([run_id])}
+                idents |= {record.ident for record in fl.store.resources_computed_by([run_id])}
+                index = int(run_id.split("-")[1])
+                assert idents == {f"shared-{index % 3}", f"own-{index}"}, run_id
+                for ident in idents:
+                    found = fl.fetch("tiles", ident, wait=False)
+                    assert found.status == "completed", (run_id, ident)
+                    tile = data / "resources" / "tiles" / ident / "storage" / "tile.bin"
+                    assert tile.read_bytes() == ident.encode() * 100, (run_id, ident)
+                used |= idents
             assert used == {"shared-0", "shared-1", "shared-2", "own-37", "own-38", "own-39"}
             # What only deleted runs computed or used is gone, records and folders.
             left = {record.ident for record in fl.store.list_resources("tiles")}

@@ -183,11 +183,10 @@ def _open_and_tell(url: str, barrier: Any, results: Any) -> None:
         store.close()
 
 
-@pytest.mark.timeout(120)
-def test_many_processes_opening_an_old_sqlite_store_upgrade_it_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{_copied(tmp_path, 'sqlite_v1.db')}"
+def _opened_together(url: str, count: int) -> list[tuple[int, str]]:
+    """What ``count`` processes that open the store at the same moment tell (each its schema
+    version afterwards, and its backup)."""
     context = multiprocessing.get_context("spawn")
-    count = 6
     barrier = context.Barrier(count)
     results = context.Queue()
     processes = [
@@ -196,13 +195,19 @@ def test_many_processes_opening_an_old_sqlite_store_upgrade_it_once(tmp_path: Pa
     for process in processes:
         process.start()
     try:
-        found = [results.get(timeout=90) for _ in processes]
+        return [results.get(timeout=90) for _ in processes]
     finally:
         for process in processes:
             process.join(30)
             if process.is_alive():
                 process.kill()
-    assert [version for version, _ in found] == [SCHEMA_VERSION] * count
+
+
+@pytest.mark.timeout(120)
+def test_many_processes_opening_an_old_sqlite_store_upgrade_it_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{_copied(tmp_path, 'sqlite_v1.db')}"
+    found = _opened_together(url, 6)
+    assert [version for version, _ in found] == [SCHEMA_VERSION] * 6
     backups = [backup for _, backup in found if backup != "None"]
     assert backups == [f"{tmp_path}/sqlite_v1.db.v1.bak"]
     assert sorted(path.name for path in tmp_path.glob("*.bak")) == ["sqlite_v1.db.v1.bak"]
@@ -216,23 +221,8 @@ def test_many_processes_opening_an_old_files_store_upgrade_it_together(tmp_path:
     version, and the records read back."""
     root = _copied(tmp_path, "files_v3")
     url = f"file://{root}?fsync=false"
-    context = multiprocessing.get_context("spawn")
-    count = 6
-    barrier = context.Barrier(count)
-    results = context.Queue()
-    processes = [
-        context.Process(target=_open_and_tell, args=(url, barrier, results)) for _ in range(count)
-    ]
-    for process in processes:
-        process.start()
-    try:
-        found = [results.get(timeout=90) for _ in processes]
-    finally:
-        for process in processes:
-            process.join(30)
-            if process.is_alive():
-                process.kill()
-    assert [version for version, _ in found] == [SCHEMA_VERSION] * count
+    found = _opened_together(url, 6)
+    assert [version for version, _ in found] == [SCHEMA_VERSION] * 6
     assert json.loads((root / "flightlog" / "store.json").read_text())["schema_version"] == (
         SCHEMA_VERSION
     )

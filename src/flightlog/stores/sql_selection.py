@@ -78,6 +78,7 @@ class SQLSelection:
                 self._JSON_FIELD.format(column="runs.error", key="type"),
                 self._JSON_FIELD.format(column="runs.error", key="message"),
                 "runs.user_metadata",
+                "runs.arguments",
             ]
             found = [self._CONTAINS.format(column=f"lower({text})") for text in texts]
             clauses.append(f"({' OR '.join(found)})")

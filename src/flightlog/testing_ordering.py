@@ -63,9 +63,10 @@ class OrderingStoreContract:
                     RunSelection(), order=order, descending=descending, offset=1, limit=2
                 )
                 assert _ids(page) == _ids(expected)[1:3], (order, descending)
-                assert _ids(store.order_runs(RunSelection(), order=order, offset=2)) == _ids(
-                    store.order_runs(RunSelection(), order=order)
-                )[2:]
+                assert (
+                    _ids(store.order_runs(RunSelection(), order=order, offset=2))
+                    == _ids(store.order_runs(RunSelection(), order=order))[2:]
+                )
 
     def test_order_runs_ties_and_text_by_code_point(self, store: Store) -> None:
         self._populate_ordered(store)

@@ -72,8 +72,8 @@ from ..model import (
 )
 from .base import SCHEMA_VERSION, FinishedStep
 from .sql_deleting import SQLDeleting
-from .sql_resources import FINISH, GET, RESOURCE_COLUMNS_V3, SQLResources, finish_params
 from .sql_ordering import SQLOrdering
+from .sql_resources import FINISH, GET, RESOURCE_COLUMNS_V3, SQLResources, finish_params
 from .sql_selection import SQLSelection
 from .sql_tracking import SQLTracking, Statements
 from .streamed_blobs import SQLBlobs

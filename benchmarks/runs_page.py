@@ -25,9 +25,9 @@ DEFAULT = Path(tempfile.gettempdir()) / "flightlog-scale"
 VIEWS: list[tuple[str, RunFilter, str, bool, int]] = [
     ("newest first", RunFilter(), "created", True, 0),
     ("oldest first", RunFilter(), "created", False, 0),
-    ("workflow", RunFilter(workflow="flow3"), "created", True, 0),
-    ("tag", RunFilter(tag="t1"), "created", True, 0),
-    ("text", RunFilter(text="run-0042"), "created", True, 0),
+    ("workflow", RunFilter(workflow="train"), "created", True, 0),
+    ("tag", RunFilter(tag="nightly"), "created", True, 0),
+    ("text", RunFilter(text="run-00042"), "created", True, 0),
     ("status FAILED", RunFilter.parse(statuses=["FAILED"]), "created", True, 0),
     ("status RUNNING", RunFilter.parse(statuses=["RUNNING"]), "created", True, 0),
     ("sort start", RunFilter(), "start", True, 0),
@@ -38,7 +38,7 @@ VIEWS: list[tuple[str, RunFilter, str, bool, int]] = [
     ("sort tag", RunFilter(), "tag", False, 0),
     ("sort run_id", RunFilter(), "run_id", False, 0),
     ("page 100 of 200", RunFilter(), "created", True, 5000),
-    ("workflow+sort steps", RunFilter(workflow="flow3"), "steps", True, 0),
+    ("workflow+sort steps", RunFilter(workflow="train"), "steps", True, 0),
 ]
 
 

@@ -159,6 +159,7 @@ class PostgresStore(SQLStore):
     _JSON_FIELD = "({column}::json ->> '{key}')"
     _NO_LIMIT = ""
     _BINARY_COLLATE = ' COLLATE "C"'
+    _RUNS_THEN = "JOIN"
     _JSON_OBJECT_AGG = POSTGRES_OBJECT_AGG
     _JSON_EACH = "json_each_text({column}::json)"
 

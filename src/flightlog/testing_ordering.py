@@ -1,5 +1,6 @@
 """The store conformance suite's part on runs in a chosen order, a page at a time
-(``order_runs``) and the workflow names of a selection (``workflow_names``).
+(``order_runs``), the workflow names of a selection (``workflow_names``) and how many runs
+it holds by status (``count_runs``).
 
 :class:`flightlog.testing.StoreContract` inherits :class:`OrderingStoreContract`, so that
 every store must pass these tests too.
@@ -95,6 +96,25 @@ class OrderingStoreContract:
     def test_unknown_order_is_named(self, store: Store) -> None:
         with pytest.raises(InvalidInputError, match="unknown order 'size'"):
             store.order_runs(RunSelection(), order="size")
+
+    def test_count_runs_by_stored_status(self, store: Store) -> None:
+        assert store.count_runs(RunSelection()) == {}
+        self._populate_ordered(store)
+        assert store.count_runs(RunSelection()) == {
+            Status.SUCCESSFUL: 2,
+            Status.FAILED: 1,
+            Status.RUNNING: 1,
+            Status.CANCELED: 1,
+        }
+        assert store.count_runs(RunSelection(workflow="train", tag="alpha")) == {
+            Status.SUCCESSFUL: 1
+        }
+        assert store.count_runs(RunSelection(search='"N":4')) == {Status.CANCELED: 1}
+        finished = RunSelection(statuses=frozenset({Status.FAILED, Status.RUNNING}))
+        assert store.count_runs(finished) == {Status.FAILED: 1, Status.RUNNING: 1}
+        assert store.count_runs(RunSelection(search="nowhere")) == {}
+        for selection in (RunSelection(), RunSelection(workflow="eval"), finished):
+            assert store.count_runs(selection) == store.count_statuses(selection).runs
 
     def test_workflow_names_of_a_selection(self, store: Store) -> None:
         assert store.workflow_names(RunSelection()) == []

@@ -57,6 +57,7 @@ def test_no_question_of_the_runs_page_scans_the_steps(
             RunSelection(search="run-1"),
         ):
             store.count_statuses(selection)
+            store.count_runs(selection)
             store.workflow_names(selection)
             for order in RUN_ORDERS:
                 store.order_runs(selection, order=order, descending=False, limit=5)

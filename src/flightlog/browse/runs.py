@@ -67,10 +67,13 @@ def runs_page(
     stored = _stored_selection(selection)
     every_collection = _collections(queries, selection)
     collections = [run for run in every_collection if run_matches(run, stored)]
-    running = store.select_runs(replace(stored, statuses=frozenset({Status.RUNNING})))
-    live = [(run, effective_status(run)) for run in running]  # few: the runs going now
+    counted = store.count_runs(stored)
+    running = []
+    if counted.get(Status.RUNNING):  # few: the runs going now (or whose owner died)
+        running = store.select_runs(replace(stored, statuses=frozenset({Status.RUNNING})))
+    live = [(run, effective_status(run)) for run in running]
     counts = {status.value: 0 for status in Status}
-    for status, count in store.count_statuses(stored).runs.items():
+    for status, count in counted.items():
         if status is not Status.RUNNING:
             counts[status.value] += count
     shown = [(run, effective_status(run)) for run in collections]

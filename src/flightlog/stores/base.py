@@ -174,6 +174,11 @@ class Store(Protocol):
         """The workflow names of the runs in the selection, each once, sorted."""
         ...
 
+    def count_runs(self, selection: RunSelection) -> dict[Status, int]:
+        """How many runs of the selection have each stored status (non-zero counts only):
+        the ``runs`` of :meth:`count_statuses`, without reading their steps' counts."""
+        ...
+
     def record_task(self, task: TaskRecord) -> None:
         """Insert a task version if its task_id is not recorded yet (idempotent). Every field
         is read back as given, ``components`` and ``constants`` included."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError
-from ..model import Run
+from ..model import Run, Status
 from ..selection import RunSelection
 
 RUN_ORDERS = ("created", "start", "duration", "workflow", "status", "steps", "run_id", "tag")
@@ -46,7 +46,7 @@ def stored_order_key(order: str) -> Callable[[Run], Any]:
 
 
 class PythonOrdering:
-    """``order_runs`` and ``workflow_names`` over ``select_runs``."""
+    """``order_runs``, ``workflow_names`` and ``count_runs`` over ``select_runs``."""
 
     if TYPE_CHECKING:
 
@@ -75,3 +75,9 @@ class PythonOrdering:
 
     def workflow_names(self, selection: RunSelection) -> list[str]:
         return sorted({run.workflow for run in self.select_runs(selection)})
+
+    def count_runs(self, selection: RunSelection) -> dict[Status, int]:
+        counts: dict[Status, int] = {}
+        for run in self.select_runs(selection):
+            counts[run.status] = counts.get(run.status, 0) + 1
+        return counts

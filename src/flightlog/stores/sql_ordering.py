@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..model import Run
+from ..model import Run, Status
 from ..selection import RunSelection
 from .python_ordering import check_order
 
@@ -31,7 +31,9 @@ _EXPRESSIONS = {
 
 
 class SQLOrdering:
-    """The ordering methods of :class:`~flightlog.stores.sql.SQLStore`.
+    """The ordering methods of :class:`~flightlog.stores.sql.SQLStore` , and the two other
+    questions of a page of runs: its workflow names, and how many runs it holds by status
+    (without their steps' counts, which ``count_statuses`` adds up).
 
     ``_BINARY_COLLATE`` makes text sort by code point, as Python sorts it (SQLite's default;
     PostgreSQL's databases often sort by a locale's rules).
@@ -98,6 +100,14 @@ class SQLOrdering:
             )
             found.update((int(row[0]), run_from_row(row, row[19])) for row in rows)
         return [found[seq] for seq in seqs if seq in found]
+
+    def count_runs(self, selection: RunSelection) -> dict[Status, int]:
+        clauses, params = self._selection_sql(selection)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._query(
+            f"SELECT runs.status, count(*) FROM runs{where} GROUP BY runs.status", params
+        )
+        return {Status(status): int(count) for status, count in rows if count}
 
     def workflow_names(self, selection: RunSelection) -> list[str]:
         clauses, params = self._selection_sql(selection)

@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from ..errors import InvalidInputError, NotFoundError
+from ..model import ResourceStatus
+from ..runtime.cache_claims import collection_of
 from ..stores import Store
+
+
+def _clear(store: Store, task_id: str) -> int:
+    """Clear the task version's cached results, and the records of the claims that made one
+    computation per key (those let go: a claim held now stays)."""
+    cleared = store.clear_cache(task_id)
+    collection = collection_of(task_id)
+    for record in store.list_resources(collection):
+        if record.status is not ResourceStatus.PENDING:
+            store.delete_resource(collection, record.ident, attempt=record.attempt)
+    return cleared
 
 
 def _every_task(store: Store) -> list[str]:
@@ -33,11 +46,11 @@ def clear_cache(
             raise InvalidInputError("give a task name (and version) or a task_id, not both")
         if store.get_task(task_id) is None:
             raise NotFoundError(f"no task version {task_id!r} in {store.url}")
-        return {task_id: store.clear_cache(task_id)}
+        return {task_id: _clear(store, task_id)}
     if task is None:
         if version is not None:
             raise InvalidInputError("a version needs the task's name")
-        return {found: store.clear_cache(found) for found in _every_task(store)}
+        return {found: _clear(store, found) for found in _every_task(store)}
     versions = store.tasks_named(task)
     if not versions:
         raise NotFoundError(f"no task named {task!r} in {store.url}")
@@ -49,4 +62,4 @@ def clear_cache(
         ]
         if not versions:
             raise NotFoundError(f"task {task!r} has no version {version!r} in {store.url}")
-    return {record.task_id: store.clear_cache(record.task_id) for record in versions}
+    return {record.task_id: _clear(store, record.task_id) for record in versions}

@@ -50,6 +50,7 @@ LAYERS = {
     "testing_resources": 8,
     "testing_resource_uses": 8,
     "testing_selection": 8,
+    "testing_ordering": 8,
     "testing_tracking": 8,
     "cli": 9,
     "__main__": 9,

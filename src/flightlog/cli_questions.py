@@ -61,7 +61,9 @@ def add_run_filters(parser: argparse.ArgumentParser) -> None:
     when = "a date or time (2026-12-01, 2026-12-01T08:30), epoch seconds, or an age (2h, 30d)"
     parser.add_argument("--since", help=f"only runs created since: {when}")
     parser.add_argument("--until", help="only runs created before (as --since)")
-    parser.add_argument("--search", help="only runs with this text in id, names, error or metadata")
+    parser.add_argument(
+        "--search", help="only runs with this text in id, names, error, metadata or arguments"
+    )
     add_value_filters(parser)
 
 

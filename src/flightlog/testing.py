@@ -28,6 +28,7 @@ from .testing_cancel import CancelStoreContract
 from .testing_copy import CopyStoreContract
 from .testing_deleting import DeletingStoreContract
 from .testing_live import LiveStoreContract
+from .testing_ordering import OrderingStoreContract
 from .testing_resource_uses import ResourceUseStoreContract
 from .testing_resources import ResourceStoreContract
 from .testing_selection import SelectionStoreContract
@@ -78,6 +79,7 @@ class StoreContract(
     LiveStoreContract,
     CopyStoreContract,
     DeletingStoreContract,
+    OrderingStoreContract,
     ResourceStoreContract,
     ResourceUseStoreContract,
     SelectionStoreContract,

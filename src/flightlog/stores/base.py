@@ -154,6 +154,31 @@ class Store(Protocol):
         finishes) and count only the steps of runs still going."""
         ...
 
+    def order_runs(
+        self,
+        selection: RunSelection,
+        *,
+        order: str = "created",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """The runs in the selection, with their step counts, in an order of
+        :data:`~flightlog.stores.python_ordering.RUN_ORDERS` (``created``: creation order, as
+        :meth:`select_runs`; the others by a stored column, runs that tie newest first in
+        either direction), skipping ``offset`` and giving at most ``limit``. SQL stores read
+        only the page's runs. Unknown order: InvalidInputError."""
+        ...
+
+    def workflow_names(self, selection: RunSelection) -> list[str]:
+        """The workflow names of the runs in the selection, each once, sorted."""
+        ...
+
+    def count_runs(self, selection: RunSelection) -> dict[Status, int]:
+        """How many runs of the selection have each stored status (non-zero counts only):
+        the ``runs`` of :meth:`count_statuses`, without reading their steps' counts."""
+        ...
+
     def record_task(self, task: TaskRecord) -> None:
         """Insert a task version if its task_id is not recorded yet (idempotent). Every field
         is read back as given, ``components`` and ``constants`` included."""

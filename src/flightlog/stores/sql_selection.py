@@ -26,8 +26,9 @@ class SQLSelection:
     """The selection methods of :class:`~flightlog.stores.sql.SQLStore`.
 
     Dialects say how to find a substring (``_CONTAINS``), read a field of JSON text
-    (``_JSON_FIELD``), list without a limit (``_NO_LIMIT``), and make and read a JSON object
-    of counts (``_JSON_OBJECT_AGG``, ``_JSON_EACH``); the defaults are SQLite's.
+    (``_JSON_FIELD``), list without a limit (``_NO_LIMIT``), make and read a JSON object
+    of counts (``_JSON_OBJECT_AGG``, ``_JSON_EACH``), and join runs to their steps in that
+    order (``_RUNS_THEN``); the defaults are SQLite's.
     """
 
     url: str
@@ -38,6 +39,9 @@ class SQLSelection:
     _NO_LIMIT = " LIMIT -1"
     _JSON_OBJECT_AGG = SQLITE_OBJECT_AGG
     _JSON_EACH = "json_each({column})"
+    # Runs first, then each one's key range of steps: with a workflow or tag asked for,
+    # SQLite would otherwise scan every step and look its run up.
+    _RUNS_THEN = "CROSS JOIN"
 
     if TYPE_CHECKING:
 
@@ -78,6 +82,7 @@ class SQLSelection:
                 self._JSON_FIELD.format(column="runs.error", key="type"),
                 self._JSON_FIELD.format(column="runs.error", key="message"),
                 "runs.user_metadata",
+                "runs.arguments",
             ]
             found = [self._CONTAINS.format(column=f"lower({text})") for text in texts]
             clauses.append(f"({' OR '.join(found)})")
@@ -136,7 +141,7 @@ class SQLSelection:
         _add(
             counts.steps,
             self._query(
-                f"SELECT steps.status, count(*) FROM runs JOIN steps ON {STEP_RANGE}"
+                f"SELECT steps.status, count(*) FROM runs {self._RUNS_THEN} steps ON {STEP_RANGE}"
                 f" WHERE {where} GROUP BY steps.status",
                 params,
             ),

@@ -3,8 +3,8 @@ results, as text (previews; ``--full`` for every value whole) or JSON.
 
 Fast and small for large runs: the steps are read a page at a time (``fl.iter_steps``), each
 result decoded once, and written before the next page is read, so memory stays bounded and the
-first lines come at once; the JSON of a large run is written one step per line by the C encoder (with ``indent``, Python's encoder
-runs in pure Python: 30,000 steps took seconds).
+first lines come at once; the JSON of a large run is written one step per line by the C
+encoder (with ``indent``, Python's encoder runs in pure Python: 30,000 steps took seconds).
 """
 
 from __future__ import annotations

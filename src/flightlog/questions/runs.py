@@ -31,6 +31,7 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+_ORDERS = frozenset({"<", "<=", ">", ">="})
 _LIVE = frozenset({Status.RUNNING, Status.RESUMABLE})
 PAGE = 500
 Metric = tuple[str, str, Any]
@@ -73,6 +74,12 @@ def _metric(value: object) -> Metric | None:
         raise InvalidInputError(
             f"metric must be (name, operator, value) with an operator of {known}, "
             f"e.g. ('loss', '<', 0.3); not {value!r}"
+        )
+    if value[1] in _ORDERS and (
+        isinstance(value[2], bool) or not isinstance(value[2], int | float)
+    ):
+        raise InvalidInputError(
+            f"metric {value[0]!r} {value[1]} needs a number to compare with, not {value[2]!r}"
         )
     return (value[0], value[1], value[2])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,37 @@ def test_show_reads_pages_and_writes_before_reading_the_rest(
         first, second, last = (written for _, written in reads)
         assert first < second < last  # each page was written before the next was read
         assert "one_1" in out.getvalue()[:last]
+
+
+class _Discarded(io.StringIO):
+    """Output that is counted, not kept (as a pipe to ``head`` would be)."""
+
+    written = 0
+
+    def write(self, text: str) -> int:
+        self.written += len(text)
+        return len(text)
+
+
+def _peak_of_show(url: str, *options: str) -> tuple[int, int]:
+    out = _Discarded()
+    tracemalloc.start()
+    try:
+        assert cli.main(["show", "many", "--url", url, *options], out=out) == 0
+        return tracemalloc.get_traced_memory()[1], out.written
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("options", [(), ("--json",)])
+def test_show_memory_stays_bounded_by_a_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, options: tuple[str, ...]
+) -> None:
+    url = f"sqlite:///{tmp_path}/show.db"
+    _record(url, 1500)  # 1,715 steps
+    monkeypatch.setattr(cli_show, "PAGE", 10**9)
+    whole, written = _peak_of_show(url, *options)
+    monkeypatch.setattr(cli_show, "PAGE", 50)
+    paged, written_paged = _peak_of_show(url, *options)
+    assert written_paged == written
+    assert paged * 4 < whole, (paged, whole)

@@ -107,3 +107,21 @@ def test_clear_cache_names_a_bad_task(url: str) -> None:
         with pytest.raises(flightlog.NotFoundError, match="no task named 'nosuch'"):
             fl.clear_cache("nosuch")
         assert sum(fl.clear_cache("step").values()) == 2
+
+
+def test_limits_and_offsets_beyond_a_stores_integers(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    huge = 10**30
+    with flightlog.open(url) as fl:
+        assert [run["run_id"] for run in fl.list_runs(limit=huge)] == ["lr-0.5", "lr-0.1"]
+        assert fl.list_runs(offset=huge) == []
+        assert len(fl.steps("lr-0.1", offset=0, limit=huge)) == 1
+        assert fl.steps("lr-0.1", offset=huge, limit=1) == []
+    code, text = run_cli("runs", "--url", url, "--limit", str(huge))
+    assert code == 0 and "lr-0.1" in text and capsys.readouterr().err == ""
+    code, text = run_cli("runs", "--url", url, "--offset", str(huge))
+    assert code == 0 and text.startswith("no runs in ")
+    pytest.importorskip("pyarrow")
+    code, text = run_cli("export-parquet", str(tmp_path / "o"), "--url", url, "--limit", str(huge))
+    assert code == 0 and text.startswith("wrote 2 run(s)")

@@ -31,6 +31,7 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+_LARGEST = 2**63 - 1  # SQLite's and PostgreSQL's largest integer
 _ORDERS = frozenset({"<", "<=", ">", ">="})
 _LIVE = frozenset({Status.RUNNING, Status.RESUMABLE})
 PAGE = 500
@@ -38,9 +39,10 @@ Metric = tuple[str, str, Any]
 
 
 def _count(value: object, what: str) -> int:
+    """A limit or offset; one beyond what a store's integers hold is as good as the largest."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInputError(f"{what} must be a non-negative integer, not {value!r}")
-    return value
+    return min(value, _LARGEST)
 
 
 def _mapping(value: object, what: str) -> dict[str, Any]:
@@ -178,7 +180,7 @@ class RunQuestions:
     ) -> list[Run]:
         """The runs (records) that ``list_runs`` describes."""
         if limit is not None:
-            _count(limit, "limit")
+            limit = _count(limit, "limit")
         offset = _count(offset, "offset")
         selection, wanted = self.selection(
             status=status,
@@ -317,7 +319,7 @@ class RunQuestions:
     ) -> list[dict[str, Any]]:
         offset = _count(offset, "offset")
         if limit is not None:
-            _count(limit, "limit")
+            limit = _count(limit, "limit")
         self.queries.run(run_id)
         tasks: dict[str, TaskRecord | None] = {}
         steps = self.store.steps_page(run_id, offset=offset, limit=limit)

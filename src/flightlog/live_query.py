@@ -115,14 +115,14 @@ def logs(queries: Queries, run_id: str, step: str | None = None) -> list[dict[st
     steps = queries.store.steps_page(run_id, limit=LOG_PAGE)
     if not steps:  # a resource collection's run (or a run without steps)
         steps = queries.resources.steps(run_id)
-    found = []
+    logged: list[dict[str, Any]] = []
     while steps:  # a page of records at a time: only the logs are kept
-        found += [
-            {"step": step.name, "status": step.status._value_, "log": step.log}
-            for step in steps
-            if step.log or step.status is Status.RUNNING
+        logged += [
+            {"step": record.name, "status": record.status._value_, "log": record.log}
+            for record in steps
+            if record.log or record.status is Status.RUNNING
         ]
         if len(steps) < LOG_PAGE:
             break
         steps = queries.store.steps_page(run_id, after=steps[-1].position, limit=LOG_PAGE)
-    return found
+    return logged

@@ -66,3 +66,21 @@ def test_logs_reads_pages_and_keeps_the_order(
     out = io.StringIO()
     assert cli.main(["logs", "many", "--url", url], out=out) == 0
     assert out.getvalue().splitlines() == [f"{i['step']} | {i['log'].strip()}" for i in found]
+
+
+def test_logs_of_a_resource_collection_as_from_its_whole_run(tmp_path: Path) -> None:
+    with flightlog.open(f"sqlite:///{tmp_path}/resources.db") as fl:
+
+        @fl.resource("tables")
+        def load_table(ident: str, args: dict[str, Any], ctx: Any) -> int:
+            ctx.logger.info("loading %s", ident)  # in the resource's log file, not its step
+            return len(ident)
+
+        for ident in ("a", "bb", "ccc"):
+            fl.fetch("tables", ident, {})
+        assert len(fl.steps("resource:tables")) == 3
+        assert fl.logs("resource:tables") == [
+            {"step": item["name"], "status": item["status"], "log": item["log"]}
+            for item in fl.steps("resource:tables")
+            if item["log"] or item["status"] == "RUNNING"
+        ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInputError, NotFoundError
 from ..model import ResourceStatus
+from ..redaction import redact
 from ..runtime.cache_claims import collection_of
 from ..stores import Store
 
@@ -41,11 +42,14 @@ def clear_cache(
     task id starts with it), of the task version ``task_id``, or of every task when neither
     is given. Returns how many results were cleared per task id. The runs keep their steps;
     the next call of a cleared task computes again."""
+    for what, given in (("task", task), ("version", version), ("task_id", task_id)):
+        if given is not None and (not isinstance(given, str) or not given):
+            raise InvalidInputError(f"{what} must be a non-empty str (a name), not {given!r}")
     if task_id is not None:
         if task is not None or version is not None:
             raise InvalidInputError("give a task name (and version) or a task_id, not both")
         if store.get_task(task_id) is None:
-            raise NotFoundError(f"no task version {task_id!r} in {store.url}")
+            raise NotFoundError(f"no task version {task_id!r} in {redact(store.url)}")
         return {task_id: _clear(store, task_id)}
     if task is None:
         if version is not None:
@@ -53,7 +57,7 @@ def clear_cache(
         return {found: _clear(store, found) for found in _every_task(store)}
     versions = store.tasks_named(task)
     if not versions:
-        raise NotFoundError(f"no task named {task!r} in {store.url}")
+        raise NotFoundError(f"no task named {task!r} in {redact(store.url)}")
     if version is not None:
         versions = [
             record
@@ -61,5 +65,5 @@ def clear_cache(
             if record.version == version or record.task_id.startswith(version)
         ]
         if not versions:
-            raise NotFoundError(f"task {task!r} has no version {version!r} in {store.url}")
+            raise NotFoundError(f"task {task!r} has no version {version!r} in {redact(store.url)}")
     return {record.task_id: _clear(store, record.task_id) for record in versions}

@@ -49,6 +49,7 @@ LAYERS = {
     "testing_deleting": 8,
     "testing_resources": 8,
     "testing_selection": 8,
+    "testing_steps": 8,
     "testing_tracking": 8,
     "cli": 9,
     "__main__": 9,

@@ -18,10 +18,11 @@ from .codec_plain import NOT_PLAIN, decode_plain
 from .errors import FlightlogError, InvalidInputError, NotFoundError
 from .model import Origin, Run, Status, Step
 from .notebook import RecordInfo, RunList, StepList
+from .questions.step_rows import TaskParts, step_dicts
 from .resources.view import PREFIX as RESOURCE_PREFIX
 from .resources.view import ResourceView
 from .runtime.liveness import effective_end, effective_status
-from .stores import Store, UncountedRunStore
+from .stores import StepRowStore, Store, UncountedRunStore
 
 _EXECUTED = Origin.EXECUTED
 
@@ -240,12 +241,29 @@ class Queries:
         self.run(run_id)
         tasks: dict[str, Any] = {}
         with collector_paused():
+            if isinstance(self.store, StepRowStore):  # the dicts straight from rows
+                rows = self.store.step_rows(run_id, results=results)
+                if rows or not run_id.startswith(RESOURCE_PREFIX):
+                    return StepList(self.step_dicts(run_id, rows, tasks, results=results))
             steps = self.store.list_steps(run_id) or self.resources.steps(run_id)
             found = [self.step_metadata(step, tasks) for step in steps]
             if results:  # each step's decoded result (None for a step without one)
                 for step, metadata in zip(steps, found, strict=True):
                     metadata["result"] = self._arguments(step.result)
         return StepList(found)
+
+    def step_dicts(
+        self,
+        run_id: str,
+        rows: list[tuple[Any, ...]],
+        tasks: dict[str, TaskParts],
+        *,
+        results: bool = False,
+    ) -> list[dict[str, Any]]:
+        """What :meth:`step_metadata` makes of each step, from the rows of a
+        :class:`~flightlog.stores.StepRowStore` (``tasks`` caches each task's parts)."""
+        get_task = self.store.get_task
+        return step_dicts(rows, run_id, tasks, get_task, self._arguments, results=results)
 
     def step_result(self, run_id: str, name: str) -> Any:
         step = self._step(run_id, name)
@@ -283,6 +301,9 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         if paused:
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 

@@ -30,6 +30,7 @@ from .testing_deleting import DeletingStoreContract
 from .testing_live import LiveStoreContract
 from .testing_resources import ResourceStoreContract
 from .testing_selection import SelectionStoreContract
+from .testing_steps import StepListingStoreContract
 from .testing_tracking import TrackingStoreContract
 
 __all__ = ["StoreContract", "make_run", "make_step"]
@@ -79,6 +80,7 @@ class StoreContract(
     DeletingStoreContract,
     ResourceStoreContract,
     SelectionStoreContract,
+    StepListingStoreContract,
     TrackingStoreContract,
 ):
     """Every storage behaviour that flightlog relies on. Needs a ``store`` fixture."""

@@ -19,6 +19,7 @@ from ..query import Queries, parse_statuses
 from ..resources.view import PREFIX as RESOURCE_PREFIX
 from ..runtime.liveness import effective_status
 from ..selection import RunSelection
+from ..stores import StepRowStore
 from ..tracked_query import last_values
 from ..tracking.parameters import decoded_parameters
 from .times import parse_time
@@ -312,6 +313,10 @@ class RunQuestions:
         if limit is not None:
             _count(limit, "limit")
         self.queries.run(run_id)
+        if isinstance(self.store, StepRowStore):
+            rows = self.store.step_rows(run_id, offset=offset, limit=limit, results=False)
+            if rows or not run_id.startswith(RESOURCE_PREFIX):
+                return self.queries.step_dicts(run_id, rows, {})
         tasks: dict[str, TaskRecord | None] = {}
         steps = self.store.steps_page(run_id, offset=offset, limit=limit)
         if not steps and run_id.startswith(RESOURCE_PREFIX):
@@ -330,6 +335,13 @@ class RunQuestions:
                 yield self.queries.step_metadata(step, tasks)
             return
         after: int | None = None
+        if isinstance(self.store, StepRowStore):  # the dicts straight from rows
+            while True:
+                rows = self.store.step_rows(run_id, after=after, limit=max(page, 1), results=False)
+                yield from self.queries.step_dicts(run_id, rows, {})
+                if len(rows) < max(page, 1):
+                    return
+                after = rows[-1][0]
         while True:
             steps: list[Step] = self.store.steps_page(run_id, after=after, limit=max(page, 1))
             tasks = {}

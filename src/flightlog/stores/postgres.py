@@ -160,6 +160,7 @@ class PostgresStore(SQLStore):
     _NO_LIMIT = ""
     _JSON_OBJECT_AGG = POSTGRES_OBJECT_AGG
     _JSON_EACH = "json_each_text({column}::json)"
+    _JSON_ARRAY = "json_build_array({values})::text"
 
     def __init__(
         self,

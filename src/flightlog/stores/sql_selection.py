@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model import Run, Status, Step
 from ..selection import RunSelection, StatusCounts, ascii_lower
+from .base import STEP_ROW_EXTRAS
 from .sql_scale_schema import SQLITE_OBJECT_AGG, kept_counts
 from .sql_tracking import Statements
 
@@ -38,6 +39,7 @@ class SQLSelection:
     _NO_LIMIT = " LIMIT -1"
     _JSON_OBJECT_AGG = SQLITE_OBJECT_AGG
     _JSON_EACH = "json_each({column})"
+    _JSON_ARRAY = "json_array({values})"  # JSON text of an array of (text) values
 
     if TYPE_CHECKING:
 
@@ -174,6 +176,42 @@ class SQLSelection:
             params,
         )
         return [step_from_row(run_id, row) for row in rows]
+
+    def step_rows(
+        self,
+        run_id: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        after: int | None = None,
+        results: bool = True,
+    ) -> list[tuple[Any, ...]]:
+        # The rows as stored, the position worked out by the database, and the fields that
+        # most steps lack in one column (each column costs the driver, even a NULL one):
+        # fl.steps() of a run of 100,000 steps makes its dicts from these in one pass.
+        rows = self._query("SELECT seq FROM runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            return []
+        low = int(rows[0][0]) << POSITION_BITS
+        first = low if after is None else max(low, low + after + 1)
+        params: list[Any] = [low, first, low | POSITION_MASK]
+        tail = ""
+        if limit is not None:
+            tail = " LIMIT ?"
+            params.append(int(limit))
+        elif offset:
+            tail = self._NO_LIMIT
+        if offset:
+            tail += " OFFSET ?"
+            params.append(int(offset))
+        extras = ", ".join(STEP_ROW_EXTRAS)
+        return self._query(
+            "SELECT id - ?, name, task_id, execution_id, status, start_time, end_time, arguments,"
+            f" {'result' if results else 'NULL'}, CASE WHEN coalesce({extras}) IS NULL THEN NULL"
+            f" ELSE {self._JSON_ARRAY.format(values=extras)} END"
+            f" FROM steps WHERE id BETWEEN ? AND ? ORDER BY id{tail}",
+            params,
+        )
 
     def _kept_counts(self) -> str:
         """The assignments that keep a run's counts, for the UPDATE that finishes it."""

@@ -1,0 +1,176 @@
+"""A run's steps as the query API gives them (``fl.steps()``, ``iter_steps``), made straight
+from a store's rows (:class:`~flightlog.stores.StepRowStore`) in one pass.
+
+The dicts are the same, key for key, value for value and type for type, as
+:meth:`flightlog.query.Queries.step_metadata` makes from a :class:`~flightlog.model.Step`
+(the conformance suite compares the two on every store); only no ``Step``, ``Attempt`` or
+``ErrorInfo`` is made on the way, and the common step (one attempt, no error, no options or
+metadata of its own) costs a few dict displays. Listing a run of 100,000 steps spends most
+of its time here, so the loop is written for speed: local names, no call per field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..codec_plain import NOT_PLAIN, decode_plain
+from ..model import Attempt, Origin, Status, TaskRecord
+
+TaskParts = tuple[str | None, dict[str, Any], dict[str, Any]]
+"""A task's name (None for an unknown task), options and user metadata."""
+
+_STATUSES = frozenset(status._value_ for status in Status)
+_ORIGINS = frozenset(origin._value_ for origin in Origin)
+_EXECUTED: str = Origin.EXECUTED._value_
+
+
+def task_parts(task: TaskRecord | None) -> TaskParts:
+    """What a step takes from its task: copies of the task's options and metadata (a step's
+    own are laid over copies of them)."""
+    if task is None:
+        return None, {}, {}
+    return task.name, dict(task.options), dict(task.user_metadata)
+
+
+def step_dicts(
+    rows: list[tuple[Any, ...]],
+    run_id: str,
+    tasks: dict[str, TaskParts],
+    get_task: Callable[[str], TaskRecord | None],
+    decode: Callable[[str | None], Any],
+    *,
+    results: bool = False,
+) -> list[dict[str, Any]]:
+    """The public dicts of ``rows`` (see :data:`~flightlog.stores.base.STEP_ROW_FIELDS`) of
+    the run ``run_id``. ``tasks`` caches :func:`task_parts` per task id (filled from
+    ``get_task``); ``decode`` decodes stored text that is not plain JSON (and, with
+    ``results``, each step's result, added as ``result``)."""
+    found: list[dict[str, Any]] = []
+    append = found.append
+    statuses = _STATUSES
+    for (
+        position,
+        name,
+        task_id,
+        execution_id,
+        status,
+        start,
+        end,
+        arguments,
+        result,
+        extras,
+    ) in rows:
+        task = tasks.get(task_id)
+        if task is None:
+            task = tasks[task_id] = task_parts(get_task(task_id))
+        if status not in statuses:
+            Status(status)  # the enum's ValueError, as a Step would raise
+        if end is None:
+            duration = None
+            stats: dict[str, Any] = {"start_time": start}
+        elif start is None:
+            duration = None
+            stats = {"start_time": start, "end_time": end}
+        else:  # (the same duration in the implicit attempt: a float is immutable)
+            duration = end - start
+            stats = {"start_time": start, "end_time": end, "duration": duration}
+        if arguments is not None:
+            plain = decode_plain(arguments)
+            arguments = decode(arguments) if plain is NOT_PLAIN else plain
+        if extras is None:  # most steps: one attempt, no error, nothing of their own
+            parent = error = source_run = reason = None
+            attempts = (
+                []
+                if start is None
+                else [
+                    {
+                        "attempt_number": 1,
+                        "start_time": start,
+                        "end_time": end,
+                        "duration": duration,
+                        "status": status,
+                        "error": None,
+                    }
+                ]
+            )
+            log, origin = "", _EXECUTED
+            options, metadata = task[1].copy(), task[2].copy()
+        else:  # more than one attempt, an error, options, a log, a replayed result …
+            parent, attempts, error, log, origin, source_run, reason, options, metadata = _extras(
+                extras, status, stats, task
+            )
+        public = {
+            "name": name,
+            "run_id": run_id,
+            "position": position,
+            "task_name": name if task[0] is None else task[0],
+            "task_id": task_id,
+            "execution_id": execution_id,
+            "arguments": arguments,
+            "parent": parent,
+            "status": status,
+            "step_options": options,
+            "user_metadata": metadata,
+            "stats": stats,
+            "attempts": attempts,
+            "error": error,
+            "log": log,
+            "origin": origin,
+            "source_run": source_run,
+            "reason": reason,
+        }
+        if results:
+            public["result"] = decode(result)
+        append(public)
+    return found
+
+
+def _extras(extras: Any, status: str, stats: dict[str, Any], task: TaskParts) -> tuple[Any, ...]:
+    """A step's parent, attempts, error, log, origin, source run, reason, options and user
+    metadata from its row's ``extras`` (see STEP_ROW_EXTRAS), as
+    :meth:`flightlog.query.Queries.step_metadata` gives them."""
+    if isinstance(extras, str):
+        extras = json.loads(extras)
+    parent, attempts_text, error_text, metadata, options, log, origin, source_run, reason = extras
+    if origin is None:
+        origin = _EXECUTED
+    elif origin not in _ORIGINS:
+        Origin(origin)  # the enum's ValueError, as a Step would raise
+    error = None
+    if error_text is not None:
+        stored = json.loads(error_text)
+        error = {
+            "type": stored["type"],
+            "message": stored["message"],
+            "traceback": stored["traceback"],
+        }
+    attempts = []
+    if attempts_text is not None:
+        attempts = [Attempt.from_dict(item).to_dict() for item in json.loads(attempts_text)]
+    start = stats["start_time"]
+    if not attempts and origin == _EXECUTED and start is not None:
+        attempts = [  # the implicit single attempt (see Step.attempt_records)
+            {
+                "attempt_number": 1,
+                "start_time": start,
+                "end_time": stats.get("end_time"),
+                "duration": stats.get("duration"),
+                "status": status,
+                "error": None if error is None else dict(error),
+            }
+        ]
+    own_options = None if options is None else json.loads(options)
+    own_metadata = None if metadata is None else json.loads(metadata)
+    return (
+        parent,
+        attempts,
+        error,
+        log or "",
+        origin,
+        source_run,
+        reason,
+        {**task[1], **own_options} if own_options else task[1].copy(),
+        {**task[2], **own_metadata} if own_metadata else task[2].copy(),
+    )

@@ -4,9 +4,13 @@ from a store's rows (:class:`~flightlog.stores.StepRowStore`) in one pass.
 The dicts are the same, key for key, value for value and type for type, as
 :meth:`flightlog.query.Queries.step_metadata` makes from a :class:`~flightlog.model.Step`
 (the conformance suite compares the two on every store); only no ``Step``, ``Attempt`` or
-``ErrorInfo`` is made on the way, and the common step (one attempt, no error, no options or
-metadata of its own) costs a few dict displays. Listing a run of 100,000 steps spends most
-of its time here, so the loop is written for speed: local names, no call per field.
+``ErrorInfo`` is made on the way. Listing a run of 100,000 steps spends most of its time
+here, making and later freeing about fifteen objects per step, so the loop is written for
+speed: local names, no call per field, and the three dicts of every step (the step, its
+``stats``, its one attempt) are made as the ``__dict__`` of an instance of a class below.
+Such a dict is a plain ``dict`` like any other (same type, keys in the order they were set,
+changed as usual), whose keys table is shared by all the dicts of its class: CPython makes
+and frees it in about half the time of a dict display of as many keys, and in less memory.
 """
 
 from __future__ import annotations
@@ -24,6 +28,50 @@ TaskParts = tuple[str | None, dict[str, Any], dict[str, Any]]
 _STATUSES = frozenset(status._value_ for status in Status)
 _ORIGINS = frozenset(origin._value_ for origin in Origin)
 _EXECUTED: str = Origin.EXECUTED._value_
+
+
+class _StepFields:
+    """A step's public dict, as the ``__dict__`` of an instance: the attributes are set in
+    the order of the keys of :meth:`flightlog.query.Queries.step_metadata`."""
+
+    name: str
+    run_id: str
+    position: int
+    task_name: str
+    task_id: str
+    execution_id: str | None
+    arguments: Any
+    parent: str | None
+    status: str
+    step_options: dict[str, Any]
+    user_metadata: dict[str, Any]
+    stats: dict[str, Any]
+    attempts: list[dict[str, Any]]
+    error: dict[str, str] | None
+    log: str
+    origin: str
+    source_run: str | None
+    reason: str | None
+    result: Any
+
+
+class _Stats:
+    """A step's ``stats`` (``start_time``, then ``end_time`` and ``duration`` once known)."""
+
+    start_time: float | None
+    end_time: float
+    duration: float
+
+
+class _Attempt:
+    """The implicit single attempt of a step, in the order of ``Attempt.to_dict``."""
+
+    attempt_number: int
+    start_time: float
+    end_time: float | None
+    duration: float | None
+    status: str
+    error: None
 
 
 def task_parts(task: TaskRecord | None) -> TaskParts:
@@ -50,6 +98,7 @@ def step_dicts(
     found: list[dict[str, Any]] = []
     append = found.append
     statuses = _STATUSES
+    new = object.__new__
     for (
         position,
         name,
@@ -67,63 +116,58 @@ def step_dicts(
             task = tasks[task_id] = task_parts(get_task(task_id))
         if status not in statuses:
             Status(status)  # the enum's ValueError, as a Step would raise
-        if end is None:
-            duration = None
-            stats: dict[str, Any] = {"start_time": start}
-        elif start is None:
-            duration = None
-            stats = {"start_time": start, "end_time": end}
-        else:  # (the same duration in the implicit attempt: a float is immutable)
-            duration = end - start
-            stats = {"start_time": start, "end_time": end, "duration": duration}
+        times = new(_Stats)
+        times.start_time = start
+        duration = None
+        if end is not None:
+            times.end_time = end
+            if start is not None:  # (the same float in the implicit attempt: it is immutable)
+                duration = times.duration = end - start
+        stats = times.__dict__
         if arguments is not None:
             plain = decode_plain(arguments)
             arguments = decode(arguments) if plain is NOT_PLAIN else plain
         if extras is None:  # most steps: one attempt, no error, nothing of their own
             parent = error = source_run = reason = None
-            attempts = (
-                []
-                if start is None
-                else [
-                    {
-                        "attempt_number": 1,
-                        "start_time": start,
-                        "end_time": end,
-                        "duration": duration,
-                        "status": status,
-                        "error": None,
-                    }
-                ]
-            )
+            if start is None:
+                attempts = []
+            else:
+                attempt = new(_Attempt)
+                attempt.attempt_number = 1
+                attempt.start_time = start
+                attempt.end_time = end
+                attempt.duration = duration
+                attempt.status = status
+                attempt.error = None
+                attempts = [attempt.__dict__]
             log, origin = "", _EXECUTED
             options, metadata = task[1].copy(), task[2].copy()
         else:  # more than one attempt, an error, options, a log, a replayed result …
             parent, attempts, error, log, origin, source_run, reason, options, metadata = _extras(
                 extras, status, stats, task
             )
-        public = {
-            "name": name,
-            "run_id": run_id,
-            "position": position,
-            "task_name": name if task[0] is None else task[0],
-            "task_id": task_id,
-            "execution_id": execution_id,
-            "arguments": arguments,
-            "parent": parent,
-            "status": status,
-            "step_options": options,
-            "user_metadata": metadata,
-            "stats": stats,
-            "attempts": attempts,
-            "error": error,
-            "log": log,
-            "origin": origin,
-            "source_run": source_run,
-            "reason": reason,
-        }
+        step = new(_StepFields)
+        step.name = name
+        step.run_id = run_id
+        step.position = position
+        step.task_name = name if task[0] is None else task[0]
+        step.task_id = task_id
+        step.execution_id = execution_id
+        step.arguments = arguments
+        step.parent = parent
+        step.status = status
+        step.step_options = options
+        step.user_metadata = metadata
+        step.stats = stats
+        step.attempts = attempts
+        step.error = error
+        step.log = log
+        step.origin = origin
+        step.source_run = source_run
+        step.reason = reason
         if results:
-            public["result"] = decode(result)
-        append(public)
+            step.result = decode(result)
+        append(step.__dict__)
     return found
 
 

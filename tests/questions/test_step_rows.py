@@ -4,6 +4,7 @@ PostgreSQL), gives exactly what the generic path gives, on every store."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,35 @@ def test_the_comparison_sees_every_difference(got: Any, expected: Any) -> None:
     with pytest.raises(AssertionError):
         assert_same(got, expected)
     assert_same(expected, expected)
+
+
+def test_listing_leaves_the_collector_as_it_found_it(tmp_path: Path) -> None:
+    with flightlog.open(f"sqlite:///{tmp_path}/store.db") as fl:
+
+        @fl.task
+        def add(x: int) -> int:
+            return x + 1
+
+        @fl.workflow
+        def many(n: int) -> int:
+            return sum(add(index) for index in range(n))
+
+        many.run(50, run_id="many")
+        assert gc.isenabled()
+        assert len(fl.steps("many")) == 50 and gc.isenabled()
+        assert len(fl.steps("many", offset=10, limit=20)) == 20 and gc.isenabled()
+        gc.freeze()  # the program's own frozen objects stay frozen
+        try:
+            frozen = gc.get_freeze_count()
+            assert frozen > 1000
+            fl.steps("many")
+            # (a few frozen objects may be freed meanwhile; none is unfrozen)
+            assert gc.get_freeze_count() > frozen - 100 and gc.isenabled()
+        finally:
+            gc.unfreeze()
+        gc.disable()  # and a collector the program paused stays paused
+        try:
+            fl.steps("many")
+            assert not gc.isenabled()
+        finally:
+            gc.enable()

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import InvalidInputError, SerializationError
 from ..model import Run, Status, Step, TaskRecord
-from ..query import Queries, parse_statuses
+from ..query import Queries, collector_paused, parse_statuses
 from ..resources.view import PREFIX as RESOURCE_PREFIX
 from ..runtime.liveness import effective_status
 from ..selection import RunSelection
@@ -314,9 +314,10 @@ class RunQuestions:
             _count(limit, "limit")
         self.queries.run(run_id)
         if isinstance(self.store, StepRowStore):
-            rows = self.store.step_rows(run_id, offset=offset, limit=limit, results=False)
-            if rows or not run_id.startswith(RESOURCE_PREFIX):
-                return self.queries.step_dicts(run_id, rows, {})
+            with collector_paused():
+                rows = self.store.step_rows(run_id, offset=offset, limit=limit, results=False)
+                if rows or not run_id.startswith(RESOURCE_PREFIX):
+                    return self.queries.step_dicts(run_id, rows, {})
         tasks: dict[str, TaskRecord | None] = {}
         steps = self.store.steps_page(run_id, offset=offset, limit=limit)
         if not steps and run_id.startswith(RESOURCE_PREFIX):

@@ -98,7 +98,6 @@ def step_dicts(
     found: list[dict[str, Any]] = []
     append = found.append
     statuses = _STATUSES
-    new = object.__new__
     for (
         position,
         name,
@@ -116,7 +115,7 @@ def step_dicts(
             task = tasks[task_id] = task_parts(get_task(task_id))
         if status not in statuses:
             Status(status)  # the enum's ValueError, as a Step would raise
-        times = new(_Stats)
+        times = _Stats()
         times.start_time = start
         duration = None
         if end is not None:
@@ -132,7 +131,7 @@ def step_dicts(
             if start is None:
                 attempts = []
             else:
-                attempt = new(_Attempt)
+                attempt = _Attempt()
                 attempt.attempt_number = 1
                 attempt.start_time = start
                 attempt.end_time = end
@@ -146,7 +145,7 @@ def step_dicts(
             parent, attempts, error, log, origin, source_run, reason, options, metadata = _extras(
                 extras, status, stats, task
             )
-        step = new(_StepFields)
+        step = _StepFields()
         step.name = name
         step.run_id = run_id
         step.position = position

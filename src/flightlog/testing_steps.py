@@ -111,7 +111,7 @@ class StepListingStoreContract:
             Step("rich", "work_1", 1, "work", "t" * 32, "e1", None, Status.SUCCESSFUL, _START,
                  _START + 2, retried, '{"args":[],"kwargs":{"n":null}}', '{"a":[1,{}]}',
                  user_metadata={"owner": "you", "n": 1}, options={"retries": 5, "extra": True},
-                 log="line one\nünïcode ✓\n"),
+                 log="line one\nünïcode ✓ \x01\x1f\x7f\u2028 \\ \"q\"\n"),
             Step("rich", "work_2", 2, "work", "t" * 32, "e2", "work_1", Status.FAILED, _START,
                  _START + 3, arguments=typed, error=boom, reason="arguments changed"),
             Step("rich", "other", 3, "other", "u" * 32, "e3", None, Status.SUCCESSFUL, _START,

@@ -10,10 +10,12 @@ value for value and type for type, whether or not the store reads them straight 
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
+from unittest import mock
 
-from . import codec
+from . import codec, query
 from .model import Attempt, ErrorInfo, Origin, Run, Status, Step, TaskRecord
 from .notebook import StepList
 from .query import Queries
@@ -70,12 +72,13 @@ def assert_unshared(listing: list[Any]) -> None:
 def assert_listings_match(queries: Queries, run_id: str) -> list[Any]:
     """Every way of listing the run's steps gives what the generic path gives; returns them."""
     expected = generic_steps(queries, run_id)
-    for results in (False, True):
-        listed = queries.steps(run_id, results=results)
+    for results, page in itertools.product((False, True), (query.ROWS_PAGE, 1, 3)):
+        with mock.patch.object(query, "ROWS_PAGE", page):  # where a store reads rows by pages
+            listed = queries.steps(run_id, results=results)
         assert type(listed) is StepList
         assert_unshared(listed)
         wanted = generic_steps(queries, run_id, results=results) if results else expected
-        assert_same(list(listed), wanted)
+        assert_same(list(listed), wanted, f"steps(results={results}), pages of {page}")
     questions = RunQuestions(queries)
     assert_same(questions.steps(run_id), expected)
     for offset, limit in ((0, 1), (1, 3), (2, None), (len(expected) - 1, 5), (len(expected), 2)):

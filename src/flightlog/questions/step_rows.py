@@ -91,25 +91,17 @@ def step_dicts(
     *,
     results: bool = False,
 ) -> list[dict[str, Any]]:
-    """The public dicts of ``rows`` (see :data:`~flightlog.stores.base.STEP_ROW_FIELDS`) of
-    the run ``run_id``. ``tasks`` caches :func:`task_parts` per task id (filled from
-    ``get_task``); ``decode`` decodes stored text that is not plain JSON (and, with
-    ``results``, each step's result, added as ``result``)."""
+    """The public dicts of ``rows`` (see :data:`~flightlog.stores.base.STEP_ROW_FIELDS`;
+    with ``results``, each row ends with the step's result, decoded into ``result``) of the
+    run ``run_id``. ``tasks`` caches :func:`task_parts` per task id (filled from
+    ``get_task``); ``decode`` decodes stored text that is not plain JSON."""
     found: list[dict[str, Any]] = []
     append = found.append
     statuses = _STATUSES
-    for (
-        position,
-        name,
-        task_id,
-        execution_id,
-        status,
-        start,
-        end,
-        arguments,
-        result,
-        extras,
-    ) in rows:
+    for row in rows:
+        position, name, task_id, execution_id, status, start, end, arguments, extras = (
+            row[:9] if results else row
+        )
         task = tasks.get(task_id)
         if task is None:
             task = tasks[task_id] = task_parts(get_task(task_id))
@@ -165,7 +157,7 @@ def step_dicts(
         step.source_run = source_run
         step.reason = reason
         if results:
-            step.result = decode(result)
+            step.result = decode(row[9])
         append(step.__dict__)
     return found
 

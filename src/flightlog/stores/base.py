@@ -469,9 +469,10 @@ class OutlinedStore(Protocol):
 
 STEP_ROW_FIELDS = (
     "position", "name", "task_id", "execution_id", "status", "start_time", "end_time",
-    "arguments", "result", "extras",
+    "arguments", "extras",
 )  # fmt: skip
-"""The fields of a row of :meth:`StepRowStore.step_rows`, in order."""
+"""The fields of a row of :meth:`StepRowStore.step_rows`, in order (then ``result``, when
+asked for)."""
 
 STEP_ROW_EXTRAS = (
     "parent", "attempts", "error", "user_metadata", "options", "log", "origin", "source_run",
@@ -496,9 +497,10 @@ class StepRowStore(Protocol):
         results: bool = True,
     ) -> list[tuple[Any, ...]]:
         """The steps that :meth:`Store.steps_page` gives for the same arguments, each as a
-        tuple of :data:`STEP_ROW_FIELDS`: ``status`` as its text; ``arguments`` and
-        ``result`` as their encoded text (``result`` None for every step when not
-        ``results``); ``extras`` None when all of :data:`STEP_ROW_EXTRAS` are None, else
+        tuple of :data:`STEP_ROW_FIELDS`, then, with ``results``, the result's encoded text
+        (each column costs: a row holds only what the reader asked for). ``status`` as its
+        text; ``arguments`` as its encoded text; ``extras`` None when all of
+        :data:`STEP_ROW_EXTRAS` are None, else
         those nine, as a sequence or as the text of a JSON array: ``origin`` as its text
         (None for an executed step), ``attempts``, ``error``, ``user_metadata`` and
         ``options`` as the JSON text of what the step records (None, or the text of an empty

@@ -207,8 +207,8 @@ class SQLSelection:
         extras = ", ".join(STEP_ROW_EXTRAS)
         return self._query(
             "SELECT id - ?, name, task_id, execution_id, status, start_time, end_time, arguments,"
-            f" {'result' if results else 'NULL'}, CASE WHEN coalesce({extras}) IS NULL THEN NULL"
-            f" ELSE {self._JSON_ARRAY.format(values=extras)} END"
+            f" CASE WHEN coalesce({extras}) IS NULL THEN NULL"
+            f" ELSE {self._JSON_ARRAY.format(values=extras)} END{', result' if results else ''}"
             f" FROM steps WHERE id BETWEEN ? AND ? ORDER BY id{tail}",
             params,
         )

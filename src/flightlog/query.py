@@ -10,7 +10,7 @@ import contextlib
 import gc
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import codec
 from .codec_blobs import out_of_line
@@ -18,11 +18,13 @@ from .codec_plain import NOT_PLAIN, decode_plain
 from .errors import FlightlogError, InvalidInputError, NotFoundError
 from .model import Origin, Run, Status, Step
 from .notebook import RecordInfo, RunList, StepList
-from .questions.step_rows import TaskParts, step_dicts
 from .resources.view import PREFIX as RESOURCE_PREFIX
 from .resources.view import ResourceView
 from .runtime.liveness import effective_end, effective_status
 from .stores import StepRowStore, Store, UncountedRunStore
+
+if TYPE_CHECKING:
+    from .questions.step_rows import TaskParts
 
 _EXECUTED = Origin.EXECUTED
 ROWS_PAGE = 10_000  # steps read at a time from a StepRowStore by steps()
@@ -278,6 +280,8 @@ class Queries:
     ) -> list[dict[str, Any]]:
         """What :meth:`step_metadata` makes of each step, from the rows of a
         :class:`~flightlog.stores.StepRowStore` (``tasks`` caches each task's parts)."""
+        from .questions.step_rows import step_dicts  # (loaded when first listed)
+
         get_task = self.store.get_task
         return step_dicts(rows, run_id, tasks, get_task, self._arguments, results=results)
 

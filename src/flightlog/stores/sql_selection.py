@@ -155,21 +155,10 @@ class SQLSelection:
     ) -> list[Step]:
         from .sql import STEP_COLUMNS, step_from_row
 
-        rows = self._query("SELECT seq FROM runs WHERE run_id = ?", (run_id,))
-        if not rows:
+        found = self._page(run_id, offset, limit, after)
+        if found is None:
             return []
-        low = int(rows[0][0]) << POSITION_BITS
-        first = low if after is None else max(low, low + after + 1)
-        params: list[Any] = [first, low | POSITION_MASK]
-        tail = ""
-        if limit is not None:
-            tail = " LIMIT ?"
-            params.append(int(limit))
-        elif offset:
-            tail = self._NO_LIMIT
-        if offset:
-            tail += " OFFSET ?"
-            params.append(int(offset))
+        _, params, tail = found
         rows = self._query(
             f"SELECT {STEP_COLUMNS} FROM steps LEFT JOIN tasks ON tasks.task_id = steps.task_id"
             f" WHERE steps.id BETWEEN ? AND ? ORDER BY steps.id{tail}",
@@ -189,12 +178,31 @@ class SQLSelection:
         # The rows as stored, the position worked out by the database, and the fields that
         # most steps lack in one column (each column costs the driver, even a NULL one):
         # fl.steps() of a run of 100,000 steps makes its dicts from these in one pass.
+        found = self._page(run_id, offset, limit, after)
+        if found is None:
+            return []
+        low, params, tail = found
+        extras = ", ".join(STEP_ROW_EXTRAS)
+        return self._query(
+            "SELECT id - ?, name, task_id, execution_id, status, start_time, end_time, arguments,"
+            f" CASE WHEN coalesce({extras}) IS NULL THEN NULL"
+            f" ELSE {self._JSON_ARRAY.format(values=extras)} END{', result' if results else ''}"
+            f" FROM steps WHERE id BETWEEN ? AND ? ORDER BY id{tail}",
+            [low, *params],
+        )
+
+    def _page(
+        self, run_id: str, offset: int, limit: int | None, after: int | None
+    ) -> tuple[int, list[Any], str] | None:
+        """A page of the run's steps (see ``steps_page``): the first id of the run, the
+        parameters of ``id BETWEEN ? AND ?`` and of the tail of the statement (its ``LIMIT``
+        and ``OFFSET``), and that tail; None for an unknown run."""
         rows = self._query("SELECT seq FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
-            return []
+            return None
         low = int(rows[0][0]) << POSITION_BITS
         first = low if after is None else max(low, low + after + 1)
-        params: list[Any] = [low, first, low | POSITION_MASK]
+        params: list[Any] = [first, low | POSITION_MASK]
         tail = ""
         if limit is not None:
             tail = " LIMIT ?"
@@ -204,14 +212,7 @@ class SQLSelection:
         if offset:
             tail += " OFFSET ?"
             params.append(int(offset))
-        extras = ", ".join(STEP_ROW_EXTRAS)
-        return self._query(
-            "SELECT id - ?, name, task_id, execution_id, status, start_time, end_time, arguments,"
-            f" CASE WHEN coalesce({extras}) IS NULL THEN NULL"
-            f" ELSE {self._JSON_ARRAY.format(values=extras)} END{', result' if results else ''}"
-            f" FROM steps WHERE id BETWEEN ? AND ? ORDER BY id{tail}",
-            params,
-        )
+        return low, params, tail
 
     def _kept_counts(self) -> str:
         """The assignments that keep a run's counts, for the UPDATE that finishes it."""

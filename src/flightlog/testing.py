@@ -32,6 +32,7 @@ from .testing_ordering import OrderingStoreContract
 from .testing_resource_uses import ResourceUseStoreContract
 from .testing_resources import ResourceStoreContract
 from .testing_selection import SelectionStoreContract
+from .testing_steps import StepListingStoreContract
 from .testing_tracking import TrackingStoreContract
 
 __all__ = ["StoreContract", "make_run", "make_step"]
@@ -83,6 +84,7 @@ class StoreContract(
     ResourceStoreContract,
     ResourceUseStoreContract,
     SelectionStoreContract,
+    StepListingStoreContract,
     TrackingStoreContract,
 ):
     """Every storage behaviour that flightlog relies on. Needs a ``store`` fixture."""

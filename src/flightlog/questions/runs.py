@@ -19,6 +19,7 @@ from ..query import Queries, collector_paused, parse_statuses
 from ..resources.view import PREFIX as RESOURCE_PREFIX
 from ..runtime.liveness import effective_status
 from ..selection import RunSelection
+from ..stores import StepRowStore
 from ..tracked_query import last_values
 from ..tracking.parameters import decoded_parameters
 from .times import parse_time
@@ -321,6 +322,11 @@ class RunQuestions:
         if limit is not None:
             limit = _count(limit, "limit")
         self.queries.run(run_id)
+        if isinstance(self.store, StepRowStore):
+            with collector_paused():
+                rows = self.store.step_rows(run_id, offset=offset, limit=limit, results=False)
+                if rows or not run_id.startswith(RESOURCE_PREFIX):
+                    return self.queries.step_dicts(run_id, rows, {})
         tasks: dict[str, TaskRecord | None] = {}
         steps = self.store.steps_page(run_id, offset=offset, limit=limit)
         if not steps and run_id.startswith(RESOURCE_PREFIX):
@@ -344,6 +350,13 @@ class RunQuestions:
             yield from self._described(self.queries.resources.steps(run_id), results)
             return
         after: int | None = None
+        if isinstance(self.store, StepRowStore):  # the dicts straight from rows
+            while True:
+                rows = self.store.step_rows(run_id, after=after, limit=max(page, 1), results=False)
+                yield from self.queries.step_dicts(run_id, rows, {})
+                if len(rows) < max(page, 1):
+                    return
+                after = rows[-1][0]
         while True:
             steps: list[Step] = self.store.steps_page(run_id, after=after, limit=page)
             yield from self._described(steps, results)

@@ -162,6 +162,7 @@ class PostgresStore(SQLStore):
     _RUNS_THEN = "JOIN"
     _JSON_OBJECT_AGG = POSTGRES_OBJECT_AGG
     _JSON_EACH = "json_each_text({column}::json)"
+    _JSON_ARRAY = "json_build_array({values})::text"
 
     def __init__(
         self,

@@ -351,10 +351,13 @@ class RunQuestions:
             return
         after: int | None = None
         if isinstance(self.store, StepRowStore):  # the dicts straight from rows
+            tasks: dict[str, Any] = {}
             while True:
-                rows = self.store.step_rows(run_id, after=after, limit=max(page, 1), results=False)
-                yield from self.queries.step_dicts(run_id, rows, {})
-                if len(rows) < max(page, 1):
+                rows = self.store.step_rows(run_id, after=after, limit=page, results=results)
+                with collector_paused():
+                    found = self.queries.step_dicts(run_id, rows, tasks, results=results)
+                yield from found
+                if len(rows) < page:
                     return
                 after = rows[-1][0]
         while True:

@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-from .errors import SerializationError
+from .errors import MissingBlobError, SerializationError
 
 __all__ = [
     "BLOBS",
@@ -128,7 +128,7 @@ def fill(into: bytearray, sha256: str, size: int, pieces: Iterable[bytes]) -> No
         if at == size:
             return
     if at == 0 and size:
-        raise SerializationError(f"the value stored out of line in blob {sha256} is missing")
+        raise MissingBlobError(f"the value stored out of line in blob {sha256} is missing")
     raise SerializationError(
         f"the value stored out of line in blob {sha256} has another size than the "
         f"{size} bytes recorded"

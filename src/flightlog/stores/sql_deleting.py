@@ -141,6 +141,23 @@ class SQLDeleting:
         self._write_batch([(BLOB_PUT.format(now=self.NOW_SQL), [(check_digest(sha256),)])])
         return bool(super().put_blob_stream(sha256, size, chunks))  # type: ignore[misc]
 
+    def keep_blobs(self, digests: Sequence[str]) -> set[str]:
+        """Stamped in ``blob_puts`` first, then looked for: a deletion that removed the
+        ``blob_puts`` row before the stamp took the blob too (its transaction, in SQLite
+        by serialisation, in PostgreSQL by the row's lock), one after it leaves the blob."""
+        self._writable()
+        wanted = [check_digest(digest) for digest in dict.fromkeys(digests)]
+        if not wanted:
+            return set()
+        self._write_batch([(BLOB_PUT.format(now=self.NOW_SQL), [(d,) for d in wanted])])
+        found: set[str] = set()
+        for part in chunks(wanted):
+            rows = self._query(
+                f"SELECT sha256 FROM blobs WHERE sha256 IN ({marks(len(part))})", tuple(part)
+            )
+            found.update(str(row[0]) for row in rows)
+        return set(wanted) - found
+
     def blob_users(self, digests: Sequence[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
         for part in chunks(list(dict.fromkeys(digests))):

@@ -40,9 +40,13 @@ __all__ = [
     "BlobSink",
     "Pieces",
     "StoreBlobs",
+    "Unread",
     "blob_references",
+    "describing",
+    "description",
     "out_of_line",
     "read_text",
+    "unread",
 ]
 
 DEFAULT_THRESHOLD = 1 << 20
@@ -182,6 +186,40 @@ def read_text(text: str) -> str:
     import json
 
     return read_buffer(json.loads(text)).decode()
+
+
+class Unread:
+    """A blob sink that reads nothing: within :func:`unread`, values stored out of line decode
+    as descriptions (``codec.Undecoded`` of their kind, size and blob), as listings want."""
+
+    threshold = DEFAULT_THRESHOLD
+
+    def put(self, data: memoryview) -> tuple[str, int]:
+        raise SerializationError("values are only described here, not stored")
+
+    def read(self, sha256: str, size: int) -> bytearray:
+        raise SerializationError(f"the value in blob {sha256} is only described here")
+
+
+def describing() -> bool:
+    """Whether values stored out of line are described, not read (see :class:`Unread`)."""
+    return type(BLOBS.get()) is Unread
+
+
+def description(o: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """What a reference to a value stored out of line says of it, and why it was not read."""
+    data: dict[str, Any] = {k: o[k] for k in ("dtype", "shape", "size", "blob") if k in o}
+    return data, f"stored out of line ({o.get('size')} bytes): described, not read"
+
+
+@contextlib.contextmanager
+def unread() -> Iterator[None]:
+    """Within: values stored out of line are described, never read (see :class:`Unread`)."""
+    token = BLOBS.set(Unread())
+    try:
+        yield
+    finally:
+        BLOBS.reset(token)
 
 
 def blob_references(text: str | None) -> set[str]:

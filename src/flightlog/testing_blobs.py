@@ -14,6 +14,7 @@ import time
 import pytest
 
 from .codec_blobs import PIECE, Pieces
+from .errors import MissingBlobError
 from .model import AttachmentRecord, ResourceStatus, Status
 from .stores import Store
 from .testing_resources import _finished, make_claim
@@ -141,3 +142,43 @@ class BlobStoreContract:
         # written again in other pieces, it reads back whole (no piece of the old one left)
         assert store.put_blob_stream(digest, len(data), [data[:7], data[7:]]) is True
         assert b"".join(store.read_blob_chunks(digest)) == data
+
+    def test_kept_blobs_stay_and_missing_ones_are_named(self, store: Store) -> None:
+        data = _blob(PIECE + 30, seed=7)
+        digest = hashlib.sha256(data).hexdigest()
+        store.put_blob_stream(digest, len(data), Pieces(memoryview(data)))
+        whole = store.put_blob(b"a small one")
+        unknown = "e" * 64
+        time.sleep(0.01)
+        cutoff = time.time()
+        time.sleep(0.01)
+        assert store.keep_blobs([]) == set()
+        # kept (a cache hit about to refer to them): put now, so gc leaves them
+        assert store.keep_blobs([digest, whole, unknown, digest]) == {unknown}
+        assert store.unused_blobs(put_before=cutoff) == {}
+        assert store.delete_blobs([digest, whole], put_before=cutoff) == {}
+        assert b"".join(store.read_blob_chunks(digest)) == data
+        assert store.get_blob(whole) == b"a small one"
+        assert store.blob_size(unknown) is None  # keeping does not make a blob
+        later = time.time() + 3600
+        assert store.delete_blobs([digest, whole], put_before=later) == {
+            digest: len(data),
+            whole: len(b"a small one"),
+        }
+        assert store.keep_blobs([digest, whole]) == {digest, whole}
+        assert store.blob_size(digest) is None and store.get_blob(whole) is None
+
+    def test_a_blob_deleted_while_it_is_read_is_whole_or_missing(self, store: Store) -> None:
+        data = _blob(2 * PIECE + 9, seed=8)
+        digest = hashlib.sha256(data).hexdigest()
+        store.put_blob_stream(digest, len(data), Pieces(memoryview(data)))
+        pieces = iter(store.read_blob_chunks(digest))
+        first = next(pieces)
+        assert store.delete_blobs([digest], put_before=time.time() + 3600) == {digest: len(data)}
+        try:
+            rest = b"".join(pieces)
+        except MissingBlobError as error:  # never the StoreError of damaged bytes
+            assert digest in str(error)
+        else:  # read whole from what it had open (memory, files)
+            assert first + rest == data
+        assert store.blob_size(digest) is None

@@ -103,7 +103,9 @@ def test_a_hit_whose_blob_was_deleted_after_the_lookup_executes(
         hit = lookup(task_id, execution_id)
         while victims:  # as a gc in another process would, between lookup and read
             run_id = victims.pop()
-            deleter = threading.Thread(target=lambda: fl.delete_run(run_id, blob_grace=0))
+            deleter = threading.Thread(
+                target=fl.delete_run, args=(run_id,), kwargs={"blob_grace": 0}
+            )
             deleter.start()
             deleter.join(60)
             assert store.get_run(run_id) is None and store.blob_size(digest) is None

@@ -13,7 +13,7 @@ from ..codec_blobs import PIECE, blob_references
 from ..errors import MissingBlobError
 from ..redaction import redact
 from .blobs import checked_blob, checked_pieces, value_references
-from .files_io import check_digest, locked
+from .files_io import check_digest, locked, touch
 from .files_layout import OWN, Layout
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class FileBlobs:
         # modification time is when it was last put, see files_deleting), so gc leaves it.
         with locked(f"{self.root}/{OWN}/locks/blobs", self.disk):
             if self.disk.exists(path):
-                os.utime(path)
+                touch(path)
                 return False
         writes: Writes = self.layout.writes()
         writes.folder(os.path.dirname(path))
@@ -122,7 +122,7 @@ class FileBlobs:
         with locked(f"{self.root}/{OWN}/locks/blobs", self.disk):
             for digest, path in paths.items():
                 try:
-                    os.utime(path)
+                    touch(path)
                 except (FileNotFoundError, NotADirectoryError):
                     missing.add(digest)
         return missing

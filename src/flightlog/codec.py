@@ -538,10 +538,7 @@ class Undecoded:
     importing it was not allowed, or it is not there. ``kind`` is the stored kind
     ("dataclass", "enum", "namedtuple", "path" or "pydantic"), ``type_name`` the class as
     stored (``module:QualName``), ``data`` what the value held (fields, value or items, each
-    decoded) and ``reason`` why the class was not used. Also a value stored out of line
-    that a listing describes without reading it (``kind`` "ndarray", "bytes", "bytearray",
-    "pickle" or "text"; ``data`` its dtype, shape, size and blob; see
-    ``codec_blobs.unread``)."""
+    decoded) and ``reason`` why; or a value out of line, described (``codec_blobs.unread``)."""
 
     __slots__ = ("data", "kind", "reason", "type_name")
 
@@ -549,10 +546,8 @@ class Undecoded:
         self.kind, self.type_name, self.data, self.reason = kind, type_name, data, reason
 
     def __repr__(self) -> str:
-        data = self.data
-        if isinstance(data, dict) and "blob" in data:  # described, not read (a listing)
-            shape = f" {data['dtype']} shape {tuple(data['shape'])}" if "shape" in data else ""
-            return f"<{self.kind}{shape}: {data.get('size')} bytes stored out of line, not read>"
+        if isinstance(self.data, dict) and "blob" in self.data:  # out of line, not read
+            return codec_blobs.described_text(self.kind, self.data)
         return f"<Undecoded {self.kind} {self.type_name!r} {self.data!r}: {self.reason}>"
 
     def __eq__(self, other: object) -> bool:
@@ -581,7 +576,7 @@ def decode(
     try:
         if isinstance(text, str) and text.startswith(TEXT_PREFIX):  # a long value, out of line
             if codec_blobs.describing():
-                return Undecoded("text", "builtins:str", *codec_blobs.description(json.loads(text)))
+                return Undecoded("text", *codec_blobs.description("text", json.loads(text)))
             text = codec_blobs.read_text(text)
         if _MARK not in text:
             try:
@@ -770,8 +765,8 @@ def _make_hook(
         with_class = _CLASS_DECODERS.get(kind) if known and decoder is None else None
         if decoder is None and with_class is None:
             raise SerializationError(f"cannot decode: unknown kind of stored value {kind!r}")
-        if "blob" in o and codec_blobs.describing():  # out of line, and not to be read
-            return Undecoded(kind, _OUT_OF_LINE.get(kind, kind), *codec_blobs.description(o))
+        if "blob" in o and codec_blobs.describing():  # out of line: described, not read
+            return Undecoded(kind, *codec_blobs.description(kind, o))
         try:
             if with_class is None:
                 return decoder(o)  # type: ignore[misc]
@@ -785,14 +780,6 @@ def _make_hook(
 
     return hook
 
-
-# The types of the values that may be stored out of line, by kind (see codec_blobs).
-_OUT_OF_LINE = {
-    "ndarray": "numpy:ndarray",
-    "bytes": "builtins:bytes",
-    "bytearray": "builtins:bytearray",
-    "pickle": "pickle",
-}
 
 _PLAIN_DECODER: Any = json.JSONDecoder()
 _scan = make_scanner(_PLAIN_DECODER)

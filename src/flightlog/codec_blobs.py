@@ -42,6 +42,7 @@ __all__ = [
     "StoreBlobs",
     "Unread",
     "blob_references",
+    "described_text",
     "describing",
     "description",
     "out_of_line",
@@ -206,10 +207,27 @@ def describing() -> bool:
     return type(BLOBS.get()) is Unread
 
 
-def description(o: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """What a reference to a value stored out of line says of it, and why it was not read."""
+# The types of the values that may be stored out of line, by kind.
+_TYPES = {
+    "ndarray": "numpy:ndarray",
+    "bytes": "builtins:bytes",
+    "bytearray": "builtins:bytearray",
+    "pickle": "pickle",
+    "text": "builtins:str",
+}
+
+
+def description(kind: str, o: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+    """What a reference to a value stored out of line says of it: its type, its dtype, shape,
+    size and blob, and why it was not read (a ``codec.Undecoded``'s fields)."""
     data: dict[str, Any] = {k: o[k] for k in ("dtype", "shape", "size", "blob") if k in o}
-    return data, f"stored out of line ({o.get('size')} bytes): described, not read"
+    return _TYPES.get(kind, kind), data, "stored out of line: described, not read"
+
+
+def described_text(kind: str, data: dict[str, Any]) -> str:
+    """A value described by :func:`description`, in a line."""
+    shape = f" {data['dtype']} shape {tuple(data['shape'])}" if "shape" in data else ""
+    return f"<{kind}{shape}: {data.get('size')} bytes stored out of line, not read>"
 
 
 @contextlib.contextmanager

@@ -8,13 +8,15 @@ store must pass these tests too.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
+from typing import Any
 
 import pytest
 
-from .codec_blobs import PIECE, Pieces
-from .errors import MissingBlobError
+from .codec_blobs import PIECE, Pieces, StoreBlobs
+from .errors import MissingBlobError, StoreError
 from .model import AttachmentRecord, ResourceStatus, Status
 from .stores import Store
 from .testing_resources import _finished, make_claim
@@ -31,7 +33,64 @@ def _reference(kind: str, digest: str, size: int) -> str:
 
 
 class BlobStoreContract:
-    """Streamed blobs: whole or absent, deduplicated, verified, and found from records."""
+    """Streamed blobs: whole or absent, deduplicated, verified, and found from records.
+
+    :meth:`damage_blob` changes a stored blob behind the store's back; it knows flightlog's
+    own stores: the test class of another store overrides it."""
+
+    def damage_blob(self, store: Store, digest: str) -> None:
+        """Change one byte of the blob stored under ``digest`` (its size stays)."""
+        found: Any = store
+        if isinstance(getattr(found, "_blobs", None), dict):  # the memory store
+            data = bytearray(found._blobs[digest])
+            data[0] ^= 0xFF
+            found._blobs[digest] = bytes(data)
+        elif hasattr(found, "_chunked"):  # the SQL stores: a piece, or the whole blob
+            if found._chunked(digest):
+                (row,) = found._query(
+                    "SELECT data FROM blob_chunks WHERE sha256 = ? AND part = 0", (digest,)
+                )
+                table, where = "blob_chunks", " AND part = 0"
+            else:
+                (row,) = found._query("SELECT data FROM blobs WHERE sha256 = ?", (digest,))
+                table, where = "blobs", ""
+            data = bytearray(bytes(row[0]))
+            data[0] ^= 0xFF
+            found._write(
+                f"UPDATE {table} SET data = ? WHERE sha256 = ?{where}", (bytes(data), digest)
+            )
+        elif hasattr(found, "_blob_path"):  # the JSON-files store
+            path = found._blob_path(digest)
+            os.chmod(path, 0o644)
+            with open(path, "r+b") as stream:
+                first = stream.read(1)
+                stream.seek(0)
+                stream.write(bytes([first[0] ^ 0xFF]))
+            os.chmod(path, 0o444)
+        else:
+            raise NotImplementedError(f"override damage_blob for {type(store).__name__}")
+
+    @pytest.mark.parametrize("size", [3000, 2 * PIECE + 11])
+    @pytest.mark.parametrize("streamed", [True, False])
+    def test_a_damaged_blob_is_refused_when_read(
+        self, store: Store, size: int, streamed: bool
+    ) -> None:
+        data = _blob(size, seed=9)
+        digest = hashlib.sha256(data).hexdigest()
+        if streamed:
+            store.put_blob_stream(digest, size, Pieces(memoryview(data)))
+        else:
+            assert store.put_blob(data) == digest
+        self.damage_blob(store, digest)
+        assert store.blob_size(digest) == size  # there, but not what was stored
+        for read in (
+            lambda: store.get_blob(digest),
+            lambda: b"".join(store.read_blob_chunks(digest)),
+            lambda: StoreBlobs(store).read(digest, size),  # a value out of line, decoded
+        ):
+            with pytest.raises(StoreError, match=rf"{digest}.*does not match") as caught:
+                read()
+            assert not isinstance(caught.value, MissingBlobError)
 
     @pytest.mark.parametrize("size", [0, 10, PIECE, PIECE + 3, 2 * PIECE + 5])
     def test_streamed_blob_round_trips(self, store: Store, size: int) -> None:

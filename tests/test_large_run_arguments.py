@@ -125,3 +125,19 @@ def test_copy_takes_large_run_arguments_along(fl: Flightlog, tmp_path: Path) -> 
         assert report.runs == 1 and report.blobs >= 1
         assert target.store.blob_size(digest) == BIG.nbytes
         assert np.array_equal(target.get_arguments("r")["args"][0], BIG)
+
+
+def test_step_listings_describe_large_step_arguments(fl: Flightlog) -> None:
+    @fl.task
+    def total(values: np.ndarray) -> float:
+        return float(values.sum())
+
+    @fl.workflow
+    def flow() -> float:
+        return total(BIG)
+
+    flow.run(run_id="r")
+    (step,) = fl.steps("r")
+    described = step["arguments"]["values"]
+    assert isinstance(described, Undecoded) and described.data["size"] == BIG.nbytes
+    assert isinstance(fl.get_metadata("r", "total")["arguments"]["values"], Undecoded)

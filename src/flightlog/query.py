@@ -103,8 +103,9 @@ class Queries:
             return {"unreadable": str(error)}
 
     def _described(self, text: str | None) -> Any:
-        """A run's arguments in its metadata (and so in listings): values stored out of line
-        are described (``codec.Undecoded``), not read; :meth:`run_arguments` reads them."""
+        """Arguments in a run's or step's metadata (and so in listings): values stored out of
+        line are described (``codec.Undecoded``), not read; :meth:`run_arguments` reads a
+        run's."""
         if text is None or '"blob":"' not in text:
             return self._arguments(text)
         with unread():
@@ -231,7 +232,7 @@ class Queries:
         arguments = step.arguments
         if arguments is not None:
             plain = decode_plain(arguments)
-            arguments = self._arguments(arguments) if plain is NOT_PLAIN else plain
+            arguments = self._described(arguments) if plain is NOT_PLAIN else plain
         return {
             "name": step.name,
             "run_id": step.run_id,

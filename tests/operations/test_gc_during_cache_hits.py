@@ -5,13 +5,18 @@ blob deleted while it is read is missing, never "damaged"."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+import flightlog
 from flightlog import Flightlog
 from flightlog.codec_blobs import PIECE, blob_references
 from flightlog.model import Origin, Status, Step
@@ -152,3 +157,65 @@ def test_a_hit_whose_blob_goes_while_it_is_read_is_a_miss(
     else:  # the SQL stores find the rest gone: missing, a miss, and the step executes
         assert step.origin is not Origin.CACHED and computed == [ROWS, ROWS]
         assert np.array_equal(fl.get_step_result("B", "embed"), np.ones((ROWS, 1024)))
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import flightlog
+
+    fl = flightlog.open(sys.argv[1])
+
+    @fl.task(cache=True)
+    def embed(n: int):
+        return np.ones((n, 1024))
+
+    @fl.workflow
+    def train(index: int) -> float:
+        return float(embed(700).sum())
+
+    print("started", flush=True)
+    for index in range(int(sys.argv[2])):
+        assert train.run(index, run_id=f"run-{index}") == 700 * 1024
+    print("done", flush=True)
+    """
+)
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "files"])
+def test_gc_in_a_loop_never_breaks_a_process_hitting_a_large_cached_result(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The audit's reproduction, smaller: another process serves every run's step from the
+    cache (a 5.7 MB array out of line) while this one runs ``gc(keep_last=1)`` in a loop."""
+    from ..store_urls import store_url
+
+    url = store_url(kind, request, tmp_path)
+    flightlog.open(url).close()
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    writer = subprocess.Popen(
+        [sys.executable, str(script), url, "40"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deleted = 0
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == "started\n"
+        with flightlog.open(url) as fl:
+            while writer.poll() is None:
+                deleted += len(fl.gc(keep_last=1, blob_grace=0).runs)
+            assert writer.wait(60) == 0, writer.stderr.read() if writer.stderr else ""
+            assert deleted > 0
+            for run in fl.list_runs():
+                assert fl.get_step_result(run["run_id"], "embed").shape == (700, 1024)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+        writer.wait(30)
+        for stream in (writer.stdout, writer.stderr):
+            if stream is not None:
+                stream.close()

@@ -48,8 +48,9 @@ class SQLDeleting:
     the database's clock in epoch seconds, as an SQL expression."""
 
     NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
-    # When a blob is put (or kept): never earlier than a moment read from the clock before
-    # (a run's start): SQLite's 'now' is cut to the millisecond, so it is rounded up.
+    # When a blob is kept (keep_blobs): never earlier than a moment read from the clock
+    # before (the start of the run keeping it): SQLite's 'now' is cut to the millisecond, so
+    # it is rounded up.
     STAMP_SQL = "((julianday('now') - 2440587.5) * 86400.0 + 0.0011)"
     _seqs: dict[str, int]
 
@@ -130,7 +131,7 @@ class SQLDeleting:
         digest = hashlib.sha256(data).hexdigest()
         self._write_batch(
             [
-                (BLOB_PUT.format(now=self.STAMP_SQL), [(digest,)]),
+                (BLOB_PUT.format(now=self.NOW_SQL), [(digest,)]),
                 (BLOB_INSERT, [(digest, len(data), data)]),
             ]
         )
@@ -141,7 +142,7 @@ class SQLDeleting:
         leaves a blob that a live run is about to refer to again); then the pieces (see
         :class:`~flightlog.stores.streamed_blobs.SQLBlobs`)."""
         self._writable()
-        self._write_batch([(BLOB_PUT.format(now=self.STAMP_SQL), [(check_digest(sha256),)])])
+        self._write_batch([(BLOB_PUT.format(now=self.NOW_SQL), [(check_digest(sha256),)])])
         return bool(super().put_blob_stream(sha256, size, chunks))  # type: ignore[misc]
 
     def keep_blobs(self, digests: Sequence[str]) -> set[str]:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from .cli_options import WHEN, when_option
 from .cli_output import printable
 from .errors import ConflictError
 from .operations.copy import CopyProgress, copy_store
@@ -106,8 +107,8 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     copy.add_argument(
         "--since",
         metavar="WHEN",
-        help="only what was created or changed since: an ISO date or time, epoch seconds, or "
-        "an age (2h, 30d)",
+        type=when_option,
+        help=f"only what was created or changed since: {WHEN}",
     )
     upgrade = commands.add_parser(
         "upgrade",

@@ -1,0 +1,66 @@
+"""``list_runs`` filters at 10,000 runs: the argument, metric and date filters of issue #15.
+
+Usage: ``python benchmarks/questions.py [STORE.db]``. Without a path it reuses the store that
+``benchmarks/scale.py`` builds (1,000,000 steps in 10,000 runs, cached under
+``$TMPDIR/flightlog-scale``), copied first so that the cached file is never written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import flightlog
+
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("params={'lr': 0.3}, limit=50", {"params": {"lr": 0.3}, "limit": 50}),
+    ("params={'lr': 1.0}, limit=50", {"params": {"lr": 1.0}, "limit": 50}),
+    ("params={'epochs': 2.0}, limit=50", {"params": {"epochs": 2.0}, "limit": 50}),
+    ("params={'epochs': 2.0}", {"params": {"epochs": 2.0}}),
+    ("params={'lr': [0.3]}, limit=50", {"params": {"lr": [0.3]}, "limit": 50}),
+    ("params={'epochs': 3}", {"params": {"epochs": 3}}),
+    ("metric=('loss', '<', 0.3), limit=50", {"metric": ("loss", "<", 0.3), "limit": 50}),
+    ("since='30d', limit=50", {"since": "30d", "limit": 50}),
+]
+
+
+def median_ms(action: Callable[[], Any], repeats: int = 7) -> float:
+    action()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def cached_store() -> Path:
+    folder = Path(tempfile.gettempdir()) / "flightlog-scale"
+    found = sorted(folder.glob("*-1000000-10000-*/store.db"))
+    if not found:
+        sys.exit(f"no store under {folder}: run benchmarks/scale.py first, or give a path")
+    return found[-1]
+
+
+def main() -> None:
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else cached_store()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "store.db"
+        shutil.copyfile(source, path)
+        with flightlog.open(f"sqlite:///{path}") as fl:
+            for label, filters in CASES:
+                found = len(fl.list_runs(**filters))
+                print(
+                    f"{label:<42} {median_ms(lambda f=filters: fl.list_runs(**f)):8.2f} ms"
+                    f"  ({found} runs)"
+                )
+
+
+if __name__ == "__main__":
+    main()

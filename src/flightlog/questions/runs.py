@@ -8,12 +8,11 @@ argument's or metadata's exact value, a metric — is checked here, on the runs 
 
 from __future__ import annotations
 
-import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from ..errors import InvalidInputError, SerializationError
+from ..errors import InvalidInputError
 from ..model import Run, Status, Step, TaskRecord
 from ..query import Queries, parse_statuses
 from ..resources.view import PREFIX as RESOURCE_PREFIX
@@ -21,6 +20,7 @@ from ..runtime.liveness import effective_status
 from ..selection import RunSelection
 from ..tracked_query import last_values
 from ..tracking.parameters import decoded_parameters
+from .stored_text import argument_text, metadata_texts, same_value
 from .times import parse_time
 
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
@@ -48,16 +48,6 @@ def _mapping(value: object, what: str) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
         raise InvalidInputError(f"{what} must be a dict with str keys, not {value!r}")
     return dict(value)
-
-
-def _text_of(value: Any) -> str | None:
-    """The stored text that a value certainly appears as, or None when it may be stored in
-    more than one way (a whole float may be an int, a dict's keys may be in any order)."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return json.dumps(value)
-    if isinstance(value, float) and value - value == 0.0 and not value.is_integer():
-        return repr(value)
-    return None
 
 
 def _metric(value: object) -> Metric | None:
@@ -95,6 +85,7 @@ class RunQuestions:
         search: str | None = None,
         params: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        metric: Metric | None = None,
     ) -> tuple[RunSelection, set[Status] | None]:
         """What the store is asked, and the statuses wanted (derived ones among them)."""
         wanted = parse_statuses(status)
@@ -105,9 +96,8 @@ class RunQuestions:
                 stored |= _LIVE
         if search is not None and not isinstance(search, str):
             raise InvalidInputError(f"search must be a str, not {search!r}")
-        arguments = [_text_of(value) for value in _mapping(params, "params").values()]
+        wanted_params = _mapping(params, "params")
         wanted_metadata = _mapping(metadata, "metadata")
-        texts = [(key, _text_of(value)) for key, value in wanted_metadata.items()]
         selection = RunSelection(
             statuses=None if stored is None else frozenset(stored),
             workflow=workflow,
@@ -115,10 +105,9 @@ class RunQuestions:
             since=parse_time(since, "since"),
             until=parse_time(until, "until"),
             search=search,
-            arguments_containing=tuple(text for text in arguments if text is not None),
-            metadata_containing=tuple(
-                f"{json.dumps(key)}:{text}" for key, text in texts if text is not None
-            ),
+            metadata_containing=metadata_texts(wanted_metadata),
+            parameters=tuple(argument_text(key, value) for key, value in wanted_params.items()),
+            metric_names=() if metric is None else (metric[0],),
         )
         return selection, wanted
 
@@ -182,6 +171,7 @@ class RunQuestions:
             search=search,
             params=params,
             metadata=metadata,
+            metric=_metric(metric),
         )
         checks = self._checks(wanted, params or {}, metadata or {}, _metric(metric))
         plain = since is None and until is None and search is None
@@ -245,14 +235,16 @@ class RunQuestions:
 
             def by_parameters(run: Run) -> bool:
                 named = decoded_parameters(run)
-                return all(key in named and _equal(named[key], v) for key, v in params.items())
+                return all(key in named and same_value(named[key], v) for key, v in params.items())
 
             checks.append(by_parameters)
         if metadata:
 
             def by_metadata(run: Run) -> bool:
                 stored = run.user_metadata
-                return all(key in stored and _equal(stored[key], v) for key, v in metadata.items())
+                return all(
+                    key in stored and same_value(stored[key], v) for key, v in metadata.items()
+                )
 
             checks.append(by_metadata)
         if metric is not None:
@@ -338,13 +330,6 @@ class RunQuestions:
             if len(steps) < max(page, 1):
                 return
             after = steps[-1].position
-
-
-def _equal(stored: Any, wanted: Any) -> bool:
-    try:
-        return bool(stored == wanted)
-    except (TypeError, ValueError, SerializationError):  # e.g. an array's ambiguous truth
-        return False
 
 
 def _created(run: Run) -> float:

@@ -89,6 +89,19 @@ class SQLSelection:
             for part in parts:
                 clauses.append(self._CONTAINS.format(column=column))
                 params.append(part)
+        for argument in s.parameters:
+            if not argument.passed:  # the value has no certain text: anything may hold it
+                continue
+            passed = [self._CONTAINS.format(column="runs.arguments") for _ in argument.passed]
+            default = self._CONTAINS.format(column="runs.environment")
+            clauses.append(f"(({' AND '.join(passed)}) OR {default})")
+            params.extend([*argument.passed, argument.default])
+        for name in s.metric_names:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM metrics WHERE metrics.run_seq = runs.seq"
+                " AND metrics.name = ?)"
+            )
+            params.append(name)
         return clauses, params
 
     def select_runs(

@@ -2,8 +2,12 @@
 
 The runtime records a workflow's parameter names with each run (``environment["entry"]
 ["parameters"]``, see ``flightlog.runtime.task.parameter_names``); bound to the recorded
-arguments they name each value as the workflow's signature does. The run log shows them as
-stored (JSON); trackers receive them decoded (``track_parameters``).
+arguments they name each value as the workflow's signature does, with the defaults recorded
+beside the names (``environment["entry"]["defaults"]``) for parameters the call left out,
+``*args`` as a list and each of ``**kwargs`` under its own name (``w(1, extra=3)`` of
+``def w(lr, n=5, *rest, **kw)`` gives ``{"lr": 1, "n": 5, "rest": [], "extra": 3}``). The
+run log shows them as stored (JSON); trackers receive them decoded (``track_parameters``);
+``list_runs(params=...)`` and ``runs_frame`` find and show them by these names.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ def recorded_signature(run: Run) -> inspect.Signature | None:
         return None
 
 
-def _named(run: Run, recorded: Any) -> dict[str, Any]:
+def _named(run: Run, recorded: Any, decode: Callable[[str], Any]) -> dict[str, Any]:
     if not isinstance(recorded, dict):
         return {}
     args = list(recorded.get("args") or [])
@@ -60,16 +64,56 @@ def _named(run: Run, recorded: Any) -> dict[str, Any]:
     if signature is not None:
         try:
             bound = signature.bind_partial(*args, **kwargs)
-            return dict(bound.arguments)
         except TypeError:
             pass
+        else:
+            return _by_name(signature, bound.arguments, _defaults(run, decode))
     named = {f"args[{index}]": value for index, value in enumerate(args)}
     named.update(kwargs)
     return named
 
 
+def _defaults(run: Run, decode: Callable[[str], Any]) -> dict[str, Any]:
+    """The workflow's default values recorded with the run (``environment["entry"]
+    ["defaults"]``, see ``flightlog.runtime.task.parameter_defaults``), decoded as ``decode``
+    does; a default that does not decode is left out."""
+    entry = run.environment.get("entry")
+    recorded = entry.get("defaults") if isinstance(entry, dict) else None
+    if not isinstance(recorded, dict):
+        return {}
+    defaults: dict[str, Any] = {}
+    for name, value in recorded.items():
+        try:
+            defaults[name] = decode(json.dumps(value, separators=(",", ":")))
+        except (FlightlogError, ValueError):
+            continue
+    return defaults
+
+
+def _by_name(
+    signature: inspect.Signature, bound: dict[str, Any], defaults: dict[str, Any]
+) -> dict[str, Any]:
+    """Every parameter by its name: the bound ones, then those left at their defaults;
+    ``*args`` as a list, and each of ``**kwargs`` under its own name."""
+    named: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for name, parameter in signature.parameters.items():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            found = bound.get(name)
+            extra = dict(found) if isinstance(found, dict) else {}
+        elif parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            named[name] = list(bound.get(name, ()))
+        elif name in bound:
+            named[name] = bound[name]
+        elif name in defaults:
+            named[name] = defaults[name]
+    for name, value in extra.items():
+        named.setdefault(name, value)  # a positional-only name may come again in **kwargs
+    return named
+
+
 def _read(run: Run, decode: Callable[[str], Any]) -> dict[str, Any]:
-    return {} if run.arguments is None else _named(run, decode(run.arguments))
+    return {} if run.arguments is None else _named(run, decode(run.arguments), decode)
 
 
 def run_parameters(run: Run) -> dict[str, Any]:

@@ -31,13 +31,19 @@ TERMINAL = frozenset({Status.SUCCESSFUL, Status.FAILED, Status.CANCELED})
 
 @dataclass(frozen=True, slots=True)
 class ArgumentText:
-    """What a run holds in its stored text when one of its arguments has a value: each of
-    ``passed`` in its stored ``arguments`` text (the argument was passed), or ``default`` in
-    its environment as compact JSON (:func:`environment_text`; the argument was left at a
-    default recorded there)."""
+    """What a run holds in its stored text when one of its arguments has a value: one text of
+    each group of ``passed`` in its stored ``arguments`` text (the argument was passed), or
+    one of ``default`` in its environment as compact JSON (:func:`environment_text`; the
+    argument was left at a default recorded there). No group to look for: any run."""
 
-    passed: tuple[str, ...]
-    default: str
+    passed: tuple[tuple[str, ...], ...]
+    default: tuple[str, ...]
+
+    def held_by(self, arguments: str, environment: str) -> bool:
+        """Whether the stored texts hold it (the reference for every store)."""
+        if all(any(text in arguments for text in group) for group in self.passed):
+            return True
+        return any(text in environment for text in self.default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +141,6 @@ def run_matches(run: Run, selection: RunSelection) -> bool:
         return False
     if s.parameters:
         environment = environment_text(run.environment)
-        for argument in s.parameters:
-            passed = all(part in arguments for part in argument.passed)
-            if not passed and argument.default not in environment:
-                return False
+        if not all(argument.held_by(arguments, environment) for argument in s.parameters):
+            return False
     return True

@@ -117,21 +117,21 @@ class SelectionStoreContract:
         def ids(*wanted: ArgumentText) -> list[str]:
             return _ids(store.select_runs(RunSelection(parameters=wanted)))
 
-        lr = ArgumentText(passed=("0.2",), default='"lr":0.2')
+        lr = ArgumentText(passed=((":0.2}", "[0.2]"),), default=('"lr":0.2}',))
         assert ids(lr) == ["dflt", "new"]
-        assert ids(ArgumentText(passed=("5",), default='"n":5')) == ["five", "dflt"]
-        assert ids(lr, ArgumentText(passed=("5",), default='"n":5')) == ["dflt"]
-        # every passed text must be there (the items of a list); the default is one text
-        assert ids(ArgumentText(passed=("0.3", "5"), default='"n":')) == ["five", "dflt"]
-        assert ids(ArgumentText(passed=("0.3", "6"), default='"m":')) == []
-        assert ids(ArgumentText(passed=("9",), default='"n":9')) == []
-        assert ids(ArgumentText(passed=(), default='"x":')) == [
+        five = ArgumentText(passed=((",5]", ",5.0]"),), default=('"n":5}', '"n":5,'))
+        assert ids(five) == ["five", "dflt"]
+        assert ids(lr, five) == ["dflt"]
+        # one text of every group must be there (the items of a list); or one default text
+        assert ids(ArgumentText(passed=(("0.3",), ("5",)), default=('"n":',))) == [
             "five",
             "dflt",
-            "new",
-            "mid",
-            "old",
-        ]  # nothing to look for
+        ]
+        assert ids(ArgumentText(passed=(("0.3",), ("6", "7")), default=('"m":',))) == []
+        assert ids(ArgumentText(passed=(("9",),), default=('"n":9}', '"n":9,'))) == []
+        assert ids(ArgumentText(passed=(("9", "[0.3"),), default=())) == ["five"]
+        nothing = ArgumentText(passed=(), default=())  # nothing to look for: every run
+        assert ids(nothing) == ["five", "dflt", "new", "mid", "old"]
 
     def test_runs_that_recorded_a_metric(self, store: Store) -> None:
         self._populate(store)

@@ -84,11 +84,11 @@ def test_frames_and_metadata_agree(fl: flightlog.Flightlog) -> None:
 @pytest.mark.parametrize(
     ("params", "candidates"),
     [
-        ({"lr": 1.0}, {"plain", "int-lr", "float-lr"}),  # each holds the text 1
+        ({"lr": 1.0}, {"int-lr", "float-lr"}),  # 1 or 1.0 as a value, not 0.1
         ({"lr": [0.3]}, set()),
         ({"options": {"a": 2.0}}, set()),
         ({"options": {"a": 1}}, {"float-lr"}),
-        ({"epochs": 3}, {"rest", "tuple-n"}),  # 3 and 3.5
+        ({"epochs": 3}, {"rest"}),  # 3 as a value (of extra), not 3.5
         ({"n": 6}, {"rest"}),
         # every run of w records the default 5: each may have left n at it
         ({"n": 5}, {"plain", "rest", "int-lr", "float-lr", "tuple-n"}),

@@ -33,6 +33,7 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
 }
 _LIVE = frozenset({Status.RUNNING, Status.RESUMABLE})
 PAGE = 500
+LARGEST_PAGE = 8000
 Metric = tuple[str, str, Any]
 
 
@@ -216,6 +217,7 @@ class RunQuestions:
             if len(page) < size:
                 return
             start += size
+            size = min(2 * size, LARGEST_PAGE)  # few matches: fewer, larger pages
 
     @staticmethod
     def _matching(runs: Iterable[Run], checks: list[Callable[[Run], bool]]) -> list[Run]:

@@ -24,27 +24,82 @@ __all__ = ["argument_text", "metadata_texts", "same_value"]
 
 _LONGEST = MIN_THRESHOLD // 4  # values this long may be stored out of line, as a whole
 _EXACT_FLOAT = 2.0**53
+_AROUND = (("[", ","), ("[", "]"), (",", ","), (",", "]"), (",", "}"), (":", ","), (":", "}"))
+"""What stands before and after a value in compact JSON: in a list, or as a dict's value."""
+_SHORT_LIST = 16
+_LIST_FORMS = 16
+
+
+def _tokens(value: Any) -> tuple[str, ...] | None:
+    """The JSON tokens a scalar may be stored as (a whole number as ``2`` or ``2.0``); None
+    for any other value, or one with no certain text."""
+    if value is None or isinstance(value, bool):
+        return (json.dumps(value),)
+    if isinstance(value, int):
+        whole = str(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        if not value.is_integer():
+            return (repr(value),)
+        whole = str(int(value))
+    elif isinstance(value, str):
+        return (json.dumps(value),) if len(value) < _LONGEST else None
+    else:
+        return None
+    if abs(int(whole)) >= _EXACT_FLOAT:  # maybe stored as 1e+20
+        return None
+    return (whole, whole + ".0", "-0.0") if whole == "0" else (whole, whole + ".0")
 
 
 def _scalar(value: Any) -> str | None:
-    """The text of a JSON scalar as stored, or its prefix; None for any other value."""
-    if value is None or isinstance(value, bool):
-        return json.dumps(value)
-    if isinstance(value, int):
-        return str(value) if abs(value) < _EXACT_FLOAT else None  # else maybe stored as 1e+20
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        if value.is_integer():  # stored as 2 (an int) or 2.0 (a float)
-            return str(int(value)) if abs(value) < _EXACT_FLOAT else None
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value) if len(value) < _LONGEST else None
-    return None
+    """The shortest text a scalar certainly appears as (the start of each of its tokens)."""
+    tokens = _tokens(value)
+    return None if tokens is None else tokens[0]
+
+
+def _delimited(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """Each token as it stands in compact JSON: after ``[``, ``,`` or ``:``, before ``,``,
+    ``]`` or ``}`` (a string token is delimited by its quotes already)."""
+    return tuple(
+        dict.fromkeys(
+            token if token.startswith('"') else f"{start}{token}{end}"
+            for token in tokens
+            for start, end in _AROUND
+        )
+    )
+
+
+def _keyed(key: str, tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """Each token as the value of ``key`` in compact JSON (``"n":5,``, ``"n":5}``)."""
+    return tuple(
+        dict.fromkeys(
+            f"{key}{token}" if token.startswith('"') else f"{key}{token}{end}"
+            for token in tokens
+            for end in ",}"
+        )
+    )
+
+
+def _groups(value: Any, into: list[tuple[str, ...]]) -> None:
+    """For each scalar in a list, tuple or dict (and each key of a dict), the texts it may
+    stand as in compact JSON."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _groups(item, into)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                into.append((json.dumps(key) + ":",))
+            _groups(item, into)
+    else:
+        tokens = _tokens(value)
+        if tokens is not None:
+            into.append(_delimited(tokens))
 
 
 def _leaves(value: Any, into: list[str]) -> None:
-    """The texts of the scalars in a list, tuple or dict (and of the dict's keys)."""
+    """The shortest texts of the scalars in a list, tuple or dict (and of its keys)."""
     if isinstance(value, (list, tuple)):
         for item in value:
             _leaves(item, into)
@@ -67,14 +122,43 @@ def _parts(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))  # each once, in order
 
 
+def _list_texts(value: Any) -> tuple[str, ...]:
+    """The texts a short list or tuple of scalars may be stored as (``[1,2.0]``; a tuple's
+    items are stored as such a list too), or as the last positional arguments of a run
+    (``,1,2.0]``: gathered by ``*args``); empty for any other value, or too many forms."""
+    if not isinstance(value, (list, tuple)) or len(value) > _SHORT_LIST:
+        return ()
+    if not value:
+        return ()  # no text: a *args left empty is not written at all
+    forms: list[str] = [""]
+    for item in value:
+        tokens = _tokens(item)
+        if tokens is None or len(forms) * len(tokens) > _LIST_FORMS:
+            return ()
+        forms = [f"{start},{token}" if start else token for start in forms for token in tokens]
+    # as a list, or as the last positional arguments (gathered by *args)
+    return tuple(f"{start}{form}]" for form in forms for start in "[,")
+
+
 def argument_text(name: str, value: Any) -> ArgumentText:
     """What a run called with ``name=value``, or leaving ``name`` at a recorded default of
-    that value, holds in its stored text (see :class:`~flightlog.selection.ArgumentText`)."""
-    scalar = _scalar(value)
+    that value, holds in its stored text (see :class:`~flightlog.selection.ArgumentText`):
+    each scalar of the value as a JSON token (between ``[``, ``,`` or ``:`` and ``,``, ``]``
+    or ``}``), and the default as ``"name":value``."""
     key = json.dumps(name) + ":"
-    if scalar is not None:
-        return ArgumentText(passed=(scalar,), default=key + scalar)
-    return ArgumentText(passed=_parts(value), default=key)
+    tokens = _tokens(value)
+    if tokens is not None:
+        return ArgumentText(passed=(_delimited(tokens),), default=_keyed(key, tokens))
+    whole = _list_texts(value)
+    if whole:  # a list of scalars: the whole list as it stands (a tuple's items too)
+        lists = tuple(form for form in whole if form.startswith("["))
+        tuples = tuple(f'{{"__flightlog__":"tuple","items":{form}}}' for form in lists)
+        return ArgumentText(passed=(whole,), default=tuple(key + form for form in lists + tuples))
+    groups: list[tuple[str, ...]] = []
+    _groups(value, groups)
+    if sum(len(group[0]) for group in groups) >= _LONGEST:
+        groups = []
+    return ArgumentText(passed=tuple(dict.fromkeys(groups)), default=(key,))
 
 
 def metadata_texts(wanted: Mapping[str, Any]) -> tuple[str, ...]:

@@ -92,10 +92,11 @@ class SQLSelection:
         for argument in s.parameters:
             if not argument.passed:  # the value has no certain text: anything may hold it
                 continue
-            passed = [self._CONTAINS.format(column="runs.arguments") for _ in argument.passed]
-            default = self._CONTAINS.format(column="runs.environment")
-            clauses.append(f"(({' AND '.join(passed)}) OR {default})")
-            params.extend([*argument.passed, argument.default])
+            groups = [self._any_of("runs.arguments", group) for group in argument.passed]
+            default = self._any_of("runs.environment", argument.default)
+            clauses.append(f"(({' AND '.join(groups)}) OR {default})")
+            params.extend(text for group in argument.passed for text in group)
+            params.extend(argument.default)
         for name in s.metric_names:
             clauses.append(
                 "EXISTS (SELECT 1 FROM metrics WHERE metrics.run_seq = runs.seq"
@@ -103,6 +104,12 @@ class SQLSelection:
             )
             params.append(name)
         return clauses, params
+
+    def _any_of(self, column: str, texts: tuple[str, ...]) -> str:
+        """SQL true when the column holds one of ``texts`` (given as parameters, in order)."""
+        if not texts:
+            return "1=0"
+        return f"({' OR '.join(self._CONTAINS.format(column=column) for _ in texts)})"
 
     def select_runs(
         self, selection: RunSelection, *, offset: int = 0, limit: int | None = None

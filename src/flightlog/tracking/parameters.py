@@ -12,9 +12,11 @@ run log shows them as stored (JSON); trackers receive them decoded (``track_para
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .. import codec
@@ -30,8 +32,14 @@ def recorded_signature(run: Run) -> inspect.Signature | None:
     runs recorded without them, or with something else there."""
     entry = run.environment.get("entry")
     names = entry.get("parameters") if isinstance(entry, dict) else None
-    if not isinstance(names, list):
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         return None
+    return _signature_of(tuple(names))
+
+
+@functools.lru_cache(maxsize=256)
+def _signature_of(names: tuple[str, ...]) -> inspect.Signature | None:
+    """The signature that ``names`` (see ``parameter_names``) write; made once for each."""
     kinds = inspect.Parameter
     parameters: list[inspect.Parameter] = []
     keyword_only = False
@@ -62,15 +70,67 @@ def _named(run: Run, recorded: Any, decode: Callable[[str], Any]) -> dict[str, A
     kwargs = dict(recorded.get("kwargs") or {})
     signature = recorded_signature(run)
     if signature is not None:
-        try:
-            bound = signature.bind_partial(*args, **kwargs)
-        except TypeError:
-            pass
-        else:
-            return _by_name(signature, bound.arguments, _defaults(run, decode))
+        bound = _bound(_layout(signature), args, kwargs)
+        if bound is not None:
+            return _by_name(signature, bound, _defaults(run, decode))
     named = {f"args[{index}]": value for index, value in enumerate(args)}
     named.update(kwargs)
     return named
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where a signature puts arguments: positional ones in order, by keyword, the rest."""
+
+    positional: tuple[str, ...]
+    keywords: frozenset[str]
+    var_positional: str | None
+    var_keyword: str | None
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(signature: inspect.Signature) -> _Layout:
+    kinds = inspect.Parameter
+    found = {
+        kind: [p.name for p in signature.parameters.values() if p.kind is kind]
+        for kind in (
+            kinds.POSITIONAL_ONLY,
+            kinds.POSITIONAL_OR_KEYWORD,
+            kinds.KEYWORD_ONLY,
+            kinds.VAR_POSITIONAL,
+            kinds.VAR_KEYWORD,
+        )
+    }
+    return _Layout(
+        positional=(*found[kinds.POSITIONAL_ONLY], *found[kinds.POSITIONAL_OR_KEYWORD]),
+        keywords=frozenset(found[kinds.POSITIONAL_OR_KEYWORD] + found[kinds.KEYWORD_ONLY]),
+        var_positional=next(iter(found[kinds.VAR_POSITIONAL]), None),
+        var_keyword=next(iter(found[kinds.VAR_KEYWORD]), None),
+    )
+
+
+def _bound(layout: _Layout, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """The arguments by parameter name as ``Signature.bind_partial`` binds them (``*args`` a
+    tuple, ``**kwargs`` a dict), or None where it would refuse them; without its cost."""
+    count = len(layout.positional)
+    if len(args) > count and layout.var_positional is None:
+        return None
+    bound: dict[str, Any] = dict(zip(layout.positional, args, strict=False))
+    if layout.var_positional is not None and len(args) > count:
+        bound[layout.var_positional] = tuple(args[count:])
+    extra: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key in layout.keywords:
+            if key in bound:
+                return None
+            bound[key] = value
+        elif layout.var_keyword is not None:
+            extra[key] = value
+        else:
+            return None
+    if extra and layout.var_keyword is not None:
+        bound[layout.var_keyword] = extra
+    return bound
 
 
 def _defaults(run: Run, decode: Callable[[str], Any]) -> dict[str, Any]:

@@ -35,10 +35,11 @@ CALLS: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = [
 def test_bound_as_python_binds(
     function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    signature = _signature_of(tuple(parameter_names(inspect.signature(function))))
+    names = tuple(parameter_names(inspect.signature(function)))
+    signature = _signature_of(names)
     assert signature is not None
     try:
         expected: dict[str, Any] | None = dict(signature.bind_partial(*args, **kwargs).arguments)
     except TypeError:
         expected = None
-    assert _bound(_layout(signature), list(args), kwargs) == expected
+    assert _bound(_layout(names), list(args), kwargs) == expected

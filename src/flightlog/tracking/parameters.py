@@ -30,11 +30,16 @@ def recorded_signature(run: Run) -> inspect.Signature | None:
     """The parameters recorded with the run (``environment["entry"]["parameters"]``, see
     ``flightlog.runtime.task.parameter_names``) as a signature without defaults; None for
     runs recorded without them, or with something else there."""
+    names = _names(run)
+    return None if names is None else _signature_of(names)
+
+
+def _names(run: Run) -> tuple[str, ...] | None:
     entry = run.environment.get("entry")
     names = entry.get("parameters") if isinstance(entry, dict) else None
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         return None
-    return _signature_of(tuple(names))
+    return tuple(names)
 
 
 @functools.lru_cache(maxsize=256)
@@ -68,9 +73,10 @@ def _named(run: Run, recorded: Any, decode: Callable[[str], Any]) -> dict[str, A
         return {}
     args = list(recorded.get("args") or [])
     kwargs = dict(recorded.get("kwargs") or {})
-    signature = recorded_signature(run)
-    if signature is not None:
-        bound = _bound(_layout(signature), args, kwargs)
+    names = _names(run)
+    signature = None if names is None else _signature_of(names)
+    if names is not None and signature is not None:
+        bound = _bound(_layout(names), args, kwargs)
         if bound is not None:
             return _by_name(signature, bound, _defaults(run, decode))
     named = {f"args[{index}]": value for index, value in enumerate(args)}
@@ -89,7 +95,10 @@ class _Layout:
 
 
 @functools.lru_cache(maxsize=256)
-def _layout(signature: inspect.Signature) -> _Layout:
+def _layout(names: tuple[str, ...]) -> _Layout:
+    """Where the signature that ``names`` write (a valid one) puts arguments."""
+    signature = _signature_of(names)
+    assert signature is not None
     kinds = inspect.Parameter
     found = {
         kind: [p.name for p in signature.parameters.values() if p.kind is kind]

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import io
+import json
 import threading
 from typing import Any
 
 import pytest
 
 import flightlog
+from flightlog import cli
 from flightlog.questions import RunQuestions
 from flightlog.runtime.task import parameter_defaults
 
@@ -129,3 +132,18 @@ def test_defaults_that_cannot_be_stored_plainly_are_left_out() -> None:
         del a, b, c, d
 
     assert parameter_defaults(inspect.signature(f)) == {"d": 0.5}
+
+
+def test_the_command_line_finds_runs_by_parameter_name(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    with flightlog.open(url) as fl:
+        _record(fl)
+    out = io.StringIO()
+    code = cli.main(
+        ["runs", "--url", url, "--json", "--param", "n=5", "--param", "rest=[]"], out=out
+    )
+    assert code == 0
+    assert [run["run_id"] for run in json.loads(out.getvalue())] == ["int-lr", "plain"]
+    out = io.StringIO()
+    assert cli.main(["runs", "--url", url, "--json", "--param", "extra=3"], out=out) == 0
+    assert [run["run_id"] for run in json.loads(out.getvalue())] == ["rest"]

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import flightlog
-from flightlog.model import ErrorInfo, Run, Status
+from flightlog.model import ErrorInfo, MetricChunk, Run, Status
+from flightlog.selection import RunSelection
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86_400.0
@@ -34,6 +35,10 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("params={'epochs': 3}", {"params": {"epochs": 3}}),
     ("metric=('loss', '<', 0.3), limit=50", {"metric": ("loss", "<", 0.3), "limit": 50}),
     ("since='30d', limit=50", {"since": "30d", "limit": 50}),
+    # every run has a score (see add_scores): 30 % and 1 % of them pass
+    ("metric=('score', '<', 0.3), limit=50", {"metric": ("score", "<", 0.3), "limit": 50}),
+    ("metric=('score', '<', 0.01), limit=50", {"metric": ("score", "<", 0.01), "limit": 50}),
+    ("metric=('score', '<', 0.01)", {"metric": ("score", "<", 0.01)}),
 ]
 
 
@@ -87,6 +92,14 @@ def fill(fl: flightlog.Flightlog, runs: int) -> None:
         )
 
 
+def add_scores(fl: flightlog.Flightlog) -> None:
+    """A metric ``score`` of three points for every run (its last one in [0, 1))."""
+    for number, run in enumerate(fl.store.select_runs(RunSelection())):
+        last = (number * 37 % 100) / 100
+        chunk = MetricChunk("score", None, None, [0, 1, 2], [1.0, 0.5, last], [0.0, 1.0, 2.0])
+        fl.store.record_tracked(run.run_id, metrics=[chunk])
+
+
 def on_postgres(runs: int = 10_000) -> None:
     sys.path.insert(0, str(ROOT))
     from tests.postgres_server import PostgresServer, Schemas
@@ -95,6 +108,7 @@ def on_postgres(runs: int = 10_000) -> None:
         schemas = Schemas(server.url())
         with flightlog.open(schemas.fresh_url()) as fl:
             fill(fl, runs)
+            add_scores(fl)
             ask(fl)
         schemas.close()
 
@@ -108,6 +122,7 @@ def main() -> None:
         path = Path(folder) / "store.db"
         shutil.copyfile(source, path)
         with flightlog.open(f"sqlite:///{path}") as fl:
+            add_scores(fl)
             ask(fl)
 
 

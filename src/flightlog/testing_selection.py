@@ -146,6 +146,19 @@ class SelectionStoreContract:
         assert _ids(store.select_runs(with_tag)) == ["old"]
         assert store.count_statuses(with_tag).runs == {Status.RUNNING: 1}
 
+    def test_metrics_of_many_runs_at_once(self, store: Store) -> None:
+        self._populate(store)
+        chunk = MetricChunk("loss", None, None, [0, 1], [0.5, 0.25], [1.0, 2.0])
+        later = MetricChunk("loss", None, None, [2], [0.125], [3.0])
+        store.record_tracked("old", metrics=[chunk, later])
+        store.record_tracked("new", metrics=[replace(chunk, name="accuracy")])
+        found = store.metrics_of_runs(["new", "mid", "ghost", "old", "old"], "loss")
+        assert list(found) == ["old"]
+        assert [list(each.values) for each in found["old"]] == [[0.5, 0.25], [0.125]]
+        assert found["old"] == store.list_metrics("old", "loss")
+        assert list(store.metrics_of_runs(["old", "new"], "accuracy")) == ["new"]
+        assert store.metrics_of_runs([], "loss") == {}
+
     def test_counts_by_status_for_running_and_finished_runs(self, store: Store) -> None:
         self._populate(store)
         for position in range(3):

@@ -147,3 +147,20 @@ def test_the_command_line_finds_runs_by_parameter_name(tmp_path: Any) -> None:
     out = io.StringIO()
     assert cli.main(["runs", "--url", url, "--json", "--param", "extra=3"], out=out) == 0
     assert [run["run_id"] for run in json.loads(out.getvalue())] == ["rest"]
+
+
+def test_a_metric_filter_over_many_runs(fl: flightlog.Flightlog) -> None:
+    """More runs than one read of the store takes: every one is judged by its last value."""
+
+    @fl.workflow
+    def fit(number: int) -> int:
+        flightlog.track(loss=1.0)
+        flightlog.track(loss=number / 1000)  # the last value counts
+        return number
+
+    for number in range(0, 1200, 2):
+        fit.run(number, run_id=f"r{number:04d}")
+    low = [run["run_id"] for run in fl.list_runs(metric=("loss", "<", 0.1))]
+    assert low == [f"r{number:04d}" for number in range(98, -1, -2)]
+    high = fl.list_runs(metric=("loss", ">=", 1.0), limit=3, offset=2)
+    assert [run["run_id"] for run in high] == ["r1194", "r1192", "r1190"]

@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..model import Run, Status, Step, TaskRecord
+from ..model import MetricChunk, Run, Status, Step, TaskRecord
 from ..query import Queries, parse_statuses
 from ..resources.view import PREFIX as RESOURCE_PREFIX
 from ..runtime.liveness import effective_status
 from ..selection import RunSelection
+from ..stores import Store
 from ..tracked_query import last_values
 from ..tracking.parameters import decoded_parameters
 from .stored_text import argument_text, metadata_texts, same_value
@@ -221,7 +222,14 @@ class RunQuestions:
 
     @staticmethod
     def _matching(runs: Iterable[Run], checks: list[Callable[[Run], bool]]) -> list[Run]:
-        return [run for run in runs if all(check(run) for check in checks)]
+        """The runs that pass every check, one check at a time: a check that reads the store
+        (a metric) reads it at once for the runs that passed the ones before."""
+        kept = list(runs)
+        for check in checks:
+            if isinstance(check, MetricCheck):
+                check.prepare(kept)
+            kept = [run for run in kept if check(run)]
+        return kept
 
     def _checks(
         self,
@@ -250,19 +258,7 @@ class RunQuestions:
 
             checks.append(by_metadata)
         if metric is not None:
-            name, symbol, bound = metric
-            compare = _OPERATORS[symbol]
-
-            def by_metric(run: Run) -> bool:
-                last = last_values(self.store.list_metrics(run.run_id, name))
-                if name not in last:
-                    return False
-                try:
-                    return bool(compare(last[name], bound))
-                except TypeError:
-                    return False
-
-            checks.append(by_metric)
+            checks.append(MetricCheck(self.store, metric))
         return checks
 
     # -- counts --------------------------------------------------------------------------------
@@ -332,6 +328,37 @@ class RunQuestions:
             if len(steps) < max(page, 1):
                 return
             after = steps[-1].position
+
+
+class MetricCheck:
+    """Whether a run's last value of a metric passes a comparison; the values of many runs
+    are read in one question to the store (:meth:`prepare`)."""
+
+    def __init__(self, store: Store, metric: Metric) -> None:
+        self.store = store
+        self.name, symbol, self.bound = metric
+        self.compare = _OPERATORS[symbol]
+        self.chunks: dict[str, list[MetricChunk]] = {}
+        self.read: set[str] = set()
+
+    def prepare(self, runs: list[Run]) -> None:
+        """Read the metric of these runs at once (forgetting those read before)."""
+        ids = [run.run_id for run in runs]
+        self.chunks = self.store.metrics_of_runs(ids, self.name)
+        self.read = set(ids)
+
+    def __call__(self, run: Run) -> bool:
+        if run.run_id in self.read:
+            chunks = self.chunks.get(run.run_id, [])
+        else:
+            chunks = self.store.list_metrics(run.run_id, self.name)
+        last = last_values(chunks)
+        if self.name not in last:
+            return False
+        try:
+            return bool(self.compare(last[self.name], self.bound))
+        except TypeError:
+            return False
 
 
 def _created(run: Run) -> float:

@@ -4,7 +4,7 @@ by reading the runs and their steps."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ..model import MetricChunk, Run, Status, Step
@@ -41,6 +41,14 @@ class PythonSelection:
             if run_matches(run, selection)
             and all(self.list_metrics(run.run_id, name) for name in names)
         ]
+
+    def metrics_of_runs(self, run_ids: Sequence[str], name: str) -> dict[str, list[MetricChunk]]:
+        found: dict[str, list[MetricChunk]] = {}
+        for run_id in run_ids:
+            chunks = self.list_metrics(run_id, name)
+            if chunks:
+                found[run_id] = chunks
+        return found
 
     def select_runs(
         self, selection: RunSelection, *, offset: int = 0, limit: int | None = None

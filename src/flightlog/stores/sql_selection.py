@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..model import Run, Status, Step
+from ..model import MetricChunk, Run, Status, Step
 from ..selection import RunSelection, StatusCounts, ascii_lower
 from .sql_scale_schema import SQLITE_OBJECT_AGG, kept_counts
 from .sql_tracking import Statements
 
 POSITION_BITS = 32
 POSITION_MASK = (1 << POSITION_BITS) - 1
+METRICS_BATCH = 500  # run ids in one query (well under every dialect's parameter limit)
 STEP_RANGE = "steps.id BETWEEN runs.seq * 4294967296 AND runs.seq * 4294967296 + 4294967295"
 
 
@@ -133,6 +134,25 @@ class SQLSelection:
             params,
         )
         return [run_from_row(row, row[19]) for row in rows]
+
+    def metrics_of_runs(self, run_ids: Sequence[str], name: str) -> dict[str, list[MetricChunk]]:
+        from .sql_tracking import unpack_chunk
+
+        found: dict[str, list[MetricChunk]] = {}
+        wanted = list(dict.fromkeys(run_ids))
+        for start in range(0, len(wanted), METRICS_BATCH):
+            batch = wanted[start : start + METRICS_BATCH]
+            rows = self._query(
+                "SELECT runs.run_id, metrics.name, metrics.position, metrics.step_name,"
+                " metrics.count, metrics.encoding, metrics.data FROM metrics"
+                " JOIN runs ON runs.seq = metrics.run_seq"
+                f" WHERE runs.run_id IN ({', '.join('?' * len(batch))}) AND metrics.name = ?"
+                " ORDER BY metrics.id",
+                [*batch, name],
+            )
+            for run_id, *chunk in rows:
+                found.setdefault(run_id, []).append(unpack_chunk(*chunk))
+        return found
 
     def count_statuses(self, selection: RunSelection) -> StatusCounts:
         clauses, params = self._selection_sql(selection)

@@ -2,12 +2,13 @@
 
 The runtime records a workflow's parameter names with each run (``environment["entry"]
 ["parameters"]``, see ``flightlog.runtime.task.parameter_names``); bound to the recorded
-arguments they name each value as the workflow's signature does, with the defaults recorded
-beside the names (``environment["entry"]["defaults"]``) for parameters the call left out,
-``*args`` as a list and each of ``**kwargs`` under its own name (``w(1, extra=3)`` of
-``def w(lr, n=5, *rest, **kw)`` gives ``{"lr": 1, "n": 5, "rest": [], "extra": 3}``). The
-run log shows them as stored (JSON); trackers receive them decoded (``track_parameters``);
-``list_runs(params=...)`` and ``runs_frame`` find and show them by these names.
+arguments they name each value as the workflow's signature does. The run log shows the
+arguments so bound, as given and stored (JSON: :func:`run_parameters`). Trackers
+(``track_parameters``), ``list_runs(params=...)`` and ``runs_frame`` see every parameter by
+its name, decoded (:func:`decoded_parameters`): with the defaults recorded beside the names
+(``environment["entry"]["defaults"]``) for parameters the call left out, ``*args`` as a list
+and each of ``**kwargs`` under its own name (``w(1, extra=3)`` of ``def w(lr, n=5, *rest,
+**kw)`` gives ``{"lr": 1, "n": 5, "extra": 3}``).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def _signature_of(names: tuple[str, ...]) -> inspect.Signature | None:
         return None
 
 
-def _named(run: Run, recorded: Any, decode: Callable[[str], Any]) -> dict[str, Any]:
+def _named(run: Run, recorded: Any, decode: Callable[[str], Any], by_name: bool) -> dict[str, Any]:
     if not isinstance(recorded, dict):
         return {}
     args = list(recorded.get("args") or [])
@@ -78,7 +79,7 @@ def _named(run: Run, recorded: Any, decode: Callable[[str], Any]) -> dict[str, A
     if names is not None and signature is not None:
         bound = _bound(_layout(names), args, kwargs)
         if bound is not None:
-            return _by_name(signature, bound, _defaults(run, decode))
+            return _by_name(signature, bound, _defaults(run, decode)) if by_name else bound
     named = {f"args[{index}]": value for index, value in enumerate(args)}
     named.update(kwargs)
     return named
@@ -163,7 +164,8 @@ def _by_name(
     signature: inspect.Signature, bound: dict[str, Any], defaults: dict[str, Any]
 ) -> dict[str, Any]:
     """Every parameter by its name: the bound ones, then those left at their defaults;
-    ``*args`` as a list, and each of ``**kwargs`` under its own name."""
+    ``*args`` as a list (when any were given), and each of ``**kwargs`` under its own
+    name."""
     named: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for name, parameter in signature.parameters.items():
@@ -171,7 +173,8 @@ def _by_name(
             found = bound.get(name)
             extra = dict(found) if isinstance(found, dict) else {}
         elif parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-            named[name] = list(bound.get(name, ()))
+            if bound.get(name):  # none given: left out, as an empty **kwargs is
+                named[name] = list(bound[name])
         elif name in bound:
             named[name] = bound[name]
         elif name in defaults:
@@ -181,8 +184,10 @@ def _by_name(
     return named
 
 
-def _read(run: Run, decode: Callable[[str], Any]) -> dict[str, Any]:
-    return {} if run.arguments is None else _named(run, decode(run.arguments), decode)
+def _read(run: Run, decode: Callable[[str], Any], by_name: bool) -> dict[str, Any]:
+    if run.arguments is None:
+        return {}
+    return _named(run, decode(run.arguments), decode, by_name)
 
 
 def run_parameters(run: Run) -> dict[str, Any]:
@@ -190,14 +195,16 @@ def run_parameters(run: Run) -> dict[str, Any]:
     Runs recorded without parameter names (before flightlog recorded them) name keyword
     arguments by name and positional ones ``args[0]``, ``args[1]`` … (no parameter is called
     that). Nothing is imported: the workflow's code is never run to read its runs."""
-    return _read(run, json.loads)
+    return _read(run, json.loads, by_name=False)
 
 
 def decoded_parameters(run: Run) -> dict[str, Any]:
-    """The run's arguments by parameter name (see :func:`run_parameters`), decoded: a value
-    of a class whose module is not imported is an :class:`~flightlog.codec.Undecoded`; a
-    record that cannot be decoded gives no parameters."""
+    """Every parameter of the run by its name, decoded: as :func:`run_parameters`, with the
+    recorded defaults of those left out, ``*args`` as a list and ``**kwargs`` by their own
+    names. A value of a class whose module is not imported is an
+    :class:`~flightlog.codec.Undecoded`; a record that cannot be decoded gives no
+    parameters."""
     try:
-        return _read(run, lambda text: codec.decode(text, placeholders=True))
+        return _read(run, lambda text: codec.decode(text, placeholders=True), by_name=True)
     except FlightlogError:
         return {}

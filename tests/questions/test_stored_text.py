@@ -7,7 +7,7 @@ import inspect
 import json
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flightlog.questions.stored_text import argument_text, same_value
@@ -52,6 +52,7 @@ def _held(wanted: Any, arguments: str, environment: str = "") -> bool:
     return argument_text("p", wanted).held_by(arguments, environment)
 
 
+@settings(deadline=None)  # no timing: a busy machine must not fail it
 @given(values, values)
 def test_a_passed_value_is_held_by_its_text(value: Any, other: Any) -> None:
     wanted = _variant(value)
@@ -68,6 +69,7 @@ def test_a_passed_value_is_held_by_its_text(value: Any, other: Any) -> None:
         assert _held(wanted, text), (text, wanted)
 
 
+@settings(deadline=None)
 @given(values)
 def test_a_default_value_is_held_by_its_text(value: Any) -> None:
     signature = inspect.Signature(

@@ -142,16 +142,20 @@ class SQLSelection:
         wanted = list(dict.fromkeys(run_ids))
         for start in range(0, len(wanted), METRICS_BATCH):
             batch = wanted[start : start + METRICS_BATCH]
-            rows = self._query(
-                "SELECT runs.run_id, metrics.name, metrics.position, metrics.step_name,"
-                " metrics.count, metrics.encoding, metrics.data FROM metrics"
-                " JOIN runs ON runs.seq = metrics.run_seq"
-                f" WHERE runs.run_id IN ({', '.join('?' * len(batch))}) AND metrics.name = ?"
-                " ORDER BY metrics.id",
-                [*batch, name],
+            marks = ", ".join("?" * len(batch))
+            seqs = dict(
+                self._query(f"SELECT seq, run_id FROM runs WHERE run_id IN ({marks})", batch)
             )
-            for run_id, *chunk in rows:
-                found.setdefault(run_id, []).append(unpack_chunk(*chunk))
+            if not seqs:
+                continue
+            # by the metrics' own index (run_seq, name), whatever the planner knows of the tables
+            rows = self._query(
+                "SELECT run_seq, name, position, step_name, count, encoding, data FROM metrics"
+                f" WHERE run_seq IN ({', '.join('?' * len(seqs))}) AND name = ? ORDER BY id",
+                [*seqs, name],
+            )
+            for seq, *chunk in rows:
+                found.setdefault(seqs[seq], []).append(unpack_chunk(*chunk))
         return found
 
     def count_statuses(self, selection: RunSelection) -> StatusCounts:

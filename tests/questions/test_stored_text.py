@@ -3,6 +3,7 @@ the store gives more runs rather than fewer (property tests over stored argument
 
 from __future__ import annotations
 
+import enum
 import inspect
 import json
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flightlog.questions.stored_text import argument_text, same_value
+from flightlog.questions.stored_text import argument_text, metadata_texts, same_value
 from flightlog.runtime.task import encode_run_arguments, parameter_defaults
 from flightlog.selection import environment_text
 
@@ -94,3 +95,18 @@ def test_values_that_differ_are_told_apart() -> None:
     assert _held(0, zero) and _held(0.0, zero) and _held(-0.0, zero)
     assert not same_value(True, 1) and not same_value(1, True) and same_value(1, 1.0)
     assert same_value([1, (2,)], (1.0, [2])) and not same_value({"a": 1}, {"a": 1, "b": 2})
+
+
+class Colour(enum.IntEnum):
+    RED = 1
+
+
+def test_values_of_other_classes_are_compared_not_looked_for() -> None:
+    enum_text = encode_run_arguments((Colour.RED,), {}, "json")
+    assert _held(1, enum_text) and _held(Colour.RED, enum_text)
+    assert argument_text("p", Colour.RED).passed == ()  # the codec tags an enum
+    zero = '{"args":[],"kwargs":{}}'
+    assert all('"k":0' not in text for text in metadata_texts({"k": 0}))  # 0 may be -0.0
+    assert metadata_texts({"k": 2.0}) == ('"k":2',)
+    assert same_value(Colour.RED, 1) and _held(None, '{"args":[null],"kwargs":{}}')
+    assert not _held(None, zero)

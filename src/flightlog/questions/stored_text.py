@@ -33,17 +33,18 @@ _LIST_FORMS = 16
 def _tokens(value: Any) -> tuple[str, ...] | None:
     """The JSON tokens a scalar may be stored as (a whole number as ``2`` or ``2.0``); None
     for any other value, or one with no certain text."""
-    if value is None or isinstance(value, bool):
+    kind = type(value)  # not a subclass (an enum, a numpy number): the codec tags those
+    if value is None or kind is bool:
         return (json.dumps(value),)
-    if isinstance(value, int):
+    if kind is int:
         whole = str(value)
-    elif isinstance(value, float):
+    elif kind is float:
         if not math.isfinite(value):
             return None
         if not value.is_integer():
             return (repr(value),)
         whole = str(int(value))
-    elif isinstance(value, str):
+    elif kind is str:
         return (json.dumps(value),) if len(value) < _LONGEST else None
     else:
         return None
@@ -55,7 +56,9 @@ def _tokens(value: Any) -> tuple[str, ...] | None:
 def _scalar(value: Any) -> str | None:
     """The shortest text a scalar certainly appears as (the start of each of its tokens)."""
     tokens = _tokens(value)
-    return None if tokens is None else tokens[0]
+    if tokens is None or not all(token.startswith(tokens[0]) for token in tokens):
+        return None  # no common start (0 may be stored as -0.0)
+    return tokens[0]
 
 
 def _delimited(tokens: tuple[str, ...]) -> tuple[str, ...]:

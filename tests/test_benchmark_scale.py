@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from flightlog.stores import SCHEMA_VERSION
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,4 +55,5 @@ def test_the_scale_benchmark_runs_small_and_reuses_its_store(
     )
     assert again.returncode == 0, again.stderr
     assert "the store, cached" in again.stdout and "building" not in again.stdout
-    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["schema3-layout1-900-9-300"]
+    key = f"schema{SCHEMA_VERSION}-layout1-900-9-300"
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [key]

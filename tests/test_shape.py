@@ -50,6 +50,8 @@ LAYERS = {
     "testing_resources": 8,
     "testing_resource_uses": 8,
     "testing_selection": 8,
+    "testing_ordering": 8,
+    "testing_steps": 8,
     "testing_tracking": 8,
     "cli": 9,
     "__main__": 9,

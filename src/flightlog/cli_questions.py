@@ -61,7 +61,9 @@ def run_filters(args: argparse.Namespace) -> dict[str, Any]:
 def add_run_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", type=when_option, help=f"only runs created since: {WHEN}")
     parser.add_argument("--until", type=when_option, help="only runs created before (as --since)")
-    parser.add_argument("--search", help="only runs with this text in id, names, error or metadata")
+    parser.add_argument(
+        "--search", help="only runs with this text in id, names, error, metadata or arguments"
+    )
     add_value_filters(parser)
 
 
@@ -98,10 +100,12 @@ def command_counts(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) 
 
 
 def command_export_parquet(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
-    if args.run:
-        report = fl.export_parquet(args.directory, runs=args.run)
+    chosen = {"status": args.status, "workflow": args.workflow, "tag": args.tag}
+    chosen |= {"limit": args.limit, **run_filters(args)}
+    filters = {key: value for key, value in chosen.items() if value is not None}
+    if args.run:  # with a filter too: an error, one line
+        report = fl.export_parquet(args.directory, runs=args.run, **filters)
     else:
-        filters = {key: value for key, value in run_filters(args).items() if value is not None}
         report = fl.export_parquet(args.directory, **filters)
     if args.json:
         json.dump(report, out, indent=2)
@@ -131,5 +135,23 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         "export-parquet", parents=[common], help="runs, steps and metrics as Parquet files"
     )
     export.add_argument("directory", metavar="DIRECTORY")
-    export.add_argument("--run", action="append", metavar="RUN_ID", help="only this run")
+    export.add_argument(
+        "--run", action="append", metavar="RUN_ID", help="only this run (repeatable; no filters)"
+    )
+    export.add_argument("--status", action="append", help="only runs with this status (repeatable)")
+    export.add_argument("--workflow", help="only runs of this workflow")
+    export.add_argument("--tag", help="only runs with this tag")
+    export.add_argument(
+        "--limit", type=_positive, metavar="N", help="at most the N newest runs (default: all)"
+    )
     add_run_filters(export)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number >= 1: {text!r}")
+    return value

@@ -1,16 +1,19 @@
 """``flightlog show RUN``: a run with its arguments (by parameter), output, steps and their
 results, as text (previews; ``--full`` for every value whole) or JSON.
 
-Fast for large runs: the steps are read once, each result decoded once, and the JSON of a
-large run is written one step per line by the C encoder (with ``indent``, Python's encoder
-runs in pure Python: 30,000 steps took seconds).
+Fast and small for large runs: the steps are read a page at a time (``fl.iter_steps``), each
+result decoded once, and written before the next page is read, so memory stays bounded and the
+first lines come at once; the JSON of a large run is written one step per line by the C
+encoder (with ``indent``, Python's encoder runs in pure Python: 30,000 steps took seconds).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
+from collections.abc import Iterable
 from json.encoder import encode_basestring
 from typing import Any, TextIO
 
@@ -22,6 +25,8 @@ from .query import named_arguments
 
 PREVIEW = 60
 """The most characters a value's preview shows (without ``--full``)."""
+PAGE = 1000
+"""The most steps ``show`` holds at once: it reads, renders and writes them a page at a time."""
 
 
 def when(epoch: float | None) -> str:
@@ -89,17 +94,20 @@ def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
     if args.format == "run-log":
         return dump(fl.run_log(args.run_id), out)
     run = fl.get_metadata(args.run_id)
-    steps = fl.steps(args.run_id, results=True)
+    steps = fl.iter_steps(args.run_id, results=True, page=PAGE)
+    first = list(itertools.islice(steps, PAGE))
     has_output, output = _output(fl, run)
     if args.json or args.format == "json":
-        return dump_show(run, named_arguments(run), output if has_output else None, steps, out)
+        every = itertools.chain(first, steps)
+        return dump_show(run, named_arguments(run), output if has_output else None, every, out)
     on = colour_wanted(out)
     full = args.full
     out.write(
         f"run {paint(printable(run['run_id']), '1', on)}  workflow {printable(run['workflow'])}"
         f"  {status_text(printable(run['status']), on)}\n"
     )
-    _write_times(run, len(steps), out)
+    # a run of one page is counted as listed; a longer one by its record (read once)
+    _write_times(run, len(first) if len(first) < PAGE else run["step_count"], out)
     if run["tag"]:
         out.write(f"  tag {printable(run['tag'])}\n")
     if run["user_metadata"]:
@@ -117,6 +125,16 @@ def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
         out.write(_indent(run["error"]["traceback"], "  | "))
     tracked = tracked_summary(fl, args.run_id)
     out.writelines(f"  {printable(line)}\n" for line in tracked.get(None, []))
+    page = first
+    while page:  # one page of steps in memory at a time, written as it comes
+        out.write("".join(_step_lines(page, tracked, on, full)))
+        page = list(itertools.islice(steps, PAGE))
+    return None
+
+
+def _step_lines(
+    steps: list[dict[str, Any]], tracked: dict[str | None, list[str]], on: bool, full: bool
+) -> list[str]:
     lines: list[str] = []
     add = lines.append
     for step in steps:
@@ -145,8 +163,7 @@ def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) ->
         if step["log"]:
             add(f"{depth}    log:\n")
             add(_indent(step["log"], f"{depth}    > "))
-    out.write("".join(lines))
-    return None
+    return lines
 
 
 def _write_times(run: dict[str, Any], steps: int, out: TextIO) -> None:
@@ -169,21 +186,26 @@ def dump_show(
     run: dict[str, Any],
     named: dict[str, Any] | None,
     output: Any,
-    steps: list[dict[str, Any]],
+    steps: Iterable[dict[str, Any]],
     out: TextIO,
 ) -> None:
     """``{"run": ..., "named_arguments": ..., "output": ..., "steps": [...]}`` as JSON: the
-    run indented, each step on a line of its own."""
+    run indented, each step on a line of its own, written a page at a time as they come."""
     encode = json.JSONEncoder(default=str).encode
     head = json.dumps(
         {"run": run, "named_arguments": named, "output": output}, indent=2, default=str
     )
     out.write(head[:-2])  # without the closing "\n}"
-    if not steps:
+    each = iter(steps)
+    page = [encode(step) for step in itertools.islice(each, PAGE)]
+    if not page:
         out.write(',\n  "steps": []\n}\n')
         return
     out.write(',\n  "steps": [\n    ')
-    out.write(",\n    ".join([encode(step) for step in steps]))
+    out.write(",\n    ".join(page))
+    while page := [encode(step) for step in itertools.islice(each, PAGE)]:
+        out.write(",\n    ")
+        out.write(",\n    ".join(page))
     out.write("\n  ]\n}\n")
 
 

@@ -1,6 +1,7 @@
-"""``flightlog copy SRC_URL DST_URL`` and ``flightlog upgrade URL``: operations on whole stores,
-each a thin face over one library call (``flightlog.copy``, ``flightlog.upgrade``). They name
-their stores themselves, so they take no ``--url``."""
+"""``flightlog copy SRC_URL DST_URL`` and ``flightlog upgrade [URL]``: operations on whole
+stores, each a thin face over one library call (``flightlog.copy``, ``flightlog.upgrade``).
+``copy`` names its stores itself (its ``--url`` is not used); ``upgrade`` takes its store as
+URL, or as every other command does (``--url``, ``$FLIGHTLOG_URL``, the local file)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any, TextIO
 
 from .cli_options import WHEN, when_option
 from .cli_output import printable
-from .errors import ConflictError
+from .client import default_url
+from .errors import ConflictError, InvalidInputError
 from .operations.copy import CopyProgress, copy_store
 from .operations.upgrade import upgrade_store
 from .redaction import redact
@@ -67,7 +69,13 @@ def _copy(args: argparse.Namespace, out: TextIO) -> None:
 
 
 def _upgrade(args: argparse.Namespace, out: TextIO) -> None:
-    report = upgrade_store(args.store_url)
+    given = getattr(args, "url", None)
+    if args.store_url is not None and given is not None and given != args.store_url:
+        raise InvalidInputError(
+            f"upgrade takes one store: URL {redact(args.store_url)!r} or --url "
+            f"{redact(given)!r}, not both"
+        )
+    report = upgrade_store(args.store_url or given or default_url())
     if args.json:
         json.dump(report.to_dict(), out, indent=2)
         out.write("\n")
@@ -93,7 +101,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], None]] = {
 
 
 def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
-    """``copy`` and ``upgrade``, with the common options (their ``--url`` is not used)."""
+    """``copy`` and ``upgrade``, with the common options (``copy`` does not use ``--url``)."""
     copy = commands.add_parser(
         "copy",
         parents=[common],
@@ -115,4 +123,9 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="upgrade a store's schema to this flightlog's (SQLite: after a backup)",
     )
-    upgrade.add_argument("store_url", metavar="URL", help="the store to upgrade")
+    upgrade.add_argument(
+        "store_url",
+        metavar="URL",
+        nargs="?",
+        help="the store to upgrade (default: --url, else $FLIGHTLOG_URL, else the local file)",
+    )

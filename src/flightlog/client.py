@@ -123,6 +123,13 @@ class Flightlog(QuestionMethods, ResourceMethods, TrackingMethods, OperationMeth
         """The store's URL, its password (if any) redacted."""
         return redact(self.store.url)
 
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            "a Flightlog recorder cannot be sent to another process by value; a task that uses "
+            "it and is defined in the script run as __main__ must move to a module the workers "
+            "can import (they then import the recorder with it)"
+        )
+
     # -- decorators ----------------------------------------------------------------------------
     @overload
     def task(self, function: Callable[..., R], /) -> Task[R]: ...

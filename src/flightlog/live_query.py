@@ -8,12 +8,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .model import Status
 from .query import Queries
 from .resources.view import collection_of
 from .runtime.fanout import FANOUT
 
 FINISHED = frozenset({"SUCCESSFUL", "FAILED", "CANCELED", "RESUMABLE"})
 """Statuses after which a run or step records nothing more (until a resume)."""
+LOG_PAGE = 1000
+"""How many step records :func:`logs` reads at a time."""
 
 
 def progress(queries: Queries, run_id: str, *, now: float | None = None) -> dict[str, Any]:
@@ -108,8 +111,18 @@ def logs(queries: Queries, run_id: str, step: str | None = None) -> list[dict[st
     if step is not None:
         found = queries.get_metadata(run_id, step)
         return [{"step": step, "status": found["status"], "log": found["log"]}]
-    return [
-        {"step": item["name"], "status": item["status"], "log": item["log"]}
-        for item in queries.steps(run_id)
-        if item["log"] or item["status"] == "RUNNING"
-    ]
+    queries.run(run_id)
+    steps = queries.store.steps_page(run_id, limit=LOG_PAGE)
+    if not steps:  # a resource collection's run (or a run without steps)
+        steps = queries.resources.steps(run_id)
+    logged: list[dict[str, Any]] = []
+    while steps:  # a page of records at a time: only the logs are kept
+        logged += [
+            {"step": record.name, "status": record.status._value_, "log": record.log}
+            for record in steps
+            if record.log or record.status is Status.RUNNING
+        ]
+        if len(steps) < LOG_PAGE:
+            break
+        steps = queries.store.steps_page(run_id, after=steps[-1].position, limit=LOG_PAGE)
+    return logged

@@ -53,7 +53,8 @@ class RunSelection:
     ``since`` and ``until`` bound ``created_time`` (the run's first start, epoch seconds;
     ``since <= created_time < until``). ``search`` matches, ignoring the case of ASCII letters, a
     substring of any one of :func:`search_fields`: run id, workflow, tag, error type, error
-    message, and the user metadata as compact JSON.
+    message, the user metadata as compact JSON, and the stored
+    ``arguments`` text.
     ``arguments_containing`` and ``metadata_containing`` are strings that the stored
     ``arguments`` text, and the user metadata as compact JSON (:func:`metadata_text`), must
     each contain. ``parameters``: for each, the run's text holds it (see
@@ -103,6 +104,7 @@ def search_fields(run: Run) -> tuple[str, ...]:
         "" if error is None else error.type,
         "" if error is None else error.message,
         metadata_text(run.user_metadata),
+        run.arguments or "",
     )
 
 

@@ -28,9 +28,11 @@ from .testing_cancel import CancelStoreContract
 from .testing_copy import CopyStoreContract
 from .testing_deleting import DeletingStoreContract
 from .testing_live import LiveStoreContract
+from .testing_ordering import OrderingStoreContract
 from .testing_resource_uses import ResourceUseStoreContract
 from .testing_resources import ResourceStoreContract
 from .testing_selection import SelectionStoreContract
+from .testing_steps import StepListingStoreContract
 from .testing_tracking import TrackingStoreContract
 
 __all__ = ["StoreContract", "make_run", "make_step"]
@@ -78,9 +80,11 @@ class StoreContract(
     LiveStoreContract,
     CopyStoreContract,
     DeletingStoreContract,
+    OrderingStoreContract,
     ResourceStoreContract,
     ResourceUseStoreContract,
     SelectionStoreContract,
+    StepListingStoreContract,
     TrackingStoreContract,
 ):
     """Every storage behaviour that flightlog relies on. Needs a ``store`` fixture."""

@@ -80,7 +80,7 @@ class SelectionStoreContract:
         assert _ids(store.select_runs(failed)) == ["mid"]
         assert store.select_runs(RunSelection(statuses=frozenset())) == []
 
-    def test_search_looks_in_ids_names_errors_and_metadata(self, store: Store) -> None:
+    def test_search_looks_in_ids_names_errors_metadata_and_arguments(self, store: Store) -> None:
         self._populate(store)
         assert _ids(store.select_runs(RunSelection(search="gave UP"))) == ["mid"]
         assert _ids(store.select_runs(RunSelection(search="timeouterror"))) == ["mid"]
@@ -88,6 +88,7 @@ class SelectionStoreContract:
         assert _ids(store.select_runs(RunSelection(search="Ne"))) == ["new"]
         assert _ids(store.select_runs(RunSelection(search="EVAL"))) == ["mid"]
         assert store.select_runs(RunSelection(search="nowhere")) == []
+        assert _ids(store.select_runs(RunSelection(search='"LR":0.1'))) == ["old"]  # arguments
         # one field at a time: the end of one and the start of the next do not make a match
         assert store.select_runs(RunSelection(search="TimeoutError: Gave")) == []
 

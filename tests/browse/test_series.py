@@ -25,6 +25,17 @@ def test_thinning_keeps_a_one_point_spike_and_the_ends() -> None:
     assert steps == sorted(steps)
 
 
+def test_thinning_keeps_a_gap_so_the_line_breaks_there() -> None:
+    values: list[float | None] = [1.0] * 100_000
+    values[50_000] = None  # one NaN: the plot of the whole series breaks there
+    steps, kept = thin(range(100_000), values, 1_000)
+    assert len(kept) <= 1_002
+    assert kept.count(None) == 1 and steps[kept.index(None)] == 50_000
+    assert steps == sorted(steps)
+    before = thin(range(100_000), [1.0] * 100_000, 1_000)
+    assert None not in before[1] and len(before[1]) <= 1_002
+
+
 def test_a_short_series_is_sent_whole() -> None:
     assert thin([1, 2, 3], [1.0, None, 2.0], 16) == ([1, 2, 3], [1.0, None, 2.0])
 

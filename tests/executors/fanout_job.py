@@ -3,7 +3,8 @@
 
 Modes: ``plain`` (N steps through map and submit, with sub-steps), ``failing`` (items listed in
 $FANOUT_FAIL fail), ``slow`` (each step sleeps 0.2 s and tells it started, in $FANOUT_MARKS),
-``die`` (the step of item 1 kills its worker once; the task has retries=1).
+``die`` (the step of item 1 kills its worker once; the task has retries=1), ``resources``
+(each step fetches a resource of the collection "cubes" in its worker).
 """
 
 from __future__ import annotations
@@ -67,6 +68,16 @@ def embed(x: int) -> int:
     return x + 1000
 
 
+@fl.resource("cubes")
+def cube(ident: str, args: dict[str, int], ctx: object) -> int:
+    return int(args["x"]) ** 3
+
+
+@fl.task
+def cube_of(x: int) -> int:
+    return int(fl.fetch("cubes", f"c{x}", args={"x": x}).result)
+
+
 def _cancel_when_started() -> None:
     """Cancel the run once two steps have started (mode "cancel")."""
     from pathlib import Path
@@ -87,6 +98,8 @@ def fan(count: int) -> int:
         return sum(embed.map([7, 8] * (count // 2)))
     if MODE == "die":
         return sum(fragile.map(range(4)))
+    if MODE == "resources":
+        return sum(cube_of.map(range(count)))
     if MODE == "die-once":
         return sum(fragile_once.map(range(4)))
     futures = [score.submit(x) for x in range(count // 2)]

@@ -319,3 +319,34 @@ def test_a_dead_worker_does_not_fail_the_steps_its_broken_pool_took_along(tmp_pa
     died = steps["fragile_once_1"].attempt_records()
     assert [a.status for a in died] == [Status.FAILED, Status.SUCCESSFUL]
     assert died[0].error is not None and "died" in died[0].error.message
+
+
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_resources_fetched_in_workers_name_their_run_and_step_and_record_uses(
+    tmp_path: Path, executor: str
+) -> None:
+    url = f"sqlite:///{tmp_path}/cubes.db"
+    output = _run(tmp_path, url, executor, "first", "resources", 6)
+    assert f"result {sum(x**3 for x in range(6))}" in output, output[-3000:]
+    output = _run(tmp_path, url, executor, "second", "resources", 4)
+    assert f"result {sum(x**3 for x in range(4))}" in output, output[-3000:]
+    with flightlog.open(url) as fl:
+        positions = {s.name: s.position for s in fl.store.list_steps("first")}
+        for x in range(6):
+            record = fl.store.get_resource("cubes", f"c{x}")
+            assert record is not None and record.run_id == "first"
+            assert record.position == positions["cube_of" if x == 0 else f"cube_of_{x}"]
+        used = {(use.collection, use.ident) for use in fl.store.resource_uses(["second"])}
+        assert used == {("cubes", f"c{x}") for x in range(4)}
+        report = fl.delete_run("first")
+        assert report.resources == ["cubes/c4", "cubes/c5"]  # c0-c3: the second run used them
+
+
+def test_a_task_of_main_that_uses_the_recorder_says_why_it_cannot_go_to_dask(
+    tmp_path: Path,
+) -> None:
+    """Dask and Ray send tasks of a script's __main__ by value: one that calls the recorder
+    (here ``fl.fetch``) cannot go, and the error says what to do."""
+    output = _run(tmp_path, f"sqlite:///{tmp_path}/cubes.db", "dask", "first", "resources", 2)
+    assert "failed SerializationError step 'cube_of' of run 'first' cannot be sent" in output
+    assert "must move to a module the workers can import" in output

@@ -207,3 +207,28 @@ def test_parse_age() -> None:
     for bad in ("30x", "", "d", "-1d", float("nan"), True):
         with pytest.raises(InvalidInputError):
             parse_age(bad)  # type: ignore[arg-type]
+
+
+def _claim_rows(fl: Flightlog) -> list[str]:
+    found = []
+    for count in fl.store.count_resources():
+        if count.collection.startswith("flightlog.cache."):
+            found += [r.ident for r in fl.store.list_resources(count.collection)]
+    return found
+
+
+def test_the_claims_of_cache_keys_go_with_their_run_and_with_clear_cache(fl: Flightlog) -> None:
+    """One computation per cache key takes a claim, a record of flightlog's own; it goes with
+    the run that computed the key, and when the task's cache is cleared."""
+    calls: list[int] = []
+    _, pipeline = _recorder(fl, calls)
+    pipeline.run(1, run_id="one")
+    pipeline.run(2, run_id="two")
+    assert len(_claim_rows(fl)) == 2
+    report = fl.delete_run("one")
+    assert report.resources == []  # flightlog's own records are not listed
+    assert len(_claim_rows(fl)) == 1
+    fl.clear_cache("embed")
+    assert _claim_rows(fl) == []
+    pipeline.run(2, run_id="three")  # cleared: computed again, through a new claim
+    assert calls == [1, 2, 2] and len(_claim_rows(fl)) == 1

@@ -109,6 +109,23 @@ def test_paged_and_streamed_steps(fl: flightlog.Flightlog) -> None:
     assert [step["position"] for step in fl.steps("m", offset=5, limit=3)] == [5, 6, 7]
     assert list(fl.iter_steps("m", page=4)) == every
     assert fl.get_metadata("m")["step_count"] == 25
+    with_results = list(fl.iter_steps("m", page=7, results=True))
+    assert [step["result"] for step in with_results] == list(range(25))
+    assert with_results == fl.steps("m", results=True)
+
+
+def test_iter_steps_checks_its_page_and_run_at_once(fl: flightlog.Flightlog) -> None:
+    @fl.workflow
+    def empty() -> None:
+        return None
+
+    empty.run(run_id="e")
+    for page in (0, -1, 2.5, True, "10"):
+        with pytest.raises(flightlog.InvalidInputError, match="page must be a positive integer"):
+            fl.iter_steps("e", page=page)  # type: ignore[arg-type]
+    with pytest.raises(flightlog.NotFoundError, match="nosuch"):
+        fl.iter_steps("nosuch")
+    assert list(fl.iter_steps("e", page=1)) == []
 
 
 def test_bad_filters_are_named(fl: flightlog.Flightlog) -> None:

@@ -52,7 +52,7 @@ def test_a_fetch_in_a_run_names_its_run_and_step_and_records_uses_once(
     assert record is not None
     step = fl.get_metadata("first", name="fetch_in_step")
     assert (record.run_id, record.position) == ("first", step["position"])
-    assert fl.fetch(COLLECTION, "a").record.run_id == "first"
+    assert fl.fetch(COLLECTION, "a").run_id == "first"
 
     @fl.workflow
     def body_fetch() -> int:  # in the run's own body: no step
@@ -230,3 +230,51 @@ def test_gc_and_delete_say_which_resources_go(
         assert fl.store.get_resource(COLLECTION, "b") is not None
         assert not (tmp_path / "resources" / COLLECTION / "a").exists()
         assert (tmp_path / "resources" / COLLECTION / "b" / "storage").is_dir()
+
+
+KILLED_DELETER = """
+import os, sys
+import flightlog
+from flightlog.resources import retention
+
+fl = flightlog.open(sys.argv[1])
+rename = os.rename
+
+
+def rename_then_die(source, target):
+    rename(source, target)
+    os._exit(9)  # killed between moving the folder away and deleting the record
+
+
+retention.os.rename = rename_then_die
+fl.delete_run("first")
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_deletion_killed_part_way_leaves_a_claim_the_next_fetch_takes_over(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    calls: list[str] = []
+    with flightlog.open(sqlite_url) as fl:
+        pipeline = _define(fl, calls)
+        pipeline.run("a", run_id="first")
+    script = tmp_path / "deleter.py"
+    script.write_text(KILLED_DELETER)
+    done = subprocess.run(
+        [sys.executable, str(script), sqlite_url], cwd=tmp_path, timeout=60, check=False
+    )
+    assert done.returncode == 9
+    with flightlog.open(sqlite_url) as fl:
+        pipeline = _define(fl, calls)
+        assert fl.get_metadata("first")["status"] == "SUCCESSFUL"  # the run goes after
+        assert fl.status(COLLECTION, "a") == "error"  # its deleter died: never "completed"
+        assert "died" in fl.fetch_error(COLLECTION, "a")
+        assert fl.fetch(COLLECTION, "a", args={"size": 2}).result == 2  # computed again
+        assert calls == ["a", "a"]
+        assert (tmp_path / "resources" / COLLECTION / "a" / "storage" / "thumb.png").is_file()
+        assert fl.delete_run("first").runs == ["first"]  # the deletion, done again

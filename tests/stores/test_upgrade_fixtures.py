@@ -183,11 +183,10 @@ def _open_and_tell(url: str, barrier: Any, results: Any) -> None:
         store.close()
 
 
-@pytest.mark.timeout(120)
-def test_many_processes_opening_an_old_sqlite_store_upgrade_it_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{_copied(tmp_path, 'sqlite_v1.db')}"
+def _opened_together(url: str, count: int) -> list[tuple[int, str]]:
+    """What ``count`` processes that open the store at the same moment tell (each its schema
+    version afterwards, and its backup)."""
     context = multiprocessing.get_context("spawn")
-    count = 6
     barrier = context.Barrier(count)
     results = context.Queue()
     processes = [
@@ -196,18 +195,43 @@ def test_many_processes_opening_an_old_sqlite_store_upgrade_it_once(tmp_path: Pa
     for process in processes:
         process.start()
     try:
-        found = [results.get(timeout=90) for _ in processes]
+        return [results.get(timeout=90) for _ in processes]
     finally:
         for process in processes:
             process.join(30)
             if process.is_alive():
                 process.kill()
-    assert [version for version, _ in found] == [SCHEMA_VERSION] * count
+
+
+@pytest.mark.timeout(120)
+def test_many_processes_opening_an_old_sqlite_store_upgrade_it_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{_copied(tmp_path, 'sqlite_v1.db')}"
+    found = _opened_together(url, 6)
+    assert [version for version, _ in found] == [SCHEMA_VERSION] * 6
     backups = [backup for _, backup in found if backup != "None"]
     assert backups == [f"{tmp_path}/sqlite_v1.db.v1.bak"]
     assert sorted(path.name for path in tmp_path.glob("*.bak")) == ["sqlite_v1.db.v1.bak"]
     with closing(open_store(url)) as store:
         _check_old_records_read_back(store)
+
+
+@pytest.mark.timeout(120)
+def test_many_processes_opening_an_old_files_store_upgrade_it_together(tmp_path: Path) -> None:
+    """Each climbs the files store's ladder (its steps are idempotent); all end at the current
+    version, and the records read back."""
+    root = _copied(tmp_path, "files_v3")
+    url = f"file://{root}?fsync=false"
+    found = _opened_together(url, 6)
+    assert [version for version, _ in found] == [SCHEMA_VERSION] * 6
+    assert json.loads((root / "flightlog" / "store.json").read_text())["schema_version"] == (
+        SCHEMA_VERSION
+    )
+    with flightlog.open(url) as fl:
+        expected = _expected(3)
+        assert expected is not None
+        found_now = snapshot_of(fl)
+        del expected["resources"], found_now["resources"]
+        assert found_now == expected
 
 
 def _schema_of(database: Path) -> dict[str, list[Any]]:
@@ -314,3 +338,35 @@ def test_version_4_links_resources_to_runs_and_older_resources_stay_unlinked(
         runs = [run_id for run_id in runs if not run_id.startswith("resource:")]  # collections
         assert runs and fl.delete_run(*runs).resources == []
         assert fl.store.get_resource("squares", "three") is not None
+
+
+def test_a_files_store_of_a_newer_version_is_read_not_written(tmp_path: Path) -> None:
+    root = _copied(tmp_path, f"files_v{SCHEMA_VERSION}")
+    meta_path = root / "flightlog" / "store.json"
+    meta = json.loads(meta_path.read_text())
+    meta["schema_version"] = SCHEMA_VERSION + 1
+    meta_path.write_text(json.dumps(meta))
+    with flightlog.open(f"file://{root}?fsync=false") as fl:
+        assert fl.store.schema_version() == SCHEMA_VERSION + 1
+        assert fl.get_metadata("plain")["run_id"] == "plain"
+        with pytest.raises(SchemaVersionError, match=f"version {SCHEMA_VERSION + 1}"):
+            fl.store.create_run(make_run("new-run"))
+    assert json.loads(meta_path.read_text())["schema_version"] == SCHEMA_VERSION + 1
+
+
+def test_a_postgres_store_of_a_newer_version_is_read_not_written(
+    postgres_schemas: Schemas,
+) -> None:
+    _, url = postgres_schemas.fresh()
+    with flightlog.open(url) as fl:
+        fl.store.create_run(make_run("plain"))
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(
+            "UPDATE flightlog_meta SET value = %s WHERE key = 'schema_version'",
+            (str(SCHEMA_VERSION + 1),),
+        )
+    with flightlog.open(url) as fl:
+        assert fl.store.schema_version() == SCHEMA_VERSION + 1
+        assert fl.get_metadata("plain")["run_id"] == "plain"
+        with pytest.raises(SchemaVersionError, match=f"version {SCHEMA_VERSION + 1}"):
+            fl.store.create_run(make_run("new-run"))

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from ..errors import InvalidInputError
 from ..model import Status
 from ..questions.times import parse_time
+from ..stores.python_ordering import RUN_ORDERS
 
-RUN_SORTS = ("created", "start", "duration", "workflow", "status", "steps", "run_id", "tag")
-"""The columns a list of runs can be sorted by (``created``: its first start, the default)."""
+RUN_SORTS = RUN_ORDERS
+"""The columns a list of runs can be sorted by (``created``: its first start, the default):
+the orders a store gives runs in (``Store.order_runs``)."""
 
 
 def parse_when(text: str, what: str, now: float | None = None) -> float:
@@ -26,8 +28,9 @@ def parse_when(text: str, what: str, now: float | None = None) -> float:
 class RunFilter:
     """Runs to show: every given part must match. ``statuses`` are effective statuses (a
     RUNNING run whose process died is RESUMABLE); ``since`` and ``until`` bound its first
-    start (epoch seconds); ``text`` is found, ignoring case, in the run id, workflow, tag,
-    encoded arguments or error message."""
+    start (epoch seconds); ``text`` is the store's search (``RunSelection.search``): found,
+    ignoring the case of ASCII letters, in the run id, workflow, tag, error type or message,
+    user metadata, or encoded arguments."""
 
     statuses: frozenset[Status] = field(default_factory=frozenset)
     workflow: str | None = None

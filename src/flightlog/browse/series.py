@@ -4,7 +4,10 @@ a line of that many pixel columns can show.
 Thinning keeps, in each of ``points // 2`` buckets of consecutive points, the lowest and the
 highest value (in the order recorded), plus the first and the last point of the series: a
 line drawn through them has the same envelope as the full series, so a one-point spike
-stays visible however long the series. A series of at most ``points`` points is sent whole.
+stays visible however long the series. A series with gaps (values that are not numbers) keeps,
+in each bucket that has one, its first gap too (in ``points // 3`` buckets then), so the line
+breaks there as it would over the full series instead of bridging it. A series of at most
+``points`` points is sent whole.
 """
 
 from __future__ import annotations
@@ -44,14 +47,18 @@ def thin(
     count = len(values)
     if count <= points:
         return list(steps), values
-    buckets = max(1, points // 2)
+    gaps = None in values
+    buckets = max(1, points // (3 if gaps else 2))
     kept: list[int] = [0]
     for bucket in range(buckets):
-        low_index = high_index = -1
+        low_index = high_index = gap_index = -1
         low = high = 0.0
         for index in range(bucket * count // buckets, (bucket + 1) * count // buckets):
             value = values[index]
             if value is None:
+                if gap_index < 0:
+                    gap_index = index
+                    kept.append(index)
                 continue
             if low_index < 0 or value < low:
                 low_index, low = index, value

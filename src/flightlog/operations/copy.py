@@ -379,7 +379,8 @@ def copy_store(
     them). ``progress`` is called as items are done. Returns what was written."""
     moment = None if since is None else parse_since(since)
     source_store, close_source = _opened(source, False, "source")
-    try:
+    try:  # every named run found before the destination is opened (made, if missing)
+        chosen = _selected(source_store, runs, moment)
         target_store, close_target = _opened(target, True, "destination")
     except BaseException:
         if close_source:
@@ -397,7 +398,6 @@ def copy_store(
         _check_target(target_store)
         report = CopyReport()
         copier = _Copier(source_store, target_store, report, folders)
-        chosen = _selected(source_store, runs, moment)
         for done, run in enumerate(chosen, 1):
             copier.run(run)
             if progress is not None:

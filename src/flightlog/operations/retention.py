@@ -35,6 +35,7 @@ from ..codec_blobs import blob_references
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..model import ResourceRecord, Run, Status, Step
 from ..resources import retention as resource_retention
+from ..runtime.flights import RESERVED_PREFIX
 from ..runtime.liveness import effective_end, effective_status
 from ..stores import CompactingStore, Store
 from .durations import parse_age
@@ -146,7 +147,11 @@ def _resources(
     going = resource_retention.resources_going(store, chosen)
     if not report.dry_run:
         going = resource_retention.delete_resources(store, root, going, chosen)
-    report.resources = [f"{record.collection}/{record.ident}" for record in going]
+    report.resources = [  # not the claims of cache keys: flightlog's own records
+        f"{record.collection}/{record.ident}"
+        for record in going
+        if not record.collection.startswith(RESERVED_PREFIX)
+    ]
     _value_blobs(store, going, blobs)
 
 

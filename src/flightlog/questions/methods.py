@@ -95,9 +95,12 @@ class QuestionMethods:
             )
         return StepList(self._questions.steps(run_id, offset=offset, limit=limit))
 
-    def iter_steps(self, run_id: str, *, page: int = 1000) -> Iterator[dict[str, Any]]:
-        """The run's steps in call order, read from the store ``page`` at a time."""
-        return self._questions.iter_steps(run_id, page=page)
+    def iter_steps(
+        self, run_id: str, *, page: int = 1000, results: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """The run's steps in call order, read from the store ``page`` at a time (``page``
+        a positive integer); ``results``: each with its decoded ``result`` too."""
+        return self._questions.iter_steps(run_id, page=page, results=results)
 
     # -- tables --------------------------------------------------------------------------------
     def runs_frame(self, *args: Any, library: str = "pandas", **filters: Any) -> Any:

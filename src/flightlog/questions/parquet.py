@@ -68,6 +68,20 @@ def _times(pa: Any) -> Any:
     return pa.timestamp("us", tz="UTC")
 
 
+def _writable_folder(folder: Path) -> None:
+    """Make ``folder`` if missing; a path that cannot be a folder, or one that cannot be
+    written, is an ``InvalidInputError`` naming it and why."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        why = error.strerror or type(error).__name__
+        raise InvalidInputError(f"cannot write Parquet files into {str(folder)!r}: {why}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidInputError(
+            f"cannot write Parquet files into {str(folder)!r}: the folder is not writable"
+        )
+
+
 def export_parquet(
     queries: Queries, directory: str | os.PathLike[str], run_ids: Iterable[str]
 ) -> dict[str, Any]:
@@ -77,9 +91,9 @@ def export_parquet(
     if not isinstance(directory, (str, os.PathLike)):
         raise InvalidInputError(f"directory must be a path, not {directory!r}")
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
     ids = list(run_ids)
-    runs = [queries.run(run_id) for run_id in ids]
+    runs = [queries.run(run_id) for run_id in ids]  # every run found before a file is made
+    _writable_folder(folder)
     time, number = _times(pa), pa.float64()
     integer = pa.int64()
     columns = run_columns(runs)

@@ -12,13 +12,13 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from ..errors import InvalidInputError
+from ..errors import FlightlogError, InvalidInputError
 from ..model import MetricChunk, Run, Status, Step, TaskRecord
-from ..query import Queries, parse_statuses
+from ..query import Queries, collector_paused, parse_statuses
 from ..resources.view import PREFIX as RESOURCE_PREFIX
 from ..runtime.liveness import effective_status
 from ..selection import RunSelection
-from ..stores import Store
+from ..stores import StepRowStore, Store
 from ..tracked_query import last_values
 from ..tracking.parameters import decoded_parameters
 from .stored_text import argument_text, metadata_texts, same_value
@@ -32,6 +32,8 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+_LARGEST = 2**63 - 1  # SQLite's and PostgreSQL's largest integer
+_ORDERS = frozenset({"<", "<=", ">", ">="})
 _LIVE = frozenset({Status.RUNNING, Status.RESUMABLE})
 PAGE = 500
 LARGEST_PAGE = 8000
@@ -39,9 +41,10 @@ Metric = tuple[str, str, Any]
 
 
 def _count(value: object, what: str) -> int:
+    """A limit or offset; one beyond what a store's integers hold is as good as the largest."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInputError(f"{what} must be a non-negative integer, not {value!r}")
-    return value
+    return min(value, _LARGEST)
 
 
 def _mapping(value: object, what: str) -> dict[str, Any]:
@@ -65,6 +68,12 @@ def _metric(value: object) -> Metric | None:
         raise InvalidInputError(
             f"metric must be (name, operator, value) with an operator of {known}, "
             f"e.g. ('loss', '<', 0.3); not {value!r}"
+        )
+    if value[1] in _ORDERS and (
+        isinstance(value[2], bool) or not isinstance(value[2], int | float)
+    ):
+        raise InvalidInputError(
+            f"metric {value[0]!r} {value[1]} needs a number to compare with, not {value[2]!r}"
         )
     return (value[0], value[1], value[2])
 
@@ -162,7 +171,7 @@ class RunQuestions:
     ) -> list[Run]:
         """The runs (records) that ``list_runs`` describes."""
         if limit is not None:
-            _count(limit, "limit")
+            limit = _count(limit, "limit")
         offset = _count(offset, "offset")
         selection, wanted = self.selection(
             status=status,
@@ -300,8 +309,13 @@ class RunQuestions:
     ) -> list[dict[str, Any]]:
         offset = _count(offset, "offset")
         if limit is not None:
-            _count(limit, "limit")
+            limit = _count(limit, "limit")
         self.queries.run(run_id)
+        if isinstance(self.store, StepRowStore):
+            with collector_paused():
+                rows = self.store.step_rows(run_id, offset=offset, limit=limit, results=False)
+                if rows or not run_id.startswith(RESOURCE_PREFIX):
+                    return self.queries.step_dicts(run_id, rows, {})
         tasks: dict[str, TaskRecord | None] = {}
         steps = self.store.steps_page(run_id, offset=offset, limit=limit)
         if not steps and run_id.startswith(RESOURCE_PREFIX):
@@ -309,25 +323,54 @@ class RunQuestions:
             steps = every if limit is None else every[:limit]
         return [self.queries.step_metadata(step, tasks) for step in steps]
 
-    def iter_steps(self, run_id: str, *, page: int = 1000) -> Iterator[dict[str, Any]]:
+    def iter_steps(
+        self, run_id: str, *, page: int = 1000, results: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """The run's steps in call order, read ``page`` at a time: a huge run is never held
-        whole."""
-        _count(page, "page")
+        whole. The page size and the run are checked at once (not at the first step);
+        ``results``: each step with its decoded ``result`` too."""
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise InvalidInputError(f"page must be a positive integer, not {page!r}")
         self.queries.run(run_id)
+        return self._step_pages(run_id, page, results)
+
+    def _step_pages(self, run_id: str, page: int, results: bool) -> Iterator[dict[str, Any]]:
         if run_id.startswith(RESOURCE_PREFIX) and self.store.get_run(run_id) is None:
-            tasks: dict[str, TaskRecord | None] = {}
-            for step in self.queries.resources.steps(run_id):
-                yield self.queries.step_metadata(step, tasks)
+            yield from self._described(self.queries.resources.steps(run_id), results)
             return
         after: int | None = None
+        if isinstance(self.store, StepRowStore):  # the dicts straight from rows
+            while True:
+                rows = self.store.step_rows(run_id, after=after, limit=max(page, 1), results=False)
+                yield from self.queries.step_dicts(run_id, rows, {})
+                if len(rows) < max(page, 1):
+                    return
+                after = rows[-1][0]
         while True:
-            steps: list[Step] = self.store.steps_page(run_id, after=after, limit=max(page, 1))
-            tasks = {}
-            for step in steps:
-                yield self.queries.step_metadata(step, tasks)
-            if len(steps) < max(page, 1):
+            steps: list[Step] = self.store.steps_page(run_id, after=after, limit=page)
+            yield from self._described(steps, results)
+            if len(steps) < page:
                 return
             after = steps[-1].position
+
+    def _described(self, steps: list[Step], results: bool) -> list[dict[str, Any]]:
+        """A page of steps as metadata dicts (built with the collector paused, as
+        ``steps()`` does), each with its decoded result if ``results``."""
+        tasks: dict[str, TaskRecord | None] = {}
+        with collector_paused():
+            found = [self.queries.step_metadata(step, tasks) for step in steps]
+            if results:
+                for step, metadata in zip(steps, found, strict=True):
+                    metadata["result"] = self._result(step.result)
+        return found
+
+    def _result(self, text: str | None) -> Any:
+        if text is None:
+            return None
+        try:
+            return self.queries.decode(text)
+        except FlightlogError as error:  # a result that cannot be decoded here
+            return {"unreadable": str(error)}
 
 
 class MetricCheck:

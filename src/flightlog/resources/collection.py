@@ -219,6 +219,12 @@ class Resource:
         return value
 
     @property
+    def run_id(self) -> str | None:
+        """The run whose code computed it (None: computed outside any run); deleting that run
+        deletes the resource too, unless a run that stays used it."""
+        return self._record.run_id
+
+    @property
     def args(self) -> Any:
         """The arguments it was (or is being) computed with."""
         text = self._record.arguments
@@ -300,6 +306,7 @@ class Resource:
             "task_id": self.task_id,
             "attempt": self.attempt,
             "history": self.history,
+            "run_id": self.run_id,
         }
 
     def __repr__(self) -> str:

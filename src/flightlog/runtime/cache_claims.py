@@ -345,6 +345,8 @@ def _claim(call: StepCall, collection: str, ident: str, attempt: int) -> Resourc
         start + flights.LEASE_SECONDS,
         start,
         [],
+        step.run_id,  # deleting that run deletes the claim's record too, once let go
+        step.position,
     )
 
 

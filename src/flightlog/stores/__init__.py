@@ -21,6 +21,7 @@ from .base import (
     CheckedStore,
     CompactingStore,
     OutlinedStore,
+    StepRowStore,
     Store,
     UncountedRunStore,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "OutlinedStore",
     "PostgresStore",
     "SQLiteStore",
+    "StepRowStore",
     "Store",
     "UncountedRunStore",
     "known_schemes",

@@ -8,7 +8,7 @@ Every store must pass the conformance suite in ``flightlog.testing``.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..model import (
     AttachmentRecord,
@@ -152,6 +152,31 @@ class Store(Protocol):
         """How many runs of the selection have each stored status, and how many of their
         steps have each status. SQL stores keep a finished run's counts (written when it
         finishes) and count only the steps of runs still going."""
+        ...
+
+    def order_runs(
+        self,
+        selection: RunSelection,
+        *,
+        order: str = "created",
+        descending: bool = True,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[Run]:
+        """The runs in the selection, with their step counts, in an order of
+        :data:`~flightlog.stores.python_ordering.RUN_ORDERS` (``created``: creation order, as
+        :meth:`select_runs`; the others by a stored column, runs that tie newest first in
+        either direction), skipping ``offset`` and giving at most ``limit``. SQL stores read
+        only the page's runs. Unknown order: InvalidInputError."""
+        ...
+
+    def workflow_names(self, selection: RunSelection) -> list[str]:
+        """The workflow names of the runs in the selection, each once, sorted."""
+        ...
+
+    def count_runs(self, selection: RunSelection) -> dict[Status, int]:
+        """How many runs of the selection have each stored status (non-zero counts only):
+        the ``runs`` of :meth:`count_statuses`, without reading their steps' counts."""
         ...
 
     def record_task(self, task: TaskRecord) -> None:
@@ -500,6 +525,48 @@ class OutlinedStore(Protocol):
         """The run's steps in call order, light (no values, logs or metadata): the same as
         an outline built from :meth:`Store.list_steps`, only faster; empty for an unknown
         run."""
+        ...
+
+
+STEP_ROW_FIELDS = (
+    "position", "name", "task_id", "execution_id", "status", "start_time", "end_time",
+    "arguments", "extras",
+)  # fmt: skip
+"""The fields of a row of :meth:`StepRowStore.step_rows`, in order (then ``result``, when
+asked for)."""
+
+STEP_ROW_EXTRAS = (
+    "parent", "attempts", "error", "user_metadata", "options", "log", "origin", "source_run",
+    "reason",
+)  # fmt: skip
+"""The fields of a step that most steps lack, in a row's ``extras``, in order."""
+
+
+@runtime_checkable
+class StepRowStore(Protocol):
+    """An optional method for listing huge runs (``fl.steps()``, ``iter_steps``): a run's
+    steps as plain rows, as stored, without a :class:`~flightlog.model.Step` per step; where
+    a store lacks it, readers use :meth:`Store.steps_page`."""
+
+    def step_rows(
+        self,
+        run_id: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        after: int | None = None,
+        results: bool = True,
+    ) -> list[tuple[Any, ...]]:
+        """The steps that :meth:`Store.steps_page` gives for the same arguments, each as a
+        tuple of :data:`STEP_ROW_FIELDS`, then, with ``results``, the result's encoded text
+        (each column costs: a row holds only what the reader asked for). ``status`` as its
+        text; ``arguments`` as its encoded text; ``extras`` None when all of
+        :data:`STEP_ROW_EXTRAS` are None, else
+        those nine, as a sequence or as the text of a JSON array: ``origin`` as its text
+        (None for an executed step), ``attempts``, ``error``, ``user_metadata`` and
+        ``options`` as the JSON text of what the step records (None, or the text of an empty
+        value, when it has none), the others text or None. (A step's task name is not in a
+        row: readers have it from :meth:`Store.get_task`.) Empty for an unknown run."""
         ...
 
 

@@ -66,6 +66,7 @@ from .files_records import decoded, run_from, run_record, task_from, task_record
 from .files_resources import FileResources
 from .files_steps import FileSteps, run_part, steps_dir
 from .files_tracking import FileTracking
+from .python_ordering import PythonOrdering
 from .python_selection import PythonSelection
 from .streamed_blobs import FileBlobs
 
@@ -73,7 +74,14 @@ _OPEN_STORES: weakref.WeakSet[FileStore] = weakref.WeakSet()
 
 
 class FileStore(
-    FileBlobs, FileSetUp, FileSteps, FileResources, FileDeleting, FileTracking, PythonSelection
+    FileBlobs,
+    FileSetUp,
+    FileSteps,
+    FileResources,
+    FileDeleting,
+    FileTracking,
+    PythonSelection,
+    PythonOrdering,
 ):
     """A store in a directory of JSON files, in bandsaw's layout (``file:///path/to/dir``).
 

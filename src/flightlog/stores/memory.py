@@ -25,6 +25,7 @@ from .base import SCHEMA_VERSION, FinishedStep
 from .memory_deleting import MemoryDeleting
 from .memory_resources import MemoryResources
 from .memory_tracking import MemoryTracking
+from .python_ordering import PythonOrdering
 from .python_selection import PythonSelection
 from .streamed_blobs import MemoryBlobs
 
@@ -32,7 +33,9 @@ from .streamed_blobs import MemoryBlobs
 _CANCELABLE = frozenset({Status.RUNNING, Status.RESUMABLE})
 
 
-class MemoryStore(MemoryBlobs, MemoryResources, MemoryTracking, MemoryDeleting, PythonSelection):
+class MemoryStore(
+    MemoryBlobs, MemoryResources, MemoryTracking, MemoryDeleting, PythonSelection, PythonOrdering
+):
     """Keeps every record in dicts guarded by one lock. ``memory://`` opens one.
 
     Records handed to ``finish_step`` belong to the store from then on (the runtime never

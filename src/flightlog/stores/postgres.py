@@ -158,8 +158,11 @@ class PostgresStore(SQLStore):
     _CONTAINS = "strpos({column}, ?) > 0"
     _JSON_FIELD = "({column}::json ->> '{key}')"
     _NO_LIMIT = ""
+    _BINARY_COLLATE = ' COLLATE "C"'
+    _RUNS_THEN = "JOIN"
     _JSON_OBJECT_AGG = POSTGRES_OBJECT_AGG
     _JSON_EACH = "json_each_text({column}::json)"
+    _JSON_ARRAY = "json_build_array({values})::text"
 
     def __init__(
         self,

@@ -72,6 +72,7 @@ from ..model import (
 )
 from .base import SCHEMA_VERSION, FinishedStep
 from .sql_deleting import SQLDeleting
+from .sql_ordering import SQLOrdering
 from .sql_resources import FINISH, GET, RESOURCE_COLUMNS_V3, SQLResources, finish_params
 from .sql_selection import SQLSelection
 from .sql_tracking import SQLTracking, Statements
@@ -349,7 +350,7 @@ RUN_REPLACE = (
 )
 
 
-class SQLStore(SQLDeleting, SQLSelection, SQLBlobs, SQLResources, SQLTracking):
+class SQLStore(SQLDeleting, SQLSelection, SQLOrdering, SQLBlobs, SQLResources, SQLTracking):
     """Every store method, written once in SQL with ``?`` placeholders.
 
     A dialect subclass supplies connections and transactions: ``_query`` (read rows),

@@ -414,7 +414,7 @@ function plot(canvas, series, logScale) {
     const x = x0 + ((x1 - x0) * k) / 4;
     g.fillText(String(Math.round(x)), X(x) - 10, height - 6);
   }
-  let drawn = 0;
+  let drawn = 0, breaks = 0;
   series.forEach((s, n) => {
     // One vertical segment per pixel column (its min and max): 100,000 points draw as ~1,000.
     g.strokeStyle = COLOURS[n % COLOURS.length]; g.lineWidth = 1.25; g.beginPath();
@@ -426,13 +426,17 @@ function plot(canvas, series, logScale) {
     };
     for (let i = 0; i < s.steps.length; i++) {
       const v = s.values[i] === null ? null : f(s.values[i]);
-      if (v === null) continue;
+      if (v === null) {  // a gap (not a number): the line breaks, as the series does
+        if (started || column !== null) breaks++;
+        flush(); column = null; started = false; continue;
+      }
       const px = Math.round(X(s.steps[i])), py = Y(v);
       if (px !== column) { flush(); column = px; low = high = py; }
       low = Math.min(low, py); high = Math.max(high, py); lastY = py;
     }
     flush(); g.stroke();
   });
+  canvas.dataset.breaks = String(breaks);
   return drawn;
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -121,13 +122,22 @@ def _pages(database: Path) -> tuple[int, int]:
         return mode, size * connection.execute("PRAGMA freelist_count").fetchone()[0]
 
 
+def _shrank(out: str) -> float:
+    """The bytes the command said the store shrank by (0 when it did not say)."""
+    found = re.search(r"shrank by ([0-9.]+) (bytes|KB|MB|GB)", out)
+    if found is None:
+        return 0.0
+    units = {"bytes": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+    return float(found.group(1)) * units[found.group(2)]
+
+
 def test_gc_vacuum_rewrites_a_file_that_cannot_shrink_by_itself(url: str, tmp_path: Path) -> None:
     database = tmp_path / "ops.db"
     with closing(sqlite3.connect(database)) as connection:  # as a file made before flightlog
         connection.executescript("PRAGMA auto_vacuum = NONE; VACUUM")  # set its mode
     assert _pages(database) == (0, 0)
     code, out = run_cli("delete", "run-1", "--url", url)
-    assert code == 0 and "shrank" not in out
+    assert code == 0 and _shrank(out) < 16 * 1024  # a checkpoint may move a page or so
     mode, free = _pages(database)
     assert mode == 0 and free > 150_000  # the deleted result's pages stay in the file
     size = database.stat().st_size

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import codec
-from .codec_blobs import BLOBS
+from .codec_blobs import unread
 from .errors import FlightlogError
 from .model import MetricChunk, Run, Status, Step, TaskRecord
 from .redaction import redact
@@ -149,13 +149,11 @@ def start_date(epoch: float | None) -> str | None:
 
 
 def _decoded(text: str | None) -> Any:
-    unread = BLOBS.set(None)  # a large value stored out of line is described, never read
-    try:
-        return codec.decode(text or "null", allow_pickle=False)
-    except FlightlogError as error:
-        return f"<not readable: {error}>"
-    finally:
-        BLOBS.reset(unread)
+    with unread():  # a large value stored out of line is described, never read
+        try:
+            return codec.decode(text or "null", allow_pickle=False)
+        except FlightlogError as error:
+            return f"<not readable: {error}>"
 
 
 def run_info(run: Run, store_url: str, *, started: bool = False) -> dict[str, Any]:

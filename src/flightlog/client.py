@@ -255,6 +255,11 @@ class Flightlog(QuestionMethods, ResourceMethods, TrackingMethods, OperationMeth
         """The value the run returned; NoOutputError unless it succeeded."""
         return self._queries.get_output(run_id)
 
+    def get_arguments(self, run_id: str) -> Any:
+        """The arguments the run was called with, as recorded: ``{"args": [...], "kwargs":
+        {...}}``, large values read from the store (``get_metadata`` only describes them)."""
+        return self._queries.run_arguments(run_id)
+
     def progress(self, run_id: str) -> dict[str, Any]:
         """What the run is doing now: steps done, running and failed, the current step,
         rate and elapsed time (see :func:`flightlog.live_query.progress`)."""

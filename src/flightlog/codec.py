@@ -538,7 +538,7 @@ class Undecoded:
     importing it was not allowed, or it is not there. ``kind`` is the stored kind
     ("dataclass", "enum", "namedtuple", "path" or "pydantic"), ``type_name`` the class as
     stored (``module:QualName``), ``data`` what the value held (fields, value or items, each
-    decoded) and ``reason`` why the class was not used."""
+    decoded) and ``reason`` why; or a value out of line, described (``codec_blobs.unread``)."""
 
     __slots__ = ("data", "kind", "reason", "type_name")
 
@@ -546,6 +546,8 @@ class Undecoded:
         self.kind, self.type_name, self.data, self.reason = kind, type_name, data, reason
 
     def __repr__(self) -> str:
+        if isinstance(self.data, dict) and "blob" in self.data:  # out of line, not read
+            return codec_blobs.described_text(self.kind, self.data)
         return f"<Undecoded {self.kind} {self.type_name!r} {self.data!r}: {self.reason}>"
 
     def __eq__(self, other: object) -> bool:
@@ -573,6 +575,8 @@ def decode(
     """
     try:
         if isinstance(text, str) and text.startswith(TEXT_PREFIX):  # a long value, out of line
+            if codec_blobs.describing():
+                return Undecoded("text", *codec_blobs.description("text", json.loads(text)))
             text = codec_blobs.read_text(text)
         if _MARK not in text:
             try:
@@ -761,6 +765,8 @@ def _make_hook(
         with_class = _CLASS_DECODERS.get(kind) if known and decoder is None else None
         if decoder is None and with_class is None:
             raise SerializationError(f"cannot decode: unknown kind of stored value {kind!r}")
+        if "blob" in o and codec_blobs.describing():  # out of line: described, not read
+            return Undecoded(kind, *codec_blobs.description(kind, o))
         try:
             if with_class is None:
                 return decoder(o)  # type: ignore[misc]

@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-from .errors import SerializationError
+from .errors import MissingBlobError, SerializationError
 
 __all__ = [
     "BLOBS",
@@ -40,9 +40,14 @@ __all__ = [
     "BlobSink",
     "Pieces",
     "StoreBlobs",
+    "Unread",
     "blob_references",
+    "described_text",
+    "describing",
+    "description",
     "out_of_line",
     "read_text",
+    "unread",
 ]
 
 DEFAULT_THRESHOLD = 1 << 20
@@ -128,7 +133,7 @@ def fill(into: bytearray, sha256: str, size: int, pieces: Iterable[bytes]) -> No
         if at == size:
             return
     if at == 0 and size:
-        raise SerializationError(f"the value stored out of line in blob {sha256} is missing")
+        raise MissingBlobError(f"the value stored out of line in blob {sha256} is missing")
     raise SerializationError(
         f"the value stored out of line in blob {sha256} has another size than the "
         f"{size} bytes recorded"
@@ -182,6 +187,57 @@ def read_text(text: str) -> str:
     import json
 
     return read_buffer(json.loads(text)).decode()
+
+
+class Unread:
+    """A blob sink that reads nothing: within :func:`unread`, values stored out of line decode
+    as descriptions (``codec.Undecoded`` of their kind, size and blob), as listings want."""
+
+    threshold = DEFAULT_THRESHOLD
+
+    def put(self, data: memoryview) -> tuple[str, int]:
+        raise SerializationError("values are only described here, not stored")
+
+    def read(self, sha256: str, size: int) -> bytearray:
+        raise SerializationError(f"the value in blob {sha256} is only described here")
+
+
+def describing() -> bool:
+    """Whether values stored out of line are described, not read (see :class:`Unread`)."""
+    return type(BLOBS.get()) is Unread
+
+
+# The types of the values that may be stored out of line, by kind.
+_TYPES = {
+    "ndarray": "numpy:ndarray",
+    "bytes": "builtins:bytes",
+    "bytearray": "builtins:bytearray",
+    "pickle": "pickle",
+    "text": "builtins:str",
+}
+
+
+def description(kind: str, o: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+    """What a reference to a value stored out of line says of it: its type, its dtype, shape,
+    size and blob, and why it was not read (a ``codec.Undecoded``'s fields)."""
+    data: dict[str, Any] = {k: o[k] for k in ("dtype", "shape", "size", "blob") if k in o}
+    return _TYPES.get(kind, kind), data, "stored out of line: described, not read"
+
+
+def described_text(kind: str, data: dict[str, Any]) -> str:
+    """A value described by :func:`description`, in a line."""
+    shape = f" {data['dtype']} shape {tuple(data['shape'])}" if "shape" in data else ""
+    return f"<{kind}{shape}: {data.get('size')} bytes stored out of line, not read>"
+
+
+@contextlib.contextmanager
+def unread() -> Iterator[None]:
+    """Within: values stored out of line are described, never read (see :class:`Unread`)."""
+    token = BLOBS.set(Unread())
+    try:
+        yield
+    finally:
+        BLOBS.reset(token)
 
 
 def blob_references(text: str | None) -> set[str]:

@@ -11,6 +11,7 @@ raised by users' own tasks pass through unchanged.
     ├── InvalidInputError         bad run id, metadata that is not JSON, bad identifier
     │   └── ArgumentMismatchError     a run re-run with other arguments than recorded (issue 3)
     ├── SerializationError        a value that cannot be encoded or decoded safely
+    │   └── MissingBlobError          a value stored out of line whose blob is gone (gc, copy)
     ├── NotFoundError (KeyError)  unknown run id or step name
     ├── ConflictError             a run id that is taken by a live run
     ├── StoreError                the store failed or refused
@@ -56,6 +57,12 @@ class ArgumentMismatchError(InvalidInputError):
 
 class SerializationError(FlightlogError, TypeError):
     """A value cannot be encoded for the store, or a stored value cannot be decoded."""
+
+
+class MissingBlobError(SerializationError):
+    """A value stored out of line (in the store's blobs) cannot be read: its blob is not in
+    the store (deleted by ``gc``, also while it was read, or never copied there). Never
+    raised for bytes that are there but damaged (that is a StoreError)."""
 
 
 class NotFoundError(FlightlogError, KeyError):

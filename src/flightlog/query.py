@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import codec
-from .codec_blobs import out_of_line
+from .codec_blobs import out_of_line, unread
 from .codec_plain import NOT_PLAIN, decode_plain
 from .errors import FlightlogError, InvalidInputError, NotFoundError
 from .model import Origin, Run, Status, Step
@@ -91,7 +91,7 @@ class Queries:
             "stats": _stats(run.start_time, end),
             "created_time": run.created_time,
             "attempts": [attempt.to_dict() for attempt in run.attempt_records(status, end)],
-            "arguments": self._arguments(run.arguments),
+            "arguments": self._described(run.arguments),
             "environment": dict(run.environment),
             "error": None if run.error is None else run.error.to_dict(),
             "resumes": run.resumes,
@@ -105,6 +105,24 @@ class Queries:
             return self.decode(text)
         except FlightlogError as error:
             return {"unreadable": str(error)}
+
+    def _described(self, text: str | None) -> Any:
+        """Arguments in a run's or step's metadata (and so in listings): values stored out of
+        line are described (``codec.Undecoded``), not read; :meth:`run_arguments` reads a
+        run's."""
+        if text is None or '"blob":"' not in text:
+            return self._arguments(text)
+        with unread():
+            try:
+                return self._decode(text)
+            except FlightlogError as error:
+                return {"unreadable": str(error)}
+
+    def run_arguments(self, run_id: str) -> Any:
+        """The arguments the run was called with, as recorded (``{"args": [...], "kwargs":
+        {...}}``), values stored out of line read from the store's blobs."""
+        run = self.run(run_id)
+        return None if run.arguments is None else self.decode(run.arguments)
 
     def get_metadata(self, run_id: str, name: str | None = None) -> dict[str, Any]:
         run = self.run(run_id)
@@ -218,7 +236,7 @@ class Queries:
         arguments = step.arguments
         if arguments is not None:
             plain = decode_plain(arguments)
-            arguments = self._arguments(arguments) if plain is NOT_PLAIN else plain
+            arguments = self._described(arguments) if plain is NOT_PLAIN else plain
         return {
             "name": step.name,
             "run_id": step.run_id,

@@ -8,12 +8,15 @@ store must pass these tests too.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
+from typing import Any
 
 import pytest
 
-from .codec_blobs import PIECE, Pieces
+from .codec_blobs import PIECE, Pieces, StoreBlobs
+from .errors import MissingBlobError, StoreError
 from .model import AttachmentRecord, ResourceStatus, Status
 from .stores import Store
 from .testing_resources import _finished, make_claim
@@ -30,7 +33,64 @@ def _reference(kind: str, digest: str, size: int) -> str:
 
 
 class BlobStoreContract:
-    """Streamed blobs: whole or absent, deduplicated, verified, and found from records."""
+    """Streamed blobs: whole or absent, deduplicated, verified, and found from records.
+
+    :meth:`damage_blob` changes a stored blob behind the store's back; it knows flightlog's
+    own stores: the test class of another store overrides it."""
+
+    def damage_blob(self, store: Store, digest: str) -> None:
+        """Change one byte of the blob stored under ``digest`` (its size stays)."""
+        found: Any = store
+        if isinstance(getattr(found, "_blobs", None), dict):  # the memory store
+            data = bytearray(found._blobs[digest])
+            data[0] ^= 0xFF
+            found._blobs[digest] = bytes(data)
+        elif hasattr(found, "_chunked"):  # the SQL stores: a piece, or the whole blob
+            if found._chunked(digest):
+                (row,) = found._query(
+                    "SELECT data FROM blob_chunks WHERE sha256 = ? AND part = 0", (digest,)
+                )
+                table, where = "blob_chunks", " AND part = 0"
+            else:
+                (row,) = found._query("SELECT data FROM blobs WHERE sha256 = ?", (digest,))
+                table, where = "blobs", ""
+            data = bytearray(bytes(row[0]))
+            data[0] ^= 0xFF
+            found._write(
+                f"UPDATE {table} SET data = ? WHERE sha256 = ?{where}", (bytes(data), digest)
+            )
+        elif hasattr(found, "_blob_path"):  # the JSON-files store
+            path = found._blob_path(digest)
+            os.chmod(path, 0o644)
+            with open(path, "r+b") as stream:
+                first = stream.read(1)
+                stream.seek(0)
+                stream.write(bytes([first[0] ^ 0xFF]))
+            os.chmod(path, 0o444)
+        else:
+            raise NotImplementedError(f"override damage_blob for {type(store).__name__}")
+
+    @pytest.mark.parametrize("size", [3000, 2 * PIECE + 11])
+    @pytest.mark.parametrize("streamed", [True, False])
+    def test_a_damaged_blob_is_refused_when_read(
+        self, store: Store, size: int, streamed: bool
+    ) -> None:
+        data = _blob(size, seed=9)
+        digest = hashlib.sha256(data).hexdigest()
+        if streamed:
+            store.put_blob_stream(digest, size, Pieces(memoryview(data)))
+        else:
+            assert store.put_blob(data) == digest
+        self.damage_blob(store, digest)
+        assert store.blob_size(digest) == size  # there, but not what was stored
+        for read in (
+            lambda: store.get_blob(digest),
+            lambda: b"".join(store.read_blob_chunks(digest)),
+            lambda: StoreBlobs(store).read(digest, size),  # a value out of line, decoded
+        ):
+            with pytest.raises(StoreError, match=rf"{digest}.*does not match") as caught:
+                read()
+            assert not isinstance(caught.value, MissingBlobError)
 
     @pytest.mark.parametrize("size", [0, 10, PIECE, PIECE + 3, 2 * PIECE + 5])
     def test_streamed_blob_round_trips(self, store: Store, size: int) -> None:
@@ -141,3 +201,43 @@ class BlobStoreContract:
         # written again in other pieces, it reads back whole (no piece of the old one left)
         assert store.put_blob_stream(digest, len(data), [data[:7], data[7:]]) is True
         assert b"".join(store.read_blob_chunks(digest)) == data
+
+    def test_kept_blobs_stay_and_missing_ones_are_named(self, store: Store) -> None:
+        data = _blob(PIECE + 30, seed=7)
+        digest = hashlib.sha256(data).hexdigest()
+        store.put_blob_stream(digest, len(data), Pieces(memoryview(data)))
+        whole = store.put_blob(b"a small one")
+        unknown = "e" * 64
+        time.sleep(0.01)
+        cutoff = time.time()
+        time.sleep(0.01)
+        assert store.keep_blobs([]) == set()
+        # kept (a cache hit about to refer to them): put now, so gc leaves them
+        assert store.keep_blobs([digest, whole, unknown, digest]) == {unknown}
+        assert store.unused_blobs(put_before=cutoff) == {}
+        assert store.delete_blobs([digest, whole], put_before=cutoff) == {}
+        assert b"".join(store.read_blob_chunks(digest)) == data
+        assert store.get_blob(whole) == b"a small one"
+        assert store.blob_size(unknown) is None  # keeping does not make a blob
+        later = time.time() + 3600
+        assert store.delete_blobs([digest, whole], put_before=later) == {
+            digest: len(data),
+            whole: len(b"a small one"),
+        }
+        assert store.keep_blobs([digest, whole]) == {digest, whole}
+        assert store.blob_size(digest) is None and store.get_blob(whole) is None
+
+    def test_a_blob_deleted_while_it_is_read_is_whole_or_missing(self, store: Store) -> None:
+        data = _blob(2 * PIECE + 9, seed=8)
+        digest = hashlib.sha256(data).hexdigest()
+        store.put_blob_stream(digest, len(data), Pieces(memoryview(data)))
+        pieces = iter(store.read_blob_chunks(digest))
+        first = next(pieces)
+        assert store.delete_blobs([digest], put_before=time.time() + 3600) == {digest: len(data)}
+        try:
+            rest = b"".join(pieces)
+        except MissingBlobError as error:  # never the StoreError of damaged bytes
+            assert digest in str(error)
+        else:  # read whole from what it had open (memory, files)
+            assert first + rest == data
+        assert store.blob_size(digest) is None

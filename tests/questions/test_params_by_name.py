@@ -164,3 +164,14 @@ def test_a_metric_filter_over_many_runs(fl: flightlog.Flightlog) -> None:
     assert low == [f"r{number:04d}" for number in range(98, -1, -2)]
     high = fl.list_runs(metric=("loss", ">=", 1.0), limit=3, offset=2)
     assert [run["run_id"] for run in high] == ["r1194", "r1192", "r1190"]
+
+
+def test_a_run_whose_arguments_are_in_the_blobs_is_found(fl: flightlog.Flightlog) -> None:
+    @fl.workflow
+    def load(lr: float, text: str) -> float:
+        return lr
+
+    load.run(0.3, "x" * (2 << 20), run_id="big")  # over the blob threshold: out of line
+    load.run(0.2, "small", run_id="small")
+    assert [run["run_id"] for run in fl.list_runs(params={"lr": 0.3})] == ["big"]
+    assert [run["run_id"] for run in fl.list_runs(params={"lr": 0.2})] == ["small"]

@@ -12,6 +12,7 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from ..codec_blobs import out_of_line
 from ..errors import FlightlogError, InvalidInputError
 from ..model import MetricChunk, Run, Status, Step, TaskRecord
 from ..query import Queries, collector_paused, parse_statuses
@@ -253,7 +254,8 @@ class RunQuestions:
         if params:
 
             def by_parameters(run: Run) -> bool:
-                named = decoded_parameters(run)
+                with out_of_line(self.store):  # arguments large enough to be in the blobs
+                    named = decoded_parameters(run)
                 return all(key in named and same_value(named[key], v) for key, v in params.items())
 
             checks.append(by_parameters)
@@ -340,10 +342,13 @@ class RunQuestions:
             return
         after: int | None = None
         if isinstance(self.store, StepRowStore):  # the dicts straight from rows
+            tasks: dict[str, Any] = {}
             while True:
-                rows = self.store.step_rows(run_id, after=after, limit=max(page, 1), results=False)
-                yield from self.queries.step_dicts(run_id, rows, {})
-                if len(rows) < max(page, 1):
+                rows = self.store.step_rows(run_id, after=after, limit=page, results=results)
+                with collector_paused():
+                    found = self.queries.step_dicts(run_id, rows, tasks, results=results)
+                yield from found
+                if len(rows) < page:
                     return
                 after = rows[-1][0]
         while True:

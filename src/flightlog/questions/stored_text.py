@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..codec_blobs import MIN_THRESHOLD
+from ..codec_blobs import MIN_THRESHOLD, TEXT_PREFIX
 from ..errors import SerializationError
 from ..selection import ArgumentText
 
@@ -27,6 +27,9 @@ _EXACT_FLOAT = 2.0**53
 _AROUND = (("[", ","), ("[", "]"), (",", ","), (",", "]"), (",", "}"), (":", ","), (":", "}"))
 """What stands before and after a value in compact JSON: in a list, or as a dict's value."""
 _SHORT_LIST = 16
+_WHOLE = (TEXT_PREFIX,)
+"""A run's arguments stored out of line as a whole (over the blob threshold): they may hold
+anything, so each group of texts is held by this one too."""
 _LIST_FORMS = 16
 
 
@@ -151,17 +154,21 @@ def argument_text(name: str, value: Any) -> ArgumentText:
     key = json.dumps(name) + ":"
     tokens = _tokens(value)
     if tokens is not None:
-        return ArgumentText(passed=(_delimited(tokens),), default=_keyed(key, tokens))
+        return ArgumentText(passed=(_delimited(tokens) + _WHOLE,), default=_keyed(key, tokens))
     whole = _list_texts(value)
     if whole:  # a list of scalars: the whole list as it stands (a tuple's items too)
         lists = tuple(form for form in whole if form.startswith("["))
         tuples = tuple(f'{{"__flightlog__":"tuple","items":{form}}}' for form in lists)
-        return ArgumentText(passed=(whole,), default=tuple(key + form for form in lists + tuples))
+        return ArgumentText(
+            passed=(whole + _WHOLE,), default=tuple(key + form for form in lists + tuples)
+        )
     groups: list[tuple[str, ...]] = []
     _groups(value, groups)
     if sum(len(group[0]) for group in groups) >= _LONGEST:
         groups = []
-    return ArgumentText(passed=tuple(dict.fromkeys(groups)), default=(key,))
+    return ArgumentText(
+        passed=tuple(group + _WHOLE for group in dict.fromkeys(groups)), default=(key,)
+    )
 
 
 def metadata_texts(wanted: Mapping[str, Any]) -> tuple[str, ...]:

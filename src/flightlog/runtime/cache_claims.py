@@ -64,7 +64,7 @@ from ..model import (
     Status,
     Step,
 )
-from . import flights
+from . import flights, hits
 from .flights import FLIGHTS, RESERVED_PREFIX, Flight, owner_gone, process_owner, when
 from .state import MISSING
 
@@ -269,8 +269,8 @@ def _negotiate(call: StepCall, decode: Decode) -> Generator[Wait, None, Any]:
                 delay = min(delay * 1.5, POLL_MAX)
             record = store.get_resource(collection, execution_id)
         hit = store.find_cached(step.task_id, execution_id)
-        if hit is not None:
-            value = decode(hit.result)
+        value = MISSING if hit is None else hits.served(store, hit, decode)
+        if hit is not None and value is not MISSING:
             if since is not None:
                 waited = time.monotonic() - since
                 step.reason = _joined(

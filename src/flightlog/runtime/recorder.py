@@ -10,7 +10,7 @@ from .. import codec
 from ..errors import NondeterminismError
 from ..executors import resolve_executor
 from ..model import Origin, Status, Step
-from . import cache_claims
+from . import cache_claims, hits
 from .differences import argument_difference, code_difference
 from .fanout import check_record
 from .state import MISSING
@@ -85,8 +85,10 @@ class Recorder:
         if options.cache and not options.recompute and step.execution_id is not None:
             hit = state.store.find_cached(step.task_id, step.execution_id)
             if hit is not None:
-                value = self.decode(hit.result, pickled_ok)
-                return call.finish_from(Origin.CACHED, hit, value)
+                value = hits.served(state.store, hit, self._decoder(pickled_ok))
+                if value is not MISSING:
+                    return call.finish_from(Origin.CACHED, hit, value)
+                step.reason = hits.gone(hit)  # a miss: its large values were deleted
             if not task.is_async:  # an async step waits in its coroutine: see serve_async
                 # One computation per cache key: wait while another step computes it.
                 return cache_claims.acquire(call, self._decoder(pickled_ok))

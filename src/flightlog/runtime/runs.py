@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import codec
-from ..codec_blobs import BLOBS, StoreBlobs
+from ..codec_blobs import BLOBS, StoreBlobs, blob_references, out_of_line
 from ..errors import (
     ArgumentMismatchError,
     CanceledError,
@@ -52,6 +52,8 @@ class RunRequest:
     signature: inspect.Signature | None = None
     on_start: Callable[[str], None] | None = None
     hooks: RunHooks | None = None
+    # Encodes the arguments again, putting their large values again (see _keep_arguments).
+    encode_again: Callable[[], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def begin_run(store: Store, request: RunRequest) -> RunState | Finished:
         break
     else:  # pragma: no cover - 25 million names and 50 tries
         raise ConflictError("could not find a free run id after 50 tries")
+    _keep_arguments(store, request)
     state = RunState(
         store=store,
         run_id=run_id,
@@ -114,6 +117,15 @@ def begin_run(store: Store, request: RunRequest) -> RunState | Finished:
         start_time=start,
     )
     return _start(state, request)
+
+
+def _keep_arguments(store: Store, request: RunRequest) -> None:
+    """The large values of the run's arguments (out of line) were put before the run's record
+    referred to them: a gc meanwhile may have taken them. Keep them now (the run is live: a
+    later gc leaves them), or put them again if they went."""
+    digests = blob_references(request.arguments)
+    if digests and store.keep_blobs(sorted(digests)) and request.encode_again is not None:
+        request.encode_again()
 
 
 def _start(state: RunState, request: RunRequest | None) -> RunState:
@@ -139,7 +151,8 @@ def claim_run(
     the rest. With a request (a run id given again), the request must be for the same workflow
     and arguments, whatever the run's status."""
     if request is not None:
-        _check_same_run(run, request)
+        with out_of_line(store):  # large arguments are compared as read from the blobs
+            _check_same_run(run, request)
         allow_pickle = request.allow_pickle
         hooks = request.hooks
     status = effective_status(run)

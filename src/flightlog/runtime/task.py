@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .. import codec
-from ..codec_blobs import blob_references
+from ..codec_blobs import blob_references, out_of_line
 from ..errors import FlightlogError, InvalidInputError, SerializationError
 from ..hashing import fingerprint, module_name, scalar_fingerprint
 from ..identity import TaskIdentity, UnhashableArgumentError, task_identity
@@ -390,10 +390,12 @@ class Task(Generic[R]):
     def _run_alone(self, call: CallOptions, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """A task called outside any workflow is a run of its own, with one step."""
         self.bind(args, kwargs)  # a wrong call fails before a run is recorded
+        store = self._recorder.store
         request = RunRequest(
             workflow=self.name,
             source_file=source_file(self.function),
-            arguments=encode_run_arguments(args, kwargs, self.config.serializer),
+            arguments=encode_run_arguments(args, kwargs, self.config.serializer, store),
+            encode_again=lambda: encode_run_arguments(args, kwargs, self.config.serializer, store),
             serializer=self.config.serializer,
             entry=self.entry(),
             hooks=self._recorder.hooks,
@@ -422,7 +424,8 @@ class Task(Generic[R]):
         )
         if isinstance(state, Finished):
             return self._recorder.decode(state.output, pickled_ok)
-        recorded: Any = self._recorder.decode(run.arguments, pickled_ok)
+        with out_of_line(store):  # large arguments: in the store's blobs
+            recorded: Any = self._recorder.decode(run.arguments, pickled_ok)
         args, kwargs = tuple(recorded["args"]), dict(recorded["kwargs"])
         state.executor = self._recorder.executor
         state.record_in_worker = self._recorder.record_in_worker
@@ -497,10 +500,17 @@ def with_options(
     return call
 
 
-def encode_run_arguments(args: tuple[Any, ...], kwargs: dict[str, Any], serializer: str) -> str:
-    """A run's arguments as recorded (and given back to the function on resume)."""
+def encode_run_arguments(
+    args: tuple[Any, ...], kwargs: dict[str, Any], serializer: str, store: Store | None = None
+) -> str:
+    """A run's arguments as recorded (and given back to the function on resume); large
+    values go out of line into ``store``'s blobs, as a step's arguments do."""
+    value = {"args": list(args), "kwargs": kwargs}
     try:
-        return codec.encode({"args": list(args), "kwargs": kwargs}, serializer=serializer)
+        if store is None:
+            return codec.encode(value, serializer=serializer)
+        with out_of_line(store):
+            return codec.encode(value, serializer=serializer)
     except SerializationError as error:
         raise SerializationError(f"the run's arguments cannot be recorded: {error}") from error
 

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from ..codec_blobs import out_of_line
 from ..errors import InvalidInputError
 from ..executors import resolve_executor
 from ..model import Run
@@ -94,10 +95,12 @@ class Workflow(Generic[R]):
             raise TypeError(f"{self.name}(): {error}") from None
         merged = dict(self.metadata)
         merged.update(check_metadata(metadata, "metadata"))
+        store, serializer = self._recorder.store, self._recorder.serializer
         return RunRequest(
             workflow=self.name,
             source_file=source_file(self.function),
-            arguments=encode_run_arguments(args, kwargs, self._recorder.serializer),
+            arguments=encode_run_arguments(args, kwargs, self._recorder.serializer, store),
+            encode_again=lambda: encode_run_arguments(args, kwargs, serializer, store),
             run_id=run_id,
             metadata=merged,
             tag=tag,
@@ -168,7 +171,8 @@ class Workflow(Generic[R]):
         )
         if isinstance(state, Finished):
             return self._output(state)
-        recorded: Any = self._recorder.decode(run.arguments, state.allow_pickle)
+        with out_of_line(store):  # large arguments: in the store's blobs
+            recorded: Any = self._recorder.decode(run.arguments, state.allow_pickle)
         return self._drive(state, recorded["args"], recorded["kwargs"])
 
     def _drive(self, state: RunState, args: Any, kwargs: Any) -> Any:

@@ -313,7 +313,16 @@ class Store(Protocol):
     def read_blob_chunks(self, sha256: str) -> Iterator[bytes]:
         """The blob's bytes a piece at a time, in order (nothing for an unknown digest). The
         pieces are hashed as they pass: after the last one, StoreError if they do not hash
-        to the digest."""
+        to the digest. A blob deleted while it is read either reads whole or raises
+        MissingBlobError, never the StoreError of damaged bytes."""
+        ...
+
+    def keep_blobs(self, digests: Sequence[str]) -> set[str]:
+        """Stamp each stored blob of ``digests`` as put now (as :meth:`put_blob_stream` does
+        for a blob it has: a deletion whose ``put_before`` is earlier leaves it), and return
+        the digests that are not stored (deleted, or never put). Atomic per blob against
+        :meth:`delete_blobs`: a blob is either kept (and stays) or reported missing. A
+        cache hit calls it before it reads and refers to the blobs of its result."""
         ...
 
     def referenced_blobs(self, *, except_runs: Collection[str] = ()) -> set[str]:

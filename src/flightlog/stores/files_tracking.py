@@ -21,7 +21,15 @@ from ..bandsaw import Ids
 from ..errors import NotFoundError
 from ..model import AttachmentRecord, MetricChunk
 from .blobs import checked_blob
-from .files_io import Writes, check_component, check_digest, check_run_id, dump, locked
+from .files_io import (
+    Writes,
+    check_component,
+    check_digest,
+    check_run_id,
+    dump,
+    locked,
+    touch,
+)
 from .files_layout import OWN, Layout, append_numbered, tracked_names
 from .files_records import (
     attachment_from,
@@ -147,7 +155,7 @@ class FileTracking:
         # modification time is when it was last put (see files_deleting).
         with locked(f"{self.root}/{OWN}/locks/blobs", self.disk):
             if self.disk.exists(path):
-                os.utime(path)
+                touch(path)
                 return digest
             writes = self.layout.writes()
             writes.folder(os.path.dirname(path))

@@ -155,6 +155,7 @@ class PostgresStore(SQLStore):
 
     shared = True  # workers may open it by its URL (record="worker")
     NOW_SQL = "extract(epoch from clock_timestamp())"  # the server's clock: hosts may differ
+    STAMP_SQL = NOW_SQL  # in microseconds
     _CONTAINS = "strpos({column}, ?) > 0"
     _JSON_FIELD = "({column}::json ->> '{key}')"
     _NO_LIMIT = ""

@@ -48,6 +48,10 @@ class SQLDeleting:
     the database's clock in epoch seconds, as an SQL expression."""
 
     NOW_SQL = "((julianday('now') - 2440587.5) * 86400.0)"
+    # When a blob is kept (keep_blobs): never earlier than a moment read from the clock
+    # before (the start of the run keeping it): SQLite's 'now' is cut to the millisecond, so
+    # it is rounded up.
+    STAMP_SQL = "((julianday('now') - 2440587.5) * 86400.0 + 0.0011)"
     _seqs: dict[str, int]
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -140,6 +144,23 @@ class SQLDeleting:
         self._writable()
         self._write_batch([(BLOB_PUT.format(now=self.NOW_SQL), [(check_digest(sha256),)])])
         return bool(super().put_blob_stream(sha256, size, chunks))  # type: ignore[misc]
+
+    def keep_blobs(self, digests: Sequence[str]) -> set[str]:
+        """Stamped in ``blob_puts`` first, then looked for: a deletion that removed the
+        ``blob_puts`` row before the stamp took the blob too (its transaction, in SQLite
+        by serialisation, in PostgreSQL by the row's lock), one after it leaves the blob."""
+        self._writable()
+        wanted = [check_digest(digest) for digest in dict.fromkeys(digests)]
+        if not wanted:
+            return set()
+        self._write_batch([(BLOB_PUT.format(now=self.STAMP_SQL), [(d,) for d in wanted])])
+        found: set[str] = set()
+        for part in chunks(wanted):
+            rows = self._query(
+                f"SELECT sha256 FROM blobs WHERE sha256 IN ({marks(len(part))})", tuple(part)
+            )
+            found.update(str(row[0]) for row in rows)
+        return set(wanted) - found
 
     def blob_users(self, digests: Sequence[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}

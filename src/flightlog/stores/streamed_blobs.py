@@ -10,9 +10,10 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..codec_blobs import PIECE, blob_references
+from ..errors import MissingBlobError
 from ..redaction import redact
 from .blobs import checked_blob, checked_pieces, value_references
-from .files_io import check_digest, locked
+from .files_io import check_digest, locked, touch
 from .files_layout import OWN, Layout
 
 if TYPE_CHECKING:
@@ -57,6 +58,17 @@ class MemoryBlobs:
             self._put_times[sha256] = time.time()
         return True
 
+    def keep_blobs(self, digests: Sequence[str]) -> set[str]:
+        missing = set()
+        with self._lock:
+            now = time.time()
+            for digest in digests:
+                if digest in self._blobs:
+                    self._put_times[digest] = now
+                else:
+                    missing.add(digest)
+        return missing
+
     def blob_size(self, sha256: str) -> int | None:
         with self._lock:
             data = self._blobs.get(sha256)
@@ -94,13 +106,26 @@ class FileBlobs:
         # modification time is when it was last put, see files_deleting), so gc leaves it.
         with locked(f"{self.root}/{OWN}/locks/blobs", self.disk):
             if self.disk.exists(path):
-                os.utime(path)
+                touch(path)
                 return False
         writes: Writes = self.layout.writes()
         writes.folder(os.path.dirname(path))
         created = writes.file(path, chunks, replace=False, mode=0o444)
         writes.commit()
         return created
+
+    def keep_blobs(self, digests: Sequence[str]) -> set[str]:
+        self._writable()
+        paths = {digest: self._blob_path(check_digest(digest)) for digest in digests}
+        missing = set()
+        # Under the lock that deleting blobs takes: kept (touched) or missing, not both.
+        with locked(f"{self.root}/{OWN}/locks/blobs", self.disk):
+            for digest, path in paths.items():
+                try:
+                    touch(path)
+                except (FileNotFoundError, NotADirectoryError):
+                    missing.add(digest)
+        return missing
 
     def blob_size(self, sha256: str) -> int | None:
         path = self.disk.check(self._blob_path(check_digest(sha256)))
@@ -203,8 +228,12 @@ class SQLBlobs:
             rows = self._query(
                 "SELECT data FROM blob_chunks WHERE sha256 = ? AND part = ?", (sha256, part)
             )
-            if rows:
-                yield bytes(rows[0][0])
+            if not rows:  # deleted (by gc) while it was read: gone, not damaged
+                raise MissingBlobError(
+                    f"the blob {sha256} was deleted from the store at {redact(self.url)} "
+                    "while it was read"
+                )
+            yield bytes(rows[0][0])
 
     def get_blob(self, sha256: str) -> bytes | None:
         rows = self._query("SELECT size, data FROM blobs WHERE sha256 = ?", (sha256,))

@@ -73,17 +73,17 @@ def test_show_reads_pages_and_writes_before_reading_the_rest(
     _record(url, 25)  # 29 steps: pages of 10, 10 and 9
     out = io.StringIO()
     reads: list[tuple[int | None, int]] = []  # (limit, characters written before the read)
-    page_of = SQLiteStore.steps_page
+    rows_of = SQLiteStore.step_rows  # the SQL stores' pages come as rows (StepRowStore)
 
-    def counted(self: SQLiteStore, run_id: str, **options: Any) -> list[Step]:
+    def counted(self: SQLiteStore, run_id: str, **options: Any) -> list[tuple[Any, ...]]:
         reads.append((options.get("limit"), len(out.getvalue())))
-        return page_of(self, run_id, **options)
+        return rows_of(self, run_id, **options)
 
     def whole(self: SQLiteStore, run_id: str) -> list[Step]:
         raise AssertionError("show read the whole run")
 
     monkeypatch.setattr(cli_show, "PAGE", PAGE)
-    monkeypatch.setattr(SQLiteStore, "steps_page", counted)
+    monkeypatch.setattr(SQLiteStore, "step_rows", counted)
     monkeypatch.setattr(SQLiteStore, "list_steps", whole)
     for options in ([], ["--json"]):
         reads.clear()

@@ -301,7 +301,15 @@ class Queries:
         from .questions.step_rows import step_dicts  # (loaded when first listed)
 
         get_task = self.store.get_task
-        return step_dicts(rows, run_id, tasks, get_task, self._arguments, results=results)
+        return step_dicts(
+            rows,
+            run_id,
+            tasks,
+            get_task,
+            self._arguments,
+            results=results,
+            describe=self._described,
+        )
 
     def step_result(self, run_id: str, name: str) -> Any:
         step = self._step(run_id, name)

@@ -90,11 +90,14 @@ def step_dicts(
     decode: Callable[[str | None], Any],
     *,
     results: bool = False,
+    describe: Callable[[str | None], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The public dicts of ``rows`` (see :data:`~flightlog.stores.base.STEP_ROW_FIELDS`;
     with ``results``, each row ends with the step's result, decoded into ``result``) of the
     run ``run_id``. ``tasks`` caches :func:`task_parts` per task id (filled from
-    ``get_task``); ``decode`` decodes stored text that is not plain JSON."""
+    ``get_task``); ``decode`` decodes stored text that is not plain JSON, and ``describe``
+    (default ``decode``) the arguments' (values stored out of line described, not read)."""
+    describe = decode if describe is None else describe
     found: list[dict[str, Any]] = []
     append = found.append
     statuses = _STATUSES
@@ -117,7 +120,7 @@ def step_dicts(
         stats = times.__dict__
         if arguments is not None:
             plain = decode_plain(arguments)
-            arguments = decode(arguments) if plain is NOT_PLAIN else plain
+            arguments = describe(arguments) if plain is NOT_PLAIN else plain
         if extras is None:  # most steps: one attempt, no error, nothing of their own
             parent = error = source_run = reason = None
             if start is None:

@@ -5,17 +5,15 @@ the times that options such as ``runs --since`` accept."""
 from __future__ import annotations
 
 import argparse
-import datetime
-import re
-import time
 from typing import Any
 
 from ._version import __version__
 from .errors import InvalidInputError
+from .questions.times import parse_time
 
+WHEN = "an ISO date or time (2026-12-01, 2026-12-01T08:30), epoch seconds, or an age (2h, 30d)"
+"""What every option that takes a time (``--since``, ``--until``) accepts."""
 DEBUG_HELP = "on an error, print its traceback too (as FLIGHTLOG_DEBUG=1 does)"
-_AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def _add(parser: argparse.ArgumentParser, after: bool) -> None:
@@ -57,21 +55,13 @@ def allowed_imports(args: argparse.Namespace) -> list[str] | None:
 
 
 def parse_when(text: str, now: float | None = None) -> float:
-    """A time as epoch seconds: an ISO date or date and time (local time unless it names its
-    zone: ``2026-12-01``, ``2026-12-01T14:30``, ``2026-12-01 14:30:00+00:00``), or a time
-    ago: a number and a unit (``90s``, ``15m``, ``2h``, ``3d``, ``1w``)."""
-    ago = _AGO.match(text)
-    if ago:
-        current = time.time() if now is None else now
-        return current - float(ago.group(1)) * _UNIT[ago.group(2)]
-    try:
-        when = datetime.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInputError(
-            f"cannot read {text!r} as a time: give an ISO date or date and time "
-            "(2026-12-01, 2026-12-01T14:30) or a time ago (90s, 15m, 2h, 3d, 1w)"
-        ) from None
-    return when.timestamp()  # a naive time is local time
+    """A time as epoch seconds, read as every time of flightlog is (see
+    :func:`flightlog.questions.parse_time`): an ISO date or time (local time unless it names
+    its zone), Unix epoch seconds, or an age (``90s``, ``15m``, ``2h``, ``3d``, ``1w``)."""
+    moment = parse_time(text, now=now)
+    if moment is None:
+        raise InvalidInputError("a time is needed")
+    return moment
 
 
 def when_option(text: str) -> float:
@@ -88,7 +78,7 @@ def add_runs_options(runs: argparse.ArgumentParser) -> None:
         "--since",
         type=when_option,
         metavar="WHEN",
-        help="only runs created at or after WHEN: an ISO date or time, or a time ago (2h, 3d)",
+        help=f"only runs created at or after WHEN: {WHEN}",
     )
     runs.add_argument(
         "--until", type=when_option, metavar="WHEN", help="only runs created before WHEN"

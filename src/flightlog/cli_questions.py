@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from . import client
+from .cli_options import WHEN, when_option
 from .cli_output import printable, table
 from .errors import InvalidInputError
 from .redaction import redact
@@ -58,9 +59,8 @@ def run_filters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def add_run_filters(parser: argparse.ArgumentParser) -> None:
-    when = "a date or time (2026-12-01, 2026-12-01T08:30), epoch seconds, or an age (2h, 30d)"
-    parser.add_argument("--since", help=f"only runs created since: {when}")
-    parser.add_argument("--until", help="only runs created before (as --since)")
+    parser.add_argument("--since", type=when_option, help=f"only runs created since: {WHEN}")
+    parser.add_argument("--until", type=when_option, help="only runs created before (as --since)")
     parser.add_argument(
         "--search", help="only runs with this text in id, names, error, metadata or arguments"
     )
@@ -129,8 +129,8 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     counts.add_argument("--workflow", help="only runs of this workflow")
     counts.add_argument("--tag", help="only runs with this tag")
-    counts.add_argument("--since", help="only runs created since (as in 'runs')")
-    counts.add_argument("--until", help="only runs created before (as in 'runs')")
+    counts.add_argument("--since", type=when_option, help=f"only runs created since: {WHEN}")
+    counts.add_argument("--until", type=when_option, help="only runs created before (as --since)")
     export = commands.add_parser(
         "export-parquet", parents=[common], help="runs, steps and metrics as Parquet files"
     )

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from .cli_options import WHEN, when_option
 from .cli_output import printable
 from .client import default_url
 from .errors import ConflictError, InvalidInputError
@@ -114,8 +115,8 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     copy.add_argument(
         "--since",
         metavar="WHEN",
-        help="only what was created or changed since: an ISO date or time, epoch seconds, or "
-        "an age (2h, 30d)",
+        type=when_option,
+        help=f"only what was created or changed since: {WHEN}",
     )
     upgrade = commands.add_parser(
         "upgrade",

@@ -16,15 +16,34 @@ from typing import Any
 from .model import Run, Status
 
 __all__ = [
+    "ArgumentText",
     "RunSelection",
     "StatusCounts",
     "ascii_lower",
+    "environment_text",
     "metadata_text",
     "run_matches",
     "search_fields",
 ]
 
 TERMINAL = frozenset({Status.SUCCESSFUL, Status.FAILED, Status.CANCELED})
+
+
+@dataclass(frozen=True, slots=True)
+class ArgumentText:
+    """What a run holds in its stored text when one of its arguments has a value: one text of
+    each group of ``passed`` in its stored ``arguments`` text (the argument was passed), or
+    one of ``default`` in its environment as compact JSON (:func:`environment_text`; the
+    argument was left at a default recorded there). No group to look for: any run."""
+
+    passed: tuple[tuple[str, ...], ...]
+    default: tuple[str, ...]
+
+    def held_by(self, arguments: str, environment: str) -> bool:
+        """Whether the stored texts hold it (the reference for every store)."""
+        if all(any(text in arguments for text in group) for group in self.passed):
+            return True
+        return any(text in environment for text in self.default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +57,8 @@ class RunSelection:
     ``arguments`` text.
     ``arguments_containing`` and ``metadata_containing`` are strings that the stored
     ``arguments`` text, and the user metadata as compact JSON (:func:`metadata_text`), must
-    each contain.
+    each contain. ``parameters``: for each, the run's text holds it (see
+    :class:`ArgumentText`). ``metric_names``: the run recorded a metric of each name.
     """
 
     statuses: frozenset[Status] | None = None
@@ -49,6 +69,8 @@ class RunSelection:
     search: str | None = None
     arguments_containing: tuple[str, ...] = ()
     metadata_containing: tuple[str, ...] = ()
+    parameters: tuple[ArgumentText, ...] = ()
+    metric_names: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -65,6 +87,11 @@ def metadata_text(metadata: Mapping[str, Any]) -> str:
     if not metadata:
         return ""
     return json.dumps(metadata, separators=(",", ":"))
+
+
+def environment_text(environment: Mapping[str, Any]) -> str:
+    """A run's environment as the compact JSON that stores keep (empty for none)."""
+    return metadata_text(environment)
 
 
 def search_fields(run: Run) -> tuple[str, ...]:
@@ -90,7 +117,8 @@ _LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
 
 
 def run_matches(run: Run, selection: RunSelection) -> bool:
-    """Whether the run (as stored) is in the selection: the reference for every store."""
+    """Whether the run (as stored) is in the selection, but for ``metric_names`` (which the
+    store checks in its metrics): the reference for every store."""
     s = selection
     if s.statuses is not None and run.status not in s.statuses:
         return False
@@ -111,4 +139,10 @@ def run_matches(run: Run, selection: RunSelection) -> bool:
     if any(part not in arguments for part in s.arguments_containing):
         return False
     metadata = metadata_text(run.user_metadata)
-    return all(part in metadata for part in s.metadata_containing)
+    if any(part not in metadata for part in s.metadata_containing):
+        return False
+    if s.parameters:
+        environment = environment_text(run.environment)
+        if not all(argument.held_by(arguments, environment) for argument in s.parameters):
+            return False
+    return True

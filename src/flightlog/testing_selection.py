@@ -8,10 +8,11 @@ every store must pass these tests too.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
-from .model import ErrorInfo, Owner, Run, Status, Step
-from .selection import RunSelection
+from .model import ErrorInfo, MetricChunk, Owner, Run, Status, Step
+from .selection import ArgumentText, RunSelection
 from .stores import Store
 
 
@@ -103,6 +104,61 @@ class SelectionStoreContract:
         team = RunSelection(metadata_containing=('"team":"cv"',))
         assert _ids(store.select_runs(team)) == ["mid"]
         assert store.select_runs(RunSelection(metadata_containing=('"team":"CV"',))) == []
+
+    def test_parameters_are_found_where_passed_or_left_at_a_recorded_default(
+        self, store: Store
+    ) -> None:
+        self._populate(store)
+        entry = {"entry": {"parameters": ["lr", "n"], "defaults": {"n": 5}}}
+        store.create_run(
+            _run("dflt", 4000.0, arguments='{"args":[0.2],"kwargs":{}}', environment=entry)
+        )
+        store.create_run(_run("five", 5000.0, arguments='{"args":[0.3,5.0],"kwargs":{}}'))
+
+        def ids(*wanted: ArgumentText) -> list[str]:
+            return _ids(store.select_runs(RunSelection(parameters=wanted)))
+
+        lr = ArgumentText(passed=((":0.2}", "[0.2]"),), default=('"lr":0.2}',))
+        assert ids(lr) == ["dflt", "new"]
+        five = ArgumentText(passed=((",5]", ",5.0]"),), default=('"n":5}', '"n":5,'))
+        assert ids(five) == ["five", "dflt"]
+        assert ids(lr, five) == ["dflt"]
+        # one text of every group must be there (the items of a list); or one default text
+        assert ids(ArgumentText(passed=(("0.3",), ("5",)), default=('"n":',))) == [
+            "five",
+            "dflt",
+        ]
+        assert ids(ArgumentText(passed=(("0.3",), ("6", "7")), default=('"m":',))) == []
+        assert ids(ArgumentText(passed=(("9",),), default=('"n":9}', '"n":9,'))) == []
+        assert ids(ArgumentText(passed=(("9", "[0.3"),), default=())) == ["five"]
+        nothing = ArgumentText(passed=(), default=())  # nothing to look for: every run
+        assert ids(nothing) == ["five", "dflt", "new", "mid", "old"]
+
+    def test_runs_that_recorded_a_metric(self, store: Store) -> None:
+        self._populate(store)
+        chunk = MetricChunk("loss", None, None, [0, 1], [0.5, 0.25], [1.0, 2.0])
+        store.record_tracked("old", metrics=[chunk])
+        store.record_tracked("new", metrics=[replace(chunk, name="accuracy")])
+        assert _ids(store.select_runs(RunSelection(metric_names=("loss",)))) == ["old"]
+        assert _ids(store.select_runs(RunSelection(metric_names=("accuracy",)))) == ["new"]
+        assert store.select_runs(RunSelection(metric_names=("loss", "accuracy"))) == []
+        assert store.select_runs(RunSelection(metric_names=("LOSS",))) == []
+        with_tag = RunSelection(metric_names=("loss",), tag="a")
+        assert _ids(store.select_runs(with_tag)) == ["old"]
+        assert store.count_statuses(with_tag).runs == {Status.RUNNING: 1}
+
+    def test_metrics_of_many_runs_at_once(self, store: Store) -> None:
+        self._populate(store)
+        chunk = MetricChunk("loss", None, None, [0, 1], [0.5, 0.25], [1.0, 2.0])
+        later = MetricChunk("loss", None, None, [2], [0.125], [3.0])
+        store.record_tracked("old", metrics=[chunk, later])
+        store.record_tracked("new", metrics=[replace(chunk, name="accuracy")])
+        found = store.metrics_of_runs(["new", "mid", "ghost", "old", "old"], "loss")
+        assert list(found) == ["old"]
+        assert [list(each.values) for each in found["old"]] == [[0.5, 0.25], [0.125]]
+        assert found["old"] == store.list_metrics("old", "loss")
+        assert list(store.metrics_of_runs(["old", "new"], "accuracy")) == ["new"]
+        assert store.metrics_of_runs([], "loss") == {}
 
     def test_counts_by_status_for_running_and_finished_runs(self, store: Store) -> None:
         self._populate(store)

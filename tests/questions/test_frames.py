@@ -35,8 +35,7 @@ def test_runs_frame_in_pandas_and_polars(fl: flightlog.Flightlog) -> None:
     assert list(frame["status"]) == ["SUCCESSFUL", "SUCCESSFUL"]
     assert list(frame["step_count"]) == [2, 3]
     assert list(frame["param.count"]) == [2, 3]
-    labels = list(frame["param.label"])  # the arguments as given: defaults are not recorded
-    assert labels[0] == "y" and pd.isna(labels[1])
+    assert list(frame["param.label"]) == ["y", "x"]  # the default, where the call left it
     assert list(frame["metadata.team"]) == ["nlp", "nlp"]
     assert frame["created_time"].dt.tz is not None
     only = fl.runs_frame(params={"count": 3}, library="polars")

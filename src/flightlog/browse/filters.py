@@ -3,37 +3,25 @@ any face that pages through runs)."""
 
 from __future__ import annotations
 
-import datetime
-import re
-import time
 from dataclasses import dataclass, field
 
 from ..errors import InvalidInputError
 from ..model import Status
+from ..questions.times import parse_time
 from ..stores.python_ordering import RUN_ORDERS
 
 RUN_SORTS = RUN_ORDERS
 """The columns a list of runs can be sorted by (``created``: its first start, the default):
 the orders a store gives runs in (``Store.order_runs``)."""
 
-_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
 
 def parse_when(text: str, what: str, now: float | None = None) -> float:
-    """An instant as epoch seconds, from an ISO date or date-time (local time unless it names
-    its zone), or a time before now (``90s``, ``15m``, ``2h``, ``3d``, ``1w``)."""
-    found = _RELATIVE.match(text)
-    if found:
-        return (time.time() if now is None else now) - float(found.group(1)) * _UNIT[found.group(2)]
-    try:
-        moment = datetime.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInputError(
-            f"{what} must be an ISO date or date-time (2026-12-04, 2026-12-04T10:30) or a time "
-            f"ago (2h, 3d), not {text!r}"
-        ) from None
-    return moment.timestamp()
+    """An instant as epoch seconds, read as every time filter is (see
+    :func:`flightlog.questions.parse_time`): an ISO date or time, epoch seconds, or an age."""
+    moment = parse_time(text, what, now=now)
+    if moment is None:
+        raise InvalidInputError(f"{what} must be a time, not None")
+    return moment
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,8 @@ it is left alone and reported, and the copy goes on.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import re
 import shutil
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +31,7 @@ from typing import Any, Protocol, cast
 from ..codec_blobs import blob_references
 from ..errors import InvalidInputError, NotFoundError, StoreError
 from ..model import AttachmentRecord, MetricChunk, ResourceRecord, Run, Status
+from ..questions.times import parse_time
 from ..redaction import redact
 from ..resources.names import check_collection, check_ident
 from ..runtime.flights import RESERVED_PREFIX
@@ -101,38 +99,14 @@ class CopyProgress:
     total: int
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-
-
 def parse_since(value: object, now: float | None = None) -> float:
-    """A moment as Unix epoch seconds, from a datetime or date, epoch seconds (a number or
-    its text), an ISO date or time (``2026-12-01``, ``2026-12-01T08:00``; local time unless
-    it names its zone), or an age before now (``90s``, ``15m``, ``2h``, ``30d``, ``1w``).
-    InvalidInputError names a value that is none of these."""
-    if isinstance(value, dt.datetime):
-        return value.timestamp()
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day).timestamp()
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        age = _AGE.fullmatch(text)
-        if age is not None:
-            return (time.time() if now is None else now) - float(age[1]) * _UNITS[age[2]]
-        try:
-            return float(text)
-        except ValueError:
-            pass
-        try:
-            return dt.datetime.fromisoformat(text).timestamp()
-        except ValueError:
-            pass
-    raise InvalidInputError(
-        f"cannot read {value!r:.80} as a time: give a datetime, epoch seconds, an ISO date or "
-        "time (2026-12-01, 2026-12-01T08:00) or an age (90s, 15m, 2h, 30d, 1w)"
-    )
+    """A moment as Unix epoch seconds, read as every ``since`` is (see
+    :func:`flightlog.questions.parse_time`). InvalidInputError names a value that is not a
+    time."""
+    moment = parse_time(value, "since", now=now)
+    if moment is None:
+        raise InvalidInputError("since must be a time, not None")
+    return moment
 
 
 def _last_touched(run: Run) -> float:

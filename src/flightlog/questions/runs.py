@@ -8,20 +8,21 @@ argument's or metadata's exact value, a metric — is checked here, on the runs 
 
 from __future__ import annotations
 
-import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from ..errors import FlightlogError, InvalidInputError, SerializationError
-from ..model import Run, Status, Step, TaskRecord
+from ..codec_blobs import out_of_line
+from ..errors import FlightlogError, InvalidInputError
+from ..model import MetricChunk, Run, Status, Step, TaskRecord
 from ..query import Queries, collector_paused, parse_statuses
 from ..resources.view import PREFIX as RESOURCE_PREFIX
 from ..runtime.liveness import effective_status
 from ..selection import RunSelection
-from ..stores import StepRowStore
+from ..stores import StepRowStore, Store
 from ..tracked_query import last_values
 from ..tracking.parameters import decoded_parameters
+from .stored_text import argument_text, metadata_texts, same_value
 from .times import parse_time
 
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
@@ -36,6 +37,7 @@ _LARGEST = 2**63 - 1  # SQLite's and PostgreSQL's largest integer
 _ORDERS = frozenset({"<", "<=", ">", ">="})
 _LIVE = frozenset({Status.RUNNING, Status.RESUMABLE})
 PAGE = 500
+LARGEST_PAGE = 8000
 Metric = tuple[str, str, Any]
 
 
@@ -52,16 +54,6 @@ def _mapping(value: object, what: str) -> dict[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
         raise InvalidInputError(f"{what} must be a dict with str keys, not {value!r}")
     return dict(value)
-
-
-def _text_of(value: Any) -> str | None:
-    """The stored text that a value certainly appears as, or None when it may be stored in
-    more than one way (a whole float may be an int, a dict's keys may be in any order)."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return json.dumps(value)
-    if isinstance(value, float) and value - value == 0.0 and not value.is_integer():
-        return repr(value)
-    return None
 
 
 def _metric(value: object) -> Metric | None:
@@ -105,6 +97,7 @@ class RunQuestions:
         search: str | None = None,
         params: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        metric: Metric | None = None,
     ) -> tuple[RunSelection, set[Status] | None]:
         """What the store is asked, and the statuses wanted (derived ones among them)."""
         wanted = parse_statuses(status)
@@ -115,9 +108,8 @@ class RunQuestions:
                 stored |= _LIVE
         if search is not None and not isinstance(search, str):
             raise InvalidInputError(f"search must be a str, not {search!r}")
-        arguments = [_text_of(value) for value in _mapping(params, "params").values()]
+        wanted_params = _mapping(params, "params")
         wanted_metadata = _mapping(metadata, "metadata")
-        texts = [(key, _text_of(value)) for key, value in wanted_metadata.items()]
         selection = RunSelection(
             statuses=None if stored is None else frozenset(stored),
             workflow=workflow,
@@ -125,10 +117,9 @@ class RunQuestions:
             since=parse_time(since, "since"),
             until=parse_time(until, "until"),
             search=search,
-            arguments_containing=tuple(text for text in arguments if text is not None),
-            metadata_containing=tuple(
-                f"{json.dumps(key)}:{text}" for key, text in texts if text is not None
-            ),
+            metadata_containing=metadata_texts(wanted_metadata),
+            parameters=tuple(argument_text(key, value) for key, value in wanted_params.items()),
+            metric_names=() if metric is None else (metric[0],),
         )
         return selection, wanted
 
@@ -192,6 +183,7 @@ class RunQuestions:
             search=search,
             params=params,
             metadata=metadata,
+            metric=_metric(metric),
         )
         checks = self._checks(wanted, params or {}, metadata or {}, _metric(metric))
         plain = since is None and until is None and search is None
@@ -236,10 +228,18 @@ class RunQuestions:
             if len(page) < size:
                 return
             start += size
+            size = min(2 * size, LARGEST_PAGE)  # few matches: fewer, larger pages
 
     @staticmethod
     def _matching(runs: Iterable[Run], checks: list[Callable[[Run], bool]]) -> list[Run]:
-        return [run for run in runs if all(check(run) for check in checks)]
+        """The runs that pass every check, one check at a time: a check that reads the store
+        (a metric) reads it at once for the runs that passed the ones before."""
+        kept = list(runs)
+        for check in checks:
+            if isinstance(check, MetricCheck):
+                check.prepare(kept)
+            kept = [run for run in kept if check(run)]
+        return kept
 
     def _checks(
         self,
@@ -254,31 +254,22 @@ class RunQuestions:
         if params:
 
             def by_parameters(run: Run) -> bool:
-                named = decoded_parameters(run)
-                return all(key in named and _equal(named[key], v) for key, v in params.items())
+                with out_of_line(self.store):  # arguments large enough to be in the blobs
+                    named = decoded_parameters(run)
+                return all(key in named and same_value(named[key], v) for key, v in params.items())
 
             checks.append(by_parameters)
         if metadata:
 
             def by_metadata(run: Run) -> bool:
                 stored = run.user_metadata
-                return all(key in stored and _equal(stored[key], v) for key, v in metadata.items())
+                return all(
+                    key in stored and same_value(stored[key], v) for key, v in metadata.items()
+                )
 
             checks.append(by_metadata)
         if metric is not None:
-            name, symbol, bound = metric
-            compare = _OPERATORS[symbol]
-
-            def by_metric(run: Run) -> bool:
-                last = last_values(self.store.list_metrics(run.run_id, name))
-                if name not in last:
-                    return False
-                try:
-                    return bool(compare(last[name], bound))
-                except TypeError:
-                    return False
-
-            checks.append(by_metric)
+            checks.append(MetricCheck(self.store, metric))
         return checks
 
     # -- counts --------------------------------------------------------------------------------
@@ -387,11 +378,35 @@ class RunQuestions:
             return {"unreadable": str(error)}
 
 
-def _equal(stored: Any, wanted: Any) -> bool:
-    try:
-        return bool(stored == wanted)
-    except (TypeError, ValueError, SerializationError):  # e.g. an array's ambiguous truth
-        return False
+class MetricCheck:
+    """Whether a run's last value of a metric passes a comparison; the values of many runs
+    are read in one question to the store (:meth:`prepare`)."""
+
+    def __init__(self, store: Store, metric: Metric) -> None:
+        self.store = store
+        self.name, symbol, self.bound = metric
+        self.compare = _OPERATORS[symbol]
+        self.chunks: dict[str, list[MetricChunk]] = {}
+        self.read: set[str] = set()
+
+    def prepare(self, runs: list[Run]) -> None:
+        """Read the metric of these runs at once (forgetting those read before)."""
+        ids = [run.run_id for run in runs]
+        self.chunks = self.store.metrics_of_runs(ids, self.name)
+        self.read = set(ids)
+
+    def __call__(self, run: Run) -> bool:
+        if run.run_id in self.read:
+            chunks = self.chunks.get(run.run_id, [])
+        else:
+            chunks = self.store.list_metrics(run.run_id, self.name)
+        last = last_values(chunks)
+        if self.name not in last:
+            return False
+        try:
+            return bool(self.compare(last[self.name], self.bound))
+        except TypeError:
+            return False
 
 
 def _created(run: Run) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import sys
 import types
 import warnings
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .. import codec
-from ..codec_blobs import out_of_line
+from ..codec_blobs import blob_references, out_of_line
 from ..errors import FlightlogError, InvalidInputError, SerializationError
 from ..hashing import fingerprint, module_name, scalar_fingerprint
 from ..identity import TaskIdentity, UnhashableArgumentError, task_identity
@@ -572,6 +573,9 @@ def entry_of(
     entry: dict[str, Any] = _place(function, holder) or {}
     if signature is not None:
         entry["parameters"] = parameter_names(signature)
+        defaults = parameter_defaults(signature)
+        if defaults:
+            entry["defaults"] = defaults
     return entry or None
 
 
@@ -614,6 +618,29 @@ def parameter_names(signature: inspect.Signature) -> list[str]:
     if positional_only:
         names.append("/")
     return names
+
+
+DEFAULT_TEXT_LIMIT = 1024
+"""The longest encoded default recorded with a workflow's parameters (longer ones are left out:
+every run records them)."""
+
+
+def parameter_defaults(signature: inspect.Signature) -> dict[str, Any]:
+    """The parameters' default values, encoded (JSON, as stored; see :mod:`flightlog.codec`),
+    so that readers find a run by a parameter it left at its default without importing its
+    code. A default that cannot be encoded without pickling, or whose encoding is longer
+    than ``DEFAULT_TEXT_LIMIT``, is left out."""
+    defaults: dict[str, Any] = {}
+    for name, parameter in signature.parameters.items():
+        if parameter.default is inspect.Parameter.empty:
+            continue
+        try:
+            text = codec.encode(parameter.default)
+        except FlightlogError:
+            continue
+        if len(text) <= DEFAULT_TEXT_LIMIT and not blob_references(text):
+            defaults[name] = json.loads(text)
+    return defaults
 
 
 def source_file(function: Callable[..., Any]) -> str | None:

@@ -277,6 +277,12 @@ class Store(Protocol):
         were written; empty for an unknown run. Callers must not change them."""
         ...
 
+    def metrics_of_runs(self, run_ids: Sequence[str], name: str) -> dict[str, list[MetricChunk]]:
+        """The chunks of metric ``name`` of each given run, by run id, each run's in the order
+        written (as :meth:`list_metrics`); runs without that metric, and unknown ones, are left
+        out. SQL stores read a few hundred runs' chunks in one query."""
+        ...
+
     def list_attachments(self, run_id: str) -> list[AttachmentRecord]:
         """The run's attachment references in the order they were written (a name attached
         twice by one step appears twice; the later one wins); empty for an unknown run."""

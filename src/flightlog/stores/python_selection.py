@@ -4,10 +4,10 @@ by reading the runs and their steps."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from ..model import Run, Status, Step
+from ..model import MetricChunk, Run, Status, Step
 from ..selection import RunSelection, StatusCounts, run_matches
 
 
@@ -28,11 +28,27 @@ class PythonSelection:
 
         def list_steps(self, run_id: str) -> list[Step]: ...
 
+        def list_metrics(self, run_id: str, name: str | None = None) -> list[MetricChunk]: ...
+
     def _selected(self, selection: RunSelection) -> list[Run]:
         runs = self.list_runs(
             statuses=selection.statuses, workflow=selection.workflow, tag=selection.tag
         )
-        return [run for run in runs if run_matches(run, selection)]
+        names = selection.metric_names
+        return [
+            run
+            for run in runs
+            if run_matches(run, selection)
+            and all(self.list_metrics(run.run_id, name) for name in names)
+        ]
+
+    def metrics_of_runs(self, run_ids: Sequence[str], name: str) -> dict[str, list[MetricChunk]]:
+        found: dict[str, list[MetricChunk]] = {}
+        for run_id in run_ids:
+            chunks = self.list_metrics(run_id, name)
+            if chunks:
+                found[run_id] = chunks
+        return found
 
     def select_runs(
         self, selection: RunSelection, *, offset: int = 0, limit: int | None = None

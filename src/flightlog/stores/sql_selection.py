@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..model import Run, Status, Step
+from ..model import MetricChunk, Run, Status, Step
 from ..selection import RunSelection, StatusCounts, ascii_lower
 from .base import STEP_ROW_EXTRAS
 from .sql_scale_schema import SQLITE_OBJECT_AGG, kept_counts
@@ -20,6 +20,7 @@ from .sql_tracking import Statements
 
 POSITION_BITS = 32
 POSITION_MASK = (1 << POSITION_BITS) - 1
+METRICS_BATCH = 500  # run ids in one query (well under every dialect's parameter limit)
 STEP_RANGE = "steps.id BETWEEN runs.seq * 4294967296 AND runs.seq * 4294967296 + 4294967295"
 
 
@@ -96,7 +97,27 @@ class SQLSelection:
             for part in parts:
                 clauses.append(self._CONTAINS.format(column=column))
                 params.append(part)
+        for argument in s.parameters:
+            if not argument.passed:  # the value has no certain text: anything may hold it
+                continue
+            groups = [self._any_of("runs.arguments", group) for group in argument.passed]
+            default = self._any_of("runs.environment", argument.default)
+            clauses.append(f"(({' AND '.join(groups)}) OR {default})")
+            params.extend(text for group in argument.passed for text in group)
+            params.extend(argument.default)
+        for name in s.metric_names:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM metrics WHERE metrics.run_seq = runs.seq"
+                " AND metrics.name = ?)"
+            )
+            params.append(name)
         return clauses, params
+
+    def _any_of(self, column: str, texts: tuple[str, ...]) -> str:
+        """SQL true when the column holds one of ``texts`` (given as parameters, in order)."""
+        if not texts:
+            return "1=0"
+        return f"({' OR '.join(self._CONTAINS.format(column=column) for _ in texts)})"
 
     def select_runs(
         self, selection: RunSelection, *, offset: int = 0, limit: int | None = None
@@ -120,6 +141,29 @@ class SQLSelection:
             params,
         )
         return [run_from_row(row, row[19]) for row in rows]
+
+    def metrics_of_runs(self, run_ids: Sequence[str], name: str) -> dict[str, list[MetricChunk]]:
+        from .sql_tracking import unpack_chunk
+
+        found: dict[str, list[MetricChunk]] = {}
+        wanted = list(dict.fromkeys(run_ids))
+        for start in range(0, len(wanted), METRICS_BATCH):
+            batch = wanted[start : start + METRICS_BATCH]
+            marks = ", ".join("?" * len(batch))
+            seqs = dict(
+                self._query(f"SELECT seq, run_id FROM runs WHERE run_id IN ({marks})", batch)
+            )
+            if not seqs:
+                continue
+            # by the metrics' own index (run_seq, name), whatever the planner knows of the tables
+            rows = self._query(
+                "SELECT run_seq, name, position, step_name, count, encoding, data FROM metrics"
+                f" WHERE run_seq IN ({', '.join('?' * len(seqs))}) AND name = ? ORDER BY id",
+                [*seqs, name],
+            )
+            for seq, *chunk in rows:
+                found.setdefault(seqs[seq], []).append(unpack_chunk(*chunk))
+        return found
 
     def count_statuses(self, selection: RunSelection) -> StatusCounts:
         clauses, params = self._selection_sql(selection)

@@ -3,6 +3,7 @@ fetches inside runs record which run computed and which runs used each resource.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import threading
 import time
@@ -269,12 +270,120 @@ def test_a_deletion_killed_part_way_leaves_a_claim_the_next_fetch_takes_over(
         [sys.executable, str(script), sqlite_url], cwd=tmp_path, timeout=60, check=False
     )
     assert done.returncode == 9
+    folder = tmp_path / "resources" / COLLECTION
     with flightlog.open(sqlite_url) as fl:
         pipeline = _define(fl, calls)
-        assert fl.get_metadata("first")["status"] == "SUCCESSFUL"  # the run goes after
+        assert fl.store.get_run("first") is None  # the run went first
         assert fl.status(COLLECTION, "a") == "error"  # its deleter died: never "completed"
         assert "died" in fl.fetch_error(COLLECTION, "a")
+        (aside,) = folder.iterdir()  # the folder, moved aside whole
+        assert aside.name.startswith(".deleting-a-")
+        report = fl.gc(older_than="1d")  # sweeps the dead claim and what was moved aside
+        assert report.resources == [f"{COLLECTION}/a"] and list(folder.iterdir()) == []
         assert fl.fetch(COLLECTION, "a", args={"size": 2}).result == 2  # computed again
         assert calls == ["a", "a"]
-        assert (tmp_path / "resources" / COLLECTION / "a" / "storage" / "thumb.png").is_file()
-        assert fl.delete_run("first").runs == ["first"]  # the deletion, done again
+        assert (folder / "a" / "storage" / "thumb.png").is_file()
+
+
+def test_a_run_whose_deletion_is_refused_keeps_its_resources(
+    fl: flightlog.Flightlog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline = _define(fl, [])
+    pipeline.run("a", run_id="first")
+    monkeypatch.setattr(fl.store, "delete_run", lambda *args, **kwargs: False)  # resumed
+    report = fl.delete_run("first")
+    assert report.runs == [] and "first" in report.kept and report.resources == []
+    assert fl.store.get_resource(COLLECTION, "a") is not None
+    assert (_folder(fl, "a") / "storage" / "thumb.png").is_file()
+
+
+def test_a_folder_that_cannot_be_moved_keeps_its_record_and_says_which(
+    sqlite_fl: flightlog.Flightlog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flightlog import StoreError
+    from flightlog.resources import retention
+
+    fl = sqlite_fl
+    pipeline = _define(fl, [])
+    pipeline.run("a", run_id="first")
+    before = fl.store.get_resource(COLLECTION, "a")
+
+    def refuse(source: Any, target: Any) -> None:
+        raise PermissionError(13, "Permission denied", str(source))
+
+    monkeypatch.setattr(retention.os, "rename", refuse)
+    with pytest.raises(StoreError, match="cannot delete the folder of resource 'a'"):
+        fl.delete_run("first")
+    assert fl.store.get_resource(COLLECTION, "a") == before
+    assert (_folder(fl, "a") / "storage" / "thumb.png").is_file()
+
+
+def test_files_that_cannot_be_removed_stay_aside_and_gc_sweeps_them(
+    sqlite_fl: flightlog.Flightlog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flightlog.resources import retention
+
+    fl = sqlite_fl
+    pipeline = _define(fl, [])
+    pipeline.run("a", run_id="first")
+    folder = _folder(fl, "a")
+    with monkeypatch.context() as patched:
+        patched.setattr(retention.shutil, "rmtree", lambda path, ignore_errors=False: None)
+        assert fl.delete_run("first").resources == [f"{COLLECTION}/a"]
+    assert fl.store.get_resource(COLLECTION, "a") is None and not folder.exists()
+    (aside,) = folder.parent.iterdir()
+    assert aside.name.startswith(".deleting-a-")
+    pipeline.run("b", run_id="second")
+    fl.gc(older_than="1d")  # deletes nothing so old, sweeps what was left aside
+    assert [path.name for path in folder.parent.iterdir()] == ["b"]
+
+
+def test_a_resource_computed_again_by_another_run_stays_with_the_first(
+    fl: flightlog.Flightlog,
+) -> None:
+    pipeline = _define(fl, [])
+    pipeline.run("a", run_id="first")
+
+    @fl.workflow
+    def again() -> int:
+        return int(fl.fetch(COLLECTION, "a", args={"size": 3}, recompute=True).result)
+
+    assert again.run(run_id="second") == 3
+    record = fl.store.get_resource(COLLECTION, "a")
+    assert record is not None and record.run_id == "second"
+    assert fl.delete_run("second").resources == []  # the first run used it (computed it)
+    assert fl.store.get_resource(COLLECTION, "a") is not None
+    assert fl.delete_run("first").resources == [f"{COLLECTION}/a"]
+
+
+def test_gc_sweeps_what_a_deletion_stopped_part_way_left(fl: flightlog.Flightlog) -> None:
+    pipeline = _define(fl, [])
+    pipeline.run("a", run_id="first")
+    pipeline.run("b", run_id="second")
+    for run_id in ("first", "second"):  # the runs went, their resources not yet (a crash)
+        run = fl.store.get_run(run_id)
+        assert run is not None
+        fl.store.delete_run(run_id, expected_status=run.status, expected_resumes=run.resumes)
+    # "b" was being deleted: a claim whose process died
+    record = fl.store.get_resource(COLLECTION, "b")
+    assert record is not None
+    dead = dataclasses.replace(process_owner(), pid=2**22 + 12345)  # no such process
+    record.status, record.owner, record.lease_expires = ResourceStatus.PENDING, dead, time.time()
+    assert fl.store.claim_resource(record, expected_attempt=record.attempt)
+    pipeline.run("c", run_id="third")
+    report = fl.gc(older_than="1d")
+    assert report.runs == [] and report.resources == [f"{COLLECTION}/a", f"{COLLECTION}/b"]
+    assert fl.store.get_resource(COLLECTION, "c") is not None
+
+
+def test_a_store_read_as_version_3_answers_a_dry_run(tmp_path: Path) -> None:
+    import shutil
+
+    from ..stores.fixtures import __file__ as fixtures
+
+    database = tmp_path / "old.db"
+    shutil.copy(Path(fixtures).parent / "sqlite_v3.db", database)
+    with flightlog.open(f"sqlite:///{database}?upgrade=false") as fl:
+        report = fl.gc(older_than=0, dry_run=True)
+        assert report.runs and report.resources == []
+        assert fl.delete_run(report.runs[0], dry_run=True).resources == []

@@ -1,9 +1,9 @@
 """Deleting runs, by name or by a retention rule, with what they alone used.
 
 What goes with a run: its steps, metric chunks and attachment references (the store deletes
-them together, see ``Store.delete_run``), the resources it computed that no kept run used,
-with their folders (first, see :mod:`flightlog.resources.retention`: a crash part-way leaves
-the runs, which the next deletion takes), then the blobs that no kept run references. What
+them together, see ``Store.delete_run``), then the resources it computed that no kept run used,
+with their folders (see :mod:`flightlog.resources.retention`: what a crash in between leaves,
+``gc`` sweeps), then the blobs that no kept run references. What
 never goes:
 
 - a live run (RUNNING, or PENDING, with its owner alive); a run whose owner died reads
@@ -138,15 +138,15 @@ def _blobs(store: Store, runs: Sequence[Run]) -> dict[str, int]:
 def _resources(
     store: Store,
     root: Path | None,
-    chosen: dict[str, Run],
+    going: list[ResourceRecord],
     report: GcReport,
     blobs: dict[str, int],
 ) -> None:
-    """Delete (or, for a dry run, name) the resources that the chosen runs computed and no
-    other run used; add the blobs their values held out of line to ``blobs``."""
-    going = resource_retention.resources_going(store, chosen)
+    """Delete (or, for a dry run, name) the resources judged to go with the chosen runs,
+    after the runs (only those of runs deleted go: see :mod:`flightlog.resources.retention`);
+    add the blobs their values held out of line to ``blobs``."""
     if not report.dry_run:
-        going = resource_retention.delete_resources(store, root, going, chosen)
+        going = resource_retention.delete_resources(store, root, going, report.runs)
     report.resources = [  # not the claims of cache keys: flightlog's own records
         f"{record.collection}/{record.ident}"
         for record in going
@@ -254,12 +254,13 @@ def delete_runs(
     report = GcReport(dry_run=dry_run)
     limit = _blob_limit(store.list_runs(statuses=_LIVE), started, _grace(store, blob_grace))
     blobs = _blobs(store, list(chosen.values()))
-    _resources(store, resource_root, chosen, report, blobs)
+    going = resource_retention.resources_going(store, chosen)  # judged before the runs go
     if dry_run:
         report.runs = list(chosen)
         report.steps = sum(run.step_count for run in chosen.values())
     else:
         _execute(store, chosen, dependents, report, force=force)
+    _resources(store, resource_root, going, report, blobs)
     return _finish(store, report, blobs, limit, vacuum)
 
 
@@ -309,11 +310,18 @@ def collect(
     dependents = _protect(store, chosen, report.kept)
     limit = _blob_limit(runs, started, _grace(store, blob_grace))
     blobs = _blobs(store, list(chosen.values()))
-    _resources(store, resource_root, chosen, report, blobs)
+    going = resource_retention.resources_going(store, chosen)  # judged before the runs go
     blobs.update(store.unused_blobs(put_before=limit))
     if dry_run:
         report.runs = list(chosen)
         report.steps = sum(run.step_count for run in chosen.values())
     else:
         _execute(store, chosen, dependents, report, force=False)
+        # and what a deletion that stopped part-way left: resources whose run is gone
+        known = {(record.collection, record.ident) for record in going}
+        going += [
+            r for r in resource_retention.orphans(store) if (r.collection, r.ident) not in known
+        ]
+        resource_retention.sweep_trash(resource_root)
+    _resources(store, resource_root, going, report, blobs)
     return _finish(store, report, blobs, limit, vacuum)

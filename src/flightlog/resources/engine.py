@@ -300,6 +300,15 @@ class ResourceEngine:
         if state is not None and not state.ended:
             run_id, frame = state.run_id, CURRENT_STEP.get()
             position = None if frame is None else frame.position
+        if (
+            previous is not None
+            and previous.status is COMPLETED
+            and previous.run_id is not None
+            and previous.run_id != run_id
+        ):  # computed again: the run that computed it before used it, and keeps it so
+            store.record_resource_uses(
+                [ResourceUse(previous.run_id, name, ident, previous.position)]
+            )
         claim = ResourceRecord(
             name,
             ident,

@@ -349,6 +349,8 @@ class SQLResources:
             )
 
     def resource_uses(self, run_ids: Sequence[str]) -> list[ResourceUse]:
+        if self._resource_columns is RESOURCE_COLUMNS_V3:
+            return []  # a store read as version 3: no run is linked to a resource
         found: list[ResourceUse] = []
         for part in chunks(list(dict.fromkeys(run_ids))):
             rows = self._query(
@@ -360,6 +362,8 @@ class SQLResources:
         return found
 
     def resource_users(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], set[str]]:
+        if self._resource_columns is RESOURCE_COLUMNS_V3:
+            return {}
         found: dict[tuple[str, str], set[str]] = {}
         for key in dict.fromkeys(keys):
             rows = self._query(
@@ -370,6 +374,8 @@ class SQLResources:
         return found
 
     def resources_computed_by(self, run_ids: Sequence[str]) -> list[ResourceRecord]:
+        if self._resource_columns is RESOURCE_COLUMNS_V3:
+            return []  # a store read as version 3: no run is linked to a resource
         found: list[ResourceRecord] = []
         for part in chunks(list(dict.fromkeys(run_ids))):
             rows = self._query(

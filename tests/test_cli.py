@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -14,13 +13,9 @@ import pytest
 import flightlog
 from flightlog import cli
 
+from .cli_run import run_cli
+
 CLI_REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "reference" / "cli.md"
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = cli.main(list(args), out=out)
-    return code, out.getvalue()
 
 
 @pytest.fixture

@@ -3,19 +3,13 @@ with its documented exit status from the command line, and changes nothing."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 
 import flightlog
-from flightlog import cli
 
-
-def run_cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = cli.main(list(args), out=out)
-    return code, out.getvalue()
+from .cli_run import run_cli
 
 
 def one_line(capsys: pytest.CaptureFixture[str]) -> str:

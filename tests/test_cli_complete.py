@@ -3,7 +3,6 @@ options before the command, --version, resume --all, attachments get."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -17,11 +16,7 @@ import flightlog
 from flightlog import cli
 from flightlog.cli_options import parse_when
 
-
-def run_cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = cli.main(list(args), out=out)
-    return code, out.getvalue()
+from .cli_run import run_cli
 
 
 @pytest.fixture

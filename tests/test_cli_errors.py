@@ -44,6 +44,8 @@ from flightlog.runtime.environment import code_identity
 from flightlog.stores import open_store
 from flightlog.trackers import Ids, Tracker
 
+from .cli_run import run_cli
+
 CLI_GUIDE = Path(__file__).resolve().parent.parent / "docs" / "guides" / "cli.md"
 FLIGHTLOG = Path(sys.executable).parent / "flightlog"  # the installed entry point
 TIMEOUT = 120
@@ -348,12 +350,6 @@ def hostile(tmp_path: Path) -> Iterator[str]:
         assert run is not None
         fl.store.create_run(dataclasses.replace(run, run_id=f"crafted{HOSTILE}"))
     yield url
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = cli.main(list(args), out=out)
-    return code, out.getvalue()
 
 
 def test_control_characters_are_shown_escaped(

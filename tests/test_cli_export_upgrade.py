@@ -4,7 +4,6 @@ file)."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import sqlite3
@@ -14,16 +13,11 @@ from pathlib import Path
 import pytest
 
 import flightlog
-from flightlog import cli
 from flightlog.stores.base import SCHEMA_VERSION
 
+from .cli_run import run_cli
+
 FIXTURES = Path(__file__).resolve().parent / "stores" / "fixtures"
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = cli.main(list(args), out=out)
-    return code, out.getvalue()
 
 
 @pytest.fixture

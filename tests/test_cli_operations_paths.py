@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -16,13 +15,8 @@ from pathlib import Path
 import pytest
 
 import flightlog
-from flightlog import cli
 
-
-def run_cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = cli.main(list(args), out=out)
-    return code, out.getvalue()
+from .cli_run import run_cli
 
 
 def one_line(capsys: pytest.CaptureFixture[str]) -> str:

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
 
 import flightlog
-from flightlog import cli
 
-
-def run_cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = cli.main(list(args), out=out)
-    return code, out.getvalue()
+from ..cli_run import run_cli
 
 
 @pytest.fixture

@@ -4,17 +4,17 @@ every command-line option."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from pathlib import Path
 
 import pytest
 
 import flightlog
-from flightlog import cli
 from flightlog.browse import parse_when
 from flightlog.operations.copy import parse_since
 from flightlog.questions import parse_time
+
+from ..cli_run import run_cli
 
 NOW = 1_800_000_000.0
 ISO_UTC = "2026-12-01T00:00:00+00:00"
@@ -99,12 +99,6 @@ def test_the_api_refuses_times_that_are_not_finite(fl: flightlog.Flightlog, valu
     ):
         with pytest.raises(flightlog.InvalidInputError, match="not a finite number"):
             call()
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = cli.main(list(args), out=out)
-    return code, out.getvalue()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import textwrap
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flightlog import cli
+from ..cli_run import run_cli
 
 JOBS = textwrap.dedent(
     """
@@ -28,12 +27,6 @@ JOBS = textwrap.dedent(
         return {"rows": len(ident)}
     """
 )
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    code = cli.main(list(args), out=out)
-    return code, out.getvalue()
 
 
 @pytest.fixture

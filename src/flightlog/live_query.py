@@ -6,12 +6,14 @@ like every other question; nothing here knows a store's layout."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .model import Status
 from .query import Queries
 from .resources.view import collection_of
 from .runtime.fanout import FANOUT
+from .stores import StepRowStore
 
 FINISHED = frozenset({"SUCCESSFUL", "FAILED", "CANCELED", "RESUMABLE"})
 """Statuses after which a run or step records nothing more (until a resume)."""
@@ -26,24 +28,22 @@ def progress(queries: Queries, run_id: str, *, now: float | None = None) -> dict
     none), seconds since the run's attempt started, steps done per second, and, when a total
     is known, ``total`` and how many of it have ``ended``: for a resource collection its
     declared resources; for a run, its latest ``map`` (``fanout`` names its first step; see
-    :func:`fanouts`); else ``total``, ``ended`` and ``fanout`` are None."""
+    :func:`fanouts`); else ``total``, ``ended`` and ``fanout`` are None. The steps are read a
+    page at a time: a huge run is never held whole."""
     run = queries.get_metadata(run_id)
-    steps = queries.steps(run_id)
-    total: int | None = None
-    ended: int | None = None
-    fanout: str | None = None
-    if collection_of(run_id) is not None:
-        total = len(steps)
-        ended = sum(step["status"] in FINISHED for step in steps)
-    else:
-        found = fanouts(steps)
-        if found:
-            total, ended, fanout = found[-1]["total"], found[-1]["ended"], found[-1]["step"]
+    collection = collection_of(run_id) is not None
+    tally = _Fanouts()
     counts = {"SUCCESSFUL": 0, "RUNNING": 0, "FAILED": 0, "PENDING": 0}
     current = None
     latest = float("-inf")
-    for step in steps:
+    seen = ended_steps = 0
+    for step in _each_step(queries, run_id):
+        seen += 1
         status = step["status"]
+        if status in FINISHED:
+            ended_steps += 1
+        if not collection:
+            tally.add(step)
         if status in counts:
             counts[status] += 1
         elif status in ("CANCELED", "RESUMABLE"):
@@ -51,6 +51,15 @@ def progress(queries: Queries, run_id: str, *, now: float | None = None) -> dict
         if status == "RUNNING" and (step["stats"]["start_time"] or 0.0) >= latest:
             latest = step["stats"]["start_time"] or 0.0
             current = step["name"]
+    total: int | None = None
+    ended: int | None = None
+    fanout: str | None = None
+    if collection:
+        total, ended = seen, ended_steps
+    else:
+        found = tally.result()
+        if found:
+            total, ended, fanout = found[-1]["total"], found[-1]["ended"], found[-1]["step"]
     stats = run["stats"]
     start = stats.get("start_time")
     end = stats.get("end_time")
@@ -74,34 +83,72 @@ def progress(queries: Queries, run_id: str, *, now: float | None = None) -> dict
     }
 
 
-def fanouts(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _each_step(queries: Queries, run_id: str) -> Iterator[dict[str, Any]]:
+    """The run's steps as metadata dicts, read ``LOG_PAGE`` at a time (a resource
+    collection's resources, whole)."""
+    store = queries.store
+    tasks: dict[str, Any] = {}
+    if isinstance(store, StepRowStore):
+        after = None
+        while rows := store.step_rows(run_id, after=after, limit=LOG_PAGE, results=False):
+            yield from queries.step_dicts(run_id, rows, tasks)
+            if len(rows) < LOG_PAGE:
+                break
+            after = rows[-1][0]
+        else:
+            if after is None:
+                yield from queries.steps(run_id)  # none recorded: a collection's, if any
+        return
+    steps = store.steps_page(run_id, limit=LOG_PAGE)
+    if not steps:
+        yield from queries.steps(run_id)
+        return
+    while steps:
+        yield from (queries.step_metadata(step, tasks) for step in steps)
+        if len(steps) < LOG_PAGE:
+            break
+        steps = store.steps_page(run_id, after=steps[-1].position, limit=LOG_PAGE)
+
+
+def fanouts(steps: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The run's ``map`` fan-outs, in the order they started: ``[{"step", "task_name",
     "parent", "total", "ended", "done", "failed"}]``. A fan-out is known by its first step
     (its ``fanout`` option holds the map's item count); its steps are that one and the later
     steps of the same task under the same parent, up to its count (steps not started yet
     are not recorded: ``total`` counts them, ``ended`` does not)."""
-    found: list[dict[str, Any]] = []
-    groups: dict[tuple[Any, str], dict[str, Any]] = {}
+    tally = _Fanouts()
     for step in steps:
+        tally.add(step)
+    return tally.result()
+
+
+class _Fanouts:
+    """:func:`fanouts`, a step at a time."""
+
+    def __init__(self) -> None:
+        self.found: list[dict[str, Any]] = []
+        self.groups: dict[tuple[Any, str], dict[str, Any]] = {}
+
+    def add(self, step: dict[str, Any]) -> None:
         key = (step["parent"], step["task_name"])
         count = step["step_options"].get(FANOUT)
         if isinstance(count, int) and not isinstance(count, bool):
             started = {"step": step["name"], "task_name": step["task_name"],
                        "parent": step["parent"], "total": count, "ended": 0, "done": 0,
                        "failed": 0, "members": 0}  # fmt: skip
-            found.append(started)
-            groups[key] = started
-        group = groups.get(key)
+            self.found.append(started)
+            self.groups[key] = started
+        group = self.groups.get(key)
         if group is None or group["members"] >= group["total"]:
-            continue
+            return
         group["members"] += 1
         status = step["status"]
         if status in FINISHED:
             group["ended"] += 1
             group["done" if status == "SUCCESSFUL" else "failed"] += 1
-    for each in found:
-        del each["members"]
-    return found
+
+    def result(self) -> list[dict[str, Any]]:
+        return [{k: v for k, v in each.items() if k != "members"} for each in self.found]
 
 
 def logs(queries: Queries, run_id: str, step: str | None = None) -> list[dict[str, Any]]:

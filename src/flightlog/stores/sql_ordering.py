@@ -41,13 +41,14 @@ class SQLOrdering:
 
     _run_columns: str
     _BINARY_COLLATE = ""
-    _NO_LIMIT = " LIMIT -1"
 
     if TYPE_CHECKING:
 
         def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
         def _count_sql(self) -> str: ...
+
+        def _page_sql(self, params: list[Any], offset: int | None, limit: int | None) -> str: ...
 
         def _selection_sql(self, selection: RunSelection) -> tuple[list[str], list[Any]]: ...
 
@@ -78,15 +79,7 @@ class SQLOrdering:
             ordering = f"{expression}{direction}, runs.seq DESC"
         clauses, params = self._selection_sql(selection)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        tail = ""
-        if limit is not None:
-            tail = " LIMIT ?"
-            params.append(int(limit))
-        elif offset:
-            tail = self._NO_LIMIT
-        if offset:
-            tail += " OFFSET ?"
-            params.append(int(offset))
+        tail = self._page_sql(params, offset, limit)
         seqs = [int(row[0]) for row in self._query(
             f"SELECT runs.seq FROM runs{where} ORDER BY {ordering}{tail}", params
         )]  # fmt: skip

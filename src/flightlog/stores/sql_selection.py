@@ -119,13 +119,8 @@ class SQLSelection:
             return "1=0"
         return f"({' OR '.join(self._CONTAINS.format(column=column) for _ in texts)})"
 
-    def select_runs(
-        self, selection: RunSelection, *, offset: int = 0, limit: int | None = None
-    ) -> list[Run]:
-        from .sql import run_from_row
-
-        clauses, params = self._selection_sql(selection)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    def _page_sql(self, params: list[Any], offset: int | None, limit: int | None) -> str:
+        """The ``LIMIT``/``OFFSET`` of a page, its parameters appended to ``params``."""
         tail = ""
         if limit is not None:
             tail = " LIMIT ?"
@@ -135,6 +130,16 @@ class SQLSelection:
         if offset:
             tail += " OFFSET ?"
             params.append(int(offset))
+        return tail
+
+    def select_runs(
+        self, selection: RunSelection, *, offset: int = 0, limit: int | None = None
+    ) -> list[Run]:
+        from .sql import run_from_row
+
+        clauses, params = self._selection_sql(selection)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        tail = self._page_sql(params, offset, limit)
         rows = self._query(
             f"SELECT {self._run_columns}, {self._count_sql()} FROM runs{where}"
             f" ORDER BY runs.seq DESC{tail}",
@@ -252,15 +257,7 @@ class SQLSelection:
         low = int(rows[0][0]) << POSITION_BITS
         first = low if after is None else max(low, low + after + 1)
         params: list[Any] = [first, low | POSITION_MASK]
-        tail = ""
-        if limit is not None:
-            tail = " LIMIT ?"
-            params.append(int(limit))
-        elif offset:
-            tail = self._NO_LIMIT
-        if offset:
-            tail += " OFFSET ?"
-            params.append(int(offset))
+        tail = self._page_sql(params, offset, limit)
         return low, params, tail
 
     def _kept_counts(self) -> str:

@@ -31,5 +31,6 @@ def test_a_gap_in_a_series_breaks_its_line(store_url: str, page: Page, points: i
             p.wait_for_selector("#plots[data-drawn]")
             canvas = p.locator("#plots canvas")
             assert canvas.get_attribute("data-breaks") == "1"
+            page.shot(f"metric-gap-{points}")
             assert float(canvas.get_attribute("data-high") or 0) == 1.9
             assert page.errors == []

@@ -17,6 +17,7 @@ LAYERS = {
     "lazy": 0,
     "model": 1,
     "selection": 1,
+    "named_arguments": 1,
     "codec": 2,
     "codec_blobs": 2,
     "codec_plain": 2,

@@ -195,6 +195,9 @@ class Run:
     (Ray Workflows' rule); ``created_time`` is its first start, and ``history`` holds its
     earlier attempts, oldest first (:meth:`attempt_records` adds the latest). ``last_seen`` is
     when the owner last renewed its lease: it was alive then (None: not recorded).
+    ``parameters`` is what stores derive from ``arguments`` and ``environment`` when they keep
+    a run (:func:`flightlog.named_arguments.parameters_text`): every parameter by its name, as
+    JSON text, for questions by parameter value (None where not derived; never compared).
     """
 
     run_id: str
@@ -216,6 +219,7 @@ class Run:
     step_count: int = 0
     history: list[RunAttempt] = field(default_factory=list)
     last_seen: float | None = None
+    parameters: str | None = field(default=None, compare=False)
 
     def attempt_records(
         self, status: Status | None = None, end_time: float | None = None

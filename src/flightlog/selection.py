@@ -22,6 +22,7 @@ __all__ = [
     "ascii_lower",
     "environment_text",
     "metadata_text",
+    "parameter_value_text",
     "run_matches",
     "search_fields",
 ]
@@ -34,16 +35,53 @@ class ArgumentText:
     """What a run holds in its stored text when one of its arguments has a value: one text of
     each group of ``passed`` in its stored ``arguments`` text (the argument was passed), or
     one of ``default`` in its environment as compact JSON (:func:`environment_text`; the
-    argument was left at a default recorded there). No group to look for: any run."""
+    argument was left at a default recorded there). No group to look for: any run.
+
+    With the parameter's ``name`` (a plain identifier), a run that has its parameters by
+    name (``Run.parameters``) is looked at there instead: the text of its value under that
+    name is one of ``exact`` (a scalar's forms), or starts with ``{`` (a value the codec
+    tags: it may equal the scalar); without ``exact``, the text holds one text of each group
+    of ``within``. A run without that name does not hold it."""
 
     passed: tuple[tuple[str, ...], ...]
     default: tuple[str, ...]
+    name: str | None = None
+    exact: tuple[str, ...] | None = None
+    within: tuple[tuple[str, ...], ...] = ()
 
-    def held_by(self, arguments: str, environment: str) -> bool:
+    def keyed(self) -> bool:
+        """Whether runs with parameters by name are looked at there (``name`` is a plain
+        identifier, which stores may write into a query)."""
+        name = self.name
+        return name is not None and name.isascii() and name.isidentifier()
+
+    def held_by(self, arguments: str, environment: str, parameters: str | None = None) -> bool:
         """Whether the stored texts hold it (the reference for every store)."""
+        if parameters is not None and self.keyed():
+            return self.held_by_value(parameter_value_text(parameters, self.name or ""))
         if all(any(text in arguments for text in group) for group in self.passed):
             return True
         return any(text in environment for text in self.default)
+
+    def held_by_value(self, value: str | None) -> bool:
+        """Whether a run whose parameter's value has this text (None: no such parameter)
+        holds it."""
+        if value is None:
+            return False
+        if self.exact is not None:
+            return value in self.exact or value.startswith("{")
+        return all(any(text in value for text in group) for group in self.within)
+
+
+def parameter_value_text(parameters: str, name: str) -> str | None:
+    """The text of one parameter's value in a run's parameters by name (``Run.parameters``);
+    None when it has no such parameter."""
+    try:
+        named = json.loads(parameters)
+    except ValueError:
+        return None
+    value = named.get(name) if isinstance(named, dict) else None
+    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +181,7 @@ def run_matches(run: Run, selection: RunSelection) -> bool:
         return False
     if s.parameters:
         environment = environment_text(run.environment)
-        if not all(argument.held_by(arguments, environment) for argument in s.parameters):
+        named = run.parameters
+        if not all(argument.held_by(arguments, environment, named) for argument in s.parameters):
             return False
     return True

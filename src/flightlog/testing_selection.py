@@ -7,11 +7,13 @@ every store must pass these tests too.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 from typing import Any
 
 from .model import ErrorInfo, MetricChunk, Owner, Run, Status, Step
+from .questions.stored_text import argument_text
 from .selection import ArgumentText, RunSelection
 from .stores import Store
 
@@ -133,6 +135,51 @@ class SelectionStoreContract:
         assert ids(ArgumentText(passed=(("9", "[0.3"),), default=())) == ["five"]
         nothing = ArgumentText(passed=(), default=())  # nothing to look for: every run
         assert ids(nothing) == ["five", "dflt", "new", "mid", "old"]
+
+    def test_parameters_are_kept_by_name_and_looked_at_there(self, store: Store) -> None:
+        """Each run's parameters by name (``Run.parameters``), derived by the store; a value
+        asked for by name is looked for under that name, not anywhere in the arguments."""
+        names = ["lr", "epochs", "*rest", "**extra"]
+        entry: dict[str, Any] = {"entry": {"parameters": names, "defaults": {"epochs": 3}}}
+        runs = {
+            "a": '{"args":[0.5,1],"kwargs":{}}',
+            "b": '{"args":[1.0,2,7,8],"kwargs":{"tag":"x"}}',
+            "c": '{"args":[0.1],"kwargs":{}}',  # epochs left at its default
+            "d": '{"args":[],"kwargs":{"lr":{"__flightlog__":"decimal","value":"1"}}}',
+        }
+        for number, (run_id, arguments) in enumerate(runs.items()):
+            store.create_run(_run(run_id, 1000.0 + number, arguments=arguments, environment=entry))
+        store.create_run(_run("e", 2000.0, arguments='{"args":[1],"kwargs":{}}'))  # no names
+        b = store.get_run("b")
+        assert b is not None and b.parameters is not None
+        assert json.loads(b.parameters) == {
+            "lr": "1.0",
+            "epochs": "2",
+            "rest": "[7,8]",
+            "tag": '"x"',
+        }
+        e = store.get_run("e")
+        assert e is not None and e.parameters == '{"args[0]":"1"}'
+
+        def ids(name: str, value: Any) -> list[str]:
+            wanted = RunSelection(parameters=(argument_text(name, value),))
+            return _ids(store.select_runs(wanted))
+
+        # a 1 passed as another parameter (a's epochs, e's only argument) is not lr=1; a value
+        # the codec tags (d's) may be, and is left for the query API to decode
+        assert ids("lr", 1) == ["d", "b"]
+        assert ids("epochs", 1) == ["a"]
+        assert ids("epochs", 3) == ["d", "c"]  # left at its default
+        assert ids("lr", 0.1) == ["d", "c"]
+        assert ids("rest", [7, 8]) == ["b"]
+        assert ids("rest", [8]) == []
+        assert ids("tag", "x") == ["b"]
+        assert ids("tag", "y") == []
+        assert ids("missing", 1) == []
+        # the run's arguments change with it
+        store.put_run(replace(b, arguments='{"args":[0.5,1],"kwargs":{}}'))
+        assert ids("lr", 1) == ["d"]
+        assert ids("epochs", 1) == ["b", "a"]
 
     def test_runs_that_recorded_a_metric(self, store: Store) -> None:
         self._populate(store)

@@ -91,17 +91,20 @@ def test_frames_and_metadata_agree(fl: flightlog.Flightlog) -> None:
         ({"lr": [0.3]}, set()),
         ({"options": {"a": 2.0}}, set()),
         ({"options": {"a": 1}}, {"float-lr"}),
-        ({"epochs": 3}, {"rest"}),  # 3 as a value (of extra), not 3.5
-        ({"n": 6}, {"rest"}),
-        # every run of w records the default 5: each may have left n at it
-        ({"n": 5}, {"plain", "rest", "int-lr", "float-lr", "tuple-n"}),
+        ({"epochs": 3}, set()),  # 3 is a value (of extra), not of a parameter epochs
+        ({"extra": 3}, {"rest"}),  # under its own name: not 3.5, nor rest's other 3s
+        # n by name: rest passed 6; a tuple (which the codec tags, as it tags numbers that
+        # may equal 6) is left for the query API to decode
+        ({"n": 6}, {"rest", "tuple-n"}),
+        # 5 left at its default (plain), 5.0, 5; the tuple again; rest passed 6
+        ({"n": 5}, {"plain", "int-lr", "float-lr", "tuple-n"}),
     ],
 )
 def test_the_store_narrows_every_kind_of_value(
     fl: flightlog.Flightlog, params: dict[str, Any], candidates: set[str]
 ) -> None:
     """Whole floats, lists and dicts are looked for in the store, not by reading every run:
-    the store gives only the runs whose stored text may hold the value."""
+    the store gives only the runs whose value under that parameter's name may be it."""
     _record(fl)
     selection, _ = RunQuestions(fl._queries).selection(params=params)
     assert {run.run_id for run in fl.store.select_runs(selection)} == candidates

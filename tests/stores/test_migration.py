@@ -213,14 +213,14 @@ def test_version_1_sqlite_database_is_migrated_in_place(tmp_path: Path) -> None:
     url = _v1_sqlite(tmp_path / "old.db")
     store = open_store(url)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         _check_old_records_read_back(store)
         _check_new_records_are_written(store)
     finally:
         store.close()
     with closing(sqlite3.connect(tmp_path / "old.db")) as connection:
         version = connection.execute("SELECT value FROM flightlog_meta").fetchall()
-        assert version == [("4",)]
+        assert version == [("5",)]
         # version 3: every blob has the time it was last put (0 for those put before)
         blobs = connection.execute("SELECT count(*) FROM blobs").fetchone()[0]
         puts = connection.execute("SELECT count(*) FROM blob_puts").fetchone()[0]
@@ -293,11 +293,12 @@ def _open_and_version(url: str) -> int:
 def test_many_openers_of_a_version_1_sqlite_database_migrate_it_once(tmp_path: Path) -> None:
     url = _v1_sqlite(tmp_path / "old.db")
     assert _at_once(8, lambda: _open_and_version(url)) == [SCHEMA_VERSION] * 8
-    assert _columns_sqlite(tmp_path / "old.db", "runs")[-4:] == [
+    assert _columns_sqlite(tmp_path / "old.db", "runs")[-5:] == [
         "history",
         "last_seen",
         "step_count",  # added for questions at scale (sql_scale_schema)
         "step_counts",
+        "parameters",  # version 5: every parameter by name
     ]
     with closing(open_store(url)) as store:
         _check_old_records_read_back(store)

@@ -20,6 +20,8 @@ import pytest
 
 import flightlog
 from flightlog import SchemaVersionError, cli
+from flightlog.named_arguments import parameters_text
+from flightlog.selection import RunSelection
 from flightlog.stores import files_open, open_store, postgres_schema, sqlite_schema
 from flightlog.stores.base import SCHEMA_VERSION
 from flightlog.stores.postgres_schema import postgres_statements
@@ -113,6 +115,19 @@ def test_postgres_store_of_every_version_is_upgraded(
 ) -> None:
     """A schema made from the frozen SQLite schema of that version, holding the rows of the
     SQLite fixture."""
+    url = _postgres_of(version, postgres_schemas)
+    with flightlog.open(url) as fl:
+        assert fl.store.schema_version() == SCHEMA_VERSION
+        if version == 1:
+            _check_old_records_read_back(fl.store)
+        else:
+            assert snapshot_of(fl) == _expected(version)
+        fl.store.create_run(make_run("new-run"))
+
+
+def _postgres_of(version: int, postgres_schemas: Schemas) -> str:
+    """A fresh schema made from the frozen SQLite schema of that version, holding the rows of
+    its SQLite fixture."""
     name, url = postgres_schemas.fresh()
     schema = (FIXTURES / f"schema_v{version}.sql").read_text()
     with (
@@ -134,13 +149,38 @@ def test_postgres_store_of_every_version_is_upgraded(
             admin.execute("SELECT setval(pg_get_serial_sequence('runs', 'seq'), 100)")
             for table in ("steps", "metrics", "attachments"):
                 admin.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 1 << 40)")
+    return url
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "files", "postgres"])
+def test_version_5_keeps_parameters_by_name_and_derives_them_for_older_runs(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Every run of a version-4 store has its parameters by name once upgraded (SQL stores
+    fill ``runs.parameters``; the files store derives them as it reads), and is found by them."""
+    if kind == "sqlite":
+        url = f"sqlite:///{_copied(tmp_path, 'sqlite_v4.db')}"
+    elif kind == "files":
+        url = f"file://{_copied(tmp_path, 'files_v4')}?fsync=false"
+    else:
+        url = _postgres_of(4, request.getfixturevalue("postgres_schemas"))
     with flightlog.open(url) as fl:
-        assert fl.store.schema_version() == SCHEMA_VERSION
-        if version == 1:
-            _check_old_records_read_back(fl.store)
-        else:
-            assert snapshot_of(fl) == _expected(version)
-        fl.store.create_run(make_run("new-run"))
+        runs = fl.store.select_runs(RunSelection())
+        assert {run.run_id for run in runs} >= {"plain", "resumed", "squares"}
+        for run in runs:
+            if run.arguments is not None:
+                assert run.parameters == parameters_text(run.arguments, run.environment)
+        by_id = {run.run_id: run for run in runs}
+        assert by_id["squares"].parameters == '{"n":"5"}'
+        assert by_id["plain"].parameters == '{"size":"2"}'
+        assert [run["run_id"] for run in fl.list_runs(params={"size": 2})] == ["plain"]
+        assert [run["run_id"] for run in fl.list_runs(params={"n": 5.0})] == ["squares"]
+        assert fl.list_runs(params={"n": 2}) == []
+    if kind == "sqlite":  # kept in the column, not derived as read
+        database = url.removeprefix("sqlite:///")
+        with closing(sqlite3.connect(database)) as connection:
+            rows = dict(connection.execute("SELECT run_id, parameters FROM runs"))
+        assert rows["squares"] == '{"n":"5"}' and rows["plain"] == '{"size":"2"}'
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "files"])

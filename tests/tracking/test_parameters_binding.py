@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from flightlog.runtime.task import parameter_names
-from flightlog.tracking.parameters import _bound, _layout, _signature_of
+from flightlog.named_arguments import bound_arguments as _bound
+from flightlog.named_arguments import layout_of as _layout
+from flightlog.named_arguments import signature_of as _signature_of
 
 
 def f(a, b=2, /, c=3, *rest, d, e=5, **kw):  # type: ignore[no-untyped-def]

@@ -8,10 +8,12 @@ argument's or metadata's exact value, a metric — is checked here, on the runs 
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from .. import codec
 from ..codec_blobs import out_of_line
 from ..errors import FlightlogError, InvalidInputError
 from ..model import MetricChunk, Run, Status, Step, TaskRecord
@@ -22,7 +24,7 @@ from ..selection import RunSelection
 from ..stores import StepRowStore, Store
 from ..tracked_query import last_values
 from ..tracking.parameters import decoded_parameters
-from .stored_text import argument_text, metadata_texts, same_value
+from .stored_text import argument_text, metadata_texts, parameter_matches, same_value
 from .times import parse_time
 
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
@@ -77,6 +79,17 @@ def _metric(value: object) -> Metric | None:
             f"metric {value[0]!r} {value[1]} needs a number to compare with, not {value[2]!r}"
         )
     return (value[0], value[1], value[2])
+
+
+def _texts(parameters: str) -> dict[str, str]:
+    """A run's parameters by name (``Run.parameters``): each value's stored text."""
+    try:
+        named = json.loads(parameters)
+    except ValueError:
+        return {}
+    if not isinstance(named, dict):
+        return {}
+    return {key: text for key, text in named.items() if isinstance(text, str)}
 
 
 class RunQuestions:
@@ -253,7 +266,17 @@ class RunQuestions:
             checks.append(lambda run: effective_status(run) in wanted)
         if params:
 
+            def decode(text: str) -> Any:
+                with out_of_line(self.store):  # values large enough to be in the blobs
+                    return codec.decode(text, placeholders=True)
+
             def by_parameters(run: Run) -> bool:
+                if run.parameters is not None:  # kept by name: each value on its own
+                    texts = _texts(run.parameters)
+                    return all(
+                        parameter_matches(texts.get(key), wanted, decode)
+                        for key, wanted in params.items()
+                    )
                 with out_of_line(self.store):  # arguments large enough to be in the blobs
                     named = decoded_parameters(run)
                 return all(key in named and same_value(named[key], v) for key, v in params.items())

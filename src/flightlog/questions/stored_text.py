@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..codec_blobs import MIN_THRESHOLD, TEXT_PREFIX
-from ..errors import SerializationError
+from ..errors import FlightlogError, SerializationError
 from ..selection import ArgumentText
 
-__all__ = ["argument_text", "metadata_texts", "same_value"]
+__all__ = ["argument_text", "metadata_texts", "parameter_matches", "same_value"]
 
 _LONGEST = MIN_THRESHOLD // 4  # values this long may be stored out of line, as a whole
 _EXACT_FLOAT = 2.0**53
@@ -150,25 +150,57 @@ def argument_text(name: str, value: Any) -> ArgumentText:
     """What a run called with ``name=value``, or leaving ``name`` at a recorded default of
     that value, holds in its stored text (see :class:`~flightlog.selection.ArgumentText`):
     each scalar of the value as a JSON token (between ``[``, ``,`` or ``:`` and ``,``, ``]``
-    or ``}``), and the default as ``"name":value``."""
+    or ``}``), and the default as ``"name":value``; in its parameters by name, the value's
+    own text (a scalar's forms exactly, or what a list or dict holds)."""
     key = json.dumps(name) + ":"
     tokens = _tokens(value)
     if tokens is not None:
-        return ArgumentText(passed=(_delimited(tokens) + _WHOLE,), default=_keyed(key, tokens))
+        return ArgumentText(
+            passed=(_delimited(tokens) + _WHOLE,),
+            default=_keyed(key, tokens),
+            name=name,
+            exact=tokens,
+        )
     whole = _list_texts(value)
     if whole:  # a list of scalars: the whole list as it stands (a tuple's items too)
         lists = tuple(form for form in whole if form.startswith("["))
         tuples = tuple(f'{{"__flightlog__":"tuple","items":{form}}}' for form in lists)
         return ArgumentText(
-            passed=(whole + _WHOLE,), default=tuple(key + form for form in lists + tuples)
+            passed=(whole + _WHOLE,),
+            default=tuple(key + form for form in lists + tuples),
+            name=name,
+            within=(lists,),
         )
     groups: list[tuple[str, ...]] = []
     _groups(value, groups)
     if sum(len(group[0]) for group in groups) >= _LONGEST:
         groups = []
+    unique = tuple(dict.fromkeys(groups))
     return ArgumentText(
-        passed=tuple(group + _WHOLE for group in dict.fromkeys(groups)), default=(key,)
+        passed=tuple(group + _WHOLE for group in unique),
+        default=(key,),
+        name=name,
+        within=unique,
     )
+
+
+def parameter_matches(text: str | None, wanted: Any, decode: Callable[[str], Any]) -> bool:
+    """Whether a parameter whose value is stored as ``text`` (None: the run has no such
+    parameter) has the wanted value (:func:`same_value`): a scalar's forms are compared as
+    text, anything else decoded (``decode``; a value that does not decode is not it)."""
+    if text is None:
+        return False
+    tokens = _tokens(wanted)
+    if tokens is not None:
+        if text in tokens:
+            return True
+        if not text.startswith("{"):  # a value the codec tags may still equal it
+            return False
+    try:
+        stored = decode(text)
+    except (FlightlogError, ValueError):
+        return False
+    return same_value(stored, wanted)
 
 
 def metadata_texts(wanted: Mapping[str, Any]) -> tuple[str, ...]:

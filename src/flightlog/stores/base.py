@@ -31,7 +31,7 @@ from ..selection import RunSelection, StatusCounts
 FinishedStep = tuple[Step, Sequence[MetricChunk], Sequence[AttachmentRecord]]
 """A step's end record with the metrics and attachments recorded with it."""
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The schema version this flightlog writes; stores refuse to write a newer one, and migrate
 an older one forward when they open it (version 2 added a run's history and last-seen time,
 and a task's constants; version 3 the time each blob was last put, and the indexes that

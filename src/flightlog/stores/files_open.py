@@ -131,11 +131,17 @@ def upgrade_3_to_4(store: FileSetUp) -> None:
     goes), and uses are new files, so no file is rewritten."""
 
 
+def upgrade_4_to_5(store: FileSetUp) -> None:
+    """Version 5 (every run's parameters by name): derived from a run's record when it is
+    read, so no file is rewritten."""
+
+
 # The migration ladder of the files store: LADDER[n] takes version n to version n + 1.
 LADDER: dict[int, Callable[[FileSetUp], None]] = {
     1: upgrade_1_to_2,
     2: upgrade_2_to_3,
     3: upgrade_3_to_4,
+    4: upgrade_4_to_5,
 }
 
 

@@ -27,6 +27,7 @@ from ..model import (
     Step,
     TaskRecord,
 )
+from ..named_arguments import parameters_text
 
 T = TypeVar("T")
 _TEXT: tuple[type, ...] = (str,)
@@ -141,6 +142,7 @@ def run_from(data: dict[str, Any], environment: dict[str, Any], step_count: int 
         step_count=step_count,
         history=[RunAttempt.from_dict(item) for item in data.get("history") or ()],
         last_seen=data.get("last_seen"),
+        parameters=parameters_text(data.get("arguments"), environment),
     )
 
 

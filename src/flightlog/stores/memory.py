@@ -21,6 +21,7 @@ from ..model import (
     Step,
     TaskRecord,
 )
+from ..named_arguments import parameters_text
 from .base import SCHEMA_VERSION, FinishedStep
 from .memory_deleting import MemoryDeleting
 from .memory_resources import MemoryResources
@@ -62,7 +63,7 @@ class MemoryStore(
         with self._lock:
             if run.run_id in self._runs:
                 raise ConflictError(f"run id {run.run_id!r} exists already")
-            self._runs[run.run_id] = self._copy_run(run)
+            self._runs[run.run_id] = self._kept(run)
             self._order[run.run_id] = next(self._next_order)
             self._steps[run.run_id] = {}
 
@@ -142,6 +143,12 @@ class MemoryStore(
             run.end_time = end_time
             return True
 
+    def _kept(self, run: Run) -> Run:
+        """A copy of the run to keep, with its parameters by name."""
+        kept = self._copy_run(run)
+        kept.parameters = parameters_text(run.arguments, run.environment)
+        return kept
+
     def _copy_run(self, run: Run) -> Run:
         result = copy.copy(run)
         result.user_metadata = dict(run.user_metadata)
@@ -180,7 +187,7 @@ class MemoryStore(
 
     def put_run(self, run: Run) -> None:
         with self._lock:
-            self._runs[run.run_id] = self._copy_run(run)
+            self._runs[run.run_id] = self._kept(run)
             if run.run_id not in self._order:
                 self._order[run.run_id] = len(self._order)
                 self._steps[run.run_id] = {}

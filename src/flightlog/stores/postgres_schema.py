@@ -24,7 +24,7 @@ from . import sql_scale_schema as scale
 from .base import SCHEMA_VERSION
 from .sqlite import ADDED_COLUMNS
 from .sqlite import SCHEMA as SQLITE_SCHEMA
-from .sqlite_schema import version_3_statements
+from .sqlite_schema import backfill_parameters, version_3_statements
 from .sqlite_upgrade import say_upgraded
 
 if TYPE_CHECKING:
@@ -81,12 +81,20 @@ def upgrade_3_to_4(connection: psycopg.Connection[Any]) -> None:
     _add_columns(connection, 4)
 
 
+def upgrade_4_to_5(connection: psycopg.Connection[Any]) -> None:
+    """Version 5: every run's parameters by name (``runs.parameters``), derived here for the
+    runs there are."""
+    _add_columns(connection, 5)
+    backfill_parameters(connection, "%s")
+
+
 # The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the
 # transaction that holds the schema lock; the schema's own statements run after the last one.
 LADDER: dict[int, Callable[[psycopg.Connection[Any]], None]] = {
     1: upgrade_1_to_2,
     2: upgrade_2_to_3,
     3: upgrade_3_to_4,
+    4: upgrade_4_to_5,
 }
 
 NOT_UPGRADED = (

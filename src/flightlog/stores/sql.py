@@ -70,6 +70,7 @@ from ..model import (
     StepOutline,
     TaskRecord,
 )
+from ..named_arguments import parameters_text
 from .base import SCHEMA_VERSION, FinishedStep
 from .sql_deleting import SQLDeleting
 from .sql_ordering import SQLOrdering
@@ -90,12 +91,15 @@ _FINISHED = frozenset({Status.SUCCESSFUL, Status.FAILED, Status.CANCELED})
 RUN_COLUMNS = (
     "seq, run_id, workflow, status, tag, arguments, user_metadata, created_time, start_time, "
     "end_time, output, error, environment, owner, lease_expires, resumes, cancel_requested, "
-    "history, last_seen"
+    "history, last_seen, parameters"
 )
+RUN_COUNT = 20  # where a run's step count stands, after RUN_COLUMNS
 TASK_COLUMNS = "task_id, name, version, options, user_metadata, components, constants"
 # The same, from a store still at schema version 1 (one that could not be upgraded where it
 # was opened): the columns that version 2 added read as NULL.
-RUN_COLUMNS_V1 = RUN_COLUMNS.replace("history, last_seen", "NULL, NULL")
+RUN_COLUMNS_V1 = RUN_COLUMNS.replace("history, last_seen, parameters", "NULL, NULL, NULL")
+# From a store before version 5 (not upgraded where it was opened): no parameters by name.
+RUN_COLUMNS_V4 = RUN_COLUMNS.replace("parameters", "NULL")
 TASK_COLUMNS_V1 = TASK_COLUMNS.replace("constants", "NULL")
 STEP_COLUMNS = (
     "steps.id, steps.name, steps.task_id, steps.execution_id, steps.parent, steps.status, "
@@ -130,8 +134,8 @@ REPEATABLE = " /* repeatable */"
 RUN_INSERT = (
     "INSERT INTO runs (run_id, workflow, status, tag, arguments, user_metadata, created_time,"
     " start_time, end_time, output, error, environment, owner, lease_expires, resumes,"
-    " cancel_requested, history, last_seen)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " cancel_requested, history, last_seen, parameters)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -314,6 +318,7 @@ def run_from_row(row: Sequence[Any], step_count: int = 0) -> Run:
         step_count=step_count,
         history=[] if history is None else [RunAttempt.from_dict(item) for item in history],
         last_seen=row[18],
+        parameters=row[19],
     )
 
 
@@ -338,6 +343,7 @@ def run_params(run: Run) -> tuple[Any, ...]:
         1 if run.cancel_requested else 0,
         history_text(run.history),
         run.last_seen,
+        parameters_text(run.arguments, run.environment),
     )
 
 
@@ -346,7 +352,7 @@ RUN_REPLACE = (
     "UPDATE runs SET workflow = ?, status = ?, tag = ?, arguments = ?, user_metadata = ?,"
     " created_time = ?, start_time = ?, end_time = ?, output = ?, error = ?, environment = ?,"
     " owner = ?, lease_expires = ?, resumes = ?, cancel_requested = ?, history = ?,"
-    " last_seen = ? WHERE run_id = ?"
+    " last_seen = ?, parameters = ? WHERE run_id = ?"
 )
 
 
@@ -384,6 +390,8 @@ class SQLStore(SQLDeleting, SQLSelection, SQLOrdering, SQLBlobs, SQLResources, S
         one that could not be upgraded where it was opened (``problem`` says why); an older
         one is still read, its missing columns as NULL."""
         if found < SCHEMA_VERSION:
+            self._named_ready = False
+            self._run_columns = RUN_COLUMNS_V4
             if found < 2:
                 self._run_columns = RUN_COLUMNS_V1
                 self._task_columns = TASK_COLUMNS_V1
@@ -546,7 +554,7 @@ class SQLStore(SQLDeleting, SQLSelection, SQLOrdering, SQLBlobs, SQLResources, S
         if not rows:
             return None
         self._seqs[run_id] = int(rows[0][0])
-        return run_from_row(rows[0], rows[0][19])
+        return run_from_row(rows[0], rows[0][RUN_COUNT])
 
     def has_run(self, run_id: str) -> bool:
         """Whether the run exists: one read of its key, nothing decoded (a cache hit checks
@@ -592,7 +600,7 @@ class SQLStore(SQLDeleting, SQLSelection, SQLOrdering, SQLBlobs, SQLResources, S
             f" ORDER BY seq DESC{tail}",
             params,
         )
-        return [run_from_row(row, row[19]) for row in rows]
+        return [run_from_row(row, row[RUN_COUNT]) for row in rows]
 
     # -- tasks ---------------------------------------------------------------------------------
     def record_task(self, task: TaskRecord) -> None:

@@ -65,7 +65,7 @@ class SQLOrdering:
         offset: int = 0,
         limit: int | None = None,
     ) -> list[Run]:
-        from .sql import run_from_row
+        from .sql import RUN_COUNT, run_from_row
 
         check_order(order)
         if order == "created" and descending:
@@ -91,7 +91,7 @@ class SQLOrdering:
                 f" WHERE runs.seq IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
-            found.update((int(row[0]), run_from_row(row, row[19])) for row in rows)
+            found.update((int(row[0]), run_from_row(row, row[RUN_COUNT])) for row in rows)
         return [found[seq] for seq in seqs if seq in found]
 
     def count_runs(self, selection: RunSelection) -> dict[Status, int]:

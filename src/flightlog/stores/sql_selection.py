@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..model import MetricChunk, Run, Status, Step
-from ..selection import RunSelection, StatusCounts, ascii_lower
+from ..selection import ArgumentText, RunSelection, StatusCounts, ascii_lower
 from .base import STEP_ROW_EXTRAS
 from .sql_scale_schema import SQLITE_OBJECT_AGG, kept_counts
 from .sql_tracking import Statements
@@ -36,6 +36,7 @@ class SQLSelection:
     url: str
     _run_columns: str
     _scale_ready = False  # the store has what sql_scale_schema adds
+    _named_ready = True  # the store has runs.parameters (schema version 5)
     _CONTAINS = "instr({column}, ?) > 0"
     _JSON_FIELD = "json_extract({column}, '$.{key}')"
     _NO_LIMIT = " LIMIT -1"
@@ -98,13 +99,7 @@ class SQLSelection:
                 clauses.append(self._CONTAINS.format(column=column))
                 params.append(part)
         for argument in s.parameters:
-            if not argument.passed:  # the value has no certain text: anything may hold it
-                continue
-            groups = [self._any_of("runs.arguments", group) for group in argument.passed]
-            default = self._any_of("runs.environment", argument.default)
-            clauses.append(f"(({' AND '.join(groups)}) OR {default})")
-            params.extend(text for group in argument.passed for text in group)
-            params.extend(argument.default)
+            self._parameter_sql(argument, clauses, params)
         for name in s.metric_names:
             clauses.append(
                 "EXISTS (SELECT 1 FROM metrics WHERE metrics.run_seq = runs.seq"
@@ -112,6 +107,32 @@ class SQLSelection:
             )
             params.append(name)
         return clauses, params
+
+    def _parameter_sql(self, argument: ArgumentText, clauses: list[str], params: list[Any]) -> None:
+        """The clause of one parameter's value (see ArgumentText): in the stored texts, or,
+        for a run with its parameters by name (``runs.parameters``), in its value there."""
+        stored = ""
+        if argument.passed:  # else the value has no certain text: anything may hold it
+            groups = [self._any_of("runs.arguments", group) for group in argument.passed]
+            default = self._any_of("runs.environment", argument.default)
+            stored = f"(({' AND '.join(groups)}) OR {default})"
+            params.extend(text for group in argument.passed for text in group)
+            params.extend(argument.default)
+        if not (self._named_ready and argument.keyed()):
+            if stored:
+                clauses.append(stored)
+            return
+        value = self._JSON_FIELD.format(column="runs.parameters", key=argument.name)
+        if argument.exact is not None:
+            marks = ", ".join("?" * len(argument.exact))
+            named = f"({value} IN ({marks}) OR substr({value}, 1, 1) = '{{')"
+            params.extend(argument.exact)
+        else:
+            parts = [f"{value} IS NOT NULL"]
+            parts.extend(self._any_of(value, group) for group in argument.within)
+            named = f"({' AND '.join(parts)})"
+            params.extend(text for group in argument.within for text in group)
+        clauses.append(f"((runs.parameters IS NULL AND {stored or '1=1'}) OR {named})")
 
     def _any_of(self, column: str, texts: tuple[str, ...]) -> str:
         """SQL true when the column holds one of ``texts`` (given as parameters, in order)."""
@@ -135,7 +156,7 @@ class SQLSelection:
     def select_runs(
         self, selection: RunSelection, *, offset: int = 0, limit: int | None = None
     ) -> list[Run]:
-        from .sql import run_from_row
+        from .sql import RUN_COUNT, run_from_row
 
         clauses, params = self._selection_sql(selection)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
@@ -145,7 +166,7 @@ class SQLSelection:
             f" ORDER BY runs.seq DESC{tail}",
             params,
         )
-        return [run_from_row(row, row[19]) for row in rows]
+        return [run_from_row(row, row[RUN_COUNT]) for row in rows]
 
     def metrics_of_runs(self, run_ids: Sequence[str], name: str) -> dict[str, list[MetricChunk]]:
         from .sql_tracking import unpack_chunk

@@ -1,12 +1,15 @@
-"""The SQLite schema (version 4, described in :mod:`flightlog.stores.sql`), and its set-up: a
+"""The SQLite schema (version 5, described in :mod:`flightlog.stores.sql`), and its set-up: a
 new store's tables, or the migration ladder that takes an older store up, one version at a
 time (``LADDER``)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
+from ..named_arguments import parameters_text
 from . import sql_scale_schema as scale
 from .base import SCHEMA_VERSION
 
@@ -34,7 +37,8 @@ CREATE TABLE IF NOT EXISTS runs (
     history TEXT,
     last_seen REAL,
     step_count INTEGER,
-    step_counts TEXT
+    step_counts TEXT,
+    parameters TEXT
 );
 CREATE TABLE IF NOT EXISTS tasks (
     task_id TEXT PRIMARY KEY,
@@ -140,6 +144,7 @@ ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
     2: (("runs", "history", "TEXT"), ("runs", "last_seen", "REAL"), ("tasks", "constants", "TEXT")),
     3: scale.ADDED_COLUMNS,
     4: (("resources", "run_id", "TEXT"), ("resources", "position", "INTEGER")),
+    5: (("runs", "parameters", "TEXT"),),
 }
 
 
@@ -190,6 +195,46 @@ def upgrade_3_to_4(connection: sqlite3.Connection) -> None:
     _add_columns(connection, 4)
 
 
+BACKFILL_BATCH = 2000  # runs read and updated at a time
+
+
+def backfill_parameters(connection: Any, mark: str = "?") -> None:
+    """Every run's parameters by name (``runs.parameters``, see
+    :func:`flightlog.named_arguments.parameters_text`), derived from its arguments and
+    environment a batch at a time; ``mark`` is the dialect's placeholder. Works on a SQLite
+    and a PostgreSQL connection alike."""
+    last = -1
+    while True:
+        rows = connection.execute(
+            f"SELECT seq, arguments, environment FROM runs WHERE seq > {mark}"
+            f" AND arguments IS NOT NULL ORDER BY seq LIMIT {BACKFILL_BATCH}",
+            (last,),
+        ).fetchall()
+        if not rows:
+            return
+        changes = []
+        for seq, arguments, environment in rows:
+            try:
+                found = json.loads(environment) if environment else {}
+            except ValueError:
+                found = {}
+            text = parameters_text(arguments, found if isinstance(found, dict) else {})
+            if text is not None:
+                changes.append((text, seq))
+        if changes:
+            connection.cursor().executemany(
+                f"UPDATE runs SET parameters = {mark} WHERE seq = {mark}", changes
+            )
+        last = rows[-1][0]
+
+
+def upgrade_4_to_5(connection: sqlite3.Connection) -> None:
+    """Version 5: every run's parameters by name (``runs.parameters``), kept beside its
+    arguments for questions by parameter value; derived here for the runs there are."""
+    _add_columns(connection, 5)
+    backfill_parameters(connection)
+
+
 # The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the
 # transaction of the caller (which holds the write lock). Each step adds what its version
 # added; the schema's own statements (CREATE ... IF NOT EXISTS) run after the last one.
@@ -197,6 +242,7 @@ LADDER: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: upgrade_1_to_2,
     2: upgrade_2_to_3,
     3: upgrade_3_to_4,
+    4: upgrade_4_to_5,
 }
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from flightlog.runtime.task import parameter_names
 from flightlog.named_arguments import bound_arguments as _bound
 from flightlog.named_arguments import layout_of as _layout
 from flightlog.named_arguments import signature_of as _signature_of
+from flightlog.runtime.task import parameter_names
 
 
 def f(a, b=2, /, c=3, *rest, d, e=5, **kw):  # type: ignore[no-untyped-def]

@@ -63,11 +63,20 @@ def cached_store() -> Path:
 
 
 def ask(fl: flightlog.Flightlog) -> None:
-    print(f"{'list_runs(...)':<42} {'median':>9} {'fastest':>9}")
+    """Each case, and its floor: listing as many runs without a filter (what describing the
+    runs found costs by itself), measured in the same run."""
+    print(f"{'list_runs(...)':<42} {'median':>9} {'fastest':>9}  {'floor':>8}")
+    floors: dict[int, float] = {}
     for label, filters in CASES:
         found = len(fl.list_runs(**filters))
         median, fastest = timed_ms(lambda f=filters: fl.list_runs(**f))
-        print(f"{label:<42} {median:6.1f} ms {fastest:6.1f} ms  ({found} runs)")
+        if found not in floors:
+            floors[found] = timed_ms(lambda n=found: fl.list_runs(limit=max(n, 1)))[1]
+        floor = floors[found]
+        print(
+            f"{label:<42} {median:6.1f} ms {fastest:6.1f} ms  {floor:5.1f} ms"
+            f"  {fastest / floor:5.2f}x  ({found} runs)"
+        )
 
 
 def fill(fl: flightlog.Flightlog, runs: int) -> None:

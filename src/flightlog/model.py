@@ -349,6 +349,15 @@ class MetricChunk:
     values: Sequence[Any]
     times: Sequence[float]
 
+    def last_point(self) -> tuple[int, Any] | None:
+        """The point at the chunk's highest series step (the last written among equal
+        steps), as (step, value); None for a chunk without points."""
+        steps = self.steps
+        if not steps:
+            return None
+        index = max(reversed(range(len(steps))), key=steps.__getitem__)
+        return steps[index], self.values[index]
+
 
 @dataclass(slots=True)
 class AttachmentRecord:

@@ -9,18 +9,21 @@ cannot (a derived status, an argument's exact value, a metric).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Run, Status
+from .model import MetricChunk, Run, Status
 
 __all__ = [
     "ArgumentText",
     "RunSelection",
     "StatusCounts",
     "ascii_lower",
+    "compares",
     "environment_text",
+    "last_point_of",
     "metadata_text",
     "parameter_value_text",
     "run_matches",
@@ -97,6 +100,10 @@ class RunSelection:
     ``arguments`` text, and the user metadata as compact JSON (:func:`metadata_text`), must
     each contain. ``parameters``: for each, the run's text holds it (see
     :class:`ArgumentText`). ``metric_names``: the run recorded a metric of each name.
+    ``metric_bounds``: for each (name, operator, number), the run's last value of that
+    metric (the value at its highest series step, see :func:`last_point_of`) passes the
+    comparison; a store that keeps last values where it cannot compare them (not a number)
+    may give such runs too, for the caller to compare.
     """
 
     statuses: frozenset[Status] | None = None
@@ -109,6 +116,36 @@ class RunSelection:
     metadata_containing: tuple[str, ...] = ()
     parameters: tuple[ArgumentText, ...] = ()
     metric_names: tuple[str, ...] = ()
+    metric_bounds: tuple[tuple[str, str, float], ...] = ()
+
+
+METRIC_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def compares(value: Any, symbol: str, bound: Any) -> bool:
+    """Whether ``value symbol bound`` holds (False where they cannot be compared)."""
+    try:
+        return bool(METRIC_OPERATORS[symbol](value, bound))
+    except (TypeError, ValueError):
+        return False
+
+
+def last_point_of(chunks: Iterable[MetricChunk]) -> tuple[int, Any] | None:
+    """The last point of one metric's chunks, in the order written: the one at the highest
+    series step, the last written among equal steps."""
+    best: tuple[int, Any] | None = None
+    for chunk in chunks:
+        point = chunk.last_point()
+        if point is not None and (best is None or point[0] >= best[0]):
+            best = point
+    return best
 
 
 @dataclass(slots=True)

@@ -194,6 +194,41 @@ class SelectionStoreContract:
         assert _ids(store.select_runs(with_tag)) == ["old"]
         assert store.count_statuses(with_tag).runs == {Status.RUNNING: 1}
 
+    def test_runs_whose_last_value_of_a_metric_passes_a_comparison(self, store: Store) -> None:
+        """The last value is the one at the highest series step, the last written among
+        equal steps, across the run's chunks in the order written."""
+        self._populate(store)
+        store.create_run(_run("four", 4000.0))
+
+        def loss(steps: list[int], values: list[Any]) -> MetricChunk:
+            return MetricChunk("loss", None, None, steps, values, [1.0] * len(steps))
+
+        # old: 0.25 (its highest step); new: a later chunk at a lower step leaves 0.1 last
+        store.record_tracked("old", metrics=[loss([0, 1], [0.5, 0.25])])
+        store.record_tracked("new", metrics=[loss([5], [0.1]), loss([3], [0.9]), loss([], [])])
+        # mid: equal steps, the last written wins, within a chunk and across chunks
+        store.record_tracked("mid", metrics=[loss([2, 2], [0.3, 0.7])])
+        store.record_tracked("four", metrics=[loss([1], [0.0]), loss([1], [2])])
+        store.record_tracked("four", metrics=[MetricChunk("acc", None, None, [9], [0.0], [1.0])])
+
+        def ids(symbol: str, bound: float, name: str = "loss") -> list[str]:
+            wanted = RunSelection(metric_names=(name,), metric_bounds=((name, symbol, bound),))
+            return _ids(store.select_runs(wanted))
+
+        assert ids("<", 0.3) == ["new", "old"]
+        assert ids("<=", 0.25) == ["new", "old"]
+        assert ids(">", 0.5) == ["four", "mid"]
+        assert ids(">=", 2) == ["four"]
+        assert ids("==", 0.7) == ["mid"]
+        assert ids("!=", 0.7) == ["four", "new", "old"]
+        assert ids("<", 0.0) == []
+        assert ids("<", 1.0, "acc") == ["four"]
+        assert ids("<", 1.0, "nothing") == []
+        # paged like any selection, and counted
+        both = RunSelection(metric_names=("loss",), metric_bounds=(("loss", "<", 1.0),))
+        assert _ids(store.select_runs(both, offset=1, limit=1)) == ["mid"]
+        assert store.count_statuses(both).runs == {Status.RUNNING: 2, Status.FAILED: 1}
+
     def test_metrics_of_many_runs_at_once(self, store: Store) -> None:
         self._populate(store)
         chunk = MetricChunk("loss", None, None, [0, 1], [0.5, 0.25], [1.0, 2.0])

@@ -74,13 +74,12 @@ def last_values(chunks: Iterable[MetricChunk]) -> dict[str, Any]:
     """Per metric name, the value at its highest step (the last written among equal steps)."""
     best: dict[str, tuple[int, Any]] = {}
     for chunk in chunks:
-        steps = chunk.steps
-        if not steps:
+        point = chunk.last_point()
+        if point is None:
             continue
-        index = max(reversed(range(len(steps))), key=steps.__getitem__)
         known = best.get(chunk.name)
-        if known is None or steps[index] >= known[0]:
-            best[chunk.name] = (steps[index], chunk.values[index])
+        if known is None or point[0] >= known[0]:
+            best[chunk.name] = point
     return {name: best[name][1] for name in sorted(best)}
 
 

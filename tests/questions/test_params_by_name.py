@@ -124,10 +124,42 @@ def test_a_metric_filter_asks_the_store_for_runs_with_that_metric(
     train.run(0.5, run_id="b")
     metric = ("loss", "<", 0.3)
     selection, _ = RunQuestions(fl._queries).selection(metric=metric)
-    assert [run.run_id for run in fl.store.select_runs(selection)] == ["b", "a"]
+    assert [run.run_id for run in fl.store.select_runs(selection)] == ["a"]  # compared there
+    by_name = RunQuestions(fl._queries).selection(metric=("loss", "==", "text"))[0]
+    assert [run.run_id for run in fl.store.select_runs(by_name)] == ["b", "a"]  # by name only
     assert [run["run_id"] for run in fl.list_runs(metric=metric)] == ["a"]
     assert [run["run_id"] for run in fl.list_runs(metric=("loss", ">", 0), limit=1)] == ["b"]
     assert fl.list_runs(metric=("accuracy", ">", 0)) == []
+
+
+def test_a_metric_filter_compares_last_values_that_are_not_plain_numbers(
+    fl: flightlog.Flightlog,
+) -> None:
+    """Texts, bools, NaN and integers beyond a float's: the store gives such runs, the query
+    API compares their values."""
+
+    @fl.workflow
+    def note(value: Any) -> None:
+        flightlog.track(last=value)
+
+    for run_id, value in [
+        ("text", "high"),
+        ("flag", True),
+        ("nan", float("nan")),
+        ("huge", 2**60 + 1),
+        ("half", 0.5),
+    ]:
+        note.run(value, run_id=run_id)
+
+    def ids(symbol: str, bound: Any) -> list[str]:
+        return [run["run_id"] for run in fl.list_runs(metric=("last", symbol, bound))]
+
+    assert ids("<", 1) == ["half"]  # a text is not less than 1; NaN is not
+    assert ids("==", 1) == ["flag"]  # True == 1, as Python compares
+    assert ids("!=", 0.5) == ["huge", "nan", "flag", "text"]
+    assert ids(">", 2**60) == ["huge"]
+    assert ids("==", 2**60 + 1) == ["huge"]  # beyond a float's integers: compared in Python
+    assert ids("==", "high") == ["text"]
 
 
 def test_defaults_that_cannot_be_stored_plainly_are_left_out() -> None:

@@ -153,11 +153,12 @@ def _postgres_of(version: int, postgres_schemas: Schemas) -> str:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "files", "postgres"])
-def test_version_5_keeps_parameters_by_name_and_derives_them_for_older_runs(
+def test_version_5_keeps_parameters_by_name_and_last_points_and_derives_them(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """Every run of a version-4 store has its parameters by name once upgraded (SQL stores
-    fill ``runs.parameters``; the files store derives them as it reads), and is found by them."""
+    fill ``runs.parameters``; the files store derives them as it reads), and is found by them;
+    every metric chunk has its last point (``metrics.last_step``, ``last_value``)."""
     if kind == "sqlite":
         url = f"sqlite:///{_copied(tmp_path, 'sqlite_v4.db')}"
     elif kind == "files":
@@ -176,11 +177,23 @@ def test_version_5_keeps_parameters_by_name_and_derives_them_for_older_runs(
         assert [run["run_id"] for run in fl.list_runs(params={"size": 2})] == ["plain"]
         assert [run["run_id"] for run in fl.list_runs(params={"n": 5.0})] == ["squares"]
         assert fl.list_runs(params={"n": 2}) == []
-    if kind == "sqlite":  # kept in the column, not derived as read
+        # the metric chunks' last points: what a metric filter compares in the store
+        assert {run["run_id"] for run in fl.list_runs(metric=("rows", ">", 0))} == {
+            "plain",
+            "resumed",
+        }
+        assert [run["run_id"] for run in fl.list_runs(metric=("rows", "<", 3))] == ["plain"]
+        selection = RunSelection(metric_names=("rows",), metric_bounds=(("rows", ">", 3.0),))
+        assert [run.run_id for run in fl.store.select_runs(selection)] == ["resumed"]
+    if kind == "sqlite":  # kept in the columns, not derived as read
         database = url.removeprefix("sqlite:///")
         with closing(sqlite3.connect(database)) as connection:
             rows = dict(connection.execute("SELECT run_id, parameters FROM runs"))
+            points = connection.execute(
+                "SELECT count(*), count(last_step), count(last_value) FROM metrics"
+            ).fetchone()
         assert rows["squares"] == '{"n":"5"}' and rows["plain"] == '{"size":"2"}'
+        assert points[0] > 0 and points[0] == points[1] == points[2]
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "files"])

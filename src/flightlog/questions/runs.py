@@ -9,7 +9,7 @@ argument's or metadata's exact value, a metric — is checked here, on the runs 
 from __future__ import annotations
 
 import json
-import operator
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -20,22 +20,16 @@ from ..model import MetricChunk, Run, Status, Step, TaskRecord
 from ..query import Queries, collector_paused, parse_statuses
 from ..resources.view import PREFIX as RESOURCE_PREFIX
 from ..runtime.liveness import effective_status
-from ..selection import RunSelection
+from ..selection import METRIC_OPERATORS, RunSelection
 from ..stores import StepRowStore, Store
 from ..tracked_query import last_values
 from ..tracking.parameters import decoded_parameters
 from .stored_text import argument_text, metadata_texts, parameter_matches, same_value
 from .times import parse_time
 
-_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
+_OPERATORS = METRIC_OPERATORS
 _LARGEST = 2**63 - 1  # SQLite's and PostgreSQL's largest integer
+_EXACT = 2**53  # the integers a float holds exactly
 _ORDERS = frozenset({"<", "<=", ">", ">="})
 _LIVE = frozenset({Status.RUNNING, Status.RESUMABLE})
 PAGE = 500
@@ -92,6 +86,18 @@ def _texts(parameters: str) -> dict[str, str]:
     return {key: text for key, text in named.items() if isinstance(text, str)}
 
 
+def _bounds(metric: Metric | None) -> tuple[tuple[str, str, float], ...]:
+    """What a store may compare itself: a metric's last value with a finite number."""
+    if metric is None:
+        return ()
+    name, symbol, bound = metric
+    if isinstance(bound, bool) or not isinstance(bound, int | float):
+        return ()
+    if not math.isfinite(bound) or abs(bound) > _EXACT:
+        return ()
+    return ((name, symbol, float(bound)),)
+
+
 class RunQuestions:
     """``list_runs`` with every filter, ``counts`` and paged ``steps`` over one store."""
 
@@ -133,6 +139,7 @@ class RunQuestions:
             metadata_containing=metadata_texts(wanted_metadata),
             parameters=tuple(argument_text(key, value) for key, value in wanted_params.items()),
             metric_names=() if metric is None else (metric[0],),
+            metric_bounds=_bounds(metric),
         )
         return selection, wanted
 

@@ -24,7 +24,7 @@ from . import sql_scale_schema as scale
 from .base import SCHEMA_VERSION
 from .sqlite import ADDED_COLUMNS
 from .sqlite import SCHEMA as SQLITE_SCHEMA
-from .sqlite_schema import backfill_parameters, version_3_statements
+from .sqlite_schema import backfill_last_points, backfill_parameters, version_3_statements
 from .sqlite_upgrade import say_upgraded
 
 if TYPE_CHECKING:
@@ -82,10 +82,11 @@ def upgrade_3_to_4(connection: psycopg.Connection[Any]) -> None:
 
 
 def upgrade_4_to_5(connection: psycopg.Connection[Any]) -> None:
-    """Version 5: every run's parameters by name (``runs.parameters``), derived here for the
-    runs there are."""
+    """Version 5: every run's parameters by name (``runs.parameters``) and every metric
+    chunk's last point (``metrics.last_step``, ``last_value``), derived here."""
     _add_columns(connection, 5)
     backfill_parameters(connection, "%s")
+    backfill_last_points(connection, "%s")
 
 
 # The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ..model import MetricChunk, Run, Status, Step
-from ..selection import RunSelection, StatusCounts, run_matches
+from ..selection import RunSelection, StatusCounts, compares, last_point_of, run_matches
 
 
 class PythonSelection:
@@ -35,12 +35,18 @@ class PythonSelection:
             statuses=selection.statuses, workflow=selection.workflow, tag=selection.tag
         )
         names = selection.metric_names
+        bounds = selection.metric_bounds
         return [
             run
             for run in runs
             if run_matches(run, selection)
             and all(self.list_metrics(run.run_id, name) for name in names)
+            and all(self._passes(run.run_id, *bound) for bound in bounds)
         ]
+
+    def _passes(self, run_id: str, name: str, symbol: str, bound: float) -> bool:
+        point = last_point_of(self.list_metrics(run_id, name))
+        return point is not None and compares(point[1], symbol, bound)
 
     def metrics_of_runs(self, run_ids: Sequence[str], name: str) -> dict[str, list[MetricChunk]]:
         found: dict[str, list[MetricChunk]] = {}

@@ -390,7 +390,7 @@ class SQLStore(SQLDeleting, SQLSelection, SQLOrdering, SQLBlobs, SQLResources, S
         one that could not be upgraded where it was opened (``problem`` says why); an older
         one is still read, its missing columns as NULL."""
         if found < SCHEMA_VERSION:
-            self._named_ready = False
+            self._v5_ready = False
             self._run_columns = RUN_COLUMNS_V4
             if found < 2:
                 self._run_columns = RUN_COLUMNS_V1

@@ -24,6 +24,18 @@ METRICS_BATCH = 500  # run ids in one query (well under every dialect's paramete
 STEP_RANGE = "steps.id BETWEEN runs.seq * 4294967296 AND runs.seq * 4294967296 + 4294967295"
 
 
+_SQL_OPERATORS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "=", "!=": "<>"}
+# A run whose last point of a metric (the chunk with the highest last step, the last written
+# among equal ones; chunks without points last) passes a comparison, or whose last value is
+# not kept as a number (then compared by the caller).
+LAST_POINT = (
+    "EXISTS (SELECT 1 FROM metrics AS last WHERE last.id = (SELECT m.id FROM metrics AS m"
+    " WHERE m.run_seq = runs.seq AND m.name = ?"
+    " ORDER BY m.last_step IS NULL, m.last_step DESC, m.id DESC LIMIT 1)"
+    " AND (last.last_step IS NULL OR last.last_value IS NULL OR last.last_value {operator} ?))"
+)
+
+
 class SQLSelection:
     """The selection methods of :class:`~flightlog.stores.sql.SQLStore`.
 
@@ -36,7 +48,7 @@ class SQLSelection:
     url: str
     _run_columns: str
     _scale_ready = False  # the store has what sql_scale_schema adds
-    _named_ready = True  # the store has runs.parameters (schema version 5)
+    _v5_ready = True  # the store has runs.parameters and metrics.last_* (schema version 5)
     _CONTAINS = "instr({column}, ?) > 0"
     _JSON_FIELD = "json_extract({column}, '$.{key}')"
     _NO_LIMIT = " LIMIT -1"
@@ -106,6 +118,10 @@ class SQLSelection:
                 " AND metrics.name = ?)"
             )
             params.append(name)
+        if self._v5_ready:
+            for name, symbol, bound in s.metric_bounds:
+                clauses.append(LAST_POINT.format(operator=_SQL_OPERATORS[symbol]))
+                params.extend((name, float(bound)))
         return clauses, params
 
     def _parameter_sql(self, argument: ArgumentText, clauses: list[str], params: list[Any]) -> None:
@@ -118,7 +134,7 @@ class SQLSelection:
             stored = f"(({' AND '.join(groups)}) OR {default})"
             params.extend(text for group in argument.passed for text in group)
             params.extend(argument.default)
-        if not (self._named_ready and argument.keyed()):
+        if not (self._v5_ready and argument.keyed()):
             if stored:
                 clauses.append(stored)
             return

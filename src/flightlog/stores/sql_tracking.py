@@ -5,7 +5,9 @@ Tables (see :mod:`flightlog.stores.sqlite` for the DDL):
 ``metrics``
     one row per chunk of one metric's series, as written with a step's end record: the run
     (``run_seq``), the step (``position`` and ``step_name``; NULL for the run's own body), the
-    metric ``name``, the number of points ``count``, and ``data``: the points packed as bytes,
+    metric ``name``, the number of points ``count``, the chunk's last point (``last_step``,
+    and ``last_value`` when it is a finite number: what metric filters compare in SQL), and
+    ``data``: the points packed as bytes,
     little-endian: ``count`` int64 series steps, then ``count`` float64 epoch times, then the
     values: ``count`` float64 (``encoding`` "f8", every value a float), ``count`` int64 ("i8",
     every value an int) or UTF-8 JSON text of the list of values ("json", anything else).
@@ -19,6 +21,7 @@ Tables (see :mod:`flightlog.stores.sqlite` for the DDL):
 from __future__ import annotations
 
 import json
+import math
 import sys
 from array import array
 from collections.abc import Sequence
@@ -33,9 +36,26 @@ _LITTLE = sys.byteorder == "little"
 _INT64 = 1 << 63
 
 METRIC_INSERT = (
-    "INSERT INTO metrics (run_seq, position, step_name, name, count, encoding, data)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO metrics (run_seq, position, step_name, name, count, encoding, data,"
+    " last_step, last_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_EXACT = 2**53  # integers a float holds exactly
+
+
+def last_columns(chunk: MetricChunk) -> tuple[int | None, float | int | None]:
+    """``metrics.last_step`` and ``last_value`` of a chunk: its last point's step and value
+    (see ``MetricChunk.last_point``); the value only when it is a finite number (anything
+    else is compared by the reader)."""
+    point = chunk.last_point()
+    if point is None:
+        return None, None
+    step, value = point
+    kind = type(value)
+    if (kind is float and math.isfinite(value)) or (kind is int and abs(value) <= _EXACT):
+        return int(step), value
+    return int(step), None
+
+
 ATTACHMENT_INSERT = (
     "INSERT INTO attachments (run_seq, position, step_name, name, size, sha256, created_time)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -153,6 +173,7 @@ class SQLTracking:
                         len(chunk.values),
                         encoding,
                         data,
+                        *last_columns(chunk),
                     )
                 )
             statements.append((METRIC_INSERT, rows))

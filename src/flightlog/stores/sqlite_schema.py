@@ -12,6 +12,7 @@ from typing import Any
 from ..named_arguments import parameters_text
 from . import sql_scale_schema as scale
 from .base import SCHEMA_VERSION
+from .sql_tracking import last_columns, unpack_chunk
 
 SCHEMA = (
     """
@@ -109,7 +110,9 @@ CREATE TABLE IF NOT EXISTS metrics (
     name TEXT NOT NULL,
     count INTEGER NOT NULL,
     encoding TEXT NOT NULL,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    last_step INTEGER,
+    last_value REAL
 );
 CREATE INDEX IF NOT EXISTS metrics_run ON metrics (run_seq, name);
 CREATE TABLE IF NOT EXISTS attachments (
@@ -144,7 +147,11 @@ ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
     2: (("runs", "history", "TEXT"), ("runs", "last_seen", "REAL"), ("tasks", "constants", "TEXT")),
     3: scale.ADDED_COLUMNS,
     4: (("resources", "run_id", "TEXT"), ("resources", "position", "INTEGER")),
-    5: (("runs", "parameters", "TEXT"),),
+    5: (
+        ("runs", "parameters", "TEXT"),
+        ("metrics", "last_step", "INTEGER"),
+        ("metrics", "last_value", "REAL"),
+    ),
 }
 
 
@@ -228,11 +235,37 @@ def backfill_parameters(connection: Any, mark: str = "?") -> None:
         last = rows[-1][0]
 
 
+def backfill_last_points(connection: Any, mark: str = "?") -> None:
+    """Every metric chunk's last point (``metrics.last_step``, ``last_value``, see
+    :func:`flightlog.stores.sql_tracking.last_columns`), read from its packed points a batch
+    at a time; ``mark`` is the dialect's placeholder."""
+    last = -1
+    while True:
+        rows = connection.execute(
+            f"SELECT id, name, count, encoding, data FROM metrics WHERE id > {mark}"
+            f" ORDER BY id LIMIT {BACKFILL_BATCH}",
+            (last,),
+        ).fetchall()
+        if not rows:
+            return
+        changes = [
+            (*last_columns(unpack_chunk(name, None, None, count, encoding, data)), id_)
+            for id_, name, count, encoding, data in rows
+        ]
+        connection.cursor().executemany(
+            f"UPDATE metrics SET last_step = {mark}, last_value = {mark} WHERE id = {mark}",
+            changes,
+        )
+        last = rows[-1][0]
+
+
 def upgrade_4_to_5(connection: sqlite3.Connection) -> None:
     """Version 5: every run's parameters by name (``runs.parameters``), kept beside its
-    arguments for questions by parameter value; derived here for the runs there are."""
+    arguments, and every metric chunk's last point, for questions by parameter value and by
+    metric; derived here for the runs and chunks there are."""
     _add_columns(connection, 5)
     backfill_parameters(connection)
+    backfill_last_points(connection)
 
 
 # The migration ladder: LADDER[n] takes a store of version n to version n + 1, inside the

@@ -70,13 +70,10 @@ def ask(fl: flightlog.Flightlog) -> None:
     for label, filters in CASES:
         found = len(fl.list_runs(**filters))
         median, fastest = timed_ms(lambda f=filters: fl.list_runs(**f))
-        if found not in floors:
+        if found and found not in floors:
             floors[found] = timed_ms(lambda n=found: fl.list_runs(limit=max(n, 1)))[1]
-        floor = floors[found]
-        print(
-            f"{label:<42} {median:6.1f} ms {fastest:6.1f} ms  {floor:5.1f} ms"
-            f"  {fastest / floor:5.2f}x  ({found} runs)"
-        )
+        floor = f"{floors[found]:5.1f} ms  {fastest / floors[found]:5.2f}x" if found else "-"
+        print(f"{label:<42} {median:6.1f} ms {fastest:6.1f} ms  {floor:>16}  ({found} runs)")
 
 
 def fill(fl: flightlog.Flightlog, runs: int) -> None:

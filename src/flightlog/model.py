@@ -355,7 +355,10 @@ class MetricChunk:
         steps = self.steps
         if not steps:
             return None
-        index = max(reversed(range(len(steps))), key=steps.__getitem__)
+        top = max(steps)  # in C; then back from the end (at once for a rising series)
+        index = len(steps) - 1
+        while steps[index] != top:
+            index -= 1
         return steps[index], self.values[index]
 
 

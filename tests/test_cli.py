@@ -7,11 +7,13 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import flightlog
 from flightlog import cli
+from flightlog.stores.sqlite import SQLiteStore
 
 from .cli_run import run_cli
 
@@ -98,8 +100,8 @@ def test_plan_and_explain(recorded: str) -> None:
     assert "attempt 1 failed (ConnectionError: first try fails)" in text
 
 
-def test_plan_says_once_what_it_cannot_judge_without_the_code(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/plan.db"
+def _failed_nightly(url: str, fetches: int) -> None:
+    """A run "night" of ``fetches`` steps that succeeded, then one that failed."""
     with flightlog.open(url) as fl:
 
         @fl.task
@@ -112,10 +114,15 @@ def test_plan_says_once_what_it_cannot_judge_without_the_code(tmp_path: Path) ->
 
         @fl.workflow
         def nightly() -> None:
-            store(sum(fetch(i) for i in range(3)))
+            store(sum(fetch(i) for i in range(fetches)))
 
         with pytest.raises(OSError):
             nightly.run(run_id="night")
+
+
+def test_plan_says_once_what_it_cannot_judge_without_the_code(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/plan.db"
+    _failed_nightly(url, 3)
     code, text = run_cli("plan", "night", "--url", url)
     assert code == 0
     _header, *rows, note = text.splitlines()
@@ -128,6 +135,28 @@ def test_plan_says_once_what_it_cannot_judge_without_the_code(tmp_path: Path) ->
     assert all("defined" not in row for row in rows)
     assert note.startswith("note: steps fetch, fetch_1, fetch_2 replay if their code is unchanged")
     assert text.count("not defined in this process") == 1
+
+
+def test_plan_of_a_long_run_names_a_few_steps_it_cannot_judge_and_counts_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path}/plan.db"
+    _failed_nightly(url, 1234)
+    limits: list[int | None] = []
+    page_of = SQLiteStore.steps_page
+
+    def counted(self: SQLiteStore, run_id: str, **options: Any) -> Any:
+        limits.append(options.get("limit"))
+        return page_of(self, run_id, **options)
+
+    monkeypatch.setattr(SQLiteStore, "steps_page", counted)
+    code, text = run_cli("plan", "night", "--url", url)
+    assert code == 0
+    _header, *rows, note = text.splitlines()
+    assert len(rows) == 1235 and rows[-1].split()[:2] == ["store", "execute"]
+    named = ", ".join(["fetch"] + [f"fetch_{index}" for index in range(1, 10)])
+    assert note.startswith(f"note: steps {named} and 1,224 more replay if their code")
+    assert limits == [1000, 1000]  # a page at a time, never the whole run
 
 
 def test_unknown_run_is_a_clear_error(recorded: str, capsys: pytest.CaptureFixture[str]) -> None:

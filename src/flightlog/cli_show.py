@@ -18,7 +18,7 @@ from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 from . import client
-from .cli_output import colour_wanted, dump, paint, printable, status_text
+from .cli_output import colour_wanted, paint, printable, status_text
 from .cli_tracking import tracked_summary
 from .errors import FlightlogError
 from .query import named_arguments
@@ -92,7 +92,10 @@ def _output(fl: client.Flightlog, run: dict[str, Any]) -> tuple[bool, Any]:
 
 def command_show(fl: client.Flightlog, args: argparse.Namespace, out: TextIO) -> None:
     if args.format == "run-log":
-        return dump(fl.run_log(args.run_id), out)
+        for piece in fl.iter_run_log(args.run_id):
+            out.write(piece)
+        out.write("\n")
+        return None
     run = fl.get_metadata(args.run_id)
     steps = fl.iter_steps(args.run_id, results=True, page=PAGE)
     first = list(itertools.islice(steps, PAGE))

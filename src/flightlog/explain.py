@@ -16,9 +16,10 @@ from .errors import FlightlogError, NotFoundError
 from .model import Origin, Status, Step, TaskRecord
 from .runtime.differences import argument_difference, code_difference
 from .runtime.liveness import effective_status
-from .stores import Store
+from .stores import Store, iter_steps
 
 CANDIDATES = 20
+NAMED = 10  # steps a note names (the rest are counted)
 
 
 class ResumePlan(list[dict[str, Any]]):
@@ -136,7 +137,7 @@ class Explainer:
         run = self.store.get_run(run_id)
         if run is None:
             raise NotFoundError(f"no run with id {run_id!r} in {self.store.url}")
-        steps = self.store.list_steps(run_id)
+        steps = iter_steps(self.store, run_id)  # a page at a time: never the whole run
         if effective_status(run) is Status.SUCCESSFUL:
             return ResumePlan(
                 {"step": step.name, "decision": "replay", "why": "the run succeeded already"}
@@ -154,7 +155,8 @@ class Explainer:
                 f"run {run_id!r} was canceled; resume waits until its process has finished "
                 "the step it was running"
             )
-        unjudged: list[str] = []
+        unjudged: list[str] = []  # the first few, then only counted
+        more = 0
         executing: str | None = None
         for step in steps:
             current = self.current_task(step.task_name)
@@ -163,8 +165,10 @@ class Explainer:
                 code = code_difference(self.store.get_task(step.task_id), current)
             if step.status is Status.SUCCESSFUL and code is None:
                 why = "it succeeded in this run"
-                if current is None:
+                if current is None and len(unjudged) < NAMED:
                     unjudged.append(step.name)
+                elif current is None:
+                    more += 1
                 else:
                     why += " and its code is unchanged"
                 if executing is not None:
@@ -190,8 +194,9 @@ class Explainer:
             else:
                 plan.append({"step": step.name, "decision": "execute", "why": why})
         if unjudged:
+            named = ", ".join(unjudged) + (f" and {more:,} more" if more else "")
             plan.notes.append(
-                f"steps {', '.join(unjudged)} replay if their code is unchanged, which cannot be "
+                f"steps {named} replay if their code is unchanged, which cannot be "
                 "judged here: their tasks are not defined in this process (reading never "
                 "imports user code). Ask from a process that defines the workflow, or resume "
                 "with strict=True (flightlog resume --strict) to refuse any change."

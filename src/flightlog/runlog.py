@@ -45,13 +45,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .errors import NotFoundError
 from .model import Attempt, MetricChunk, Origin, Run, RunAttempt, Status, Step
 from .runtime.liveness import effective_end, effective_status
-from .stores import Store
+from .stores import Store, iter_steps
 from .tracked_query import latest_attachments
 from .tracking.infos import redacted_url
 from .tracking.parameters import recorded_signature as recorded_signature  # re-exported
@@ -178,13 +178,20 @@ def dag_hash(steps: Iterable[Step]) -> str:
     return digest.hexdigest()
 
 
-def run_log(store: Store, run_id: str) -> dict[str, Any]:
-    """The run's log in runnable's shape (see the module's description)."""
+PAGE = 1000  # steps read at a time
+_STEPS = "\x00steps\x00"  # where the steps go in the document's text (iter_run_log)
+
+
+def _document(store: Store, run_id: str) -> tuple[Run, dict[str, Any], Any]:
+    """The run, its log without the steps (``"steps"`` holds a mark), and a maker of the
+    steps' logs (name, log) in call order."""
     run = store.get_run(run_id)
     if run is None:
         raise NotFoundError(f"no run with id {run_id!r} in {store.url}")
     location = redacted_url(store.url)
-    chunks = store.list_metrics(run_id)
+    chunks: dict[int | None, list[MetricChunk]] = {}
+    for chunk in store.list_metrics(run_id):
+        chunks.setdefault(chunk.position, []).append(chunk)
     catalog: dict[int | None, list[dict[str, Any]]] = {}
     for record in latest_attachments(store.list_attachments(run_id)):
         catalog.setdefault(record.position, []).append(
@@ -197,15 +204,16 @@ def run_log(store: Store, run_id: str) -> dict[str, Any]:
                 "size": record.size,
             }
         )
-    recorded = store.list_steps(run_id)
-    steps = {}
-    for step in recorded:
-        own = [chunk for chunk in chunks if chunk.position == step.position]
-        steps[step.name] = step_log(run, step, own, catalog.get(step.position, []))
+
+    def step_logs() -> Iterator[tuple[str, dict[str, Any]]]:
+        for step in iter_steps(store, run_id, PAGE):
+            own = chunks.get(step.position, [])
+            yield step.name, step_log(run, step, own, catalog.get(step.position, []))
+
     resumed = run.resumes > 0
-    return {
+    document = {
         "run_id": run.run_id,
-        "dag_hash": dag_hash(recorded),
+        "dag_hash": dag_hash(iter_steps(store, run_id, PAGE)),
         "use_cached": resumed,
         "tag": run.tag or "",
         "original_run_id": run.run_id if resumed else "",
@@ -214,14 +222,35 @@ def run_log(store: Store, run_id: str) -> dict[str, Any]:
         "start_time": _when(run.start_time),
         "end_time": _when(effective_end(run)),
         "parameters": run_parameters(run),
-        "user_defined_metrics": user_defined_metrics(
-            chunk for chunk in chunks if chunk.position is None
-        ),
+        "user_defined_metrics": user_defined_metrics(chunks.get(None, [])),
         "data_catalog": catalog.get(None, []),
         "attempts": run_attempts(run),
-        "steps": steps,
+        "steps": _STEPS,
         "run_config": {
             "store": {"url": location, "type": type(store).__name__},
             "trackers": list(run.environment.get("trackers") or []),
         },
     }
+    return run, document, step_logs
+
+
+def run_log(store: Store, run_id: str) -> dict[str, Any]:
+    """The run's log in runnable's shape (see the module's description)."""
+    _, document, step_logs = _document(store, run_id)
+    document["steps"] = dict(step_logs())
+    return document
+
+
+def iter_run_log(store: Store, run_id: str) -> Iterator[str]:
+    """The run's log as indented JSON text (``json.dumps(run_log(...), indent=2)``), a
+    piece at a time: a step's log is made, written and dropped before the next is read, so
+    a run of any size is never held whole."""
+    _, document, step_logs = _document(store, run_id)
+    head, tail = json.dumps(document, indent=2, default=str).split(json.dumps(_STEPS), 1)
+    yield head + "{"
+    first = True
+    for name, log in step_logs():
+        text = json.dumps(log, indent=2, default=str).replace("\n", "\n    ")
+        yield f"{'' if first else ','}\n    {json.dumps(name)}: {text}"
+        first = False
+    yield ("}" if first else "\n  }") + tail

@@ -4,11 +4,11 @@ export and trackers, written once here."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
-from .runlog import run_log
+from .runlog import iter_run_log, run_log
 from .tracked_query import TrackedQueries, run_ids_of
 from .tracking.environ import DEFAULT_PREFIX
 from .tracking.export import export_runs
@@ -111,6 +111,12 @@ class TrackingMethods:
         """The run as one JSON-ready document in runnable's run-log shape (see
         :mod:`flightlog.runlog`)."""
         return run_log(self.store, run_id)
+
+    def iter_run_log(self, run_id: str) -> Iterator[str]:
+        """The run log as indented JSON text (``json.dumps(fl.run_log(run_id), indent=2)``),
+        a piece at a time, never holding the run's steps at once: for runs of any size
+        (``flightlog show RUN --format run-log`` writes it so)."""
+        return iter_run_log(self.store, run_id)
 
     def export(
         self, run_ids: str | Iterable[str], tracker: Tracker | Iterable[Tracker]

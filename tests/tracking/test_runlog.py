@@ -10,9 +10,10 @@ import pydantic
 import pytest
 
 import flightlog
-from flightlog import Flightlog, cli
+from flightlog import Flightlog, cli, runlog
 from flightlog.model import Status
 from flightlog.runlog import runnable_status
+from flightlog.stores.sqlite import SQLiteStore
 from flightlog.tracking.infos import redacted_url
 
 Closed = pydantic.ConfigDict(extra="forbid", strict=True)
@@ -203,3 +204,80 @@ def test_show_format_run_log(sqlite_url: str) -> None:
     assert shown["steps"]["train"]["user_defined_metrics"]["loss"] == {"1": 1.0, "2": 0.5}
     # Without the workflow's code at hand the parameters are named by position.
     assert shown["parameters"] in ({"epochs": 2, "label": "y"}, {"args[0]": 2, "label": "y"})
+
+
+def test_the_run_log_written_a_step_at_a_time_is_the_same_document(
+    fl: Flightlog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``iter_run_log`` (what ``show --format run-log`` writes) gives the text of
+    ``json.dumps(run_log, indent=2)``, reading the steps a page at a time."""
+    record(fl)
+
+    @fl.task
+    def leaf(i: int) -> int:
+        flightlog.track(seen=i)
+        return i
+
+    @fl.task
+    def branch(i: int) -> int:
+        return leaf(i) + leaf(i + 1)  # nested steps
+
+    @fl.workflow
+    def many(n: int) -> int:
+        return sum(branch(i) for i in range(n))
+
+    @fl.workflow
+    def nothing() -> None:
+        return None
+
+    many.run(4, run_id="many")
+    nothing.run(run_id="none")
+    pages: list[int | None] = []
+    page_of = fl.store.steps_page
+
+    def counted(run_id: str, **options: Any) -> Any:
+        pages.append(options.get("limit"))
+        return page_of(run_id, **options)
+
+    monkeypatch.setattr(runlog, "PAGE", 3)
+    monkeypatch.setattr(fl.store, "steps_page", counted)
+    for run_id in ("good", "bad", "many", "none"):
+        whole = json.dumps(fl.run_log(run_id), indent=2, default=str)
+        assert "".join(fl.iter_run_log(run_id)) == whole
+    assert pages and set(pages) == {3}  # never the whole run at once
+    assert len(json.loads("".join(fl.iter_run_log("many")))["steps"]) == 12
+    with pytest.raises(flightlog.NotFoundError, match="no run with id 'nope'"):
+        list(fl.iter_run_log("nope"))
+
+
+def test_show_format_run_log_writes_before_reading_the_rest(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fl = flightlog.open(sqlite_url)
+
+    @fl.task
+    def one(i: int) -> int:
+        return i
+
+    @fl.workflow
+    def many(n: int) -> int:
+        return sum(one(i) for i in range(n))
+
+    many.run(25, run_id="many")
+    whole = json.dumps(fl.run_log("many"), indent=2) + "\n"
+    fl.close()
+    out = io.StringIO()
+    written: list[int] = []  # characters written before each page of steps was read
+    page_of = SQLiteStore.steps_page
+
+    def counted(self: SQLiteStore, run_id: str, **options: Any) -> Any:
+        written.append(len(out.getvalue()))
+        return page_of(self, run_id, **options)
+
+    monkeypatch.setattr(runlog, "PAGE", 10)
+    monkeypatch.setattr(SQLiteStore, "steps_page", counted)
+    assert cli.main(["show", "many", "--url", sqlite_url, "--format", "run-log"], out=out) == 0
+    assert out.getvalue() == whole
+    # the dag hash reads the pages once (nothing written yet), then each is written in turn
+    assert written[:3] == [0, 0, 0] and len(written) == 6
+    assert 0 < written[4] < written[5] < len(whole)

@@ -27,17 +27,17 @@ is compacted.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..codec_blobs import blob_references
 from ..errors import ConflictError, InvalidInputError, NotFoundError
-from ..model import ResourceRecord, Run, Status, Step
+from ..model import ResourceRecord, Run, Status
 from ..resources import retention as resource_retention
 from ..runtime.flights import RESERVED_PREFIX
 from ..runtime.liveness import effective_end, effective_status
-from ..stores import CompactingStore, Store
+from ..stores import CompactingStore, Store, iter_steps
 from .durations import parse_age
 
 _LIVE = frozenset({Status.RUNNING, Status.PENDING})
@@ -106,14 +106,6 @@ def _protect(store: Store, chosen: dict[str, Run], kept: dict[str, str]) -> dict
             kept[run_id] = f"kept runs took cached results from it: {', '.join(sorted(users))}"
 
 
-def _steps(store: Store, run_id: str, page: int = 1000) -> Iterator[Step]:
-    """The run's steps, read a page at a time (a huge run is never held whole)."""
-    after = None
-    while steps := store.steps_page(run_id, limit=page, after=after):
-        yield from steps
-        after = steps[-1].position
-
-
 def _blobs(store: Store, runs: Sequence[Run]) -> dict[str, int]:
     """The blobs that the runs reference (attachments, and values out of line in their
     arguments, output and steps) and no other run's attachment does, with their sizes.
@@ -124,7 +116,7 @@ def _blobs(store: Store, runs: Sequence[Run]) -> dict[str, int]:
         for item in store.list_attachments(run.run_id):
             sizes[item.sha256] = item.size
         values |= blob_references(run.arguments) | blob_references(run.output)
-        for step in _steps(store, run.run_id):
+        for step in iter_steps(store, run.run_id):
             values |= blob_references(step.arguments) | blob_references(step.result)
     for digest in values - set(sizes):
         size = store.blob_size(digest)

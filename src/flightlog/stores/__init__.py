@@ -24,6 +24,7 @@ from .base import (
     StepRowStore,
     Store,
     UncountedRunStore,
+    iter_steps,
 )
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ __all__ = [
     "StepRowStore",
     "Store",
     "UncountedRunStore",
+    "iter_steps",
     "known_schemes",
     "open_store",
 ]

@@ -602,3 +602,14 @@ class CompactingStore(Protocol):
         space of the file's size, and waits for other writers). Returns the bytes the files
         shrank by (0 when they did not)."""
         ...
+
+
+def iter_steps(store: Store, run_id: str, page: int = 1000) -> Iterator[Step]:
+    """The run's steps in call order, read ``page`` at a time with ``steps_page`` (a huge run
+    is never held whole); none for an unknown run."""
+    after: int | None = None
+    while steps := store.steps_page(run_id, limit=page, after=after):
+        yield from steps
+        if len(steps) < page:
+            return
+        after = steps[-1].position

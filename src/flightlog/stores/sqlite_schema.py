@@ -202,61 +202,63 @@ def upgrade_3_to_4(connection: sqlite3.Connection) -> None:
     _add_columns(connection, 4)
 
 
-BACKFILL_BATCH = 2000  # runs read and updated at a time
+BACKFILL_BATCH = 2000  # rows read and updated at a time
+
+
+def _backfill(
+    connection: Any,
+    mark: str,
+    read: str,
+    update: str,
+    derive: Callable[[tuple[Any, ...]], tuple[Any, ...] | None],
+) -> None:
+    """Fill columns of every row a batch at a time: ``read`` selects rows by their key (the
+    first column) above a mark, in order; ``derive`` gives a row's new values (None: none),
+    which ``update`` writes before the key. Works on a SQLite and a PostgreSQL connection
+    alike: ``?`` becomes ``mark``, the dialect's placeholder."""
+    read = read.replace("?", mark) + f" ORDER BY 1 LIMIT {BACKFILL_BATCH}"
+    update = update.replace("?", mark)
+    last = -1
+    while rows := connection.execute(read, (last,)).fetchall():
+        changes = [(*found, row[0]) for row in rows if (found := derive(row)) is not None]
+        if changes:
+            connection.cursor().executemany(update, changes)
+        last = rows[-1][0]
+
+
+def _parameters_of(row: tuple[Any, ...]) -> tuple[str] | None:
+    _, arguments, environment = row
+    try:
+        found = json.loads(environment) if environment else {}
+    except ValueError:
+        found = {}
+    text = parameters_text(arguments, found if isinstance(found, dict) else {})
+    return None if text is None else (text,)
 
 
 def backfill_parameters(connection: Any, mark: str = "?") -> None:
     """Every run's parameters by name (``runs.parameters``, see
     :func:`flightlog.named_arguments.parameters_text`), derived from its arguments and
-    environment a batch at a time; ``mark`` is the dialect's placeholder. Works on a SQLite
-    and a PostgreSQL connection alike."""
-    last = -1
-    while True:
-        rows = connection.execute(
-            f"SELECT seq, arguments, environment FROM runs WHERE seq > {mark}"
-            f" AND arguments IS NOT NULL ORDER BY seq LIMIT {BACKFILL_BATCH}",
-            (last,),
-        ).fetchall()
-        if not rows:
-            return
-        changes = []
-        for seq, arguments, environment in rows:
-            try:
-                found = json.loads(environment) if environment else {}
-            except ValueError:
-                found = {}
-            text = parameters_text(arguments, found if isinstance(found, dict) else {})
-            if text is not None:
-                changes.append((text, seq))
-        if changes:
-            connection.cursor().executemany(
-                f"UPDATE runs SET parameters = {mark} WHERE seq = {mark}", changes
-            )
-        last = rows[-1][0]
+    environment."""
+    _backfill(
+        connection,
+        mark,
+        "SELECT seq, arguments, environment FROM runs WHERE seq > ? AND arguments IS NOT NULL",
+        "UPDATE runs SET parameters = ? WHERE seq = ?",
+        _parameters_of,
+    )
 
 
 def backfill_last_points(connection: Any, mark: str = "?") -> None:
     """Every metric chunk's last point (``metrics.last_step``, ``last_value``, see
-    :func:`flightlog.stores.sql_tracking.last_columns`), read from its packed points a batch
-    at a time; ``mark`` is the dialect's placeholder."""
-    last = -1
-    while True:
-        rows = connection.execute(
-            f"SELECT id, name, count, encoding, data FROM metrics WHERE id > {mark}"
-            f" ORDER BY id LIMIT {BACKFILL_BATCH}",
-            (last,),
-        ).fetchall()
-        if not rows:
-            return
-        changes = [
-            (*last_columns(unpack_chunk(name, None, None, count, encoding, data)), id_)
-            for id_, name, count, encoding, data in rows
-        ]
-        connection.cursor().executemany(
-            f"UPDATE metrics SET last_step = {mark}, last_value = {mark} WHERE id = {mark}",
-            changes,
-        )
-        last = rows[-1][0]
+    :func:`flightlog.stores.sql_tracking.last_columns`), read from its packed points."""
+    _backfill(
+        connection,
+        mark,
+        "SELECT id, name, count, encoding, data FROM metrics WHERE id > ?",
+        "UPDATE metrics SET last_step = ?, last_value = ? WHERE id = ?",
+        lambda row: last_columns(unpack_chunk(row[1], None, None, row[2], row[3], row[4])),
+    )
 
 
 def upgrade_4_to_5(connection: sqlite3.Connection) -> None:

@@ -23,10 +23,14 @@ from typing import Any
 
 from .errors import FlightlogError
 
-__all__ = ["bind_named", "parameters_text", "recorded_names", "signature_of"]
+__all__ = ["LONG", "LONGEST", "bind_named", "parameters_text", "recorded_names", "signature_of"]
 
 _COMPACT = (",", ":")
 TAG = "__flightlog__"  # the key of a value the codec tags (see flightlog.codec)
+LONGEST = 1024
+"""The longest value text kept in a run's parameters by name; a longer one is kept as
+:data:`LONG` (its value is read from the run's arguments when asked for)."""
+LONG = "..."  # not JSON: no value's text is ever this
 
 
 def recorded_names(environment: Mapping[str, Any]) -> tuple[str, ...] | None:
@@ -200,9 +204,11 @@ def bind_named(
 def parameters_text(arguments: str | None, environment: Mapping[str, Any]) -> str | None:
     """Every parameter of a run by its name (defaults, ``*args`` and ``**kwargs`` as
     :func:`bind_named` gives them), as a JSON object of the compact JSON text of each value:
-    what stores keep in ``runs.parameters``. None for a run without arguments, or whose
-    arguments are not here (kept out of line as a whole, a tagged reference to the blobs: see
-    :mod:`flightlog.codec_blobs`), or not JSON text."""
+    what stores keep in ``runs.parameters``; a value longer than :data:`LONGEST` as
+    :data:`LONG`. None for a run without arguments, or whose arguments are not here (kept out
+    of line as a whole, a tagged reference to the blobs: see :mod:`flightlog.codec_blobs`), or
+    not JSON text, or with a keyword name that the codec tags or that JSON escapes (a
+    control character); such runs are found by their stored text instead."""
     if arguments is None:
         return None
     try:
@@ -211,9 +217,15 @@ def parameters_text(arguments: str | None, environment: Mapping[str, Any]) -> st
         return None
     if not isinstance(recorded, dict) or TAG in recorded:  # a reference to the blobs
         return None
+    kwargs = recorded.get("kwargs")
+    if isinstance(kwargs, dict) and TAG in kwargs:  # keyword names the codec had to tag
+        return None
     named = bind_named(environment, recorded, lambda: recorded_defaults(environment))
+    if not all(isinstance(name, str) and name.isprintable() for name in named):
+        return None  # a name JSON would escape (a control character): not every database reads it
     try:
         texts = {name: json.dumps(value, separators=_COMPACT) for name, value in named.items()}
-        return json.dumps(texts, separators=_COMPACT)
-    except (TypeError, ValueError):  # not JSON after all (keys that are not text)
+        long = {name: LONG for name, text in texts.items() if len(text) > LONGEST}
+        return json.dumps({**texts, **long}, separators=_COMPACT)
+    except (TypeError, ValueError):  # not JSON after all
         return None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import MetricChunk, Run, Status
+from .named_arguments import LONG
 
 __all__ = [
     "ArgumentText",
@@ -44,7 +45,8 @@ class ArgumentText:
     name (``Run.parameters``) is looked at there instead: the text of its value under that
     name is one of ``exact`` (a scalar's forms), or starts with ``{`` (a value the codec
     tags: it may equal the scalar); without ``exact``, the text holds one text of each group
-    of ``within``. A run without that name does not hold it."""
+    of ``within``. A value too long to keep there (:data:`~flightlog.named_arguments.LONG`)
+    may hold anything. A run without that name does not hold it."""
 
     passed: tuple[tuple[str, ...], ...]
     default: tuple[str, ...]
@@ -71,6 +73,8 @@ class ArgumentText:
         holds it."""
         if value is None:
             return False
+        if value == LONG:  # too long to keep: read from the arguments when asked for
+            return True
         if self.exact is not None:
             return value in self.exact or value.startswith("{")
         return all(any(text in value for text in group) for group in self.within)

@@ -17,6 +17,7 @@ from .. import codec
 from ..codec_blobs import out_of_line
 from ..errors import FlightlogError, InvalidInputError
 from ..model import MetricChunk, Run, Status, Step, TaskRecord
+from ..named_arguments import LONG
 from ..query import Queries, collector_paused, parse_statuses
 from ..resources.view import PREFIX as RESOURCE_PREFIX
 from ..runtime.liveness import effective_status
@@ -278,9 +279,9 @@ class RunQuestions:
                     return codec.decode(text, placeholders=True)
 
             def by_parameters(run: Run) -> bool:
-                if run.parameters is not None:  # kept by name: each value on its own
-                    texts = _texts(run.parameters)
-                    return all(
+                texts = None if run.parameters is None else _texts(run.parameters)
+                if texts is not None and all(texts.get(key) != LONG for key in params):
+                    return all(  # kept by name: each value on its own
                         parameter_matches(texts.get(key), wanted, decode)
                         for key, wanted in params.items()
                     )

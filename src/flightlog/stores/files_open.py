@@ -132,8 +132,9 @@ def upgrade_3_to_4(store: FileSetUp) -> None:
 
 
 def upgrade_4_to_5(store: FileSetUp) -> None:
-    """Version 5 (every run's parameters by name): derived from a run's record when it is
-    read, so no file is rewritten."""
+    """Version 5 (every run's parameters by name): a run's record keeps them from now on; an
+    older record's are derived as it is read, so no file is rewritten. (Metrics' last points
+    are the SQL stores' only: this store compares metrics as it reads them.)"""
 
 
 # The migration ladder of the files store: LADDER[n] takes version n to version n + 1.

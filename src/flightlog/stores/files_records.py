@@ -78,7 +78,7 @@ def _error(data: Any) -> ErrorInfo | None:
 
 def run_record(run: Run) -> dict[str, Any]:
     """Every field of a run but its environment (kept under bandsaw's ``environment``) and
-    its step count (counted when read)."""
+    its step count (counted when read); its parameters by name derived from its arguments."""
     return {
         "run_id": run.run_id,
         "workflow": run.workflow,
@@ -97,6 +97,7 @@ def run_record(run: Run) -> dict[str, Any]:
         "cancel_requested": run.cancel_requested,
         "history": [attempt.to_dict() for attempt in run.history],
         "last_seen": run.last_seen,
+        "parameters": parameters_text(run.arguments, run.environment),
     }
 
 
@@ -118,6 +119,7 @@ def run_from(data: dict[str, Any], environment: dict[str, Any], step_count: int 
         cancel_requested=_FLAG,
         history=_LIST,
         last_seen=_NUMBER,
+        parameters=_TEXT,
     )
     if not isinstance(environment, dict):
         raise TypeError(f"its environment is a {type(environment).__name__}, not an object")
@@ -142,7 +144,11 @@ def run_from(data: dict[str, Any], environment: dict[str, Any], step_count: int 
         step_count=step_count,
         history=[RunAttempt.from_dict(item) for item in data.get("history") or ()],
         last_seen=data.get("last_seen"),
-        parameters=parameters_text(data.get("arguments"), environment),
+        parameters=(  # derived as read for a run written before version 5
+            data["parameters"]
+            if "parameters" in data
+            else parameters_text(data.get("arguments"), environment)
+        ),
     )
 
 

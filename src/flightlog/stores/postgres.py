@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigurationError, ConflictError, StoreError
 from ..redaction import redact
 from . import thread_end
-from .base import SCHEMA_VERSION
 from .postgres_schema import set_up_schema, stored_version
 from .postgres_statements import nul_refused, translate, without_nul
 from .sql import RUN_INSERT, SQLStore
 from .sql_scale_schema import POSTGRES_OBJECT_AGG
+from .sql_scale_schema import VERSION as SCALE_VERSION
 
 if TYPE_CHECKING:
     import psycopg
@@ -267,7 +267,7 @@ class PostgresStore(SQLStore):
                 # Whether this open made the store (an empty database): `flightlog upgrade` says so.
                 self.created = stored_version(self._connection()) is None
                 found = set_up_schema(self._connection(), self._where, self._upgrade)
-                self._scale_ready = found[0] >= SCHEMA_VERSION
+                self._scale_ready = found[0] >= SCALE_VERSION  # what version 3 added
                 return found
             except self._psycopg.OperationalError as error:
                 connection = getattr(self._local, "connection", None)

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS blob_chunks (
 )
 """
 
+VERSION = 3  # the schema version that added what this module describes
 ADDED_COLUMNS = (("runs", "step_count", "INTEGER"), ("runs", "step_counts", "TEXT"))
 
 # The JSON object aggregate of each dialect, with ``{key}`` and ``{value}``.

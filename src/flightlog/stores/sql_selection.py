@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..model import MetricChunk, Run, Status, Step
+from ..named_arguments import LONG
 from ..selection import ArgumentText, RunSelection, StatusCounts, ascii_lower
 from .base import STEP_ROW_EXTRAS
 from .sql_scale_schema import SQLITE_OBJECT_AGG, kept_counts
@@ -29,10 +30,14 @@ _SQL_OPERATORS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "=", "!=": "
 # among equal ones; chunks without points last) passes a comparison, or whose last value is
 # not kept as a number (then compared by the caller).
 LAST_POINT = (
-    "EXISTS (SELECT 1 FROM metrics AS last WHERE last.id = (SELECT m.id FROM metrics AS m"
+    "(EXISTS (SELECT 1 FROM metrics AS last WHERE last.id = (SELECT m.id FROM metrics AS m"
     " WHERE m.run_seq = runs.seq AND m.name = ?"
     " ORDER BY m.last_step IS NULL, m.last_step DESC, m.id DESC LIMIT 1)"
     " AND (last.last_step IS NULL OR last.last_value IS NULL OR last.last_value {operator} ?))"
+    # a chunk with points but no last point kept: written by an older flightlog (a process
+    # that opened the store before it was upgraded), so the last value is not known here
+    " OR EXISTS (SELECT 1 FROM metrics AS old WHERE old.run_seq = runs.seq AND old.name = ?"
+    " AND old.last_step IS NULL AND old.count > 0))"
 )
 
 
@@ -121,7 +126,7 @@ class SQLSelection:
         if self._v5_ready:
             for name, symbol, bound in s.metric_bounds:
                 clauses.append(LAST_POINT.format(operator=_SQL_OPERATORS[symbol]))
-                params.extend((name, float(bound)))
+                params.extend((name, float(bound), name))
         return clauses, params
 
     def _parameter_sql(self, argument: ArgumentText, clauses: list[str], params: list[Any]) -> None:
@@ -140,13 +145,13 @@ class SQLSelection:
             return
         value = self._JSON_FIELD.format(column="runs.parameters", key=argument.name)
         if argument.exact is not None:
-            marks = ", ".join("?" * len(argument.exact))
+            marks = ", ".join("?" * (len(argument.exact) + 1))
             named = f"({value} IN ({marks}) OR substr({value}, 1, 1) = '{{')"
-            params.extend(argument.exact)
+            params.extend((*argument.exact, LONG))
         else:
-            parts = [f"{value} IS NOT NULL"]
-            parts.extend(self._any_of(value, group) for group in argument.within)
-            named = f"({' AND '.join(parts)})"
+            parts = [self._any_of(value, group) for group in argument.within] or ["1=1"]
+            named = f"({value} IS NOT NULL AND ({value} = ? OR ({' AND '.join(parts)})))"
+            params.append(LONG)
             params.extend(text for group in argument.within for text in group)
         clauses.append(f"((runs.parameters IS NULL AND {stored or '1=1'}) OR {named})")
 

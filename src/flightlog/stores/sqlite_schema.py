@@ -202,28 +202,39 @@ def upgrade_3_to_4(connection: sqlite3.Connection) -> None:
     _add_columns(connection, 4)
 
 
-BACKFILL_BATCH = 2000  # rows read and updated at a time
+BACKFILL_BATCH = 2000  # rows looked at a time
+BACKFILL_BYTES = 16 << 20  # what is read at once (a row larger than this is read alone)
 
 
 def _backfill(
     connection: Any,
     mark: str,
+    sizes: str,
     read: str,
     update: str,
     derive: Callable[[tuple[Any, ...]], tuple[Any, ...] | None],
 ) -> None:
-    """Fill columns of every row a batch at a time: ``read`` selects rows by their key (the
-    first column) above a mark, in order; ``derive`` gives a row's new values (None: none),
-    which ``update`` writes before the key. Works on a SQLite and a PostgreSQL connection
-    alike: ``?`` becomes ``mark``, the dialect's placeholder."""
-    read = read.replace("?", mark) + f" ORDER BY 1 LIMIT {BACKFILL_BATCH}"
-    update = update.replace("?", mark)
+    """Fill columns of every row, reading at most about BACKFILL_BYTES at once: ``sizes``
+    selects (key, size) of the rows whose key is above a mark, ``read`` the rows (key first)
+    whose key is between two; ``derive`` gives a row's new values (None: none), which
+    ``update`` writes before the key. Works on a SQLite and a PostgreSQL connection alike:
+    ``?`` becomes ``mark``, the dialect's placeholder."""
+    sizes = sizes.replace("?", mark) + f" ORDER BY 1 LIMIT {BACKFILL_BATCH}"
+    read, update = read.replace("?", mark), update.replace("?", mark)
     last = -1
-    while rows := connection.execute(read, (last,)).fetchall():
-        changes = [(*found, row[0]) for row in rows if (found := derive(row)) is not None]
-        if changes:
-            connection.cursor().executemany(update, changes)
-        last = rows[-1][0]
+    while keyed := connection.execute(sizes, (last,)).fetchall():
+        start = 0
+        while start < len(keyed):
+            end, total = start + 1, keyed[start][1] or 0
+            while end < len(keyed) and total + (keyed[end][1] or 0) <= BACKFILL_BYTES:
+                total += keyed[end][1] or 0
+                end += 1
+            rows = connection.execute(read, (keyed[start][0], keyed[end - 1][0])).fetchall()
+            changes = [(*found, row[0]) for row in rows if (found := derive(row)) is not None]
+            if changes:
+                connection.cursor().executemany(update, changes)
+            start = end
+        last = keyed[-1][0]
 
 
 def _parameters_of(row: tuple[Any, ...]) -> tuple[str] | None:
@@ -243,7 +254,10 @@ def backfill_parameters(connection: Any, mark: str = "?") -> None:
     _backfill(
         connection,
         mark,
-        "SELECT seq, arguments, environment FROM runs WHERE seq > ? AND arguments IS NOT NULL",
+        "SELECT seq, length(arguments) + length(environment) FROM runs"
+        " WHERE seq > ? AND arguments IS NOT NULL",
+        "SELECT seq, arguments, environment FROM runs"
+        " WHERE seq BETWEEN ? AND ? AND arguments IS NOT NULL",
         "UPDATE runs SET parameters = ? WHERE seq = ?",
         _parameters_of,
     )
@@ -255,7 +269,8 @@ def backfill_last_points(connection: Any, mark: str = "?") -> None:
     _backfill(
         connection,
         mark,
-        "SELECT id, name, count, encoding, data FROM metrics WHERE id > ?",
+        "SELECT id, length(data) FROM metrics WHERE id > ?",
+        "SELECT id, name, count, encoding, data FROM metrics WHERE id BETWEEN ? AND ?",
         "UPDATE metrics SET last_step = ?, last_value = ? WHERE id = ?",
         lambda row: last_columns(unpack_chunk(row[1], None, None, row[2], row[3], row[4])),
     )

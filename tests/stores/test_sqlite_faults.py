@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 import flightlog
+import flightlog.testing
 from flightlog import StoreError
 from flightlog.runtime import monitor
 from flightlog.stores import SQLiteStore, open_store, sqlite_checkpoint
@@ -88,6 +89,45 @@ def test_a_run_whose_database_file_is_deleted_fails_at_its_end(
         assert not database.exists()  # nothing made anew at its path
     finally:
         fl.close()
+
+
+def test_a_thread_that_opens_its_connection_as_the_file_goes_makes_no_file_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file deleted between a new connection's check and its open (the lease thread's
+    first connection, say): the open fails instead of making an empty file at the path,
+    which would later read as the database replaced by another file."""
+    database = tmp_path / "fl.db"
+    store = SQLiteStore(f"sqlite:///{database}")
+    try:
+        store.create_run(flightlog.testing.make_run("kept"))
+        database.unlink()
+        checks: list[str] = []
+        check = store.check
+
+        def late_check() -> None:  # the first check comes before the file goes
+            checks.append("check")
+            if len(checks) > 1:
+                check()
+
+        monkeypatch.setattr(store, "check", late_check)
+        failures: list[BaseException] = []
+
+        def first_read_of_a_new_thread() -> None:
+            try:
+                store.get_run("kept")
+            except BaseException as error:
+                failures.append(error)
+
+        reader = threading.Thread(target=first_read_of_a_new_thread)
+        reader.start()
+        reader.join(30)
+        assert not database.exists()  # nothing made anew at its path
+        (failure,) = failures
+        assert isinstance(failure, StoreError)
+        assert f"the SQLite database file {database} was deleted" in str(failure)
+    finally:
+        store.close()
 
 
 def test_a_run_whose_database_file_is_replaced_fails_and_the_new_file_is_left_alone(

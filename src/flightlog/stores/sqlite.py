@@ -171,15 +171,22 @@ class SQLiteStore(SQLStore):
 
     # -- connections ---------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        target, uri = self._target, self._uri
         if self._identity is not None:
             self.check()  # a new connection would open whatever file is at the path now
-        connection = sqlite3.connect(
-            self._target,
-            uri=self._uri,
-            timeout=self._timeout,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+            if not uri:  # and never make one there: the file may go between check and open
+                target, uri = f"file:{quote(str(self.path))}?mode=rw", True
+        try:
+            connection = sqlite3.connect(
+                target,
+                uri=uri,
+                timeout=self._timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.OperationalError:
+            self.check()  # gone meanwhile: say so
+            raise
         try:
             connection.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
             if not self._uri:

@@ -75,10 +75,14 @@ def _track_twice(fl: flightlog.Flightlog) -> None:
     def fit() -> None:
         flightlog.track(loss=1.0, step=1)
 
+    @fl.task
+    def later() -> None:
+        flightlog.track(loss=0.1, step=2)
+
     @fl.workflow
     def fit_more() -> None:
-        flightlog.track(loss=1.0, step=1)
-        flightlog.track(loss=0.1, step=2)
+        flightlog.track(loss=1.0, step=1)  # a chunk of the run's body, kept with its end
+        later()  # a chunk of the step, written first
 
     fit.run(run_id="high")
     fit_more.run(run_id="across")
@@ -97,7 +101,11 @@ def test_a_chunk_written_without_its_last_point_is_compared_by_the_query_api(
     with flightlog.open(url) as fl:
         _track_twice(fl)
         assert [run["run_id"] for run in fl.list_runs(metric=("loss", "<", 0.3))] == ["across"]
-    forget = "UPDATE metrics SET last_step = NULL, last_value = NULL"  # as an older writer
+    # the step's chunk, as a process of an older flightlog writes it
+    forget = (
+        "UPDATE metrics SET last_step = NULL, last_value = NULL"
+        " WHERE id = (SELECT min(id) FROM metrics WHERE name = 'loss' AND last_step = 2)"
+    )
     if kind == "sqlite":
         with closing(sqlite3.connect(f"{tmp_path}/mixed.db")) as connection:
             connection.execute(forget)

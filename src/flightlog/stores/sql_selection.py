@@ -28,16 +28,16 @@ STEP_RANGE = "steps.id BETWEEN runs.seq * 4294967296 AND runs.seq * 4294967296 +
 _SQL_OPERATORS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "=", "!=": "<>"}
 # A run whose last point of a metric (the chunk with the highest last step, the last written
 # among equal ones; chunks without points last) passes a comparison, or whose last value is
-# not kept as a number (then compared by the caller).
+# not known here (not kept as a number; a chunk of an older writer): compared by the caller.
 LAST_POINT = (
-    "(EXISTS (SELECT 1 FROM metrics AS last WHERE last.id = (SELECT m.id FROM metrics AS m"
+    "EXISTS (SELECT 1 FROM metrics AS last WHERE last.id = (SELECT m.id FROM metrics AS m"
     " WHERE m.run_seq = runs.seq AND m.name = ?"
-    " ORDER BY m.last_step IS NULL, m.last_step DESC, m.id DESC LIMIT 1)"
+    # first a chunk with points but no last point kept (written by an older flightlog: a
+    # process that opened the store before it was upgraded): the last value is not known
+    # here; then the one with the highest last step, the last written among equal ones
+    " ORDER BY (m.last_step IS NULL AND m.count > 0) DESC, m.last_step IS NULL,"
+    " m.last_step DESC, m.id DESC LIMIT 1)"
     " AND (last.last_step IS NULL OR last.last_value IS NULL OR last.last_value {operator} ?))"
-    # a chunk with points but no last point kept: written by an older flightlog (a process
-    # that opened the store before it was upgraded), so the last value is not known here
-    " OR EXISTS (SELECT 1 FROM metrics AS old WHERE old.run_seq = runs.seq AND old.name = ?"
-    " AND old.last_step IS NULL AND old.count > 0))"
 )
 
 
@@ -126,7 +126,7 @@ class SQLSelection:
         if self._v5_ready:
             for name, symbol, bound in s.metric_bounds:
                 clauses.append(LAST_POINT.format(operator=_SQL_OPERATORS[symbol]))
-                params.extend((name, float(bound), name))
+                params.extend((name, float(bound)))
         return clauses, params
 
     def _parameter_sql(self, argument: ArgumentText, clauses: list[str], params: list[Any]) -> None:

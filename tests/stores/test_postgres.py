@@ -327,6 +327,26 @@ def test_terminated_connection_is_reopened_and_the_write_retried(
     assert admin.execute("SELECT count(*) FROM runs").fetchone() == (2,)
 
 
+def test_a_connection_whose_socket_closed_is_lost_before_psycopg_marks_it_closed(
+    store: PostgresStore,
+) -> None:
+    """libpq may report "connection socket closed" (no SQLSTATE) while the connection is
+    broken but not yet closed: it is lost, so a repeatable write runs again on a new one
+    (this raced in ``test_terminated_connection_is_reopened_and_the_write_retried``)."""
+
+    class Broken:
+        closed = False
+        broken = True
+
+    class Healthy:
+        closed = False
+        broken = False
+
+    error = psycopg.OperationalError("connection socket closed")
+    assert store._lost(Broken(), error)  # type: ignore[arg-type]
+    assert not store._lost(Healthy(), error)  # type: ignore[arg-type]
+
+
 def test_lost_connection_during_an_unrepeatable_write_says_so(
     store: PostgresStore, admin: psycopg.Connection[Any]
 ) -> None:

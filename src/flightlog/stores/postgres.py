@@ -250,8 +250,11 @@ class PostgresStore(SQLStore):
         _close_quietly(connection)
 
     def _lost(self, connection: psycopg.Connection[Any], error: Exception) -> bool:
+        """Whether the connection is gone: closed, or broken (libpq saw its socket close,
+        "connection socket closed", before psycopg marked it closed), or the server says so."""
         state = getattr(error, "sqlstate", None) or ""
-        return connection.closed or state.startswith("08") or state in LOST_STATES
+        broken = connection.closed or connection.broken
+        return broken or state.startswith("08") or state in LOST_STATES
 
     # -- running statements --------------------------------------------------------------------
     def _set_up(self) -> tuple[int, str | None]:
